@@ -1,0 +1,58 @@
+//! topo compiles one typed topology spec into compose, Swarm and Kubernetes
+//! files and a scaling plan.
+//!
+//! The stages: [`spec`] reads text into raw types (syntax and shape errors),
+//! [`validate`] checks what the spec means (semantic errors and warnings),
+//! [`model`] resolves one target-neutral view per phase. Everything after
+//! reads only the model.
+
+pub mod diag;
+pub mod model;
+pub mod schema;
+pub mod spec;
+pub mod validate;
+
+use diag::{Diagnostic, Diagnostics};
+
+/// A spec that compiled: its resolved model and the warnings found on the way.
+pub struct Compiled {
+    pub model: model::Model,
+    pub spec: spec::Spec,
+    pub warnings: Diagnostics,
+}
+
+/// Read, validate and resolve a spec from its bytes. On failure, every
+/// diagnostic found (errors and warnings), located and in source order.
+pub fn compile(bytes: &[u8]) -> Result<Compiled, Diagnostics> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let mut diags = Diagnostics::default();
+            diags.push(not_utf8(bytes, error.valid_up_to()));
+            return Err(diags);
+        }
+    };
+    let loaded = spec::load::load(text)?;
+    let mut diags = validate::validate(&loaded.spec);
+    diags.locate(&loaded.tree);
+    diags.sort();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(Compiled { model: model::resolve(&loaded.spec), spec: loaded.spec, warnings: diags })
+}
+
+/// The file is not text: point at the first byte that is not UTF-8.
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let valid = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = valid.matches('\n').count() + 1;
+    let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+    let column = valid[line_start..].chars().count() + 1;
+    let pos = spec::yaml::Pos { line, column, offset: valid_up_to };
+    Diagnostic::syntax(
+        "not-utf8",
+        format!("the spec is not UTF-8 text: byte 0x{:02x} at offset {valid_up_to}", bytes[valid_up_to]),
+        spec::yaml::Span::point(pos),
+    )
+    .help("a spec is a YAML text file; save it as UTF-8")
+}

@@ -1,0 +1,473 @@
+//! The resolved model: one complete, target-neutral view of each phase.
+//!
+//! Built from a spec that passed validation. Here phased values are resolved,
+//! the shared `env` is merged into each service, requests fall back to limits,
+//! and every default is applied — last, so that nothing upstream has to know
+//! them. Targets and the plan read only these types.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::spec::{
+    self, AccessMode, AlertSeverity, Cpu, Duration, Memory, Metric, Percent, Role, Spread, Target, Threshold,
+};
+
+/// Share of a node the plan aims to keep free, unless a phase says otherwise.
+pub const DEFAULT_HEADROOM: u64 = 20;
+/// Ingress class when the spec names none (K3s ships Traefik).
+pub const DEFAULT_INGRESS_CLASS: &str = "traefik";
+/// Health check timing defaults (compose's and Kubernetes' usual values).
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_CHECK_RETRIES: u32 = 3;
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// A whole resolved spec.
+#[derive(Clone, Debug, Serialize)]
+pub struct Model {
+    pub project: String,
+    pub ingress: Ingress,
+    /// Every declared secret name, sorted.
+    pub secrets: Vec<String>,
+    pub triggers: Vec<Trigger>,
+    /// Phases in growth order.
+    pub phases: Vec<Phase>,
+}
+
+impl Model {
+    pub fn phase(&self, number: u32) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.number == number)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ingress {
+    pub class: String,
+    /// cert-manager ClusterIssuer for k8s targets; `None` without TLS.
+    pub cluster_issuer: Option<String>,
+    /// Traefik certresolver for compose and Swarm targets; `None` without TLS.
+    pub certresolver: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Trigger {
+    pub name: String,
+    pub metric: Metric,
+    pub above: Threshold,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<Duration>,
+    pub severity: AlertSeverity,
+    pub action: String,
+    pub service: Option<String>,
+    pub expr: Option<String>,
+}
+
+/// One phase, fully resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    pub number: u32,
+    pub name: String,
+    pub target: Target,
+    pub headroom: Percent,
+    pub nodes: BTreeMap<String, Node>,
+    pub services: BTreeMap<String, Service>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub role: Role,
+    pub cpu: Cpu,
+    pub memory: Memory,
+    pub disk: Option<Memory>,
+    /// Price per month in cents.
+    pub cost_cents: Option<u64>,
+    pub labels: BTreeMap<String, String>,
+    /// The spec's own reserve for this node; the plan supplies per-target defaults where absent.
+    pub reserve_cpu: Option<Cpu>,
+    pub reserve_memory: Option<Memory>,
+}
+
+/// A service as it runs in one phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub image: String,
+    /// The main port first (named after the service's protocol role: `http`), then named ports by name.
+    pub ports: Vec<Port>,
+    pub entrypoint: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub replicas: u32,
+    pub autoscale: Option<Autoscale>,
+    pub resources: Resources,
+    /// Shared env merged with the service's own (which wins).
+    pub env: BTreeMap<String, String>,
+    pub secrets: Vec<String>,
+    pub health: Option<Health>,
+    pub expose: Option<Expose>,
+    pub depends_on: Vec<String>,
+    pub stateful: bool,
+    pub volumes: Vec<Volume>,
+    pub placement: Placement,
+    pub security: Security,
+    pub stop_grace_period: Duration,
+}
+
+impl Service {
+    /// The service's main port, if it listens on one.
+    pub fn main_port(&self) -> Option<u16> {
+        self.ports.first().map(|p| p.number)
+    }
+
+    /// Replicas at the peak: the autoscaler's max, or the fixed count.
+    pub fn peak_replicas(&self) -> u32 {
+        self.autoscale.as_ref().map_or(self.replicas, |a| a.max.max(self.replicas))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Port {
+    pub name: String,
+    pub number: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Autoscale {
+    pub min: u32,
+    pub max: u32,
+    pub cpu: Option<Percent>,
+    pub memory: Option<Percent>,
+}
+
+/// Requests and limits; a request absent in the spec is the limit, as in Kubernetes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Resources {
+    pub requests: Amounts,
+    pub limits: Amounts,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Amounts {
+    pub cpu: Option<Cpu>,
+    pub memory: Option<Memory>,
+}
+
+/// Liveness and readiness always both set (one check serves both when only one was given).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Health {
+    pub liveness: Check,
+    pub readiness: Check,
+    pub startup: Option<Check>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    pub probe: Probe,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub initial_delay: Option<Duration>,
+    pub start_period: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Probe {
+    Http {
+        path: String,
+        port: u16,
+    },
+    Tcp {
+        port: u16,
+    },
+    /// Run as is.
+    Exec {
+        argv: Vec<String>,
+    },
+    /// Run by `/bin/sh -c`.
+    Shell {
+        line: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Expose {
+    pub host: String,
+    pub path: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Volume {
+    pub name: String,
+    pub mount: String,
+    pub size: Option<Memory>,
+    pub access: AccessMode,
+    pub storage_class: Option<String>,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Placement {
+    pub role: Option<Role>,
+    pub node: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub spread: Option<Spread>,
+}
+
+impl Placement {
+    /// Whether `node` satisfies every constraint.
+    pub fn admits(&self, node: &Node) -> bool {
+        self.role.is_none_or(|role| role == node.role)
+            && self.node.as_ref().is_none_or(|name| *name == node.name)
+            && self.labels.iter().all(|(k, v)| node.labels.get(k) == Some(v))
+    }
+}
+
+/// Security settings with topo's restrictive defaults applied.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Security {
+    pub run_as_user: Option<u32>,
+    pub run_as_group: Option<u32>,
+    pub fs_group: Option<u32>,
+    pub run_as_non_root: bool,
+    pub read_only_root_filesystem: bool,
+    pub capabilities: Vec<String>,
+    pub writable: Vec<String>,
+}
+
+/// Resolve a validated spec. Call only on a spec without errors: values the
+/// validator guarantees (a main port for an http check, say) are taken as given.
+pub fn resolve(spec: &spec::Spec) -> Model {
+    let (cluster_issuer, certresolver) = match spec.ingress.as_ref().and_then(|i| i.tls.as_ref()) {
+        Some(spec::Tls::Same(name)) => (Some(name.clone()), Some(name.clone())),
+        Some(spec::Tls::Split(names)) => (Some(names.cluster_issuer.clone()), Some(names.certresolver.clone())),
+        None => (None, None),
+    };
+    let ingress = Ingress {
+        class: spec.ingress.as_ref().and_then(|i| i.class.clone()).unwrap_or_else(|| DEFAULT_INGRESS_CLASS.to_owned()),
+        cluster_issuer,
+        certresolver,
+    };
+    let mut secrets = spec.secrets.clone();
+    secrets.sort();
+    secrets.dedup();
+    let phases = spec
+        .phases
+        .0
+        .iter()
+        .map(|(number, phase)| resolve_phase(spec, *number, phase, ingress.certresolver.is_some()))
+        .collect();
+    Model {
+        project: spec.project.clone(),
+        ingress,
+        secrets,
+        triggers: spec.triggers.iter().map(resolve_trigger).collect(),
+        phases,
+    }
+}
+
+fn resolve_trigger(trigger: &spec::Trigger) -> Trigger {
+    Trigger {
+        name: trigger.name.clone().unwrap_or_else(|| default_alert_name(trigger)),
+        metric: trigger.metric,
+        above: trigger.above,
+        for_: trigger.for_,
+        severity: trigger.severity,
+        action: trigger.action.clone(),
+        service: trigger.service.clone(),
+        expr: trigger.expr.clone(),
+    }
+}
+
+/// `TopoCpuCritical`, `TopoLatencyP95Warning`, `TopoQueueDepthWorkerWarning`.
+pub fn default_alert_name(trigger: &spec::Trigger) -> String {
+    let mut name = String::from("Topo");
+    let words = [trigger.metric.as_str(), trigger.service.as_deref().unwrap_or(""), trigger.severity.as_str()];
+    for word in words.iter().flat_map(|w| w.split(['_', '-'])) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name
+}
+
+fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_available: bool) -> Phase {
+    let nodes = phase
+        .nodes
+        .iter()
+        .map(|(name, node)| {
+            let reserve = node.reserve.clone().unwrap_or_default();
+            let resolved = Node {
+                name: name.clone(),
+                role: node.role.unwrap_or_default(),
+                cpu: node.cpu,
+                memory: node.memory,
+                disk: node.disk,
+                cost_cents: node.cost.map(|c| (c * 100.0).round() as u64),
+                labels: node.labels.clone(),
+                reserve_cpu: reserve.cpu,
+                reserve_memory: reserve.memory,
+            };
+            (name.clone(), resolved)
+        })
+        .collect();
+    let services = spec
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), resolve_service(spec, number, name, service, tls_available)))
+        .collect();
+    Phase {
+        number,
+        name: phase.name.clone(),
+        target: phase.target,
+        headroom: phase.headroom.unwrap_or_else(|| Percent::from_whole(DEFAULT_HEADROOM)),
+        nodes,
+        services,
+    }
+}
+
+/// The name of a service's main port: what Kubernetes Services and Traefik call it.
+pub const MAIN_PORT_NAME: &str = "http";
+
+fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Service, tls_available: bool) -> Service {
+    let mut ports: Vec<Port> =
+        service.port.map(|number| Port { name: MAIN_PORT_NAME.to_owned(), number }).into_iter().collect();
+    ports.extend(service.ports.iter().map(|(name, number)| Port { name: name.clone(), number: *number }));
+    let main_port = service.port;
+
+    let replicas = service.replicas.as_ref().and_then(|r| r.at(phase)).copied().unwrap_or(1);
+    let autoscale = service.autoscale.as_ref().and_then(|a| a.at(phase)).and_then(Option::as_ref).map(|a| Autoscale {
+        min: a.min.unwrap_or(replicas),
+        max: a.max,
+        cpu: a.cpu,
+        memory: a.memory,
+    });
+
+    let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
+
+    let mut env: BTreeMap<String, String> = spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    env.extend(service.env.iter().map(|(k, v)| (k.clone(), v.0.clone())));
+
+    let placement = service
+        .placement
+        .as_ref()
+        .and_then(|p| p.at(phase))
+        .map(|p| Placement { role: p.role, node: p.node.clone(), labels: p.labels.clone(), spread: p.spread })
+        .unwrap_or_default();
+
+    let expose = service.expose.as_ref().map(|e| Expose {
+        host: e.host.clone(),
+        path: e.path.clone().unwrap_or_else(|| "/".to_owned()),
+        port: e.port.or(main_port).unwrap_or_default(),
+        tls: e.tls.unwrap_or(true) && tls_available,
+    });
+
+    let volumes = service
+        .volumes
+        .iter()
+        .map(|(name, v)| Volume {
+            name: name.clone(),
+            mount: v.mount.clone(),
+            size: v.size,
+            access: v.access.unwrap_or(AccessMode::ReadWriteOnce),
+            storage_class: v.storage_class.clone(),
+            read_only: v.read_only.unwrap_or(false),
+        })
+        .collect();
+
+    let security = service.security.clone().unwrap_or_default();
+    Service {
+        name: name.to_owned(),
+        image: service.image.clone(),
+        ports,
+        entrypoint: service.entrypoint.as_ref().map(argv),
+        command: service.command.as_ref().map(argv),
+        replicas,
+        autoscale,
+        resources,
+        env,
+        secrets: service.secrets.clone(),
+        health: service.health.as_ref().and_then(|h| resolve_health(h, main_port)),
+        expose,
+        depends_on: service.depends_on.clone(),
+        stateful: service.stateful.unwrap_or(false),
+        volumes,
+        placement,
+        security: Security {
+            run_as_user: security.run_as_user,
+            run_as_group: security.run_as_group,
+            fs_group: security.fs_group,
+            run_as_non_root: security.run_as_non_root.unwrap_or(true),
+            read_only_root_filesystem: security.read_only_root_filesystem.unwrap_or(true),
+            capabilities: security.capabilities,
+            writable: security.writable,
+        },
+        stop_grace_period: service.stop_grace_period.unwrap_or(DEFAULT_STOP_GRACE),
+    }
+}
+
+/// Requests default to limits, per resource, as Kubernetes does.
+pub fn resolve_resources(resources: &spec::Resources) -> Resources {
+    let requests = resources.requests.unwrap_or_default();
+    let limits = resources.limits.unwrap_or_default();
+    Resources {
+        requests: Amounts { cpu: requests.cpu.or(limits.cpu), memory: requests.memory.or(limits.memory) },
+        limits: Amounts { cpu: limits.cpu, memory: limits.memory },
+    }
+}
+
+/// A command as argv: lists as they are, lines split like a shell would.
+pub fn argv(command: &spec::Command) -> Vec<String> {
+    match command {
+        spec::Command::Argv(args) => args.clone(),
+        // Validated at load time: a line always splits.
+        spec::Command::Line(line) => shell_words::split(line).unwrap_or_else(|_| vec![line.clone()]),
+    }
+}
+
+/// One check serves as both liveness and readiness when only one is given;
+/// `None` for a startup probe alone (which validation rejects).
+fn resolve_health(health: &spec::Health, main_port: Option<u16>) -> Option<Health> {
+    match health {
+        spec::Health::One(check) => {
+            let check = resolve_check(check, main_port);
+            Some(Health { liveness: check.clone(), readiness: check, startup: None })
+        }
+        spec::Health::Probes(probes) => {
+            let liveness = probes.liveness.as_ref().or(probes.readiness.as_ref())?;
+            let readiness = probes.readiness.as_ref().or(probes.liveness.as_ref())?;
+            Some(Health {
+                liveness: resolve_check(liveness, main_port),
+                readiness: resolve_check(readiness, main_port),
+                startup: probes.startup.as_ref().map(|c| resolve_check(c, main_port)),
+            })
+        }
+    }
+}
+
+fn resolve_check(check: &spec::Check, main_port: Option<u16>) -> Check {
+    let probe = if let Some(path) = &check.http {
+        Probe::Http { path: path.clone(), port: check.port.or(main_port).unwrap_or_default() }
+    } else if let Some(port) = check.tcp {
+        Probe::Tcp { port }
+    } else {
+        match &check.exec {
+            Some(spec::Command::Argv(args)) => Probe::Exec { argv: args.clone() },
+            Some(spec::Command::Line(line)) => Probe::Shell { line: line.clone() },
+            None => Probe::Tcp { port: check.port.or(main_port).unwrap_or_default() },
+        }
+    };
+    Check {
+        probe,
+        interval: check.interval.unwrap_or(DEFAULT_CHECK_INTERVAL),
+        timeout: check.timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT),
+        retries: check.retries.unwrap_or(DEFAULT_CHECK_RETRIES),
+        initial_delay: check.initial_delay,
+        start_period: check.start_period,
+    }
+}

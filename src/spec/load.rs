@@ -1,0 +1,595 @@
+//! Text → [`Spec`]: syntax errors from the YAML reader, shape errors from decoding.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+
+use super::decode::{Decode, Decoder, Fields, keyword, parse_scalar, scalar_key, scalar_text};
+use super::phased::PhaseNumber;
+use super::yaml::{self, Node, Resolved, Value};
+use super::*;
+
+/// A spec read from text, with the YAML tree it came from (for positions).
+pub struct Loaded {
+    pub spec: Spec,
+    pub tree: Node,
+}
+
+/// Read a spec. On failure, every syntax and shape error found.
+pub fn load(text: &str) -> Result<Loaded, Diagnostics> {
+    let mut decoder = Decoder::default();
+    let tree = match yaml::parse(text, &mut decoder.diags) {
+        Ok(tree) => tree,
+        Err(fatal) => {
+            let mut diags = decoder.diags;
+            diags.push(fatal);
+            diags.sort();
+            return Err(diags);
+        }
+    };
+    let spec = Spec::decode(&mut decoder, &tree, &SpecPath::root());
+    match spec {
+        Some(spec) if !decoder.diags.has_errors() => Ok(Loaded { spec, tree }),
+        _ => {
+            let mut diags = decoder.diags;
+            diags.locate(&tree);
+            diags.sort();
+            Err(diags)
+        }
+    }
+}
+
+impl Decode for Spec {
+    const EXPECTED: &'static str = "a mapping with `project`, `phases` and `services`";
+
+    fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
+        if !matches!(node.value, Value::Map(_)) {
+            d.push(
+                Diagnostic::shape(
+                    "invalid-type",
+                    format!("expected {}, found {}", Self::EXPECTED, node.describe()),
+                    path,
+                )
+                .with_span(node.span)
+                .help("a spec starts with `project: <name>` at the top level"),
+            );
+            return None;
+        }
+        let mut f = Fields::open(d, node, path, "spec")?.with_extensions();
+        let project = f.req(d, "project");
+        let phases = f.req(d, "phases");
+        let ingress = f.opt(d, "ingress");
+        let env = f.opt(d, "env").unwrap_or_default();
+        let secrets = f.opt(d, "secrets").unwrap_or_default();
+        let triggers = f.opt(d, "triggers").unwrap_or_default();
+        let services = f.req(d, "services");
+        f.finish(d);
+        Some(Spec { project: project?, phases: phases?, ingress, env, secrets, triggers, services: services? })
+    }
+}
+
+impl<T: Decode> Decode for PhaseMap<T> {
+    const EXPECTED: &'static str = "a mapping from phase number to phase";
+
+    fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
+        let Some(entries) = node.entries() else {
+            d.wrong_type(node, path, Self::EXPECTED);
+            return None;
+        };
+        let mut map = BTreeMap::new();
+        for entry in entries {
+            let Some(number) = phase_key(d, &entry.key, path) else { continue };
+            if let Some(value) = T::decode(d, &entry.value, &path.key(number.to_string())) {
+                map.insert(number, value);
+            }
+        }
+        Some(PhaseMap(map))
+    }
+}
+
+/// A key that names a phase: a whole number.
+fn phase_key(d: &mut Decoder, key: &Node, path: &SpecPath) -> Option<PhaseNumber> {
+    if let Some(number) = as_phase_number(key) {
+        return Some(number);
+    }
+    let text = scalar_key(d, key, path)?;
+    d.push(
+        Diagnostic::shape("invalid-phase-key", format!("`{text}` is not a phase number"), &path.key(text))
+            .with_span(key.span)
+            .label("expected a whole number")
+            .help("phases are keyed by number in growth order: `1:`, `2:`, `3:`"),
+    );
+    None
+}
+
+fn as_phase_number(key: &Node) -> Option<PhaseNumber> {
+    match key.resolve()? {
+        Resolved::Int(i) => PhaseNumber::try_from(i).ok(),
+        Resolved::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+impl<T: Decode> Decode for Phased<T> {
+    const EXPECTED: &'static str = "a value, or a map from phase number to value";
+
+    fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
+        let Some(entries) = node.entries() else {
+            return T::decode(d, node, path).map(Phased::All);
+        };
+        let numbered = entries.iter().filter(|e| as_phase_number(&e.key).is_some()).count();
+        if numbered == 0 || entries.is_empty() {
+            return T::decode(d, node, path).map(Phased::All);
+        }
+        if numbered < entries.len() {
+            let stray = entries.iter().find(|e| as_phase_number(&e.key).is_none())?;
+            let name = stray.key.scalar_text().unwrap_or("?");
+            d.push(
+                Diagnostic::shape(
+                    "mixed-phase-map",
+                    format!("`{name}` sits among phase numbers: a phased value is one value or a map from phase number to value, not both"),
+                    &path.key(name),
+                )
+                .with_span(stray.key.span)
+                .help("move it into each phase's value, or write the value once without phase numbers"),
+            );
+            return None;
+        }
+        let before = d.diags.error_count();
+        let mut map = BTreeMap::new();
+        for entry in entries {
+            let number = as_phase_number(&entry.key)?;
+            if let Some(value) = T::decode(d, &entry.value, &path.key(number.to_string())) {
+                map.insert(number, value);
+            }
+        }
+        (d.diags.error_count() == before).then_some(Phased::ByPhase(map))
+    }
+}
+
+impl Decode for Phase {
+    const EXPECTED: &'static str = "a phase";
+
+    fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "phase")?;
+        let name = f.req(d, "name");
+        let target = f.req(d, "target");
+        let nodes = f.req(d, "nodes");
+        let headroom = f.opt(d, "headroom");
+        f.finish(d);
+        Some(Phase { name: name?, target: target?, nodes: nodes?, headroom })
+    }
+}
+
+impl Decode for Target {
+    const EXPECTED: &'static str = "a target (`compose`, `swarm` or `k8s`)";
+
+    fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "target", &Target::ALL)
+    }
+}
+
+impl Decode for Role {
+    const EXPECTED: &'static str = "a role (`manager` or `worker`)";
+
+    fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "role", &Role::ALL)
+    }
+}
+
+impl Decode for super::Node {
+    const EXPECTED: &'static str = "a node";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "node")?;
+        let role = f.opt(d, "role");
+        let cpu = f.req(d, "cpu");
+        let memory = f.req(d, "memory");
+        let disk = f.opt(d, "disk");
+        let cost = f.opt(d, "cost");
+        let labels = f.opt(d, "labels").unwrap_or_default();
+        let reserve = f.opt(d, "reserve");
+        f.finish(d);
+        if let (Some(c), Some(raw)) = (cost, node.get("cost"))
+            && c < 0.0
+        {
+            d.invalid_value(&raw.value, &path.key("cost"), "a cost cannot be negative");
+        }
+        Some(super::Node { role, cpu: cpu?, memory: memory?, disk, cost, labels, reserve })
+    }
+}
+
+impl Decode for Reserve {
+    const EXPECTED: &'static str = "a reserve (`cpu`, `memory`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "reserve")?;
+        let cpu = f.opt(d, "cpu");
+        let memory = f.opt(d, "memory");
+        f.finish(d);
+        Some(Reserve { cpu, memory })
+    }
+}
+
+impl Decode for Ingress {
+    const EXPECTED: &'static str = "ingress settings";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "ingress")?;
+        let class = f.opt(d, "class");
+        let tls = f.opt(d, "tls");
+        f.finish(d);
+        Some(Ingress { class, tls })
+    }
+}
+
+impl Decode for Tls {
+    const EXPECTED: &'static str = "an issuer name, or `cluster_issuer` and `certresolver`";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        if node.entries().is_none() {
+            return String::decode(d, node, path).map(Tls::Same);
+        }
+        let mut f = Fields::open(d, node, path, "tls")?;
+        let cluster_issuer = f.req(d, "cluster_issuer");
+        let certresolver = f.req(d, "certresolver");
+        f.finish(d);
+        Some(Tls::Split(TlsNames { cluster_issuer: cluster_issuer?, certresolver: certresolver? }))
+    }
+}
+
+impl Decode for EnvValue {
+    const EXPECTED: &'static str = "a string, number or boolean";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        scalar_text(d, node, path, Self::EXPECTED).map(EnvValue)
+    }
+}
+
+impl Decode for Trigger {
+    const EXPECTED: &'static str = "a trigger";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "trigger")?;
+        let metric = f.req(d, "metric");
+        let above = f.req(d, "above");
+        let for_ = f.opt(d, "for");
+        let severity = f.req(d, "severity");
+        let action = f.req(d, "action");
+        let service = f.opt(d, "service");
+        let expr = f.opt(d, "expr");
+        let name = f.opt(d, "name");
+        f.finish(d);
+        Some(Trigger {
+            metric: metric?,
+            above: above?,
+            for_,
+            severity: severity?,
+            action: action?,
+            service,
+            expr,
+            name,
+        })
+    }
+}
+
+impl Decode for Metric {
+    const EXPECTED: &'static str = "a metric";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "metric", &Metric::ALL)
+    }
+}
+
+impl Decode for AlertSeverity {
+    const EXPECTED: &'static str = "a severity";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "severity", &AlertSeverity::ALL)
+    }
+}
+
+impl Decode for Threshold {
+    const EXPECTED: &'static str = "a percentage (`80%`), a duration (`300ms`) or a number";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        match node.resolve() {
+            Some(Resolved::Int(i)) if i >= 0 => Some(Threshold::Number(i as f64)),
+            Some(Resolved::Float(f)) if f.is_finite() && f >= 0.0 => Some(Threshold::Number(f)),
+            Some(Resolved::Str(text)) if text.trim_end().ends_with('%') => {
+                parse_scalar(d, node, path, Self::EXPECTED, false, Percent::parse).map(Threshold::Percent)
+            }
+            Some(Resolved::Str(_)) => {
+                parse_scalar(d, node, path, Self::EXPECTED, false, Duration::parse).map(Threshold::Duration)
+            }
+            _ => {
+                d.wrong_type(node, path, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl Decode for Service {
+    const EXPECTED: &'static str = "a service";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "service")?.with_extensions();
+        let image = f.req(d, "image");
+        let port = f.opt(d, "port");
+        let ports = f.opt(d, "ports").unwrap_or_default();
+        let entrypoint = f.opt(d, "entrypoint");
+        let command = f.opt(d, "command");
+        let replicas = f.opt(d, "replicas");
+        let autoscale = f.opt(d, "autoscale");
+        let resources = f.opt(d, "resources");
+        let env = f.opt(d, "env").unwrap_or_default();
+        let secrets = f.opt(d, "secrets").unwrap_or_default();
+        let health = f.opt(d, "health");
+        let expose = f.opt(d, "expose");
+        let depends_on = f.opt(d, "depends_on").unwrap_or_default();
+        let stateful = f.opt(d, "stateful");
+        let volumes = f.opt(d, "volumes").unwrap_or_default();
+        let placement = f.opt(d, "placement");
+        let security = f.opt(d, "security");
+        let stop_grace_period = f.opt(d, "stop_grace_period");
+        f.finish(d);
+        Some(Service {
+            image: image?,
+            port,
+            ports,
+            entrypoint,
+            command,
+            replicas,
+            autoscale,
+            resources,
+            env,
+            secrets,
+            health,
+            expose,
+            depends_on,
+            stateful,
+            volumes,
+            placement,
+            security,
+            stop_grace_period,
+        })
+    }
+}
+
+impl Decode for Command {
+    const EXPECTED: &'static str = "a command: a list of arguments or one line";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        match &node.value {
+            Value::Seq(items) => {
+                let before = d.diags.error_count();
+                let argv: Vec<String> = items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| scalar_text(d, item, &path.index(i), "an argument (a string)"))
+                    .collect();
+                if argv.is_empty() {
+                    d.invalid_value(node, path, "a command needs at least one argument");
+                }
+                (d.diags.error_count() == before).then_some(Command::Argv(argv))
+            }
+            Value::Scalar(..) => {
+                let line = scalar_text(d, node, path, Self::EXPECTED)?;
+                match shell_words::split(&line) {
+                    Ok(words) if !words.is_empty() => Some(Command::Line(line)),
+                    Ok(_) => {
+                        d.invalid_value(node, path, "a command needs at least one argument");
+                        None
+                    }
+                    Err(_) => {
+                        d.invalid_value(node, path, "this command line has an unterminated quote");
+                        None
+                    }
+                }
+            }
+            Value::Map(_) => {
+                d.wrong_type(node, path, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl Decode for Autoscale {
+    const EXPECTED: &'static str = "autoscale settings";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "autoscale")?;
+        let min = f.opt(d, "min");
+        let max = f.req(d, "max");
+        let cpu = f.opt(d, "cpu");
+        let memory = f.opt(d, "memory");
+        f.finish(d);
+        Some(Autoscale { min, max: max?, cpu, memory })
+    }
+}
+
+impl Decode for Resources {
+    const EXPECTED: &'static str = "resources (`requests`, `limits`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "resources")?;
+        let requests = f.opt(d, "requests");
+        let limits = f.opt(d, "limits");
+        f.finish(d);
+        Some(Resources { requests, limits })
+    }
+}
+
+impl Decode for ResourceAmounts {
+    const EXPECTED: &'static str = "`cpu` and `memory`";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "resource amount")?;
+        let cpu = f.opt(d, "cpu");
+        let memory = f.opt(d, "memory");
+        f.finish(d);
+        Some(ResourceAmounts { cpu, memory })
+    }
+}
+
+const PROBE_KEYS: [&str; 3] = ["liveness", "readiness", "startup"];
+
+impl Decode for Health {
+    const EXPECTED: &'static str = "a health check";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let is_probes = node.entries().is_some_and(|entries| {
+            entries.iter().any(|e| e.key.scalar_text().is_some_and(|k| PROBE_KEYS.contains(&k)))
+        });
+        if !is_probes {
+            return Check::decode(d, node, path).map(Health::One);
+        }
+        let mut f = Fields::open(d, node, path, "set of probes")?;
+        let liveness = f.opt(d, "liveness");
+        let readiness = f.opt(d, "readiness");
+        let startup = f.opt(d, "startup");
+        f.finish(d);
+        Some(Health::Probes(Probes { liveness, readiness, startup }))
+    }
+}
+
+impl Decode for Check {
+    const EXPECTED: &'static str = "a check (`http`, `tcp` or `exec`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "health check")?;
+        let http = f.opt(d, "http");
+        let tcp = f.opt(d, "tcp");
+        let exec = f.opt(d, "exec");
+        let port = f.opt(d, "port");
+        let initial_delay = f.opt(d, "initial_delay");
+        let interval = f.opt(d, "interval");
+        let timeout = f.opt(d, "timeout");
+        let retries = f.opt(d, "retries");
+        let start_period = f.opt(d, "start_period");
+        f.finish(d);
+        let kinds = [http.is_some(), tcp.is_some(), exec.is_some()].iter().filter(|k| **k).count();
+        let given = ["http", "tcp", "exec"].iter().filter(|k| node.get(k).is_some()).count();
+        if kinds != 1 && given == kinds {
+            d.push(
+                Diagnostic::shape(
+                    "invalid-check",
+                    if kinds == 0 {
+                        "a health check needs one of `http`, `tcp` or `exec`".to_string()
+                    } else {
+                        "a health check has exactly one of `http`, `tcp` and `exec`".to_string()
+                    },
+                    path,
+                )
+                .with_span(node.span)
+                .help("`http: /health` (with `port` unless the service has one), `tcp: 5432`, or `exec: [pg_isready]`"),
+            );
+            return None;
+        }
+        Some(Check { http, tcp, exec, port, initial_delay, interval, timeout, retries, start_period })
+    }
+}
+
+impl Decode for Expose {
+    const EXPECTED: &'static str = "`host` (and `path`, `port`, `tls`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "expose")?;
+        let host = f.req(d, "host");
+        let url_path = f.opt(d, "path");
+        let port = f.opt(d, "port");
+        let tls = f.opt(d, "tls");
+        f.finish(d);
+        Some(Expose { host: host?, path: url_path, port, tls })
+    }
+}
+
+impl Decode for Volume {
+    const EXPECTED: &'static str = "a volume (`mount`, `size`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "volume")?;
+        let mount = f.req(d, "mount");
+        let size = f.opt(d, "size");
+        let access = f.opt(d, "access");
+        let storage_class = f.opt(d, "storage_class");
+        let read_only = f.opt(d, "read_only");
+        f.finish(d);
+        Some(Volume { mount: mount?, size, access, storage_class, read_only })
+    }
+}
+
+impl Decode for AccessMode {
+    const EXPECTED: &'static str = "an access mode";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "access mode", &AccessMode::ALL)
+    }
+}
+
+impl Decode for Placement {
+    const EXPECTED: &'static str = "a placement (`role`, `node`, `labels`, `spread`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "placement")?;
+        let role = f.opt(d, "role");
+        let on_node = f.opt(d, "node");
+        let labels = f.opt(d, "labels").unwrap_or_default();
+        let spread = f.opt(d, "spread");
+        f.finish(d);
+        Some(Placement { role, node: on_node, labels, spread })
+    }
+}
+
+impl Decode for Spread {
+    const EXPECTED: &'static str = "`soft` or `hard`";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "spread", &[("soft", Spread::Soft), ("hard", Spread::Hard)])
+    }
+}
+
+impl Decode for Security {
+    const EXPECTED: &'static str = "security settings";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "security setting")?;
+        let run_as_user = f.opt(d, "run_as_user");
+        let run_as_group = f.opt(d, "run_as_group");
+        let fs_group = f.opt(d, "fs_group");
+        let run_as_non_root = f.opt(d, "run_as_non_root");
+        let read_only_root_filesystem = f.opt(d, "read_only_root_filesystem");
+        let capabilities = f.opt(d, "capabilities").unwrap_or_default();
+        let writable = f.opt(d, "writable").unwrap_or_default();
+        f.finish(d);
+        Some(Security {
+            run_as_user,
+            run_as_group,
+            fs_group,
+            run_as_non_root,
+            read_only_root_filesystem,
+            capabilities,
+            writable,
+        })
+    }
+}
+
+/// Quantities: strings in Kubernetes notation, or bare numbers where that makes sense.
+macro_rules! decode_quantity {
+    ($ty:ty, $expected:literal, $numbers:literal) => {
+        impl Decode for $ty {
+            const EXPECTED: &'static str = $expected;
+
+            fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+                parse_scalar(d, node, path, Self::EXPECTED, $numbers, <$ty>::parse)
+            }
+        }
+    };
+}
+
+decode_quantity!(Cpu, "a CPU quantity (`250m`, `0.5`, `2`)", true);
+decode_quantity!(Memory, "a memory quantity (`512Mi`, `1Gi`, `1.5G`)", true);
+decode_quantity!(Percent, "a percentage (`70%`)", false);
+decode_quantity!(Duration, "a duration (`30s`, `5m`, `7d`)", false);

@@ -1,0 +1,644 @@
+//! YAML text → a tree of nodes that remember where they came from.
+//!
+//! Built on saphyr's event parser, with the limits a tool fed untrusted files
+//! needs: a size cap, a nesting cap, a cap on what aliases may expand to (so
+//! an alias bomb is an error, not an out-of-memory), duplicate keys reported,
+//! and `<<` merge keys honoured. Scalars keep their style so the decoder can
+//! tell `1` (a number) from `"1"` (a string), as YAML 1.2's core schema does.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
+use serde::Serialize;
+
+use crate::diag::{Diagnostic, Diagnostics, Point, Segment, SpecPath};
+
+/// Largest spec file topo reads.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest nesting of sequences and mappings.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes a document may have once its aliases are expanded.
+pub const MAX_NODES: usize = 200_000;
+
+/// A position in the source: 1-based line and column (in characters), and byte offset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+}
+
+/// A range of source text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: Pos,
+    pub end: Pos,
+}
+
+impl Span {
+    pub fn point(pos: Pos) -> Self {
+        Self { start: pos, end: pos }
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Span", 4)?;
+        s.serialize_field("line", &self.start.line)?;
+        s.serialize_field("column", &self.start.column)?;
+        s.serialize_field("end_line", &self.end.line)?;
+        s.serialize_field("end_column", &self.end.column)?;
+        s.end()
+    }
+}
+
+/// How a scalar was written; quoting makes a scalar a string whatever it looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+}
+
+/// A YAML node.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Scalar(String, Style),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// One `key: value` entry of a mapping, in source order.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub key: Node,
+    pub value: Node,
+    /// Came from a `<<` merge: a key written in the mapping itself replaces it.
+    pub merged: bool,
+}
+
+/// What a plain or quoted scalar means under YAML 1.2's core schema.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Resolved<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+}
+
+impl Resolved<'_> {
+    /// The word for this kind of value in an error message.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Resolved::Null => "nothing (null)",
+            Resolved::Bool(_) => "a boolean",
+            Resolved::Int(_) => "an integer",
+            Resolved::Float(_) => "a number",
+            Resolved::Str(_) => "a string",
+        }
+    }
+}
+
+impl Node {
+    /// The core-schema meaning of a scalar; `None` for collections.
+    pub fn resolve(&self) -> Option<Resolved<'_>> {
+        let Value::Scalar(text, style) = &self.value else {
+            return None;
+        };
+        if *style == Style::Quoted {
+            return Some(Resolved::Str(text));
+        }
+        Some(resolve_plain(text))
+    }
+
+    /// The text of a scalar, whatever it resolves to.
+    pub fn scalar_text(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar(text, _) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn entries(&self) -> Option<&[Entry]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// What kind of node this is, for "expected X, found Y" messages.
+    pub fn describe(&self) -> &'static str {
+        match &self.value {
+            Value::Scalar(..) => self.resolve().map_or("a scalar", |r| r.describe()),
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The entry whose key is the scalar `key`.
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries()?.iter().find(|entry| entry.key.scalar_text() == Some(key))
+    }
+
+    /// The span of the node at `path`, or of the deepest node on the way there.
+    pub fn span_of(&self, path: &SpecPath, point: Point) -> Span {
+        let mut node = self;
+        let mut key_span = None;
+        for segment in path.segments() {
+            let next = match (segment, &node.value) {
+                (Segment::Key(key), Value::Map(_)) => node.get(key).map(|e| (&e.value, Some(e.key.span))),
+                (Segment::Index(i), Value::Seq(items)) => items.get(*i).map(|n| (n, None)),
+                _ => None,
+            };
+            match next {
+                Some((child, key)) => {
+                    node = child;
+                    key_span = key;
+                }
+                None => {
+                    // The path leaves the document here: point at the owner's key if
+                    // there is one, since the owner is what lacks the thing named.
+                    return key_span.unwrap_or(node.span);
+                }
+            }
+        }
+        match (point, key_span) {
+            (Point::Key, Some(span)) => span,
+            _ => node.span,
+        }
+    }
+
+    /// The node as JSON, scalars typed by the core schema (used to check specs
+    /// against topo's JSON Schema, as an editor would).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Scalar(..) => match self.resolve() {
+                Some(Resolved::Null) | None => J::Null,
+                Some(Resolved::Bool(b)) => J::Bool(b),
+                Some(Resolved::Int(i)) => J::from(i),
+                Some(Resolved::Float(f)) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+                Some(Resolved::Str(s)) => J::String(s.to_owned()),
+            },
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.scalar_text().unwrap_or_default().to_owned(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match &self.value {
+            Value::Scalar(..) => 1,
+            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
+            Value::Map(entries) => 1 + entries.iter().map(|e| e.key.size() + e.value.size()).sum::<usize>(),
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution of a plain scalar.
+pub fn resolve_plain(text: &str) -> Resolved<'_> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+        "true" | "True" | "TRUE" => return Resolved::Bool(true),
+        "false" | "False" | "FALSE" => return Resolved::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_or(Resolved::Str(text), Resolved::Int);
+    }
+    if let Some(oct) = text.strip_prefix("0o")
+        && !oct.is_empty()
+        && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return i64::from_str_radix(oct, 8).map_or(Resolved::Str(text), Resolved::Int);
+    }
+    if let Some(hex) = text.strip_prefix("0x")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return i64::from_str_radix(hex, 16).map_or(Resolved::Str(text), Resolved::Int);
+    }
+    if is_core_float(digits)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Resolved::Float(f);
+    }
+    Resolved::Str(text)
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` after the sign.
+fn is_core_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            (!int.is_empty() || !frac.is_empty())
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit())
+                && !(int.is_empty() && frac.is_empty())
+        }
+        None => !mantissa.is_empty() && mantissa.bytes().all(|b| b.is_ascii_digit()),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// Parse one YAML document. Duplicate keys are reported in `diags` but do not
+/// stop the parse; anything else that is wrong is a single syntax error.
+pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
+    let positions = Positions::new(text);
+    if text.len() > MAX_BYTES {
+        return Err(Diagnostic::syntax(
+            "file-too-large",
+            format!("the spec is {} bytes; topo reads at most {MAX_BYTES}", text.len()),
+            Span::point(positions.at_char(0)),
+        ));
+    }
+    let mut builder = Builder {
+        positions: &positions,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+        root: None,
+        documents: 0,
+        diags,
+    };
+    let mut parser = Parser::new_from_str(text);
+    while let Some(next) = parser.next_event() {
+        match next {
+            Ok((event, span)) => builder.event(event, span)?,
+            Err(error) => {
+                let marker = error.marker();
+                let pos = positions.at_line_col(marker.index(), marker.line(), marker.col());
+                return Err(Diagnostic::syntax("yaml-syntax", yaml_message(error.info()), Span::point(pos))
+                    .label("here")
+                    .help_opt(yaml_help(text, pos)));
+            }
+        }
+    }
+    builder.root.ok_or_else(|| {
+        Diagnostic::syntax("empty-spec", "the spec is empty", Span::point(positions.at_char(0)))
+            .help("a spec needs at least `project:`, `phases:` and `services:`; see `topo schema`")
+    })
+}
+
+fn yaml_message(info: &str) -> String {
+    format!("invalid YAML: {info}")
+}
+
+/// A hint for the commonest syntax slips.
+fn yaml_help(text: &str, pos: Pos) -> Option<String> {
+    let line = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or_default();
+    if line.contains('\t') {
+        return Some("YAML does not allow tabs for indentation: indent with spaces".into());
+    }
+    None
+}
+
+/// Converts saphyr's character indices to byte offsets.
+struct Positions<'t> {
+    text: &'t str,
+    /// Byte offset of each character, when the text is not ASCII.
+    char_offsets: Option<Vec<usize>>,
+}
+
+impl<'t> Positions<'t> {
+    fn new(text: &'t str) -> Self {
+        let char_offsets = (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
+        Self { text, char_offsets }
+    }
+
+    fn offset(&self, char_index: usize) -> usize {
+        match &self.char_offsets {
+            None => char_index.min(self.text.len()),
+            Some(offsets) => offsets.get(char_index).copied().unwrap_or(self.text.len()),
+        }
+    }
+
+    fn at_line_col(&self, char_index: usize, line: usize, col: usize) -> Pos {
+        Pos { line: line.max(1), column: col + 1, offset: self.offset(char_index) }
+    }
+
+    fn at_char(&self, char_index: usize) -> Pos {
+        let offset = self.offset(char_index);
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Pos { line, column: before[line_start..].chars().count() + 1, offset }
+    }
+
+    fn span(&self, raw: RawSpan) -> Span {
+        let start = raw.start;
+        let end = raw.end;
+        Span {
+            start: self.at_line_col(start.index(), start.line(), start.col()),
+            end: self.at_line_col(end.index(), end.line(), end.col()),
+        }
+    }
+}
+
+enum Open {
+    Seq { items: Vec<Node>, start: Span, anchor: usize },
+    Map { entries: Vec<Entry>, pending_key: Option<Node>, start: Span, anchor: usize },
+}
+
+struct Builder<'p, 't, 'd> {
+    positions: &'p Positions<'t>,
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    root: Option<Node>,
+    documents: usize,
+    diags: &'d mut Diagnostics,
+}
+
+impl Builder<'_, '_, '_> {
+    fn event(&mut self, event: Event<'_>, raw: RawSpan) -> Result<(), Diagnostic> {
+        let span = self.positions.span(raw);
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(Diagnostic::syntax(
+                        "multiple-documents",
+                        "a spec is one YAML document, but this file has more",
+                        span,
+                    )
+                    .help("remove the `---` that starts a second document"));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let style = match (style, tag.as_deref()) {
+                    (_, Some(tag)) if tag.is_yaml_core_schema() && tag.suffix == "str" => Style::Quoted,
+                    (_, Some(tag)) if !tag.is_yaml_core_schema() => {
+                        return Err(Diagnostic::syntax(
+                            "yaml-tag",
+                            format!("YAML tags like `{tag}` are not part of the spec language"),
+                            span,
+                        ));
+                    }
+                    (ScalarStyle::Plain, _) => Style::Plain,
+                    _ => Style::Quoted,
+                };
+                let node = Node { value: Value::Scalar(text.into_owned(), style), span };
+                self.add(node, anchor)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open(Open::Seq { items: Vec::new(), start: span, anchor }, span)?;
+            }
+            Event::MappingStart(anchor, _) => {
+                self.open(Open::Map { entries: Vec::new(), pending_key: None, start: span, anchor }, span)?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Open::Seq { items, start, anchor }) => {
+                        (Node { value: Value::Seq(items), span: Span { start: start.start, end: span.end } }, anchor)
+                    }
+                    Some(Open::Map { entries, start, anchor, .. }) => {
+                        (Node { value: Value::Map(entries), span: Span { start: start.start, end: span.end } }, anchor)
+                    }
+                    None => return Ok(()),
+                };
+                self.add(node, anchor)?;
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(Diagnostic::syntax("yaml-syntax", "invalid YAML: unknown alias", span));
+                };
+                let node = target.clone();
+                let size = node.size();
+                self.count(size, span)?;
+                self.insert(node)?;
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, added: usize, span: Span) -> Result<(), Diagnostic> {
+        self.nodes += added;
+        if self.nodes > MAX_NODES {
+            return Err(Diagnostic::syntax(
+                "too-many-nodes",
+                format!("the spec expands to more than {MAX_NODES} YAML nodes"),
+                span,
+            )
+            .help("aliases (`*name`) that expand to ever larger copies are the usual cause"));
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Diagnostic::syntax(
+                "too-deep",
+                format!("the spec nests more than {MAX_DEPTH} levels deep"),
+                span,
+            ));
+        }
+        self.stack.push(open);
+        Ok(())
+    }
+
+    fn add(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
+        self.count(1, node.span)?;
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        self.insert(node)
+    }
+
+    fn insert(&mut self, node: Node) -> Result<(), Diagnostic> {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Seq { items, .. }) => items.push(node),
+            Some(Open::Map { entries, pending_key, .. }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => insert_entry(entries, key, node, self.diags),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Add `key: value` to a mapping, expanding `<<` merges and reporting duplicate keys.
+fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node, diags: &mut Diagnostics) {
+    let text = key.scalar_text().map(Cow::Borrowed);
+    if text.as_deref() == Some("<<") && matches!(key.value, Value::Scalar(_, Style::Plain)) {
+        let sources: Vec<&Node> = match &value.value {
+            Value::Map(_) => vec![&value],
+            Value::Seq(items) => items.iter().collect(),
+            Value::Scalar(..) => Vec::new(),
+        };
+        for source in sources {
+            for merged in source.entries().unwrap_or_default() {
+                let present = entries.iter().any(|e| same_key(&e.key, &merged.key));
+                if !present {
+                    entries.push(Entry { merged: true, ..merged.clone() });
+                }
+            }
+        }
+        return;
+    }
+    if let Some(existing) = entries.iter_mut().find(|e| e.merged && same_key(&e.key, &key)) {
+        *existing = Entry { key, value, merged: false };
+        return;
+    }
+    if let Some(first) = entries.iter().find(|e| same_key(&e.key, &key)) {
+        let name = key.scalar_text().unwrap_or("?");
+        diags.push(
+            Diagnostic::syntax("duplicate-key", format!("duplicate key `{name}`"), key.span)
+                .label("defined again here")
+                .help(format!(
+                    "`{name}` is first defined at line {}; YAML keeps only one of them, so remove or rename one",
+                    first.key.span.start.line
+                )),
+        );
+        return;
+    }
+    entries.push(Entry { key, value, merged: false });
+}
+
+fn same_key(a: &Node, b: &Node) -> bool {
+    match (&a.value, &b.value) {
+        (Value::Scalar(x, _), Value::Scalar(y, _)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> Node {
+        let mut diags = Diagnostics::default();
+        let node = parse(text, &mut diags).expect("parses");
+        assert!(diags.is_empty(), "{diags:?}");
+        node
+    }
+
+    #[test]
+    fn core_schema_resolution() {
+        assert_eq!(resolve_plain("1"), Resolved::Int(1));
+        assert_eq!(resolve_plain("-3"), Resolved::Int(-3));
+        assert_eq!(resolve_plain("0x1f"), Resolved::Int(31));
+        assert_eq!(resolve_plain("0o17"), Resolved::Int(15));
+        assert_eq!(resolve_plain("0.5"), Resolved::Float(0.5));
+        assert_eq!(resolve_plain(".5"), Resolved::Float(0.5));
+        assert_eq!(resolve_plain("1e3"), Resolved::Float(1000.0));
+        assert_eq!(resolve_plain("true"), Resolved::Bool(true));
+        assert_eq!(resolve_plain("yes"), Resolved::Str("yes"));
+        assert_eq!(resolve_plain("~"), Resolved::Null);
+        assert_eq!(resolve_plain("250m"), Resolved::Str("250m"));
+        assert_eq!(resolve_plain("1.5G"), Resolved::Str("1.5G"));
+        assert_eq!(resolve_plain("."), Resolved::Str("."));
+        assert_eq!(resolve_plain("1.2.3"), Resolved::Str("1.2.3"));
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let root = parse_ok("a:\n  bb: 1\n");
+        let entry = root.get("a").unwrap();
+        let inner = entry.value.get("bb").unwrap();
+        assert_eq!((inner.key.span.start.line, inner.key.span.start.column), (2, 3));
+        assert_eq!((inner.value.span.start.line, inner.value.span.start.column), (2, 7));
+        assert_eq!(inner.value.span.start.offset, 9);
+    }
+
+    #[test]
+    fn non_ascii_offsets_are_bytes() {
+        let text = "a: ñandú\nb: 2\n";
+        let root = parse_ok(text);
+        let b = root.get("b").unwrap();
+        assert_eq!(&text[b.value.span.start.offset..b.value.span.start.offset + 1], "2");
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_not_fatal() {
+        let mut diags = Diagnostics::default();
+        let root = parse("a: 1\nb: 2\na: 3\n", &mut diags).unwrap();
+        assert_eq!(diags.len(), 1);
+        let d = diags.iter().next().unwrap();
+        assert_eq!(d.code, "duplicate-key");
+        assert_eq!(d.span.unwrap().start.line, 3);
+        assert_eq!(root.get("a").unwrap().value.scalar_text(), Some("1"));
+    }
+
+    #[test]
+    fn merge_keys_fill_missing_entries() {
+        let root = parse_ok("base: &b { x: 1, y: 2 }\nc:\n  <<: *b\n  y: 3\n");
+        let c = &root.get("c").unwrap().value;
+        assert_eq!(c.get("x").unwrap().value.scalar_text(), Some("1"));
+        assert_eq!(c.get("y").unwrap().value.scalar_text(), Some("3"));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let err = parse(&text, &mut Diagnostics::default()).unwrap_err();
+        assert_eq!(err.code, "too-many-nodes");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let err = parse(&"[".repeat(100), &mut Diagnostics::default()).unwrap_err();
+        assert_eq!(err.code, "too-deep");
+        assert_eq!(err.span.unwrap().start.column, MAX_DEPTH + 1);
+        // The parser has a limit of its own further down; either way it is an error, not a crash.
+        assert!(parse(&"[".repeat(100_000), &mut Diagnostics::default()).is_err());
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_empty() {
+        for text in ["", "   \n", "# nothing here\n# at all\n"] {
+            let err = parse(text, &mut Diagnostics::default()).unwrap_err();
+            assert_eq!(err.code, "empty-spec", "{text:?}");
+            assert_eq!(err.span.unwrap().start.line, 1);
+        }
+    }
+
+    #[test]
+    fn tabs_are_a_syntax_error_with_help() {
+        let err = parse("a:\n\tb: 1\n", &mut Diagnostics::default()).unwrap_err();
+        assert_eq!(err.code, "yaml-syntax");
+        assert_eq!(err.span.unwrap().start.line, 2);
+        assert!(err.help.unwrap().contains("tabs"));
+    }
+
+    #[test]
+    fn span_of_path_falls_back_to_deepest_node() {
+        let root = parse_ok("services:\n  web:\n    replicas: 2\n");
+        let path = SpecPath::root().key("services").key("web").key("replicas").key("3");
+        let span = root.span_of(&path, Point::Value);
+        assert_eq!((span.start.line, span.start.column), (3, 5));
+        let key = root.span_of(&SpecPath::root().key("services").key("web"), Point::Key);
+        assert_eq!((key.start.line, key.start.column), (2, 3));
+    }
+}

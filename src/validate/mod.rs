@@ -1,0 +1,937 @@
+//! Semantic checks: a spec that reads fine but says something impossible.
+//!
+//! Every check runs and every finding is collected; none stops the others.
+//! Findings carry spec paths only — positions are looked up when printed.
+
+pub mod names;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
+use crate::model;
+use crate::spec::phased::PhaseNumber;
+use crate::spec::{Check, Command, Health, Metric, Phased, Role, Service, Spec, Target, Threshold};
+
+/// Check everything that can be checked without a plan.
+pub fn validate(spec: &Spec) -> Diagnostics {
+    let mut v = Validator { spec, diags: Diagnostics::default(), phases: spec.phases.0.keys().copied().collect() };
+    v.names();
+    v.phases();
+    v.shared();
+    for (name, service) in &spec.services {
+        v.service(name, service);
+    }
+    v.dependency_cycles();
+    v.exposed_routes();
+    v.triggers();
+    v.diags
+}
+
+struct Validator<'s> {
+    spec: &'s Spec,
+    diags: Diagnostics,
+    phases: Vec<PhaseNumber>,
+}
+
+fn root() -> SpecPath {
+    SpecPath::root()
+}
+
+impl Validator<'_> {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.diags.push(diagnostic);
+    }
+
+    fn invalid_name(&mut self, path: SpecPath, what: &str, name: &str, why: String, rule: &str) {
+        let fixed = names::sanitize_label(name);
+        self.push(
+            Diagnostic::error("invalid-name", format!("{what} `{name}` {why}"), &path)
+                .on_key()
+                .label(format!("Kubernetes would reject this {what}"))
+                .help(format!("{rule}; `{fixed}` would do")),
+        );
+    }
+
+    fn names(&mut self) {
+        let spec = self.spec;
+        const LABEL: &str = "use a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters";
+        if let Some(why) = names::dns1123_label(&spec.project) {
+            self.invalid_name(root().key("project"), "project name", &spec.project, why, LABEL);
+        }
+        for (number, phase) in &spec.phases.0 {
+            let path = root().key("phases").key(number.to_string());
+            if let Some(why) = names::dns1123_label(&phase.name) {
+                self.invalid_name(path.key("name"), "phase name", &phase.name, why, LABEL);
+            }
+            for (name, node) in &phase.nodes {
+                let node_path = path.key("nodes").key(name);
+                if let Some(why) = names::dns1123_label(name) {
+                    self.invalid_name(node_path.clone(), "node name", name, why, LABEL);
+                }
+                self.labels(&node_path.key("labels"), &node.labels);
+            }
+        }
+        for (name, service) in &spec.services {
+            let path = root().key("services").key(name);
+            if let Some(why) = names::dns1035_label(name) {
+                self.invalid_name(
+                    path.clone(),
+                    "service name",
+                    name,
+                    why,
+                    "use a DNS-1035 label: a lowercase letter, then lowercase letters, digits and `-`, at most 63 characters",
+                );
+            }
+            for volume in service.volumes.keys() {
+                if let Some(why) = names::dns1123_label(volume) {
+                    self.invalid_name(path.key("volumes").key(volume), "volume name", volume, why, LABEL);
+                }
+            }
+            for port in service.ports.keys() {
+                // Kubernetes port names: an IANA service name, at most 15 characters.
+                let why = names::dns1035_label(port)
+                    .or_else(|| (port.len() > 15).then(|| "is longer than 15 characters".to_string()));
+                if let Some(why) = why {
+                    self.invalid_name(
+                        path.key("ports").key(port),
+                        "port name",
+                        port,
+                        why,
+                        "use at most 15 lowercase letters, digits and `-`, starting with a letter",
+                    );
+                }
+            }
+            for key in service.env.keys() {
+                self.env_name(&path.key("env").key(key), key);
+            }
+            for (phase, placement) in phased_entries(&service.placement) {
+                let labels_path = phased_path(&path.key("placement"), phase).key("labels");
+                self.labels(&labels_path, &placement.labels);
+            }
+        }
+        for key in spec.env.keys() {
+            self.env_name(&root().key("env").key(key), key);
+        }
+        for (i, secret) in spec.secrets.iter().enumerate() {
+            if let Some(why) = names::env_name(secret) {
+                self.push(
+                    Diagnostic::error("invalid-name", format!("secret name `{secret}` {why}"), &root().key("secrets").index(i))
+                        .help("a secret becomes an environment variable: use letters, digits and `_`, not starting with a digit"),
+                );
+            }
+        }
+    }
+
+    fn env_name(&mut self, path: &SpecPath, key: &str) {
+        if let Some(why) = names::env_name(key) {
+            self.push(
+                Diagnostic::error("invalid-name", format!("environment variable `{key}` {why}"), path)
+                    .on_key()
+                    .help("use letters, digits and `_`, not starting with a digit"),
+            );
+        }
+    }
+
+    fn labels(&mut self, path: &SpecPath, labels: &BTreeMap<String, String>) {
+        for (key, value) in labels {
+            if let Some(why) = names::label_key(key) {
+                self.push(
+                    Diagnostic::error("invalid-label", format!("label key `{key}` {why}"), &path.key(key)).on_key(),
+                );
+            }
+            if let Some(why) = names::label_value(value) {
+                self.push(Diagnostic::error("invalid-label", format!("label value `{value}` {why}"), &path.key(key)));
+            }
+        }
+    }
+
+    fn phases(&mut self) {
+        let spec = self.spec;
+        if spec.phases.0.is_empty() {
+            self.push(
+                Diagnostic::error("no-phases", "the spec declares no phases", &root().key("phases"))
+                    .help("declare at least one phase: `1: { name: dokploy, target: compose, nodes: { vps-1: { cpu: 4, memory: 16Gi } } }`"),
+            );
+        }
+        let mut names: BTreeMap<&str, PhaseNumber> = BTreeMap::new();
+        for (number, phase) in &spec.phases.0 {
+            let path = root().key("phases").key(number.to_string());
+            if let Some(first) = names.insert(&phase.name, *number) {
+                self.push(
+                    Diagnostic::error(
+                        "duplicate-phase-name",
+                        format!("phase {number} has the same name as phase {first}"),
+                        &path.key("name"),
+                    )
+                    .help("phase names name output directories: make them unique"),
+                );
+            }
+            if phase.nodes.is_empty() {
+                self.push(
+                    Diagnostic::error(
+                        "no-nodes",
+                        format!("phase {number} (`{}`) has no nodes", phase.name),
+                        &path.key("nodes"),
+                    )
+                    .help("a phase runs on at least one machine: `vps-1: { role: manager, cpu: 4, memory: 16Gi }`"),
+                );
+                continue;
+            }
+            let managers = phase.nodes.values().filter(|n| n.role == Some(Role::Manager)).count();
+            match phase.target {
+                Target::Compose if phase.nodes.len() > 1 => self.push(
+                    Diagnostic::warning(
+                        "compose-multiple-nodes",
+                        format!(
+                            "phase {number} renders to compose, which runs on one node, but lists {} nodes",
+                            phase.nodes.len()
+                        ),
+                        &path.key("nodes"),
+                    )
+                    .help("only one node will run the services: use `target: swarm` for several nodes"),
+                ),
+                Target::Swarm | Target::K8s if managers == 0 => self.push(
+                    Diagnostic::error(
+                        "no-manager",
+                        format!(
+                            "phase {number} renders to {} but has no node with `role: manager`",
+                            phase.target.as_str()
+                        ),
+                        &path.key("nodes"),
+                    )
+                    .help(if phase.target == Target::Swarm {
+                        "a Swarm needs a manager node to accept `docker stack deploy`"
+                    } else {
+                        "a K3s cluster needs a server (control-plane) node: give one node `role: manager`"
+                    }),
+                ),
+                _ => {}
+            }
+            for (name, node) in &phase.nodes {
+                let node_path = path.key("nodes").key(name);
+                if node.cpu.millis() == 0 {
+                    self.push(Diagnostic::error(
+                        "node-without-capacity",
+                        format!("node `{name}` has no CPU"),
+                        &node_path.key("cpu"),
+                    ));
+                }
+                if node.memory.bytes() == 0 {
+                    self.push(Diagnostic::error(
+                        "node-without-capacity",
+                        format!("node `{name}` has no memory"),
+                        &node_path.key("memory"),
+                    ));
+                }
+                if let Some(reserve) = &node.reserve {
+                    if reserve.cpu.is_some_and(|c| c >= node.cpu) {
+                        self.push(Diagnostic::error(
+                            "reserve-exceeds-node",
+                            format!("node `{name}` reserves all of its {} CPU for the system", node.cpu),
+                            &node_path.key("reserve").key("cpu"),
+                        ));
+                    }
+                    if reserve.memory.is_some_and(|m| m.bytes() >= node.memory.bytes()) {
+                        self.push(Diagnostic::error(
+                            "reserve-exceeds-node",
+                            format!("node `{name}` reserves all of its {} memory for the system", node.memory),
+                            &node_path.key("reserve").key("memory"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn shared(&mut self) {
+        let spec = self.spec;
+        let mut seen = BTreeSet::new();
+        for (i, secret) in spec.secrets.iter().enumerate() {
+            if !seen.insert(secret) {
+                self.push(Diagnostic::warning(
+                    "duplicate-secret",
+                    format!("secret `{secret}` is declared twice"),
+                    &root().key("secrets").index(i),
+                ));
+            }
+            if spec.env.contains_key(secret) {
+                self.push(
+                    Diagnostic::error(
+                        "secret-in-env",
+                        format!("`{secret}` is both a secret and a shared env setting"),
+                        &root().key("env").key(secret),
+                    )
+                    .on_key()
+                    .help("a secret's value never goes in the spec: remove it from `env`"),
+                );
+            }
+            if !spec.services.values().any(|s| s.secrets.contains(secret)) {
+                self.push(
+                    Diagnostic::warning(
+                        "unused-secret",
+                        format!("secret `{secret}` is declared but no service uses it"),
+                        &root().key("secrets").index(i),
+                    )
+                    .help("list it in a service's `secrets`, or remove it"),
+                );
+            }
+        }
+        if spec.services.is_empty() {
+            self.push(Diagnostic::error("no-services", "the spec declares no services", &root().key("services")));
+        }
+    }
+
+    /// Report phase keys that name no declared phase.
+    fn phase_keys<T>(&mut self, path: &SpecPath, value: &Option<Phased<T>>) {
+        let Some(value) = value else { return };
+        for key in value.keys() {
+            if !self.phases.contains(&key) {
+                let declared: Vec<String> = self.phases.iter().map(u32::to_string).collect();
+                self.push(
+                    Diagnostic::error(
+                        "unknown-phase",
+                        format!("phase {key} is not declared"),
+                        &path.key(key.to_string()),
+                    )
+                    .on_key()
+                    .label("no such phase")
+                    .help(format!("the declared phases are {}", declared.join(", "))),
+                );
+            }
+        }
+    }
+
+    fn service(&mut self, name: &str, service: &Service) {
+        let spec = self.spec;
+        let path = root().key("services").key(name);
+
+        self.phase_keys(&path.key("replicas"), &service.replicas);
+        self.phase_keys(&path.key("autoscale"), &service.autoscale);
+        self.phase_keys(&path.key("resources"), &service.resources);
+        self.phase_keys(&path.key("placement"), &service.placement);
+
+        self.image(&path, &service.image);
+        self.ports(&path, service);
+
+        for (i, dependency) in service.depends_on.iter().enumerate() {
+            let dep_path = path.key("depends_on").index(i);
+            if dependency == name {
+                self.push(Diagnostic::error(
+                    "dependency-cycle",
+                    format!("service `{name}` depends on itself"),
+                    &dep_path,
+                ));
+            } else if !spec.services.contains_key(dependency) {
+                self.push(
+                    Diagnostic::error(
+                        "unknown-service",
+                        format!("`{name}` depends on `{dependency}`, which is not a service"),
+                        &dep_path,
+                    )
+                    .label("no such service")
+                    .help_opt(suggestion(dependency, spec.services.keys().map(String::as_str))),
+                );
+            }
+        }
+
+        for (i, secret) in service.secrets.iter().enumerate() {
+            if !spec.secrets.contains(secret) {
+                let help = suggestion(secret, spec.secrets.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("declare it in the top-level `secrets: [{secret}]`"));
+                self.push(
+                    Diagnostic::error(
+                        "undeclared-secret",
+                        format!("`{name}` uses secret `{secret}`, which is not declared"),
+                        &path.key("secrets").index(i),
+                    )
+                    .label("not in the top-level `secrets`")
+                    .help(help),
+                );
+            }
+            if service.env.contains_key(secret) {
+                self.push(
+                    Diagnostic::error(
+                        "secret-in-env",
+                        format!("`{secret}` is both a secret and an env setting of `{name}`"),
+                        &path.key("env").key(secret),
+                    )
+                    .on_key()
+                    .help("a secret's value never goes in the spec: remove it from `env`"),
+                );
+            }
+        }
+
+        let stateful = service.stateful.unwrap_or(false);
+        if stateful && service.volumes.is_empty() {
+            self.push(
+                Diagnostic::error(
+                    "stateful-without-volume",
+                    format!("stateful service `{name}` has no volume"),
+                    &path.key("stateful"),
+                )
+                .help("its data would be lost on every restart: add `volumes: { data: { mount: /path, size: 10Gi } }`"),
+            );
+        }
+        let has_k8s = spec.phases.0.values().any(|p| p.target == Target::K8s);
+        let mut mounts = BTreeMap::new();
+        for (volume_name, volume) in &service.volumes {
+            let vpath = path.key("volumes").key(volume_name);
+            if !volume.mount.starts_with('/') {
+                self.push(Diagnostic::error(
+                    "invalid-mount",
+                    format!("mount path `{}` is not absolute", volume.mount),
+                    &vpath.key("mount"),
+                ));
+            }
+            if let Some(other) = mounts.insert(volume.mount.as_str(), volume_name) {
+                self.push(Diagnostic::error(
+                    "duplicate-mount",
+                    format!("volumes `{other}` and `{volume_name}` are both mounted at `{}`", volume.mount),
+                    &vpath.key("mount"),
+                ));
+            }
+            if has_k8s && volume.size.is_none() {
+                self.push(
+                    Diagnostic::error(
+                        "volume-without-size",
+                        format!(
+                            "volume `{volume_name}` of `{name}` has no size, and a k8s phase needs one for its claim"
+                        ),
+                        &vpath,
+                    )
+                    .on_key()
+                    .help("add `size: 10Gi`"),
+                );
+            }
+        }
+
+        self.health(&path, service);
+        self.expose(&path, service);
+        self.per_phase(name, &path, service);
+    }
+
+    fn image(&mut self, path: &SpecPath, image: &str) {
+        let path = path.key("image");
+        if image.is_empty() || image.contains(char::is_whitespace) {
+            self.push(Diagnostic::error("invalid-image", format!("`{image}` is not an image reference"), &path));
+            return;
+        }
+        let last = image.rsplit('/').next().unwrap_or(image);
+        if image.contains('@') {
+            return;
+        }
+        match last.split_once(':') {
+            None => self.push(
+                Diagnostic::warning(
+                    "unpinned-image",
+                    format!("image `{image}` has no tag, so it means `:latest`"),
+                    &path,
+                )
+                .help("pin a version (`:1.4.2`) so every phase and every node runs the same build"),
+            ),
+            Some((_, "latest")) => self.push(
+                Diagnostic::warning("unpinned-image", format!("image `{image}` uses the `latest` tag"), &path)
+                    .help("pin a version (`:1.4.2`) so every phase and every node runs the same build"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn ports(&mut self, path: &SpecPath, service: &Service) {
+        let mut seen: BTreeMap<u16, SpecPath> = BTreeMap::new();
+        let main = service.port.map(|p| (p, path.key("port")));
+        let named = service.ports.iter().map(|(n, p)| (*p, path.key("ports").key(n)));
+        for (port, port_path) in main.into_iter().chain(named) {
+            if port == 0 {
+                self.push(Diagnostic::error("invalid-port", "port 0 is not a port: use 1 to 65535", &port_path));
+                continue;
+            }
+            if let Some(first) = seen.insert(port, port_path.clone()) {
+                self.push(Diagnostic::error(
+                    "duplicate-port",
+                    format!("port {port} is given twice (also at `{first}`)"),
+                    &port_path,
+                ));
+            }
+        }
+        if service.ports.contains_key(model::MAIN_PORT_NAME) && service.port.is_some() {
+            self.push(
+                Diagnostic::error(
+                    "duplicate-port",
+                    format!("`{}` names the main `port`; pick another name", model::MAIN_PORT_NAME),
+                    &path.key("ports").key(model::MAIN_PORT_NAME),
+                )
+                .on_key(),
+            );
+        }
+    }
+
+    fn health(&mut self, path: &SpecPath, service: &Service) {
+        let Some(health) = &service.health else { return };
+        let path = path.key("health");
+        let checks: Vec<(SpecPath, &Check)> = match health {
+            Health::One(check) => vec![(path.clone(), check)],
+            Health::Probes(probes) => {
+                if probes.liveness.is_none() && probes.readiness.is_none() {
+                    self.push(
+                        Diagnostic::error(
+                            "invalid-check",
+                            "`health` has a startup probe but neither `liveness` nor `readiness`",
+                            &path,
+                        )
+                        .help("add `readiness:` (or `liveness:`); the startup probe only holds them back"),
+                    );
+                }
+                [("liveness", &probes.liveness), ("readiness", &probes.readiness), ("startup", &probes.startup)]
+                    .into_iter()
+                    .filter_map(|(key, check)| check.as_ref().map(|c| (path.key(key), c)))
+                    .collect()
+            }
+        };
+        for (check_path, check) in checks {
+            if check.http.is_some() && check.port.or(service.port).is_none() {
+                self.push(
+                    Diagnostic::error(
+                        "check-without-port",
+                        "an `http` check needs a port, and the service has none",
+                        &check_path.key("http"),
+                    )
+                    .help("add `port:` to the check or to the service"),
+                );
+            }
+            if let Some(http) = &check.http
+                && !http.starts_with('/')
+            {
+                self.push(Diagnostic::error(
+                    "invalid-check",
+                    format!("`{http}` is not a URL path: it should start with `/`"),
+                    &check_path.key("http"),
+                ));
+            }
+            if let (Some(interval), Some(timeout)) = (check.interval, check.timeout)
+                && timeout > interval
+            {
+                self.push(Diagnostic::warning(
+                    "check-timeout",
+                    format!("the check's timeout ({timeout}) is longer than its interval ({interval})"),
+                    &check_path.key("timeout"),
+                ));
+            }
+            if check.retries == Some(0) {
+                self.push(Diagnostic::error(
+                    "invalid-check",
+                    "`retries: 0` would mark the service unhealthy before any check: use 1 or more",
+                    &check_path.key("retries"),
+                ));
+            }
+            if let Some(Command::Argv(argv)) = &check.exec
+                && argv.len() == 1
+                && argv[0].contains(' ')
+            {
+                self.push(
+                        Diagnostic::warning("exec-single-argument", format!("`{}` is one argument with spaces, run as a single program name", argv[0]), &check_path.key("exec"))
+                            .help("split it into a list (`[pg_isready, -U, postgres]`), or write it as a string to run it through `/bin/sh -c`"),
+                    );
+            }
+        }
+    }
+
+    fn expose(&mut self, path: &SpecPath, service: &Service) {
+        let Some(expose) = &service.expose else { return };
+        let path = path.key("expose");
+        if expose.port.or(service.port).is_none() {
+            self.push(
+                Diagnostic::error("expose-without-port", "an exposed service needs a port to route to", &path)
+                    .on_key()
+                    .help("add `port:` to the service or to `expose`"),
+            );
+        }
+        if let Some(port) = expose.port {
+            let known = service.port == Some(port) || service.ports.values().any(|p| *p == port);
+            if !known {
+                self.push(Diagnostic::warning(
+                    "expose-unknown-port",
+                    format!("`expose.port` {port} is not one of the service's ports"),
+                    &path.key("port"),
+                ));
+            }
+        }
+        let host = &expose.host;
+        let valid_host = host.len() <= 253
+            && host
+                .split('.')
+                .enumerate()
+                .all(|(i, part)| (i == 0 && part == "*") || names::dns1123_label(part).is_none());
+        if !valid_host {
+            self.push(
+                Diagnostic::error("invalid-host", format!("`{host}` is not a valid host name"), &path.key("host"))
+                    .help("a host name is lowercase labels separated by dots: `app.example.com`"),
+            );
+        }
+        if let Some(url_path) = &expose.path
+            && !url_path.starts_with('/')
+        {
+            self.push(Diagnostic::error(
+                "invalid-path",
+                format!("`{url_path}` does not start with `/`"),
+                &path.key("path"),
+            ));
+        }
+        if expose.tls == Some(true) && self.spec.ingress.as_ref().and_then(|i| i.tls.as_ref()).is_none() {
+            self.push(
+                Diagnostic::error(
+                    "tls-without-issuer",
+                    "`tls: true` but the spec names no certificate issuer",
+                    &path.key("tls"),
+                )
+                .help("set `ingress.tls` to a cert-manager ClusterIssuer / Traefik certresolver name"),
+            );
+        }
+    }
+
+    /// Checks on the values in force in each phase.
+    fn per_phase(&mut self, name: &str, path: &SpecPath, service: &Service) {
+        let spec = self.spec;
+        let mut reported: BTreeSet<(String, &'static str)> = BTreeSet::new();
+        for (number, phase) in &spec.phases.0 {
+            let number = *number;
+            let replicas = service.replicas.as_ref().and_then(|r| r.at(number)).copied().unwrap_or(1);
+            let resources_path = phased_key_path(&path.key("resources"), &service.resources, number);
+            let resources =
+                service.resources.as_ref().and_then(|r| r.at(number)).map(model::resolve_resources).unwrap_or_default();
+            let mut once = |at: &SpecPath, code: &'static str| reported.insert((at.to_string(), code));
+
+            let over = [
+                (
+                    "CPU",
+                    resources
+                        .requests
+                        .cpu
+                        .zip(resources.limits.cpu)
+                        .filter(|(r, l)| r > l)
+                        .map(|(r, l)| (r.to_string(), l.to_string())),
+                ),
+                (
+                    "memory",
+                    resources
+                        .requests
+                        .memory
+                        .zip(resources.limits.memory)
+                        .filter(|(r, l)| r.bytes() > l.bytes())
+                        .map(|(r, l)| (r.to_string(), l.to_string())),
+                ),
+            ];
+            for (what, pair) in over {
+                if let Some((request, limit)) = pair
+                    && once(&resources_path, "request-above-limit")
+                {
+                    self.push(
+                            Diagnostic::error("request-above-limit", format!("`{name}` requests {request} {what} but is limited to {limit}"), &resources_path)
+                                .help("a request is what the scheduler sets aside and cannot exceed the limit; raise the limit or lower the request"),
+                        );
+                }
+            }
+
+            if let Some(autoscale) = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref) {
+                let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
+                let min = autoscale.min.unwrap_or(replicas);
+                if autoscale.max < min && once(&at, "autoscale-range") {
+                    self.push(
+                        Diagnostic::error(
+                            "autoscale-range",
+                            format!(
+                                "`{name}` autoscales in phase {number} to at most {} replicas, below its minimum {min}",
+                                autoscale.max
+                            ),
+                            &at.key("max"),
+                        )
+                        .help("`max` must be at least `min` (or the phase's `replicas`)"),
+                    );
+                }
+                if min == 0 && once(&at, "autoscale-zero") {
+                    self.push(Diagnostic::error(
+                        "autoscale-range",
+                        "a HorizontalPodAutoscaler cannot scale to zero replicas: the minimum must be at least 1",
+                        &at,
+                    ));
+                }
+                if autoscale.cpu.is_none() && autoscale.memory.is_none() && once(&at, "autoscale-metric") {
+                    self.push(
+                        Diagnostic::error("autoscale-without-metric", format!("`{name}` autoscales on nothing"), &at)
+                            .help("give a target utilisation: `cpu: 70%` and/or `memory: 80%`"),
+                    );
+                }
+                if autoscale.cpu.is_some() && resources.requests.cpu.is_none() && once(&at, "autoscale-cpu") {
+                    self.push(
+                        Diagnostic::error(
+                            "autoscale-without-request",
+                            format!(
+                                "`{name}` autoscales on CPU in phase {number} but requests no CPU to measure it against"
+                            ),
+                            &at.key("cpu"),
+                        )
+                        .help("set `resources.requests.cpu` (or a CPU limit, which the request then defaults to)"),
+                    );
+                }
+                if autoscale.memory.is_some() && resources.requests.memory.is_none() && once(&at, "autoscale-memory") {
+                    self.push(
+                        Diagnostic::error("autoscale-without-request", format!("`{name}` autoscales on memory in phase {number} but requests no memory to measure it against"), &at.key("memory"))
+                            .help("set `resources.requests.memory` (or a memory limit, which the request then defaults to)"),
+                    );
+                }
+                if phase.target != Target::K8s && once(&at, "autoscale-ignored") {
+                    self.push(
+                        Diagnostic::warning("autoscale-ignored", format!("phase {number} renders to {}, which has no autoscaler: `{name}` runs {replicas} replicas there", phase.target.as_str()), &at)
+                            .help("start the autoscale map at the first k8s phase"),
+                    );
+                }
+            }
+
+            if let Some(placement) = service.placement.as_ref().and_then(|p| p.at(number)) {
+                let at = phased_key_path(&path.key("placement"), &service.placement, number);
+                if let Some(node) = &placement.node
+                    && !phase.nodes.contains_key(node)
+                {
+                    if once(&at.key("node"), "unknown-node") {
+                        self.push(
+                            Diagnostic::error(
+                                "unknown-node",
+                                format!("`{name}` is placed on node `{node}`, which phase {number} does not have"),
+                                &at.key("node"),
+                            )
+                            .help_opt(suggestion(node, phase.nodes.keys().map(String::as_str))),
+                        );
+                    }
+                    continue;
+                }
+                let mut each_satisfiable = true;
+                if let Some(role) = placement.role
+                    && !phase.nodes.values().any(|n| n.role.unwrap_or_default() == role)
+                {
+                    each_satisfiable = false;
+                    if once(&at.key("role"), "no-matching-node") {
+                        self.push(Diagnostic::error(
+                            "no-matching-node",
+                            format!("`{name}` needs a {} node, and phase {number} has none", role.as_str()),
+                            &at.key("role"),
+                        ));
+                    }
+                }
+                for (key, value) in &placement.labels {
+                    if !phase.nodes.values().any(|n| n.labels.get(key) == Some(value)) {
+                        each_satisfiable = false;
+                        if once(&at.key("labels").key(key), "no-matching-node") {
+                            self.push(
+                                Diagnostic::error(
+                                    "no-matching-node",
+                                    format!(
+                                        "`{name}` needs a node labelled `{key}={value}`, and phase {number} has none"
+                                    ),
+                                    &at.key("labels").key(key),
+                                )
+                                .help(format!("add `labels: {{ {key}: {value} }}` to a node of phase {number}")),
+                            );
+                        }
+                    }
+                }
+                let admitted = phase.nodes.iter().any(|(node_name, node)| {
+                    placement.role.is_none_or(|r| node.role.unwrap_or_default() == r)
+                        && placement.node.as_ref().is_none_or(|n| n == node_name)
+                        && placement.labels.iter().all(|(k, v)| node.labels.get(k) == Some(v))
+                });
+                if each_satisfiable && !admitted && once(&at, "no-matching-node") {
+                    self.push(Diagnostic::error(
+                        "no-matching-node",
+                        format!("no node of phase {number} meets all of `{name}`'s placement constraints at once"),
+                        &at,
+                    ));
+                }
+            }
+
+            let stateful = service.stateful.unwrap_or(false);
+            if stateful && replicas > 1 && once(&path.key("replicas"), "stateful-replicas") {
+                self.push(
+                    Diagnostic::warning(
+                        "stateful-replicas",
+                        format!("stateful `{name}` runs {replicas} replicas in phase {number}: each gets its own volume, and topo sets up no replication between them"),
+                        &phased_key_path(&path.key("replicas"), &service.replicas, number),
+                    )
+                    .help("keep a database at one replica unless the image replicates by itself"),
+                );
+            }
+        }
+    }
+
+    fn dependency_cycles(&mut self) {
+        let services = &self.spec.services;
+        // Depth-first search with colours; each cycle reported once, at its first member.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        let mut cycles: Vec<Vec<String>> = Vec::new();
+        for start in services.keys() {
+            let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+            if state.get(start.as_str()).copied().unwrap_or(0) != 0 {
+                continue;
+            }
+            state.insert(start, 1);
+            while let Some((current, next)) = stack.pop() {
+                let deps = services.get(current).map(|s| s.depends_on.as_slice()).unwrap_or_default();
+                if let Some(dep) = deps.get(next) {
+                    stack.push((current, next + 1));
+                    if dep == current || !services.contains_key(dep) {
+                        continue;
+                    }
+                    match state.get(dep.as_str()).copied().unwrap_or(0) {
+                        0 => {
+                            state.insert(dep, 1);
+                            stack.push((dep, 0));
+                        }
+                        1 => {
+                            let from = stack.iter().position(|(s, _)| *s == dep).unwrap_or(0);
+                            let mut cycle: Vec<String> = stack[from..].iter().map(|(s, _)| s.to_string()).collect();
+                            cycle.push(dep.clone());
+                            cycles.push(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state.insert(current, 2);
+                }
+            }
+        }
+        for cycle in cycles {
+            let first = &cycle[0];
+            let second = &cycle[1];
+            let index = services[first].depends_on.iter().position(|d| d == second).unwrap_or(0);
+            self.push(
+                Diagnostic::error(
+                    "dependency-cycle",
+                    format!("services depend on each other in a cycle: {}", cycle.join(" → ")),
+                    &root().key("services").key(first).key("depends_on").index(index),
+                )
+                .help("no service of a cycle could ever start first: remove one of these dependencies"),
+            );
+        }
+    }
+
+    fn exposed_routes(&mut self) {
+        let mut routes: BTreeMap<(String, String), &str> = BTreeMap::new();
+        for (name, service) in &self.spec.services {
+            let Some(expose) = &service.expose else { continue };
+            let route = (expose.host.clone(), expose.path.clone().unwrap_or_else(|| "/".into()));
+            if let Some(other) = routes.insert(route.clone(), name) {
+                self.push(Diagnostic::error(
+                    "duplicate-route",
+                    format!("`{name}` and `{other}` are both exposed at {}{}", route.0, route.1),
+                    &root().key("services").key(name).key("expose").key("host"),
+                ));
+            }
+        }
+    }
+
+    fn triggers(&mut self) {
+        let spec = self.spec;
+        let mut alert_names = BTreeMap::new();
+        for (i, trigger) in spec.triggers.iter().enumerate() {
+            let path = root().key("triggers").index(i);
+            let expected = match trigger.metric {
+                Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate => Some("a percentage (`80%`)"),
+                Metric::LatencyP95 | Metric::LatencyP99 => Some("a duration (`300ms`)"),
+                Metric::QueueDepth | Metric::Restarts => Some("a number"),
+                Metric::Custom => None,
+            };
+            let fits = matches!(
+                (trigger.metric, trigger.above),
+                (Metric::Custom, _)
+                    | (Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate, Threshold::Percent(_))
+                    | (Metric::LatencyP95 | Metric::LatencyP99, Threshold::Duration(_))
+                    | (Metric::QueueDepth | Metric::Restarts, Threshold::Number(_))
+            );
+            if let (false, Some(expected)) = (fits, expected) {
+                self.push(Diagnostic::error(
+                    "invalid-threshold",
+                    format!("a `{}` trigger needs {expected} in `above`", trigger.metric.as_str()),
+                    &path.key("above"),
+                ));
+            }
+            if let Threshold::Percent(p) = trigger.above
+                && p.whole() > 100
+                && matches!(trigger.metric, Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate)
+            {
+                self.push(Diagnostic::error(
+                    "invalid-threshold",
+                    format!("{p} of a whole can never be reached"),
+                    &path.key("above"),
+                ));
+            }
+            if trigger.metric == Metric::Custom && trigger.expr.is_none() {
+                self.push(
+                    Diagnostic::error(
+                        "custom-without-expr",
+                        "a `custom` trigger needs `expr`, the PromQL to compare with `above`",
+                        &path.key("metric"),
+                    )
+                    .help("for example `expr: sum(bullmq_queue_waiting)`"),
+                );
+            }
+            if let Some(service) = &trigger.service
+                && !spec.services.contains_key(service)
+            {
+                self.push(
+                    Diagnostic::error(
+                        "unknown-service",
+                        format!("trigger watches `{service}`, which is not a service"),
+                        &path.key("service"),
+                    )
+                    .help_opt(suggestion(service, spec.services.keys().map(String::as_str))),
+                );
+            }
+            let alert = trigger.name.clone().unwrap_or_else(|| model::default_alert_name(trigger));
+            let valid_alert = alert.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && alert.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_alert {
+                self.push(Diagnostic::error(
+                    "invalid-name",
+                    format!("alert name `{alert}` is not a Prometheus name (letters, digits, `_`)"),
+                    &path.key("name"),
+                ));
+            }
+            if let Some(first) = alert_names.insert(alert.clone(), i) {
+                self.push(
+                    Diagnostic::error(
+                        "duplicate-alert",
+                        format!("triggers {first} and {i} both make the alert `{alert}`"),
+                        &path,
+                    )
+                    .help("give one of them its own `name:`, or a different `severity` or `service`"),
+                );
+            }
+        }
+    }
+}
+
+/// The (phase, value) pairs written in a phased field, or (None, value) for one value.
+fn phased_entries<T>(value: &Option<Phased<T>>) -> Vec<(Option<PhaseNumber>, &T)> {
+    match value {
+        None => Vec::new(),
+        Some(Phased::All(v)) => vec![(None, v)],
+        Some(Phased::ByPhase(map)) => map.iter().map(|(k, v)| (Some(*k), v)).collect(),
+    }
+}
+
+fn phased_path(path: &SpecPath, phase: Option<PhaseNumber>) -> SpecPath {
+    match phase {
+        Some(number) => path.key(number.to_string()),
+        None => path.clone(),
+    }
+}
+
+/// The path of the map entry that gives a phased field its value in `phase`.
+fn phased_key_path<T>(path: &SpecPath, value: &Option<Phased<T>>, phase: PhaseNumber) -> SpecPath {
+    match value {
+        Some(Phased::ByPhase(map)) => match map.range(..=phase).next_back() {
+            Some((key, _)) => path.key(key.to_string()),
+            None => path.clone(),
+        },
+        _ => path.clone(),
+    }
+}
