@@ -6,7 +6,6 @@ use crate::spec::Spec;
 /// and `topo.schema.json` holds.
 pub fn json_schema() -> String {
     let mut schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<Spec>();
-    schema.insert("$id".into(), "https://topo.dev/topo.schema.json".into());
     schema.insert("title".into(), "topo spec".into());
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
