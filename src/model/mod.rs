@@ -471,3 +471,135 @@ fn resolve_check(check: &spec::Check, main_port: Option<u16>) -> Check {
         start_period: check.start_period,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(text: &str) -> Model {
+        match crate::compile(text.as_bytes()) {
+            Ok(compiled) => compiled.model,
+            Err(diags) => panic!("{:#?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>()),
+        }
+    }
+
+    const BASE: &str = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 4, memory: 8Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 4, memory: 8Gi }, vps-2: { cpu: 2, memory: 4Gi, labels: { tier: batch } } } }
+  3: { name: three, target: k8s, nodes: { n-1: { role: manager, cpu: 4, memory: 8Gi, cost: 12.5 } } }
+env: { NODE_ENV: production, LOG_LEVEL: info }
+secrets: [DB_PASSWORD]
+";
+
+    #[test]
+    fn phased_values_inherit_and_default() {
+        let model = compile(&format!(
+            "{BASE}services:
+  web:
+    image: web:1.0
+    replicas: {{ 2: 4 }}
+    autoscale: {{ 3: {{ max: 8, cpu: 70% }} }}
+    resources: {{ limits: {{ cpu: 500m, memory: 512Mi }} }}
+"
+        ));
+        let replicas: Vec<u32> = model.phases.iter().map(|p| p.services["web"].replicas).collect();
+        assert_eq!(replicas, [1, 4, 4], "default 1 before the first phase given, then inherited");
+        assert_eq!(model.phases[0].services["web"].autoscale, None);
+        let autoscale = model.phases[2].services["web"].autoscale.clone().unwrap();
+        assert_eq!((autoscale.min, autoscale.max), (4, 8), "min is the phase's replicas");
+        assert_eq!(model.phases[2].services["web"].peak_replicas(), 8);
+    }
+
+    #[test]
+    fn requests_default_to_limits_per_resource() {
+        let model = compile(&format!(
+            "{BASE}services:
+  web:
+    image: web:1.0
+    resources: {{ requests: {{ cpu: 100m }}, limits: {{ cpu: 500m, memory: 512Mi }} }}
+"
+        ));
+        let resources = model.phases[0].services["web"].resources;
+        assert_eq!(resources.requests.cpu, Some(Cpu::from_millis(100)));
+        assert_eq!(resources.requests.memory, Some(Memory::mebibytes(512)));
+        assert_eq!(resources.limits.cpu, Some(Cpu::from_millis(500)));
+    }
+
+    #[test]
+    fn env_merges_shared_and_own_and_own_wins() {
+        let model = compile(&format!(
+            "{BASE}services:
+  web: {{ image: web:1.0, env: {{ LOG_LEVEL: debug, PORT: 8080 }}, secrets: [DB_PASSWORD] }}
+"
+        ));
+        let web = &model.phases[0].services["web"];
+        let env: Vec<(&str, &str)> = web.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(env, [("LOG_LEVEL", "debug"), ("NODE_ENV", "production"), ("PORT", "8080")]);
+        assert_eq!(web.secrets, ["DB_PASSWORD"]);
+    }
+
+    #[test]
+    fn one_check_serves_liveness_and_readiness_with_defaults() {
+        let model = compile(&format!(
+            "{BASE}services:
+  web: {{ image: web:1.0, port: 3000, health: {{ http: /healthz }}, expose: {{ host: shop.example.com }} }}
+  db:
+    image: postgres:17
+    port: 5432
+    health: {{ liveness: {{ exec: pg_isready -U app }}, readiness: {{ tcp: 5432, interval: 2s }} }}
+"
+        ));
+        let web = &model.phases[0].services["web"];
+        let health = web.health.clone().unwrap();
+        assert_eq!(health.liveness, health.readiness);
+        assert_eq!(health.liveness.probe, Probe::Http { path: "/healthz".into(), port: 3000 });
+        assert_eq!(health.liveness.interval, DEFAULT_CHECK_INTERVAL);
+        assert_eq!(health.liveness.retries, DEFAULT_CHECK_RETRIES);
+        let expose = web.expose.clone().unwrap();
+        assert_eq!((expose.path.as_str(), expose.port, expose.tls), ("/", 3000, false), "no issuer: no TLS");
+        let db = model.phases[0].services["db"].health.clone().unwrap();
+        assert_eq!(db.liveness.probe, Probe::Shell { line: "pg_isready -U app".into() });
+        assert_eq!(db.readiness.probe, Probe::Tcp { port: 5432 });
+        assert_eq!(db.readiness.interval, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn placement_and_security_defaults() {
+        let model = compile(&format!(
+            "{BASE}services:
+  worker:
+    image: worker:1.0
+    command: bun run 'worker file.ts'
+    placement: {{ 2: {{ labels: {{ tier: batch }} }}, 3: {{ role: manager }} }}
+    security: {{ run_as_user: 999 }}
+"
+        ));
+        let at = |i: usize| &model.phases[i].services["worker"];
+        assert_eq!(at(0).placement, Placement::default());
+        assert_eq!(at(1).placement.labels.get("tier").map(String::as_str), Some("batch"));
+        assert_eq!(at(2).placement.role, Some(Role::Manager));
+        assert!(at(1).placement.admits(&model.phases[1].nodes["vps-2"]));
+        assert!(!at(1).placement.admits(&model.phases[1].nodes["vps-1"]));
+        assert_eq!(at(0).command.clone().unwrap(), ["bun", "run", "worker file.ts"]);
+        let security = &at(0).security;
+        assert!(security.run_as_non_root && security.read_only_root_filesystem);
+        assert_eq!(security.run_as_user, Some(999));
+        assert_eq!(model.phases[2].nodes["n-1"].cost_cents, Some(1250));
+        assert_eq!(model.phases[1].nodes["vps-2"].role, Role::Worker, "role defaults to worker");
+    }
+
+    #[test]
+    fn alert_names_are_derived_from_metric_service_and_severity() {
+        let model = compile(&format!(
+            "{BASE}triggers:
+  - {{ metric: latency_p95, above: 300ms, severity: warning, action: look }}
+  - {{ metric: queue_depth, above: 50, severity: critical, action: scale, service: worker }}
+services:
+  worker: {{ image: worker:1.0, secrets: [DB_PASSWORD] }}
+"
+        ));
+        let names: Vec<&str> = model.triggers.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["TopoLatencyP95Warning", "TopoQueueDepthWorkerCritical"]);
+    }
+}
