@@ -54,7 +54,9 @@ pub struct Ingress {
 pub struct Trigger {
     pub name: String,
     pub metric: Metric,
-    pub above: Threshold,
+    /// Fire when the value is above (`true`) or below (`false`) the threshold.
+    pub above: bool,
+    pub threshold: Threshold,
     #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
     pub for_: Option<Duration>,
     pub severity: AlertSeverity,
@@ -272,8 +274,10 @@ pub fn resolve(spec: &spec::Spec) -> Model {
 fn resolve_trigger(trigger: &spec::Trigger) -> Trigger {
     Trigger {
         name: trigger.name.clone().unwrap_or_else(|| default_alert_name(trigger)),
-        metric: trigger.metric,
-        above: trigger.above,
+        metric: trigger.metric.clone(),
+        above: trigger.below.is_none(),
+        // Validation guarantees exactly one of `above` and `below`.
+        threshold: trigger.above.or(trigger.below).unwrap_or(Threshold::Number(0.0)),
         for_: trigger.for_,
         severity: trigger.severity,
         action: trigger.action.clone(),

@@ -252,7 +252,8 @@ impl Decode for Trigger {
     fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
         let mut f = Fields::open(d, node, path, "trigger")?;
         let metric = f.req(d, "metric");
-        let above = f.req(d, "above");
+        let above = f.opt(d, "above");
+        let below = f.opt(d, "below");
         let for_ = f.opt(d, "for");
         let severity = f.req(d, "severity");
         let action = f.req(d, "action");
@@ -260,16 +261,26 @@ impl Decode for Trigger {
         let expr = f.opt(d, "expr");
         let name = f.opt(d, "name");
         f.finish(d);
-        Some(Trigger {
-            metric: metric?,
-            above: above?,
-            for_,
-            severity: severity?,
-            action: action?,
-            service,
-            expr,
-            name,
-        })
+        if above.is_none() && below.is_none() && node.get("above").is_none() && node.get("below").is_none() {
+            d.push(
+                Diagnostic::shape("invalid-threshold", "a trigger needs a threshold: `above` or `below`", path)
+                    .with_span(node.span)
+                    .help("`above: 80%` fires when the value rises past 80%; `below: 20%` when it falls under 20%"),
+            );
+            return None;
+        }
+        if above.is_some() && below.is_some() {
+            d.push(
+                Diagnostic::shape(
+                    "invalid-threshold",
+                    "a trigger has one threshold: `above` or `below`, not both",
+                    path,
+                )
+                .with_span(node.span),
+            );
+            return None;
+        }
+        Some(Trigger { metric: metric?, above, below, for_, severity: severity?, action: action?, service, expr, name })
     }
 }
 
@@ -277,7 +288,18 @@ impl Decode for Metric {
     const EXPECTED: &'static str = "a metric";
 
     fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
-        keyword(d, node, path, "metric", &Metric::ALL)
+        let name = String::decode(d, node, path)?;
+        let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            d.invalid_value(
+                node,
+                path,
+                format!("`{name}` is not a metric name: use lowercase letters, digits and `_`, starting with a letter"),
+            );
+            return None;
+        }
+        Some(Metric::parse(&name))
     }
 }
 
@@ -317,7 +339,7 @@ impl Decode for Service {
         let mut f = Fields::open(d, node, path, "service")?.with_extensions();
         let image = f.req(d, "image");
         let port = f.opt(d, "port");
-        let ports = f.opt(d, "ports").unwrap_or_default();
+        let ports = f.raw("ports").and_then(|n| decode_ports(d, n, &path.key("ports"))).unwrap_or_default();
         let entrypoint = f.opt(d, "entrypoint");
         let command = f.opt(d, "command");
         let replicas = f.opt(d, "replicas");
@@ -354,6 +376,23 @@ impl Decode for Service {
             security,
             stop_grace_period,
         })
+    }
+}
+
+/// `{ metrics: 9100 }`, or `[9100, 9200]` named `port-9100`, `port-9200`.
+fn decode_ports(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<BTreeMap<String, u16>> {
+    match &node.value {
+        Value::Seq(_) => {
+            let list: Vec<u16> = Decode::decode(d, node, path)?;
+            let mut ports = BTreeMap::new();
+            for (i, port) in list.into_iter().enumerate() {
+                if ports.insert(format!("port-{port}"), port).is_some() {
+                    d.push(Diagnostic::shape("duplicate-port", format!("port {port} is listed twice"), &path.index(i)));
+                }
+            }
+            Some(ports)
+        }
+        _ => Decode::decode(d, node, path),
     }
 }
 

@@ -181,10 +181,12 @@ enum ScalarText {
 #[derive(Clone, Debug, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Trigger {
-    /// What is measured.
+    /// What is measured: a built-in metric (`cpu`, `memory`, `disk`, `latency_p95`, `latency_p99`, `error_rate`, `queue_depth`, `restarts`) or a name of yours with `expr`. A metric without a query (`registered_users`) still appears in the plan's checklist, but makes no alert rule.
     pub metric: Metric,
-    /// The threshold: a percentage for `cpu`, `memory`, `disk` and `error_rate`, a duration for latencies, a number for `queue_depth` and `restarts`.
-    pub above: Threshold,
+    /// Fire when the value rises above this: a percentage for `cpu`, `memory`, `disk` and `error_rate`, a duration for latencies, a number for `queue_depth` and `restarts`. Exactly one of `above` and `below`.
+    pub above: Option<Threshold>,
+    /// Fire when the value falls below this (a cache hit rate, free disk).
+    pub below: Option<Threshold>,
     /// How long the condition must hold before the alert fires (`7d`, `30m`); absent fires at once.
     #[serde(rename = "for")]
     pub for_: Option<Duration>,
@@ -194,15 +196,14 @@ pub struct Trigger {
     pub action: String,
     /// Limit the trigger to one service's containers (default: whole nodes for cpu, memory and disk; every service otherwise).
     pub service: Option<String>,
-    /// A PromQL expression of yours; required when `metric` is `custom`, and replaces the built-in one otherwise. The threshold is compared with its value.
+    /// A PromQL expression whose value is compared with the threshold; replaces the built-in query of a built-in metric.
     pub expr: Option<String>,
-    /// The alert's name (default: made from the metric and the severity, like `TopoCpuCritical`).
+    /// The alert's name (default: made from the metric, the service and the severity, like `TopoCpuCritical`).
     pub name: Option<String>,
 }
 
 /// A measured quantity a trigger watches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
     Cpu,
     Memory,
@@ -212,11 +213,12 @@ pub enum Metric {
     ErrorRate,
     QueueDepth,
     Restarts,
-    Custom,
+    /// A metric topo has no built-in query for.
+    Other(String),
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 9] = [
+    pub const BUILT_IN: [(&'static str, Metric); 8] = [
         ("cpu", Metric::Cpu),
         ("memory", Metric::Memory),
         ("disk", Metric::Disk),
@@ -225,11 +227,72 @@ impl Metric {
         ("error_rate", Metric::ErrorRate),
         ("queue_depth", Metric::QueueDepth),
         ("restarts", Metric::Restarts),
-        ("custom", Metric::Custom),
     ];
 
-    pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, m)| *m == self).map_or("custom", |(name, _)| name)
+    pub fn parse(name: &str) -> Metric {
+        Self::BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| Metric::Other(name.to_owned()), |(_, m)| m.clone())
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Metric::Other(name) => name,
+            known => Self::BUILT_IN.iter().find(|(_, m)| m == known).map_or("", |(name, _)| name),
+        }
+    }
+
+    /// The kind of threshold a built-in metric is compared with.
+    pub fn threshold_kind(&self) -> Option<ThresholdKind> {
+        match self {
+            Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate => Some(ThresholdKind::Percent),
+            Metric::LatencyP95 | Metric::LatencyP99 => Some(ThresholdKind::Duration),
+            Metric::QueueDepth | Metric::Restarts => Some(ThresholdKind::Number),
+            Metric::Other(_) => None,
+        }
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl JsonSchema for Metric {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Metric".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let built_in: Vec<&str> = Self::BUILT_IN.iter().map(|(name, _)| *name).collect();
+        schemars::json_schema!({
+            "description": "A built-in metric, or a name of yours (lowercase letters, digits and `_`).",
+            "type": "string",
+            "anyOf": [ { "enum": built_in }, { "pattern": METRIC_NAME_PATTERN } ]
+        })
+    }
+}
+
+/// What a metric name looks like.
+pub const METRIC_NAME_PATTERN: &str = "^[a-z][a-z0-9_]*$";
+
+/// The kinds of threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThresholdKind {
+    Percent,
+    Duration,
+    Number,
+}
+
+impl ThresholdKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ThresholdKind::Percent => "a percentage (`80%`)",
+            ThresholdKind::Duration => "a duration (`300ms`)",
+            ThresholdKind::Number => "a number (`50`)",
+        }
     }
 }
 
@@ -240,6 +303,16 @@ pub enum Threshold {
     Percent(Percent),
     Duration(Duration),
     Number(f64),
+}
+
+impl Threshold {
+    pub fn kind(&self) -> ThresholdKind {
+        match self {
+            Threshold::Percent(_) => ThresholdKind::Percent,
+            Threshold::Duration(_) => ThresholdKind::Duration,
+            Threshold::Number(_) => ThresholdKind::Number,
+        }
+    }
 }
 
 /// How loud an alert is.
@@ -272,8 +345,9 @@ pub struct Service {
     pub image: String,
     /// The port the service listens on: a Kubernetes Service port, the Traefik target port.
     pub port: Option<u16>,
-    /// More named ports (`metrics: 9100`).
+    /// More ports, named (`{ metrics: 9100 }`) or as a list (`[9100]`, named `port-9100`).
     #[serde(default)]
+    #[schemars(with = "PortsForm")]
     pub ports: BTreeMap<String, u16>,
     /// Overrides the image's entrypoint (Kubernetes `command`, compose `entrypoint`). A list, or a string split like a shell would.
     pub entrypoint: Option<Command>,
@@ -311,12 +385,21 @@ pub struct Service {
     pub stop_grace_period: Option<Duration>,
 }
 
+/// The two ways to write extra ports.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum PortsForm {
+    Named(BTreeMap<String, u16>),
+    List(Vec<u16>),
+}
+
 /// A command line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Command {
     /// Each element is one argument.
-    Argv(Vec<String>),
+    Argv(#[schemars(with = "Vec<ScalarText>")] Vec<String>),
     /// Split into arguments like a POSIX shell would (quotes respected), but not run by a shell.
     Line(String),
 }

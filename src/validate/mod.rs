@@ -833,45 +833,53 @@ impl Validator<'_> {
         let mut alert_names = BTreeMap::new();
         for (i, trigger) in spec.triggers.iter().enumerate() {
             let path = root().key("triggers").index(i);
-            let expected = match trigger.metric {
-                Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate => Some("a percentage (`80%`)"),
-                Metric::LatencyP95 | Metric::LatencyP99 => Some("a duration (`300ms`)"),
-                Metric::QueueDepth | Metric::Restarts => Some("a number"),
-                Metric::Custom => None,
+            let (threshold, threshold_key) = match (trigger.above, trigger.below) {
+                (Some(t), _) => (t, "above"),
+                (None, Some(t)) => (t, "below"),
+                (None, None) => continue,
             };
-            let fits = matches!(
-                (trigger.metric, trigger.above),
-                (Metric::Custom, _)
-                    | (Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate, Threshold::Percent(_))
-                    | (Metric::LatencyP95 | Metric::LatencyP99, Threshold::Duration(_))
-                    | (Metric::QueueDepth | Metric::Restarts, Threshold::Number(_))
-            );
-            if let (false, Some(expected)) = (fits, expected) {
+            if let Some(expected) = trigger.metric.threshold_kind()
+                && trigger.expr.is_none()
+                && threshold.kind() != expected
+            {
                 self.push(Diagnostic::error(
                     "invalid-threshold",
-                    format!("a `{}` trigger needs {expected} in `above`", trigger.metric.as_str()),
-                    &path.key("above"),
+                    format!(
+                        "a `{}` trigger needs {} in `{threshold_key}`",
+                        trigger.metric.as_str(),
+                        expected.describe()
+                    ),
+                    &path.key(threshold_key),
                 ));
             }
-            if let Threshold::Percent(p) = trigger.above
+            if let Threshold::Percent(p) = threshold
                 && p.whole() > 100
                 && matches!(trigger.metric, Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate)
             {
                 self.push(Diagnostic::error(
                     "invalid-threshold",
                     format!("{p} of a whole can never be reached"),
-                    &path.key("above"),
+                    &path.key(threshold_key),
                 ));
             }
-            if trigger.metric == Metric::Custom && trigger.expr.is_none() {
-                self.push(
-                    Diagnostic::error(
-                        "custom-without-expr",
-                        "a `custom` trigger needs `expr`, the PromQL to compare with `above`",
-                        &path.key("metric"),
-                    )
-                    .help("for example `expr: sum(bullmq_queue_waiting)`"),
-                );
+            if let Metric::Other(metric) = &trigger.metric
+                && trigger.expr.is_none()
+            {
+                let built_in = Metric::BUILT_IN.iter().map(|(name, _)| *name);
+                match suggestion(metric, built_in) {
+                    Some(help) => self.push(
+                        Diagnostic::error("unknown-metric", format!("`{metric}` is not a built-in metric"), &path.key("metric"))
+                            .help(help),
+                    ),
+                    None => self.push(
+                        Diagnostic::warning(
+                            "trigger-without-query",
+                            format!("topo has no query for `{metric}`: it goes in the plan's checklist but makes no alert rule"),
+                            &path.key("metric"),
+                        )
+                        .help("add `expr:` with the PromQL that measures it to get an alert rule"),
+                    ),
+                }
             }
             if let Some(service) = &trigger.service
                 && !spec.services.contains_key(service)
