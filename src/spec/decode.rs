@@ -363,6 +363,19 @@ pub fn keyword<T: Copy>(
     what: &str,
     choices: &[(&'static str, T)],
 ) -> Option<T> {
+    keyword_or_alias(d, node, path, what, choices, &[])
+}
+
+/// Like [`keyword`], and for a word other tools use (`kubernetes`, `master`),
+/// a help line naming topo's word for it.
+pub fn keyword_or_alias<T: Copy>(
+    d: &mut Decoder,
+    node: &Node,
+    path: &SpecPath,
+    what: &str,
+    choices: &[(&'static str, T)],
+    aliases: &[(&str, &'static str)],
+) -> Option<T> {
     let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
     let expected = format!("{what}: one of {}", list_names(&names));
     let Some(Resolved::Str(text)) = node.resolve() else {
@@ -376,7 +389,13 @@ pub fn keyword<T: Copy>(
         Diagnostic::shape("invalid-value", format!("unknown {what} `{text}`"), path)
             .with_span(node.span)
             .label(format!("expected one of {}", list_names(&names)))
-            .help_opt(suggestion(text, names.iter().copied())),
+            .help_opt(
+                aliases
+                    .iter()
+                    .find(|(alias, _)| alias.eq_ignore_ascii_case(text))
+                    .map(|(_, word)| format!("topo calls this `{word}`"))
+                    .or_else(|| suggestion(text, names.iter().copied())),
+            ),
     );
     None
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath};
 
-use super::decode::{Decode, Decoder, Fields, keyword, parse_scalar, scalar_key, scalar_text};
+use super::decode::{Decode, Decoder, Fields, keyword, keyword_or_alias, parse_scalar, scalar_key, scalar_text};
 use super::phased::PhaseNumber;
 use super::yaml::{self, Node, Resolved, Value};
 use super::*;
@@ -165,7 +165,16 @@ impl Decode for Target {
     const EXPECTED: &'static str = "a target (`compose`, `swarm` or `k8s`)";
 
     fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
-        keyword(d, node, path, "target", &Target::ALL)
+        let aliases = [
+            ("kubernetes", "k8s"),
+            ("k3s", "k8s"),
+            ("kube", "k8s"),
+            ("docker-compose", "compose"),
+            ("dokploy", "compose"),
+            ("docker-swarm", "swarm"),
+            ("stack", "swarm"),
+        ];
+        keyword_or_alias(d, node, path, "target", &Target::ALL, &aliases)
     }
 }
 
@@ -173,7 +182,8 @@ impl Decode for Role {
     const EXPECTED: &'static str = "a role (`manager` or `worker`)";
 
     fn decode(d: &mut Decoder, node: &Node, path: &SpecPath) -> Option<Self> {
-        keyword(d, node, path, "role", &Role::ALL)
+        let aliases = [("master", "manager"), ("server", "manager"), ("control-plane", "manager"), ("agent", "worker")];
+        keyword_or_alias(d, node, path, "role", &Role::ALL, &aliases)
     }
 }
 
