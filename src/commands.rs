@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use topo::diag::{Diagnostics, render_human, render_json};
+use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
 
 use crate::cli::Format;
 
@@ -28,36 +28,32 @@ impl From<ExitStatus> for std::process::ExitCode {
 /// `topo check`.
 pub fn check(spec_path: &Path, strict: bool, format: Format) -> anyhow::Result<ExitStatus> {
     let file = spec_path.display().to_string();
-    let bytes = match fs_err::read(spec_path) {
-        Ok(bytes) => bytes,
+    let bytes = fs_err::read(spec_path);
+    let source = bytes.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    let (diags, summary) = match &bytes {
         Err(error) => {
-            eprintln!("error: cannot read the spec: {error}");
-            if spec_path == Path::new("topo.yaml") {
-                eprintln!("hint: topo reads `./topo.yaml` unless you pass `--spec FILE`");
+            let mut diags = Diagnostics::default();
+            let hint = (spec_path == Path::new("topo.yaml"))
+                .then(|| "topo reads `./topo.yaml` unless you pass `--spec FILE`".to_string());
+            diags.push(Diagnostic::unreadable(format!("cannot read the spec: {error}")).help_opt(hint));
+            (diags, None)
+        }
+        Ok(bytes) => match topo::compile(bytes) {
+            Ok(compiled) => {
+                let model = &compiled.model;
+                let services = compiled.spec.services.len();
+                let phases = model.phases.len();
+                let summary = format!("{phases} phase{}, {services} service{}", plural(phases), plural(services));
+                (compiled.warnings, Some(summary))
             }
-            return Ok(ExitStatus::Failure);
-        }
-    };
-    let source = String::from_utf8_lossy(&bytes);
-    let (diags, summary) = match topo::compile(&bytes) {
-        Ok(compiled) => {
-            let model = &compiled.model;
-            let summary = format!(
-                "{} phase{}, {} service{}",
-                model.phases.len(),
-                plural(model.phases.len()),
-                compiled.spec.services.len(),
-                plural(compiled.spec.services.len())
-            );
-            (compiled.warnings, Some(summary))
-        }
-        Err(diags) => (diags, None),
+            Err(diags) => (diags, None),
+        },
     };
     let failed = diags.has_errors() || (strict && !diags.is_empty());
     match format {
         Format::Json => {
             let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{}", render_json(&diags, &file))?;
+            writeln!(stdout, "{}", render_json(&diags, &file, !failed))?;
         }
         Format::Human => {
             let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

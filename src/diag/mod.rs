@@ -149,6 +149,11 @@ impl Diagnostic {
         Self::new(Severity::Error, Kind::Syntax, code, message).with_span(span)
     }
 
+    /// A spec file that cannot be read at all.
+    pub fn unreadable(message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, Kind::Syntax, "unreadable-spec", message)
+    }
+
     pub fn shape(code: &'static str, message: impl Into<String>, path: &SpecPath) -> Self {
         Self::new(Severity::Error, Kind::Shape, code, message).at(path)
     }

@@ -31,6 +31,7 @@ fn report<'a>(d: &'a Diagnostic, file: &'a str, source: &'a str) -> Vec<Group<'a
                 .element(Snippet::source(source).path(file).annotation(annotation))
                 .element(Level::NOTE.message(format!("at `{}`", d.path)))
         }
+        None if d.path.is_root() => title.element(Level::NOTE.message(format!("in {file}"))),
         None => title.element(Level::NOTE.message(format!("in {file}, at `{}`", d.path))),
     };
     if let Some(help) = &d.help {
@@ -65,15 +66,18 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     file: &'a str,
+    /// Whether the check passed (no errors; no warnings either under `--strict`).
+    valid: bool,
     errors: usize,
     warnings: usize,
     diagnostics: Vec<&'a Diagnostic>,
 }
 
-/// Diagnostics as one JSON document: `{file, errors, warnings, diagnostics: [...]}`.
-pub fn render_json(diags: &Diagnostics, file: &str) -> String {
+/// Diagnostics as one JSON document: `{file, valid, errors, warnings, diagnostics: [...]}`.
+pub fn render_json(diags: &Diagnostics, file: &str, valid: bool) -> String {
     let report = JsonReport {
         file,
+        valid,
         errors: diags.error_count(),
         warnings: diags.warning_count(),
         diagnostics: diags.iter().collect(),

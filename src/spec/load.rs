@@ -77,8 +77,12 @@ impl<T: Decode> Decode for PhaseMap<T> {
             return None;
         };
         let mut map = BTreeMap::new();
+        let mut seen = Vec::new();
         for entry in entries {
             let Some(number) = phase_key(d, &entry.key, path) else { continue };
+            if !first_time(d, &mut seen, number, &entry.key, path) {
+                continue;
+            }
             if let Some(value) = T::decode(d, &entry.value, &path.key(number.to_string())) {
                 map.insert(number, value);
             }
@@ -100,6 +104,26 @@ fn phase_key(d: &mut Decoder, key: &Node, path: &SpecPath) -> Option<PhaseNumber
             .help("phases are keyed by number in growth order: `1:`, `2:`, `3:`"),
     );
     None
+}
+
+/// Whether `number` is new among the phase keys of one map; `01` and `1` are the same phase.
+fn first_time(d: &mut Decoder, seen: &mut Vec<PhaseNumber>, number: PhaseNumber, key: &Node, path: &SpecPath) -> bool {
+    if !seen.contains(&number) {
+        seen.push(number);
+        return true;
+    }
+    let text = key.scalar_text().unwrap_or_default();
+    d.push(
+        Diagnostic::shape(
+            "duplicate-key",
+            format!("phase {number} is given twice (here as `{text}`)"),
+            &path.key(text),
+        )
+        .with_span(key.span)
+        .label("same phase number as an earlier key")
+        .help("write each phase number once, without leading zeros"),
+    );
+    false
 }
 
 fn as_phase_number(key: &Node) -> Option<PhaseNumber> {
@@ -137,8 +161,12 @@ impl<T: Decode> Decode for Phased<T> {
         }
         let before = d.diags.error_count();
         let mut map = BTreeMap::new();
+        let mut seen = Vec::new();
         for entry in entries {
             let number = as_phase_number(&entry.key)?;
+            if !first_time(d, &mut seen, number, &entry.key, path) {
+                continue;
+            }
             if let Some(value) = T::decode(d, &entry.value, &path.key(number.to_string())) {
                 map.insert(number, value);
             }

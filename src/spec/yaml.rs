@@ -470,20 +470,48 @@ impl Builder<'_, '_, '_> {
     }
 
     fn insert(&mut self, node: Node) -> Result<(), Diagnostic> {
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Open::Seq { items, .. }) => items.push(node),
+        let duplicate = match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                None
+            }
+            Some(Open::Seq { items, .. }) => {
+                items.push(node);
+                None
+            }
             Some(Open::Map { entries, pending_key, .. }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(key) => insert_entry(entries, key, node, self.diags),
+                None => {
+                    *pending_key = Some(node);
+                    None
+                }
+                Some(key) => insert_entry(entries, key, node),
             },
+        };
+        if let Some((name, diagnostic)) = duplicate {
+            let path = self.path_to_top().key(name);
+            self.diags.push(diagnostic.at(&path));
         }
         Ok(())
     }
+
+    /// The spec path of the collection being built at the top of the stack.
+    fn path_to_top(&self) -> SpecPath {
+        let mut path = SpecPath::root();
+        let depth = self.stack.len().saturating_sub(1);
+        for open in &self.stack[..depth] {
+            path = match open {
+                Open::Seq { items, .. } => path.index(items.len()),
+                Open::Map { pending_key: Some(key), .. } => path.key(key.scalar_text().unwrap_or_default()),
+                Open::Map { pending_key: None, .. } => path,
+            };
+        }
+        path
+    }
 }
 
-/// Add `key: value` to a mapping, expanding `<<` merges and reporting duplicate keys.
-fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node, diags: &mut Diagnostics) {
+/// Add `key: value` to a mapping, expanding `<<` merges. A duplicate key is
+/// not added but returned with its diagnostic, for the caller to give it a path.
+fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node) -> Option<(String, Diagnostic)> {
     let text = key.scalar_text().map(Cow::Borrowed);
     if text.as_deref() == Some("<<") && matches!(key.value, Value::Scalar(_, Style::Plain)) {
         let sources: Vec<&Node> = match &value.value {
@@ -499,25 +527,24 @@ fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node, diags: &mut Di
                 }
             }
         }
-        return;
+        return None;
     }
     if let Some(existing) = entries.iter_mut().find(|e| e.merged && same_key(&e.key, &key)) {
         *existing = Entry { key, value, merged: false };
-        return;
+        return None;
     }
     if let Some(first) = entries.iter().find(|e| same_key(&e.key, &key)) {
         let name = key.scalar_text().unwrap_or("?");
-        diags.push(
-            Diagnostic::syntax("duplicate-key", format!("duplicate key `{name}`"), key.span)
-                .label("defined again here")
-                .help(format!(
-                    "`{name}` is first defined at line {}; YAML keeps only one of them, so remove or rename one",
-                    first.key.span.start.line
-                )),
-        );
-        return;
+        let diagnostic = Diagnostic::syntax("duplicate-key", format!("duplicate key `{name}`"), key.span)
+            .label("defined again here")
+            .help(format!(
+                "`{name}` is first defined at line {}; YAML keeps only one of them, so remove or rename one",
+                first.key.span.start.line
+            ));
+        return Some((name.to_owned(), diagnostic));
     }
     entries.push(Entry { key, value, merged: false });
+    None
 }
 
 fn same_key(a: &Node, b: &Node) -> bool {
@@ -582,6 +609,10 @@ mod tests {
         let d = diags.iter().next().unwrap();
         assert_eq!(d.code, "duplicate-key");
         assert_eq!(d.span.unwrap().start.line, 3);
+        assert_eq!(d.path.to_string(), "a");
+        let mut diags = Diagnostics::default();
+        parse("s:\n  - x: 1\n  - y: {p: 1, p: 2}\n", &mut diags).unwrap();
+        assert_eq!(diags.iter().next().unwrap().path.to_string(), "s.1.y.p");
         assert_eq!(root.get("a").unwrap().value.scalar_text(), Some("1"));
     }
 
