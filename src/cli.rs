@@ -28,6 +28,28 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Render one phase for a target: to stdout, or into a directory.
+    ///
+    /// Warnings (what the target cannot honour) go to stderr. Exit status: 0 when rendered,
+    /// 1 when the spec is invalid (nothing is written then).
+    Render {
+        /// The spec to read.
+        #[arg(long, short, default_value = "topo.yaml", value_name = "FILE")]
+        spec: PathBuf,
+        /// The phase to render: its number or its name.
+        #[arg(long, short, value_name = "N")]
+        phase: String,
+        /// The target to render for; the phase's own target when omitted.
+        #[arg(long, short, value_enum)]
+        target: Option<TargetArg>,
+        /// Write files into this directory instead of printing one YAML stream.
+        #[arg(long, short, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// How to print diagnostics: rustc-style text on stderr, or one JSON document
+        /// (on stdout with --out, on stderr otherwise).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Print the JSON Schema of the spec language (for editors: `topo schema > topo.schema.json`).
     Schema,
 }
@@ -36,4 +58,25 @@ pub enum Command {
 pub enum Format {
     Human,
     Json,
+}
+
+/// What `topo render` can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// docker-compose.yml for one node (Dokploy's compose mode).
+    Compose,
+    /// A Docker Swarm stack file (`docker stack deploy`).
+    Swarm,
+    /// Kubernetes manifests (K3s first).
+    K8s,
+}
+
+impl From<TargetArg> for topo::spec::Target {
+    fn from(target: TargetArg) -> Self {
+        match target {
+            TargetArg::Compose => Self::Compose,
+            TargetArg::Swarm => Self::Swarm,
+            TargetArg::K8s => Self::K8s,
+        }
+    }
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
 
+use topo::spec::Target;
+
 use crate::cli::Format;
 
 /// How a command ended, mapped to the process exit code by `main`.
@@ -27,40 +29,20 @@ impl From<ExitStatus> for std::process::ExitCode {
 
 /// `topo check`.
 pub fn check(spec_path: &Path, strict: bool, format: Format) -> anyhow::Result<ExitStatus> {
-    let file = spec_path.display().to_string();
-    let bytes = fs_err::read(spec_path);
-    let source = bytes.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-    let (diags, summary) = match &bytes {
-        Err(error) => {
-            let mut diags = Diagnostics::default();
-            let hint = (spec_path == Path::new("topo.yaml"))
-                .then(|| "topo reads `./topo.yaml` unless you pass `--spec FILE`".to_string());
-            diags.push(Diagnostic::unreadable(format!("cannot read the spec: {error}")).help_opt(hint));
-            (diags, None)
+    let loaded = load(spec_path);
+    let (diags, summary) = match &loaded.result {
+        Ok(compiled) => {
+            let services = compiled.spec.services.len();
+            let phases = compiled.model.phases.len();
+            let summary = format!("{phases} phase{}, {services} service{}", plural(phases), plural(services));
+            (compiled.warnings.clone(), Some(summary))
         }
-        Ok(bytes) => match topo::compile(bytes) {
-            Ok(compiled) => {
-                let model = &compiled.model;
-                let services = compiled.spec.services.len();
-                let phases = model.phases.len();
-                let summary = format!("{phases} phase{}, {services} service{}", plural(phases), plural(services));
-                (compiled.warnings, Some(summary))
-            }
-            Err(diags) => (diags, None),
-        },
+        Err(diags) => (diags.clone(), None),
     };
     let failed = diags.has_errors() || (strict && !diags.is_empty());
-    match format {
-        Format::Json => {
-            let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{}", render_json(&diags, &file, !failed))?;
-        }
-        Format::Human => {
-            let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let mut stderr = anstream::stderr().lock();
-            write!(stderr, "{}", render_human(&diags, &file, &source, styled))?;
-            writeln!(stderr, "{}", closing_line(&file, &diags, summary.as_deref(), strict))?;
-        }
+    report(&diags, &loaded, format, true, !failed)?;
+    if format == Format::Human {
+        writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, &diags, summary.as_deref(), strict))?;
     }
     Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
 }
@@ -82,6 +64,90 @@ fn closing_line(file: &str, diags: &Diagnostics, summary: Option<&str>, strict: 
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// A spec read from disk: compiled, or the diagnostics that stopped it.
+struct Loaded {
+    file: String,
+    source: String,
+    result: Result<topo::Compiled, Diagnostics>,
+}
+
+fn load(spec_path: &Path) -> Loaded {
+    let file = spec_path.display().to_string();
+    match fs_err::read(spec_path) {
+        Err(error) => {
+            let mut diags = Diagnostics::default();
+            let hint = (spec_path == Path::new("topo.yaml"))
+                .then(|| "topo reads `./topo.yaml` unless you pass `--spec FILE`".to_string());
+            diags.push(Diagnostic::unreadable(format!("cannot read the spec: {error}")).help_opt(hint));
+            Loaded { file, source: String::new(), result: Err(diags) }
+        }
+        Ok(bytes) => {
+            let source = String::from_utf8_lossy(&bytes).into_owned();
+            Loaded { file, source, result: topo::compile(&bytes) }
+        }
+    }
+}
+
+/// Print diagnostics as the format asks; JSON goes to stdout or stderr.
+fn report(diags: &Diagnostics, loaded: &Loaded, format: Format, json_to_stdout: bool, ok: bool) -> anyhow::Result<()> {
+    match format {
+        Format::Json if json_to_stdout => {
+            writeln!(std::io::stdout().lock(), "{}", render_json(diags, &loaded.file, ok))?
+        }
+        Format::Json => writeln!(std::io::stderr().lock(), "{}", render_json(diags, &loaded.file, ok))?,
+        Format::Human => {
+            let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            write!(anstream::stderr().lock(), "{}", render_human(diags, &loaded.file, &loaded.source, styled))?;
+        }
+    }
+    Ok(())
+}
+
+/// `topo render --phase N [--target T] [--out DIR]`.
+pub fn render(
+    spec_path: &Path,
+    phase: &str,
+    target: Option<Target>,
+    out: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitStatus> {
+    let loaded = load(spec_path);
+    let compiled = match &loaded.result {
+        Ok(compiled) => compiled,
+        Err(diags) => {
+            report(diags, &loaded, format, out.is_some(), false)?;
+            if format == Format::Human {
+                writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
+            }
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let model = &compiled.model;
+    let Some(phase) = model.phases.iter().find(|p| p.number.to_string() == phase || p.name == phase) else {
+        let known: Vec<String> = model.phases.iter().map(|p| format!("{} ({})", p.number, p.name)).collect();
+        anyhow::bail!("{} has no phase `{phase}`; its phases are {}", loaded.file, known.join(", "));
+    };
+    let target = target.unwrap_or(phase.target);
+    let rendered = topo::target::render(model, phase, target);
+    let mut diags = compiled.warnings.clone();
+    diags.extend(rendered.warnings.clone());
+    compiled.locate(&mut diags);
+    let failed = diags.has_errors();
+    if !failed {
+        match out {
+            Some(dir) => topo::emit::write_files(dir, &rendered.files())?,
+            None => std::io::stdout().lock().write_all(rendered.stream().as_bytes())?,
+        }
+    }
+    report(&diags, &loaded, format, out.is_some(), !failed)?;
+    if format == Format::Human && out.is_some() && !failed {
+        let files = rendered.files().len();
+        let dir = out.map(Path::display).map(|d| d.to_string()).unwrap_or_default();
+        writeln!(std::io::stderr(), "wrote {files} file{} into {dir}", plural(files))?;
+    }
+    Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
 /// `topo schema`.

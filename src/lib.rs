@@ -7,9 +7,11 @@
 //! reads only the model.
 
 pub mod diag;
+pub mod emit;
 pub mod model;
 pub mod schema;
 pub mod spec;
+pub mod target;
 pub mod validate;
 
 use diag::{Diagnostic, Diagnostics};
@@ -19,6 +21,16 @@ pub struct Compiled {
     pub model: model::Model,
     pub spec: spec::Spec,
     pub warnings: Diagnostics,
+    /// The positioned document, to locate diagnostics found after compilation (a target's warnings).
+    pub tree: spec::yaml::Node,
+}
+
+impl Compiled {
+    /// Give every diagnostic its position in the spec, and sort them.
+    pub fn locate(&self, diags: &mut Diagnostics) {
+        diags.locate(&self.tree);
+        diags.sort();
+    }
 }
 
 /// Read, validate and resolve a spec from its bytes. On failure, every
@@ -39,7 +51,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled, Diagnostics> {
     if diags.has_errors() {
         return Err(diags);
     }
-    Ok(Compiled { model: model::resolve(&loaded.spec), spec: loaded.spec, warnings: diags })
+    Ok(Compiled { model: model::resolve(&loaded.spec), spec: loaded.spec, warnings: diags, tree: loaded.tree })
 }
 
 /// The file is not text: point at the first byte that is not UTF-8.

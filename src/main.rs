@@ -9,6 +9,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Check { spec, strict, format } => commands::check(&spec, strict, format),
+        cli::Command::Render { spec, phase, target, out, format } => {
+            commands::render(&spec, &phase, target.map(Into::into), out.as_deref(), format)
+        }
         cli::Command::Schema => commands::schema(),
     };
     match result {

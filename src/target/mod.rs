@@ -1,0 +1,118 @@
+//! Targets: pure functions from one resolved phase to typed objects, then to
+//! YAML documents. Each target also reports, as warnings, whatever the spec
+//! asks that it cannot honour: nothing is dropped silently.
+
+pub mod k8s;
+
+use serde::Serialize;
+
+use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::model::{Model, Phase, Service};
+use crate::spec::Target;
+
+/// One YAML document and the file it belongs to when written into a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    /// Path relative to the output directory, with `/` separators.
+    pub file: String,
+    /// The document's YAML, ending with a newline, without a `---` marker.
+    pub yaml: String,
+}
+
+/// What a target makes of one phase.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// The documents, in the order they are printed to stdout.
+    pub documents: Vec<Document>,
+    /// Files written only into a directory (a kustomization.yaml, say), never to stdout.
+    pub directory_only: Vec<Document>,
+    /// What the target could not honour, located at the spec path that asked for it.
+    pub warnings: Diagnostics,
+}
+
+impl Rendered {
+    /// Every document as one multi-document YAML stream.
+    pub fn stream(&self) -> String {
+        join_documents(self.documents.iter().map(|d| d.yaml.as_str()))
+    }
+
+    /// Every file for `--out DIR`: documents that share a file are joined as one stream. Sorted by path.
+    pub fn files(&self) -> Vec<(String, String)> {
+        let mut files: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+        for doc in self.documents.iter().chain(&self.directory_only) {
+            files.entry(doc.file.as_str()).or_default().push(doc.yaml.as_str());
+        }
+        files.into_iter().map(|(file, docs)| (file.to_owned(), join_documents(docs.into_iter()))).collect()
+    }
+
+    pub(crate) fn warn(&mut self, code: &'static str, message: impl Into<String>, path: &SpecPath, help: &str) {
+        self.warnings.push(Diagnostic::warning(code, message, path).help(help));
+    }
+}
+
+fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, doc) in docs.enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(doc);
+    }
+    out
+}
+
+/// Render one phase of the model for a target (its own, or another one).
+pub fn render(model: &Model, phase: &Phase, target: Target) -> Rendered {
+    match target {
+        Target::K8s => k8s::render(model, phase),
+        Target::Compose | Target::Swarm => {
+            let mut rendered = Rendered::default();
+            rendered.warnings.push(Diagnostic::error(
+                "target-not-implemented",
+                format!("the {} target is not implemented yet", target.as_str()),
+                &SpecPath::root().key("phases"),
+            ));
+            rendered
+        }
+    }
+}
+
+/// Serialise a typed object as one YAML document.
+pub fn to_yaml<T: Serialize>(value: &T) -> String {
+    // Typed objects have string keys and no non-finite floats: serialising cannot fail.
+    serde_norway::to_string(value).expect("typed objects serialise to YAML")
+}
+
+/// The spec path of a service's field, for warnings.
+pub fn service_path(service: &Service, field: &str) -> SpecPath {
+    let path = SpecPath::root().key("services").key(service.name.as_str());
+    if field.is_empty() { path } else { path.key(field) }
+}
+
+/// The tag of an image reference (`redis:8.2-alpine` → `8.2-alpine`), if any.
+pub fn image_tag(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split_once(':').map(|(_, tag)| tag).filter(|t| !t.is_empty())
+}
+
+/// Whether an image is pinned: a digest, or a tag other than `latest`.
+pub fn image_is_pinned(image: &str) -> bool {
+    image.contains('@') || image_tag(image).is_some_and(|t| t != "latest")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_tags() {
+        assert_eq!(image_tag("redis:8.2-alpine"), Some("8.2-alpine"));
+        assert_eq!(image_tag("registry.local:5000/app"), None);
+        assert_eq!(image_tag("registry.local:5000/app:1.2"), Some("1.2"));
+        assert_eq!(image_tag("app@sha256:abc"), None);
+        assert!(image_is_pinned("app@sha256:abc"));
+        assert!(!image_is_pinned("app:latest"));
+        assert!(!image_is_pinned("registry.local:5000/app"));
+    }
+}
