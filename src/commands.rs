@@ -142,6 +142,11 @@ pub fn render(
         }
     }
     report(&diags, &loaded, format, out.is_some(), !failed)?;
+    if format == Format::Human && !failed {
+        for note in &rendered.notes {
+            writeln!(std::io::stderr(), "note: {note}")?;
+        }
+    }
     if format == Format::Human && out.is_some() && !failed {
         let files = rendered.files().len();
         let dir = out.map(Path::display).map(|d| d.to_string()).unwrap_or_default();

@@ -30,6 +30,8 @@ pub struct Model {
     pub ingress: Ingress,
     /// Every declared secret name, sorted.
     pub secrets: Vec<String>,
+    /// The shared env, as given (each service's `env` already includes it).
+    pub env: BTreeMap<String, String>,
     pub triggers: Vec<Trigger>,
     /// Phases in growth order.
     pub phases: Vec<Phase>,
@@ -264,6 +266,7 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         .collect();
     Model {
         project: spec.project.clone(),
+        env: spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
         ingress,
         secrets,
         triggers: spec.triggers.iter().map(resolve_trigger).collect(),
@@ -335,12 +338,26 @@ fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_availa
     }
 }
 
-/// The name of a service's main port: what Kubernetes Services and Traefik call it.
+/// The name of a service's main port when it speaks HTTP (it is exposed or has an http check):
+/// what Kubernetes Services and Traefik call it. Otherwise it is `tcp`, so that tools which read
+/// the protocol from a port's name (service meshes) do not take a database for a web server.
 pub const MAIN_PORT_NAME: &str = "http";
+pub const MAIN_TCP_PORT_NAME: &str = "tcp";
+
+fn main_port_name(service: &spec::Service) -> String {
+    let checks: Vec<&spec::Check> = match &service.health {
+        Some(spec::Health::One(check)) => vec![check],
+        Some(spec::Health::Probes(p)) => [&p.liveness, &p.readiness, &p.startup].into_iter().flatten().collect(),
+        None => Vec::new(),
+    };
+    let http = service.expose.is_some() || checks.iter().any(|c| c.http.is_some());
+    let name = if http { MAIN_PORT_NAME } else { MAIN_TCP_PORT_NAME };
+    if service.ports.contains_key(name) { "main".to_owned() } else { name.to_owned() }
+}
 
 fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Service, tls_available: bool) -> Service {
     let mut ports: Vec<Port> =
-        service.port.map(|number| Port { name: MAIN_PORT_NAME.to_owned(), number }).into_iter().collect();
+        service.port.map(|number| Port { name: main_port_name(service), number }).into_iter().collect();
     ports.extend(service.ports.iter().map(|(name, number)| Port { name: name.clone(), number: *number }));
     let main_port = service.port;
 

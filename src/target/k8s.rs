@@ -1,9 +1,798 @@
-//! The Kubernetes target (K3s first, any conformant cluster).
+//! The Kubernetes target (K3s first, any conformant cluster): typed
+//! `k8s-openapi` objects for one phase.
+//!
+//! Per service: a ConfigMap for its environment, a Deployment (stateless) or a
+//! StatefulSet with a headless Service and volume claim templates (stateful),
+//! a Service for its ports, an Ingress when exposed, an HPA when autoscaled and
+//! a PodDisruptionBudget when more than one replica runs. Secrets are only
+//! referenced: one Secret per project, created out of band.
 
-use crate::model::{Model, Phase};
+use std::collections::BTreeMap;
 
-use super::Rendered;
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
+    StatefulSetSpec,
+};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, Namespace, NodeAffinity, NodeSelector, NodeSelectorRequirement,
+    NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe as K8sProbe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, Service as K8sService, ServicePort, ServiceSpec, TCPSocketAction,
+    TopologySpreadConstraint, Volume as K8sVolume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
+    IngressTLS, ServiceBackendPort,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
 
-pub fn render(_model: &Model, _phase: &Phase) -> Rendered {
-    Rendered::default()
+use crate::diag::Diagnostic;
+use crate::model::{Amounts, Check, Model, Phase, Probe, Service, Volume};
+use crate::spec::{AccessMode, Duration, Role, Spread};
+
+use super::{Document, Rendered, image_is_pinned, image_tag, service_path, to_yaml};
+
+/// The label K3s (and kubeadm) put on control-plane nodes.
+pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
+/// The label every node carries with its name.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// The annotation cert-manager reads to issue an Ingress's certificate.
+pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
+/// Pod annotation carrying a digest of the service's ConfigMap, so an env change rolls the pods.
+pub const CONFIG_DIGEST_ANNOTATION: &str = "topo.dev/config-digest";
+/// Capabilities the `restricted` Pod Security Standard lets a container add.
+const RESTRICTED_CAPABILITIES: [&str; 1] = ["NET_BIND_SERVICE"];
+
+/// The Secret every service's secrets are read from: `<project>-secrets`.
+pub fn secret_name(model: &Model) -> String {
+    format!("{}-secrets", model.project)
+}
+
+/// The command that creates the project's Secret, with a placeholder for each value (never a value).
+pub fn create_secret_command(model: &Model, secrets: &[String]) -> String {
+    let literals: String = secrets.iter().map(|s| format!(" \\\n  --from-literal={s}=\"${s}\"")).collect();
+    format!("kubectl create secret generic {} --namespace {}{literals}", secret_name(model), model.project)
+}
+
+/// Render one phase as Kubernetes objects.
+pub fn render(model: &Model, phase: &Phase) -> Rendered {
+    let mut out = Objects::default();
+    let mut rendered = Rendered::default();
+    out.push("namespace.yaml", Kind::Namespace, &model.project, &namespace(model, phase));
+    if !model.env.is_empty() {
+        let name = shared_config_map_name(model);
+        let mut labels = BTreeMap::new();
+        labels.insert("app.kubernetes.io/part-of".to_owned(), model.project.clone());
+        labels.insert("app.kubernetes.io/managed-by".to_owned(), "topo".to_owned());
+        let config = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(model.project.clone()),
+                labels: Some(labels),
+                ..Default::default()
+            },
+            data: Some(model.env.clone()),
+            ..Default::default()
+        };
+        out.push("configmap.yaml", Kind::ConfigMap, &name, &config);
+    }
+    for service in phase.services.values() {
+        render_service(model, service, &mut out, &mut rendered);
+    }
+    out.objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    rendered.documents = out.objects.iter().map(|o| Document { file: o.file.clone(), yaml: o.yaml.clone() }).collect();
+    let resources: Vec<String> = {
+        let mut files: Vec<String> = Vec::new();
+        for object in &out.objects {
+            if !files.contains(&object.file) {
+                files.push(object.file.clone());
+            }
+        }
+        files
+    };
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        namespace: model.project.clone(),
+        resources,
+    };
+    rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
+    let used: Vec<String> =
+        model.secrets.iter().filter(|s| phase.services.values().any(|sv| sv.secrets.contains(s))).cloned().collect();
+    if !used.is_empty() {
+        rendered.notes.push(format!(
+            "create the Secret before applying (values stay out of every file):\n{}",
+            create_secret_command(model, &used)
+        ));
+    }
+    let labelled: Vec<String> = phase
+        .nodes
+        .values()
+        .filter(|n| !n.labels.is_empty())
+        .map(|n| {
+            let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("kubectl label node {} {}", n.name, labels.join(" "))
+        })
+        .collect();
+    if !labelled.is_empty() && phase.services.values().any(|s| !s.placement.labels.is_empty()) {
+        rendered.notes.push(format!("label the nodes that placement refers to:\n{}", labelled.join("\n")));
+    }
+    rendered
+}
+
+/// A kustomization listing the rendered files (kustomize's own schema; not in k8s-openapi).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kustomization {
+    api_version: &'static str,
+    kind: &'static str,
+    namespace: String,
+    resources: Vec<String>,
+}
+
+/// Kinds in the order they are printed (dependencies first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Namespace,
+    ConfigMap,
+    PersistentVolumeClaim,
+    Deployment,
+    StatefulSet,
+    Service,
+    Ingress,
+    HorizontalPodAutoscaler,
+    PodDisruptionBudget,
+}
+
+struct Object {
+    kind: Kind,
+    name: String,
+    file: String,
+    yaml: String,
+}
+
+#[derive(Default)]
+struct Objects {
+    objects: Vec<Object>,
+}
+
+impl Objects {
+    fn push<T: Serialize>(&mut self, file: &str, kind: Kind, name: &str, object: &T) {
+        self.objects.push(Object { kind, name: name.to_owned(), file: file.to_owned(), yaml: to_yaml(object) });
+    }
+}
+
+fn namespace(model: &Model, phase: &Phase) -> Namespace {
+    // Enforce the strictest Pod Security Standard every service meets.
+    let restricted = phase.services.values().all(meets_restricted);
+    let level = if restricted { "restricted" } else { "baseline" };
+    let mut labels = BTreeMap::new();
+    labels.insert("app.kubernetes.io/part-of".to_owned(), model.project.clone());
+    labels.insert("app.kubernetes.io/managed-by".to_owned(), "topo".to_owned());
+    labels.insert("pod-security.kubernetes.io/enforce".to_owned(), level.to_owned());
+    labels.insert("pod-security.kubernetes.io/warn".to_owned(), "restricted".to_owned());
+    Namespace {
+        metadata: ObjectMeta { name: Some(model.project.clone()), labels: Some(labels), ..Default::default() },
+        ..Default::default()
+    }
+}
+
+fn meets_restricted(service: &Service) -> bool {
+    service.security.run_as_non_root
+        && service.security.capabilities.iter().all(|c| RESTRICTED_CAPABILITIES.contains(&c.as_str()))
+}
+
+/// Labels that select a service's pods: stable across versions.
+fn selector_labels(model: &Model, service: &Service) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), service.name.clone()),
+        ("app.kubernetes.io/instance".to_owned(), model.project.clone()),
+    ])
+}
+
+/// The recommended labels: the selector labels plus part-of, managed-by and version.
+fn labels(model: &Model, service: &Service) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(model, service);
+    labels.insert("app.kubernetes.io/part-of".to_owned(), model.project.clone());
+    labels.insert("app.kubernetes.io/managed-by".to_owned(), "topo".to_owned());
+    if let Some(tag) = image_tag(&service.image).filter(|t| is_label_value(t)) {
+        labels.insert("app.kubernetes.io/version".to_owned(), tag.to_owned());
+    }
+    labels
+}
+
+/// A valid label value: at most 63 characters, alphanumerics with `-_.` inside.
+fn is_label_value(value: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    value.len() <= 63
+        && value.chars().all(ok_char)
+        && value.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && value.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
+fn meta(model: &Model, service: &Service, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(model.project.clone()),
+        labels: Some(labels(model, service)),
+        ..Default::default()
+    }
+}
+
+fn selector(model: &Model, service: &Service) -> LabelSelector {
+    LabelSelector { match_labels: Some(selector_labels(model, service)), ..Default::default() }
+}
+
+fn config_map_name(service: &Service) -> String {
+    format!("{}-env", service.name)
+}
+
+/// The ConfigMap with the spec's shared `env`: `<project>-env`.
+fn shared_config_map_name(model: &Model) -> String {
+    format!("{}-env", model.project)
+}
+
+/// What a service's env adds to, or changes in, the shared env.
+fn own_env(model: &Model, service: &Service) -> BTreeMap<String, String> {
+    service.env.iter().filter(|(k, v)| model.env.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
+    let name = service.name.as_str();
+    let file = |kind: &str| format!("{name}-{kind}.yaml");
+
+    let own = own_env(model, service);
+    if !own.is_empty() {
+        let config = ConfigMap {
+            metadata: meta(model, service, &config_map_name(service)),
+            data: Some(own),
+            ..Default::default()
+        };
+        out.push(&file("configmap"), Kind::ConfigMap, &config_map_name(service), &config);
+    }
+
+    warn_unhonoured(service, rendered);
+    let pod = pod_template(model, service);
+    let replicas = if service.autoscale.is_some() { None } else { Some(count(service.replicas)) };
+    if service.stateful {
+        let claims = service.volumes.iter().map(|v| claim_template(service, v, rendered)).collect::<Vec<_>>();
+        let set = StatefulSet {
+            metadata: meta(model, service, name),
+            spec: Some(StatefulSetSpec {
+                replicas,
+                selector: selector(model, service),
+                service_name: Some(name.to_owned()),
+                template: pod,
+                volume_claim_templates: (!claims.is_empty()).then_some(claims),
+                // Keep the data when the set is deleted or scaled down: volumes are the one thing not re-creatable.
+                persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Retain".to_owned()),
+                    when_scaled: Some("Retain".to_owned()),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(&file("statefulset"), Kind::StatefulSet, name, &set);
+    } else {
+        for volume in &service.volumes {
+            if volume.access == AccessMode::ReadWriteOnce && service.peak_replicas() > 1 {
+                rendered.warn(
+                    "single-node-volume",
+                    format!(
+                        "volume `{}` is ReadWriteOnce: every replica of `{}` must run on the node that mounts it",
+                        volume.name, service.name
+                    ),
+                    &service_path(service, "volumes").key(volume.name.as_str()),
+                    "use `access: ReadWriteMany` on a storage class that supports it, one replica, or `stateful: true`",
+                );
+            }
+            let claim = PersistentVolumeClaim {
+                metadata: meta(model, service, &claim_name(service, volume)),
+                spec: Some(claim_spec(service, volume, rendered)),
+                ..Default::default()
+            };
+            out.push(&file("pvc"), Kind::PersistentVolumeClaim, &claim_name(service, volume), &claim);
+        }
+        // A ReadWriteOnce volume cannot be attached twice: roll by recreating, not surging.
+        let single_attach = service
+            .volumes
+            .iter()
+            .any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
+        let strategy =
+            single_attach.then(|| DeploymentStrategy { type_: Some("Recreate".to_owned()), ..Default::default() });
+        let deployment = Deployment {
+            metadata: meta(model, service, name),
+            spec: Some(DeploymentSpec {
+                replicas,
+                selector: selector(model, service),
+                template: pod,
+                strategy,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(&file("deployment"), Kind::Deployment, name, &deployment);
+    }
+
+    if !service.ports.is_empty() || service.stateful {
+        let k8s_service = K8sService {
+            metadata: meta(model, service, name),
+            spec: Some(ServiceSpec {
+                type_: (!service.stateful).then(|| "ClusterIP".to_owned()),
+                // Stateful sets get a headless Service: stable per-pod DNS names.
+                cluster_ip: service.stateful.then(|| "None".to_owned()),
+                selector: Some(selector_labels(model, service)),
+                ports: (!service.ports.is_empty()).then(|| {
+                    service
+                        .ports
+                        .iter()
+                        .map(|p| ServicePort {
+                            name: Some(p.name.clone()),
+                            port: i32::from(p.number),
+                            target_port: Some(IntOrString::String(p.name.clone())),
+                            protocol: Some("TCP".to_owned()),
+                            ..Default::default()
+                        })
+                        .collect()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(&file("service"), Kind::Service, name, &k8s_service);
+    }
+
+    if let Some(expose) = &service.expose {
+        let port_name = service.ports.iter().find(|p| p.number == expose.port).map(|p| p.name.clone());
+        let port = match port_name {
+            Some(name) => ServiceBackendPort { name: Some(name), number: None },
+            None => ServiceBackendPort { name: None, number: Some(i32::from(expose.port)) },
+        };
+        let mut metadata = meta(model, service, name);
+        let tls = expose
+            .tls
+            .then(|| IngressTLS { hosts: Some(vec![expose.host.clone()]), secret_name: Some(format!("{name}-tls")) });
+        if expose.tls
+            && let Some(issuer) = &model.ingress.cluster_issuer
+        {
+            metadata.annotations = Some(BTreeMap::from([(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer.clone())]));
+        }
+        let ingress = Ingress {
+            metadata,
+            spec: Some(IngressSpec {
+                ingress_class_name: Some(model.ingress.class.clone()),
+                rules: Some(vec![IngressRule {
+                    host: Some(expose.host.clone()),
+                    http: Some(HTTPIngressRuleValue {
+                        paths: vec![HTTPIngressPath {
+                            path: Some(expose.path.clone()),
+                            path_type: "Prefix".to_owned(),
+                            backend: IngressBackend {
+                                service: Some(IngressServiceBackend { name: name.to_owned(), port: Some(port) }),
+                                ..Default::default()
+                            },
+                        }],
+                    }),
+                }]),
+                tls: tls.map(|t| vec![t]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(&file("ingress"), Kind::Ingress, name, &ingress);
+    }
+
+    if let Some(autoscale) = &service.autoscale {
+        let metric = |resource: &str, percent: crate::spec::Percent| MetricSpec {
+            type_: "Resource".to_owned(),
+            resource: Some(ResourceMetricSource {
+                name: resource.to_owned(),
+                target: MetricTarget {
+                    type_: "Utilization".to_owned(),
+                    average_utilization: Some(i32::try_from(percent.whole()).unwrap_or(i32::MAX)),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        let mut metrics = Vec::new();
+        metrics.extend(autoscale.cpu.map(|p| metric("cpu", p)));
+        metrics.extend(autoscale.memory.map(|p| metric("memory", p)));
+        let hpa = HorizontalPodAutoscaler {
+            metadata: meta(model, service, name),
+            spec: Some(HorizontalPodAutoscalerSpec {
+                scale_target_ref: CrossVersionObjectReference {
+                    api_version: Some("apps/v1".to_owned()),
+                    kind: if service.stateful { "StatefulSet" } else { "Deployment" }.to_owned(),
+                    name: name.to_owned(),
+                },
+                min_replicas: Some(count(autoscale.min)),
+                max_replicas: count(autoscale.max),
+                metrics: Some(metrics),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &hpa);
+    }
+
+    let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
+    if least > 1 {
+        let pdb = PodDisruptionBudget {
+            metadata: meta(model, service, name),
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(1)),
+                selector: Some(selector(model, service)),
+                // A pod that is not ready protects nothing: let a node drain evict it.
+                unhealthy_pod_eviction_policy: Some("AlwaysAllow".to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        out.push(&file("pdb"), Kind::PodDisruptionBudget, name, &pdb);
+    }
+}
+
+/// Warnings for what Kubernetes cannot do as the spec asks.
+fn warn_unhonoured(service: &Service, rendered: &mut Rendered) {
+    if !service.depends_on.is_empty() {
+        rendered.warn(
+            "depends-on-not-enforced",
+            format!(
+                "Kubernetes starts `{}` without waiting for {}",
+                service.name,
+                service.depends_on.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            ),
+            &service_path(service, "depends_on"),
+            "readiness probes keep traffic away until a pod is ready; make the service retry its connections at startup",
+        );
+    }
+    if let Some(known) = root_image(&service.image)
+        && service.security.run_as_non_root
+        && service.security.run_as_user.is_none()
+    {
+        rendered.warn(
+            "image-starts-as-root",
+            format!("`{}` starts as root, and runAsNonRoot will stop it from starting", service.image),
+            &service_path(service, "security"),
+            &format!("run it as its own user: `security: {{ {known} }}`"),
+        );
+    }
+}
+
+/// Official images that start as root and drop to a fixed user: the user to run them as directly.
+fn root_image(image: &str) -> Option<&'static str> {
+    let without_tag = image.split(['@']).next().unwrap_or(image);
+    let repository = without_tag
+        .rsplit_once(':')
+        .map_or(without_tag, |(repo, tag)| if tag.contains('/') { without_tag } else { repo });
+    let name = repository.trim_start_matches("docker.io/").trim_start_matches("library/");
+    let alpine = image_tag(image).is_some_and(|t| t.contains("alpine"));
+    match name {
+        "postgres" | "pgvector/pgvector" | "postgis/postgis" if alpine => {
+            Some("run_as_user: 70, run_as_group: 70, fs_group: 70")
+        }
+        "postgres" | "pgvector/pgvector" | "postgis/postgis" | "mysql" | "mariadb" | "mongo" | "rabbitmq" => {
+            Some("run_as_user: 999, run_as_group: 999, fs_group: 999")
+        }
+        "redis" | "valkey/valkey" if alpine => Some("run_as_user: 999, run_as_group: 1000, fs_group: 1000"),
+        "redis" | "valkey/valkey" => Some("run_as_user: 999, run_as_group: 999, fs_group: 999"),
+        _ => None,
+    }
+}
+
+fn count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn seconds(duration: Duration) -> i32 {
+    i32::try_from(duration.secs_ceil()).unwrap_or(i32::MAX)
+}
+
+fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
+    let security = &service.security;
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    if security.read_only_root_filesystem {
+        let mut writable: Vec<&str> = vec!["/tmp"];
+        writable.extend(security.writable.iter().map(String::as_str).filter(|p| *p != "/tmp"));
+        for (i, path) in writable.iter().enumerate() {
+            let volume = if i == 0 { "tmp".to_owned() } else { format!("writable-{i}") };
+            volumes.push(K8sVolume {
+                name: volume.clone(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            });
+            mounts.push(VolumeMount { name: volume, mount_path: (*path).to_owned(), ..Default::default() });
+        }
+    }
+    for volume in &service.volumes {
+        if !service.stateful {
+            volumes.push(K8sVolume {
+                name: volume.name.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: claim_name(service, volume),
+                    read_only: volume.read_only.then_some(true),
+                }),
+                ..Default::default()
+            });
+        }
+        mounts.push(VolumeMount {
+            name: volume.name.clone(),
+            mount_path: volume.mount.clone(),
+            read_only: volume.read_only.then_some(true),
+            ..Default::default()
+        });
+    }
+
+    let env: Vec<EnvVar> = service
+        .secrets
+        .iter()
+        .map(|secret| EnvVar {
+            name: secret.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret_name(model),
+                    key: secret.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    // The shared ConfigMap first: a later source wins, so the service's own values override it.
+    let mut sources = Vec::new();
+    if !model.env.is_empty() {
+        sources.push(shared_config_map_name(model));
+    }
+    if !own_env(model, service).is_empty() {
+        sources.push(config_map_name(service));
+    }
+    let env_from = (!sources.is_empty()).then(|| {
+        sources
+            .into_iter()
+            .map(|name| EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource { name, optional: Some(false) }),
+                ..Default::default()
+            })
+            .collect()
+    });
+
+    let health = service.health.as_ref();
+    let startup = health.and_then(|h| h.startup.as_ref().map(|c| probe(c, None)).or_else(|| startup_from(&h.liveness)));
+    let container = Container {
+        name: service.name.clone(),
+        image: Some(service.image.clone()),
+        image_pull_policy: Some(if image_is_pinned(&service.image) { "IfNotPresent" } else { "Always" }.to_owned()),
+        command: service.entrypoint.clone(),
+        args: service.command.clone(),
+        ports: (!service.ports.is_empty()).then(|| {
+            service
+                .ports
+                .iter()
+                .map(|p| ContainerPort {
+                    name: Some(p.name.clone()),
+                    container_port: i32::from(p.number),
+                    protocol: Some("TCP".to_owned()),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        env: (!env.is_empty()).then_some(env),
+        env_from,
+        resources: resources(service),
+        liveness_probe: health.map(|h| probe(&h.liveness, None)),
+        readiness_probe: health.map(|h| probe(&h.readiness, None)),
+        startup_probe: startup,
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                add: (!security.capabilities.is_empty()).then(|| security.capabilities.clone()),
+            }),
+            read_only_root_filesystem: Some(security.read_only_root_filesystem),
+            run_as_non_root: Some(security.run_as_non_root),
+            ..Default::default()
+        }),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        ..Default::default()
+    };
+
+    let mut annotations = BTreeMap::new();
+    if !service.env.is_empty() {
+        annotations.insert(CONFIG_DIGEST_ANNOTATION.to_owned(), digest(&service.env));
+    }
+    let (node_selector, affinity) = node_selection(service);
+    let spread = spread_constraints(model, service);
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(model, service)),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            termination_grace_period_seconds: Some(i64::from(seconds(service.stop_grace_period))),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(security.run_as_non_root),
+                run_as_user: security.run_as_user.map(i64::from),
+                run_as_group: security.run_as_group.map(i64::from),
+                fs_group: security.fs_group.map(i64::from),
+                seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..Default::default() }),
+                ..Default::default()
+            }),
+            containers: vec![container],
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            node_selector,
+            affinity,
+            topology_spread_constraints: spread,
+            ..Default::default()
+        }),
+    }
+}
+
+/// nodeSelector for what a label can say; node affinity for "not a control-plane node".
+fn node_selection(
+    service: &Service,
+) -> (Option<BTreeMap<String, String>>, Option<k8s_openapi::api::core::v1::Affinity>) {
+    let placement = &service.placement;
+    let mut selector = BTreeMap::new();
+    if placement.role == Some(Role::Manager) {
+        selector.insert(CONTROL_PLANE_LABEL.to_owned(), "true".to_owned());
+    }
+    if let Some(node) = &placement.node {
+        selector.insert(HOSTNAME_LABEL.to_owned(), node.clone());
+    }
+    selector.extend(placement.labels.clone());
+    let affinity = (placement.role == Some(Role::Worker)).then(|| k8s_openapi::api::core::v1::Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_expressions: Some(vec![NodeSelectorRequirement {
+                        key: CONTROL_PLANE_LABEL.to_owned(),
+                        operator: "DoesNotExist".to_owned(),
+                        values: None,
+                    }]),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    ((!selector.is_empty()).then_some(selector), affinity)
+}
+
+/// Spread replicas over nodes when more than one can run.
+fn spread_constraints(model: &Model, service: &Service) -> Option<Vec<TopologySpreadConstraint>> {
+    if service.peak_replicas() <= 1 {
+        return None;
+    }
+    let hard = service.placement.spread == Some(Spread::Hard);
+    Some(vec![TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: HOSTNAME_LABEL.to_owned(),
+        when_unsatisfiable: if hard { "DoNotSchedule" } else { "ScheduleAnyway" }.to_owned(),
+        label_selector: Some(selector(model, service)),
+        // Count only the pods of the same rollout, so a rolling update is not skewed by the old ones.
+        match_label_keys: (!service.stateful).then(|| vec!["pod-template-hash".to_owned()]),
+        ..Default::default()
+    }])
+}
+
+fn quantities(amounts: Amounts) -> Option<BTreeMap<String, Quantity>> {
+    let mut map = BTreeMap::new();
+    if let Some(cpu) = amounts.cpu {
+        map.insert("cpu".to_owned(), Quantity(cpu.to_string()));
+    }
+    if let Some(memory) = amounts.memory {
+        map.insert("memory".to_owned(), Quantity(memory.to_string()));
+    }
+    (!map.is_empty()).then_some(map)
+}
+
+fn resources(service: &Service) -> Option<ResourceRequirements> {
+    let requests = quantities(service.resources.requests);
+    let limits = quantities(service.resources.limits);
+    (requests.is_some() || limits.is_some()).then(|| ResourceRequirements { requests, limits, ..Default::default() })
+}
+
+fn probe(check: &Check, failure_threshold: Option<u32>) -> K8sProbe {
+    let mut probe = K8sProbe {
+        period_seconds: Some(seconds(check.interval).max(1)),
+        timeout_seconds: Some(seconds(check.timeout).max(1)),
+        failure_threshold: Some(count(failure_threshold.unwrap_or(check.retries).max(1))),
+        initial_delay_seconds: check.initial_delay.map(seconds),
+        ..Default::default()
+    };
+    match &check.probe {
+        Probe::Http { path, port } => {
+            probe.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: IntOrString::Int(i32::from(*port)),
+                ..Default::default()
+            });
+        }
+        Probe::Tcp { port } => {
+            probe.tcp_socket = Some(TCPSocketAction { port: IntOrString::Int(i32::from(*port)), ..Default::default() });
+        }
+        Probe::Exec { argv } => probe.exec = Some(ExecAction { command: Some(argv.clone()) }),
+        Probe::Shell { line } => {
+            probe.exec = Some(ExecAction { command: Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), line.clone()]) });
+        }
+    }
+    probe
+}
+
+/// A start period becomes a startup probe: the same check, allowed to fail
+/// for the whole period before liveness takes over.
+fn startup_from(check: &Check) -> Option<K8sProbe> {
+    let period = check.start_period?;
+    let interval = check.interval.millis().max(1000);
+    let attempts = period.millis().div_ceil(interval);
+    let mut startup = probe(check, Some(u32::try_from(attempts).unwrap_or(u32::MAX).max(1)));
+    startup.initial_delay_seconds = check.initial_delay.map(seconds);
+    Some(startup)
+}
+
+fn claim_name(service: &Service, volume: &Volume) -> String {
+    format!("{}-{}", service.name, volume.name)
+}
+
+fn claim_spec(service: &Service, volume: &Volume, rendered: &mut Rendered) -> PersistentVolumeClaimSpec {
+    let size = match volume.size {
+        Some(size) => size.to_string(),
+        None => {
+            rendered.warnings.push(
+                Diagnostic::error(
+                    "volume-without-size",
+                    format!("volume `{}` of `{}` needs a size on Kubernetes", volume.name, service.name),
+                    &service_path(service, "volumes").key(volume.name.as_str()),
+                )
+                .help("give it one, for example `size: 10Gi`"),
+            );
+            "1Gi".to_owned()
+        }
+    };
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec![volume.access.as_str().to_owned()]),
+        storage_class_name: volume.storage_class.clone(),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(size))])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn claim_template(service: &Service, volume: &Volume, rendered: &mut Rendered) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta { name: Some(volume.name.clone()), ..Default::default() },
+        spec: Some(claim_spec(service, volume, rendered)),
+        ..Default::default()
+    }
+}
+
+/// A short, stable digest of a service's environment (FNV-1a, 64 bits, hex).
+fn digest(env: &BTreeMap<String, String>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (key, value) in env {
+        for byte in key.bytes().chain([0]).chain(value.bytes()).chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
 }

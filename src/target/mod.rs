@@ -28,6 +28,8 @@ pub struct Rendered {
     pub directory_only: Vec<Document>,
     /// What the target could not honour, located at the spec path that asked for it.
     pub warnings: Diagnostics,
+    /// Steps the user takes by hand before applying (create a Secret, label nodes), printed on stderr.
+    pub notes: Vec<String>,
 }
 
 impl Rendered {
