@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::spec::{
-    self, AccessMode, AlertSeverity, Cpu, Duration, Memory, Metric, Percent, Role, Spread, Target, Threshold,
+    self, AccessMode, AlertSeverity, Cpu, Duration, Memory, Metric, Percent, Role, SecretsAs, Spread, Target, Threshold,
 };
 
 /// Share of a node the plan aims to keep free, unless a phase says otherwise.
@@ -108,6 +108,8 @@ pub struct Service {
     /// Shared env merged with the service's own (which wins).
     pub env: BTreeMap<String, String>,
     pub secrets: Vec<String>,
+    /// How Swarm delivers the secrets (compose always uses env).
+    pub secrets_as: SecretsAs,
     pub health: Option<Health>,
     pub expose: Option<Expose>,
     pub depends_on: Vec<String>,
@@ -173,6 +175,8 @@ pub struct Check {
     pub retries: u32,
     pub initial_delay: Option<Duration>,
     pub start_period: Option<Duration>,
+    /// What compose and Swarm run instead of their rendering of `probe`: only `Exec` or `Shell`.
+    pub compose_test: Option<Probe>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -413,6 +417,7 @@ fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Se
         resources,
         env,
         secrets: service.secrets.clone(),
+        secrets_as: service.secrets_as.unwrap_or_default(),
         health: service.health.as_ref().and_then(|h| resolve_health(h, main_port)),
         expose,
         depends_on: service.depends_on.clone(),
@@ -490,6 +495,10 @@ fn resolve_check(check: &spec::Check, main_port: Option<u16>) -> Check {
         retries: check.retries.unwrap_or(DEFAULT_CHECK_RETRIES),
         initial_delay: check.initial_delay,
         start_period: check.start_period,
+        compose_test: check.compose_test.as_ref().map(|test| match test {
+            spec::Command::Argv(args) => Probe::Exec { argv: args.clone() },
+            spec::Command::Line(line) => Probe::Shell { line: line.clone() },
+        }),
     }
 }
 

@@ -385,6 +385,7 @@ impl Decode for Service {
         let resources = f.opt(d, "resources");
         let env = f.opt(d, "env").unwrap_or_default();
         let secrets = f.opt(d, "secrets").unwrap_or_default();
+        let secrets_as = f.opt(d, "secrets_as");
         let health = f.opt(d, "health");
         let expose = f.opt(d, "expose");
         let depends_on = f.opt(d, "depends_on").unwrap_or_default();
@@ -405,6 +406,7 @@ impl Decode for Service {
             resources,
             env,
             secrets,
+            secrets_as,
             health,
             expose,
             depends_on,
@@ -546,6 +548,7 @@ impl Decode for Check {
         let timeout = f.opt(d, "timeout");
         let retries = f.opt(d, "retries");
         let start_period = f.opt(d, "start_period");
+        let compose_test = f.opt(d, "compose_test");
         f.finish(d);
         let kinds = [http.is_some(), tcp.is_some(), exec.is_some()].iter().filter(|k| **k).count();
         let given = ["http", "tcp", "exec"].iter().filter(|k| node.get(k).is_some()).count();
@@ -565,7 +568,7 @@ impl Decode for Check {
             );
             return None;
         }
-        Some(Check { http, tcp, exec, port, initial_delay, interval, timeout, retries, start_period })
+        Some(Check { http, tcp, exec, port, initial_delay, interval, timeout, retries, start_period, compose_test })
     }
 }
 
@@ -625,6 +628,14 @@ impl Decode for Spread {
 
     fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
         keyword(d, node, path, "spread", &[("soft", Spread::Soft), ("hard", Spread::Hard)])
+    }
+}
+
+impl Decode for SecretsAs {
+    const EXPECTED: &'static str = "`env` or `files`";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "secret delivery", &SecretsAs::ALL)
     }
 }
 

@@ -365,6 +365,8 @@ pub struct Service {
     /// The declared secrets this service receives as environment variables.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// How the service receives its secrets on Swarm: `env` (default) or `files`. Compose always uses `env`.
+    pub secrets_as: Option<SecretsAs>,
     /// How to tell the service is alive and ready.
     pub health: Option<Health>,
     /// Publish the service on a host name through the ingress (Traefik on compose and Swarm).
@@ -383,6 +385,21 @@ pub struct Service {
     pub security: Option<Security>,
     /// How long a replica gets to stop before it is killed (default 30s).
     pub stop_grace_period: Option<Duration>,
+}
+
+/// How a service receives its secrets on Swarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretsAs {
+    /// Each secret is an environment variable interpolated at deploy time (`${NAME}`), from the environment of `docker stack deploy`.
+    #[default]
+    Env,
+    /// Each secret is an external Swarm secret (`<project>_<NAME>`, created with `docker secret create`) mounted at `/run/secrets/<NAME>`, and `<NAME>_FILE` points to it: the `_FILE` convention of the official postgres, mariadb and mysql images, among others. Only for images that read it.
+    Files,
+}
+
+impl SecretsAs {
+    pub const ALL: [(&'static str, SecretsAs); 2] = [("env", SecretsAs::Env), ("files", SecretsAs::Files)];
 }
 
 /// The two ways to write extra ports.
@@ -479,6 +496,8 @@ pub struct Check {
     pub retries: Option<u32>,
     /// Grace after start during which failures do not count: compose `start_period`, a Kubernetes startup probe.
     pub start_period: Option<Duration>,
+    /// The command compose and Swarm run instead of topo's own probe (their `healthcheck.test`): a list runs as is, a string through `/bin/sh -c`. Use it when the image has neither `wget` nor `curl` for an `http` check, or neither `nc` nor `bash` for a `tcp` check. Kubernetes keeps the `http`, `tcp` or `exec` check.
+    pub compose_test: Option<Command>,
 }
 
 /// A public host name routed to the service.

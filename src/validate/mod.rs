@@ -524,14 +524,16 @@ impl Validator<'_> {
                     &check_path.key("retries"),
                 ));
             }
-            if let Some(Command::Argv(argv)) = &check.exec
-                && argv.len() == 1
-                && argv[0].contains(' ')
-            {
-                self.push(
-                        Diagnostic::warning("exec-single-argument", format!("`{}` is one argument with spaces, run as a single program name", argv[0]), &check_path.key("exec"))
+            for (field, command) in [("exec", &check.exec), ("compose_test", &check.compose_test)] {
+                if let Some(Command::Argv(argv)) = command
+                    && argv.len() == 1
+                    && argv[0].contains(' ')
+                {
+                    self.push(
+                        Diagnostic::warning("exec-single-argument", format!("`{}` is one argument with spaces, run as a single program name", argv[0]), &check_path.key(field))
                             .help("split it into a list (`[pg_isready, -U, postgres]`), or write it as a string to run it through `/bin/sh -c`"),
                     );
+                }
             }
         }
     }
