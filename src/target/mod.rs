@@ -2,7 +2,10 @@
 //! YAML documents. Each target also reports, as warnings, whatever the spec
 //! asks that it cannot honour: nothing is dropped silently.
 
+pub mod compose;
+pub mod docker;
 pub mod k8s;
+pub mod swarm;
 
 use serde::Serialize;
 
@@ -67,15 +70,8 @@ fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
 pub fn render(model: &Model, phase: &Phase, target: Target) -> Rendered {
     match target {
         Target::K8s => k8s::render(model, phase),
-        Target::Compose | Target::Swarm => {
-            let mut rendered = Rendered::default();
-            rendered.warnings.push(Diagnostic::error(
-                "target-not-implemented",
-                format!("the {} target is not implemented yet", target.as_str()),
-                &SpecPath::root().key("phases"),
-            ));
-            rendered
-        }
+        Target::Compose => compose::render(model, phase),
+        Target::Swarm => swarm::render(model, phase),
     }
 }
 

@@ -1,0 +1,120 @@
+//! The compose target: one `docker-compose.yml` for one node, ready for
+//! Dokploy's compose mode (Traefik labels, its external network) and for a
+//! plain `docker compose up`.
+
+use docker_compose_types as dct;
+use indexmap::IndexMap;
+
+use crate::model::{Model, Node, Phase, Service};
+use crate::spec::{Role, Spread};
+
+use super::docker::{self, File, Flavor};
+use super::{Rendered, service_path};
+
+/// The file `--out DIR` writes.
+pub const FILE: &str = "docker-compose.yml";
+
+pub fn render(model: &Model, phase: &Phase) -> Rendered {
+    let mut rendered = Rendered::default();
+    let node = compose_node(phase);
+    let mut services = IndexMap::new();
+    for service in phase.services.values() {
+        let mut entry = docker::service_entry::<dct::Deploy>(model, service, Flavor::Compose);
+        entry.base.restart = Some("unless-stopped".to_owned());
+        entry.base.depends_on = depends_on(phase, service);
+        entry.base.labels = dct::Labels::List(docker::traefik_labels(model, service, &["traefik.docker.network"]));
+        entry.base.networks = docker::service_networks(service);
+        entry.deploy = Some(dct::Deploy {
+            replicas: Some(i64::from(service.replicas)),
+            resources: docker::resources(service),
+            ..Default::default()
+        });
+        services.insert(service.name.clone(), entry);
+        docker::warn_common(&mut rendered, phase, service, Flavor::Compose);
+        warn(&mut rendered, node, service);
+    }
+    let mut networks = IndexMap::new();
+    if phase.services.values().any(|s| s.expose.is_some()) {
+        let (name, settings) = docker::dokploy_network();
+        networks.insert(name, settings);
+    }
+    let file = File {
+        version: None,
+        services,
+        top: dct::Compose {
+            volumes: docker::top_level_volumes(phase),
+            networks: dct::ComposeNetworks(networks),
+            ..Default::default()
+        },
+    };
+    rendered.documents.push(docker::document(FILE, &file));
+    rendered
+}
+
+/// The node compose runs on: the phase's manager (the Dokploy host), else its first node.
+fn compose_node(phase: &Phase) -> Option<&Node> {
+    phase.nodes.values().find(|n| n.role == Role::Manager).or_else(|| phase.nodes.values().next())
+}
+
+/// Each dependency with `service_healthy` when it has a health check, `service_started` otherwise.
+fn depends_on(phase: &Phase, service: &Service) -> dct::DependsOnOptions {
+    if service.depends_on.is_empty() {
+        return dct::DependsOnOptions::default();
+    }
+    let conditions = service
+        .depends_on
+        .iter()
+        .map(|name| {
+            let healthy = phase.services.get(name).is_some_and(|dep| dep.health.is_some());
+            let condition = if healthy {
+                dct::DependsCondition::service_healthy()
+            } else {
+                dct::DependsCondition::service_started()
+            };
+            (name.clone(), condition)
+        })
+        .collect();
+    dct::DependsOnOptions::Conditional(conditions)
+}
+
+fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
+    if let Some(node) = node
+        && !service.placement.admits(node)
+    {
+        rendered.warn(
+            "placement-ignored",
+            format!(
+                "compose runs every service on one node ({}), which `{}`'s placement excludes; it runs there anyway",
+                node.name, service.name
+            ),
+            &service_path(service, "placement"),
+            "render this phase for swarm to honour placement, or relax it for this phase",
+        );
+    }
+    if service.replicas > 1 && service.placement.spread == Some(Spread::Hard) {
+        rendered.warn(
+            "spread-ignored",
+            format!(
+                "compose runs all {} replicas of `{}` on one node: `spread: hard` cannot hold",
+                service.replicas, service.name
+            ),
+            &service_path(service, "placement"),
+            "render this phase for swarm, or use one replica here",
+        );
+    }
+    if service.replicas > 1
+        && let Some(volume) = docker::shared_volume(service)
+    {
+        rendered.warnings.push(
+            crate::diag::Diagnostic::error(
+                "shared-volume",
+                format!(
+                    "the {} replicas of `{}` would all mount volume `{}` on the one compose node: a single-writer volume shared by several writers corrupts its data",
+                    service.replicas, service.name, volume.name
+                ),
+                &service_path(service, "replicas"),
+            )
+            .help("run one replica in this phase, or mark the volume `read_only: true` or `access: ReadWriteMany` if the application shares it safely"),
+        );
+    }
+}

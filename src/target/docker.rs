@@ -1,0 +1,409 @@
+//! What the compose and Swarm targets share: both write the compose file
+//! format, so a service's image, command, environment, health check, security
+//! settings, volumes and Traefik labels are built here once, as
+//! `docker-compose-types` values. Where that crate lacks a field or orders
+//! fields awkwardly, the typed wrappers below add it; no YAML is ever built
+//! from text.
+
+use docker_compose_types as dct;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::model::{Check, Model, Phase, Probe, Service};
+use crate::spec::{AccessMode, Cpu, Duration, Memory, SecretsAs};
+
+use super::{Document, Rendered, service_path};
+
+/// Dokploy's Traefik network: every exposed service joins it, declared external.
+pub const DOKPLOY_NETWORK: &str = "dokploy-network";
+/// The network every service is on.
+pub const DEFAULT_NETWORK: &str = "default";
+
+/// A whole compose or stack file: `services` first, then the crate's top-level
+/// sections (volumes, networks, secrets).
+#[derive(Debug, Serialize)]
+pub struct File<D> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub services: IndexMap<String, ServiceEntry<D>>,
+    /// Only its top-level sections are used; its own `services` stays empty.
+    #[serde(flatten)]
+    pub top: dct::Compose,
+}
+
+/// One service: the crate's `Service`, with the fields a reader looks for
+/// first (image, entrypoint, command) in front, and the health check and
+/// `deploy` section (the target's own type) at the end.
+#[derive(Debug, Serialize)]
+pub struct ServiceEntry<D> {
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<dct::Entrypoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<dct::Command>,
+    /// Everything else; its `image`, `entrypoint`, `command`, `healthcheck` and `deploy` stay empty.
+    #[serde(flatten)]
+    pub base: dct::Service,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<dct::Healthcheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<D>,
+}
+
+/// A file as one YAML document, ending with a newline.
+pub fn document<T: Serialize>(file: &str, value: &T) -> Document {
+    let mut yaml = super::to_yaml(value);
+    if !yaml.ends_with('\n') {
+        yaml.push('\n');
+    }
+    Document { file: file.to_owned(), yaml }
+}
+
+/// Which of the two targets is rendering: the few places they differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Compose,
+    Swarm,
+}
+
+impl Flavor {
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::Compose => "compose",
+            Flavor::Swarm => "Swarm",
+        }
+    }
+}
+
+/// The parts of a service both targets write the same way. The caller adds
+/// `restart`, `depends_on`, labels (compose) or `deploy` (Swarm).
+pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> ServiceEntry<D> {
+    let security = &service.security;
+    let mut volumes: Vec<dct::Volumes> = service
+        .volumes
+        .iter()
+        .map(|volume| {
+            dct::Volumes::Advanced(dct::AdvancedVolumes {
+                source: Some(volume_name(service, &volume.name)),
+                target: volume.mount.clone(),
+                _type: "volume".to_owned(),
+                read_only: volume.read_only,
+                bind: None,
+                volume: None,
+                tmpfs: None,
+            })
+        })
+        .collect();
+    if security.read_only_root_filesystem {
+        // The root is read-only: /tmp and the spec's `writable` paths are tmpfs mounts.
+        let mut writable: Vec<&str> = vec!["/tmp"];
+        writable.extend(security.writable.iter().map(String::as_str).filter(|p| *p != "/tmp"));
+        volumes.extend(writable.into_iter().map(|target| {
+            dct::Volumes::Advanced(dct::AdvancedVolumes {
+                source: None,
+                target: target.to_owned(),
+                _type: "tmpfs".to_owned(),
+                read_only: false,
+                bind: None,
+                volume: None,
+                tmpfs: None,
+            })
+        }));
+    }
+    let user = security.run_as_user.map(|uid| match security.run_as_group {
+        Some(gid) => format!("{uid}:{gid}"),
+        None => uid.to_string(),
+    });
+    let base = dct::Service {
+        environment: environment(model, service, flavor),
+        user,
+        read_only: security.read_only_root_filesystem,
+        cap_drop: vec!["ALL".to_owned()],
+        cap_add: security.capabilities.clone(),
+        // Swarm services cannot set security options (`docker stack deploy` ignores them).
+        security_opt: match flavor {
+            Flavor::Compose => vec!["no-new-privileges:true".to_owned()],
+            Flavor::Swarm => Vec::new(),
+        },
+        volumes,
+        stop_grace_period: Some(go_duration(service.stop_grace_period)),
+        secrets: match (flavor, service.secrets_as) {
+            (Flavor::Swarm, SecretsAs::Files) if !service.secrets.is_empty() => {
+                Some(dct::Secrets::Simple(service.secrets.clone()))
+            }
+            _ => None,
+        },
+        ..Default::default()
+    };
+    ServiceEntry {
+        image: service.image.clone(),
+        entrypoint: service.entrypoint.as_ref().map(|argv| dct::Entrypoint::List(escape_all(argv))),
+        command: service.command.as_ref().map(|argv| dct::Command::Args(escape_all(argv))),
+        base,
+        healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness)),
+        deploy: None,
+    }
+}
+
+/// The named volume behind a service's volume: `postgres-data`.
+pub fn volume_name(service: &Service, volume: &str) -> String {
+    format!("{}-{volume}", service.name)
+}
+
+/// The environment: shared and own `env`, then each secret, sorted by name.
+/// A secret is never a value: `${NAME:?NAME is required}` makes compose and
+/// `docker stack deploy` fail when it is missing, or on Swarm with
+/// `secrets_as: files`, `NAME_FILE` names the mounted secret.
+fn environment(_model: &Model, service: &Service, flavor: Flavor) -> dct::Environment {
+    let mut env: Vec<(String, String)> = service.env.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
+    for secret in &service.secrets {
+        match (flavor, service.secrets_as) {
+            (Flavor::Swarm, SecretsAs::Files) => env.push((format!("{secret}_FILE"), format!("/run/secrets/{secret}"))),
+            _ => env.push((secret.clone(), format!("${{{secret}:?{secret} is required}}"))),
+        }
+    }
+    env.sort();
+    dct::Environment::KvPair(env.into_iter().map(|(k, v)| (k, Some(dct::SingleValue::String(v)))).collect())
+}
+
+/// The external Swarm secret behind a secret name: `finanzas_POSTGRES_PASSWORD`.
+pub fn swarm_secret_name(model: &Model, secret: &str) -> String {
+    format!("{}_{secret}", model.project)
+}
+
+/// Compose and Swarm have one health check. They run the readiness check
+/// (which is the liveness check when only one is given).
+fn healthcheck(check: &Check) -> dct::Healthcheck {
+    let probe = check.compose_test.as_ref().unwrap_or(&check.probe);
+    let start_period = check.initial_delay.map_or(0, Duration::millis) + check.start_period.map_or(0, Duration::millis);
+    dct::Healthcheck {
+        test: Some(dct::HealthcheckTest::Multiple(health_test(probe))),
+        interval: Some(go_duration(check.interval)),
+        timeout: Some(go_duration(check.timeout)),
+        retries: i64::from(check.retries),
+        start_period: (start_period > 0).then(|| go_duration(Duration::from_millis(start_period))),
+        start_interval: None,
+        disable: false,
+    }
+}
+
+/// The `test` of a health check. An `http` or `tcp` check needs a program in
+/// the image: `wget` (busybox, in every Alpine image) or else `curl` for http;
+/// `nc -z` or else bash's `/dev/tcp` for tcp. `compose_test` replaces them.
+pub fn health_test(probe: &Probe) -> Vec<String> {
+    match probe {
+        Probe::Exec { argv } => std::iter::once("CMD".to_owned()).chain(escape_all(argv)).collect(),
+        Probe::Shell { line } => vec!["CMD-SHELL".to_owned(), escape_dollars(line)],
+        Probe::Http { path, port } => {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            vec!["CMD-SHELL".to_owned(), format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}")]
+        }
+        Probe::Tcp { port } => {
+            vec!["CMD-SHELL".to_owned(), format!("nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'")]
+        }
+    }
+}
+
+/// Traefik labels as Dokploy writes them for a domain: a `web` router and,
+/// with TLS, a `websecure` router with the certresolver and a redirect from
+/// `web`; each router has its own Traefik service with the load-balancer port.
+/// `network_labels` are the keys that tell Traefik which network reaches the
+/// containers (`traefik.docker.network`, and `traefik.swarm.network` on Swarm).
+pub fn traefik_labels(model: &Model, service: &Service, network_labels: &[&str]) -> Vec<String> {
+    let Some(expose) = &service.expose else { return Vec::new() };
+    let mut labels = vec!["traefik.enable=true".to_owned()];
+    labels.extend(network_labels.iter().map(|key| format!("{key}={DOKPLOY_NETWORK}")));
+    let base = format!("{}-{}", model.project, service.name);
+    let mut rule = format!("Host(`{}`)", expose.host);
+    if expose.path != "/" {
+        rule.push_str(&format!(" && PathPrefix(`{}`)", expose.path));
+    }
+    let tls = expose.tls.then_some(model.ingress.certresolver.as_deref()).flatten();
+    let redirect = format!("{base}-redirect-to-https");
+    let mut router = |entrypoint: &str, extra: &[String]| {
+        let name = format!("{base}-{entrypoint}");
+        labels.push(format!("traefik.http.routers.{name}.rule={rule}"));
+        labels.push(format!("traefik.http.routers.{name}.entrypoints={entrypoint}"));
+        labels.push(format!("traefik.http.routers.{name}.service={name}"));
+        labels.extend(extra.iter().map(|label| format!("traefik.http.routers.{name}.{label}")));
+        labels.push(format!("traefik.http.services.{name}.loadbalancer.server.port={}", expose.port));
+    };
+    match tls {
+        Some(resolver) => {
+            router("web", &[format!("middlewares={redirect}")]);
+            router("websecure", &["tls=true".to_owned(), format!("tls.certresolver={resolver}")]);
+            labels.push(format!("traefik.http.middlewares.{redirect}.redirectscheme.scheme=https"));
+            labels.push(format!("traefik.http.middlewares.{redirect}.redirectscheme.permanent=true"));
+        }
+        None => router("web", &[]),
+    }
+    labels
+}
+
+/// The top-level `networks` entry of Dokploy's network.
+pub fn dokploy_network() -> (String, dct::MapOrEmpty<dct::NetworkSettings>) {
+    let settings = dct::NetworkSettings { external: Some(dct::ComposeNetwork::Bool(true)), ..Default::default() };
+    (DOKPLOY_NETWORK.to_owned(), dct::MapOrEmpty::Map(settings))
+}
+
+/// A service's `networks`: exposed services also join Dokploy's network, so Traefik reaches them.
+pub fn service_networks(service: &Service) -> dct::Networks {
+    if service.expose.is_some() {
+        dct::Networks::Simple(vec![DEFAULT_NETWORK.to_owned(), DOKPLOY_NETWORK.to_owned()])
+    } else {
+        dct::Networks::default()
+    }
+}
+
+/// Top-level named volumes of every service, in service order.
+pub fn top_level_volumes(phase: &Phase) -> dct::TopLevelVolumes {
+    dct::TopLevelVolumes(
+        phase
+            .services
+            .values()
+            .flat_map(|s| s.volumes.iter().map(move |v| (volume_name(s, &v.name), dct::MapOrEmpty::Empty)))
+            .collect(),
+    )
+}
+
+/// `deploy.resources` in compose notation: `cpus: "0.25"`, `memory: 512M`.
+pub fn resources(service: &Service) -> Option<dct::Resources> {
+    let amounts = |cpu: Option<Cpu>, memory: Option<Memory>| {
+        (cpu.is_some() || memory.is_some()).then(|| dct::Limits {
+            cpus: cpu.map(Cpu::cores_decimal),
+            memory: memory.map(docker_memory),
+            devices: None,
+        })
+    };
+    let resources = &service.resources;
+    let limits = amounts(resources.limits.cpu, resources.limits.memory);
+    let reservations = amounts(resources.requests.cpu, resources.requests.memory);
+    (limits.is_some() || reservations.is_some()).then_some(dct::Resources { limits, reservations })
+}
+
+/// Docker's memory notation, whose `K`, `M` and `G` are powers of two: the
+/// largest unit that divides the value exactly, else bytes.
+pub fn docker_memory(memory: Memory) -> String {
+    let bytes = memory.bytes();
+    for (unit, factor) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+        if bytes >= factor && bytes.is_multiple_of(factor) {
+            return format!("{}{unit}", bytes / factor);
+        }
+    }
+    bytes.to_string()
+}
+
+/// A duration as Go's `time.ParseDuration` reads it (compose has no days): `1m30s`, `300ms`, `168h`.
+pub fn go_duration(duration: Duration) -> String {
+    let mut rest = duration.millis();
+    if rest == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    for (unit, factor) in [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+        if rest >= factor {
+            out.push_str(&format!("{}{unit}", rest / factor));
+            rest %= factor;
+        }
+    }
+    out
+}
+
+/// Compose interpolates `$` everywhere in the file: a literal `$` is written `$$`.
+pub fn escape_dollars(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+fn escape_all(argv: &[String]) -> Vec<String> {
+    argv.iter().map(|a| escape_dollars(a)).collect()
+}
+
+/// Warnings both targets share: what a compose file cannot say about health checks and autoscaling.
+pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, flavor: Flavor) {
+    let target = flavor.name();
+    if let Some(health) = &service.health {
+        if health.liveness != health.readiness {
+            rendered.warn(
+                "liveness-not-used",
+                format!(
+                    "{target} runs one health check: `{}` gets its readiness check; its liveness check is not used",
+                    service.name
+                ),
+                &service_path(service, "health").key("liveness"),
+                "give both the same check, or accept that only readiness runs here",
+            );
+        }
+        if health.startup.is_some() {
+            rendered.warn(
+                "startup-not-used",
+                format!("{target} has no startup probe: `{}`'s startup check is not used", service.name),
+                &service_path(service, "health").key("startup"),
+                "use `start_period` on the readiness check to give a slow starter time",
+            );
+        }
+    }
+    // Validation already warns about a compose or swarm phase; this covers rendering a k8s phase here.
+    if let Some(autoscale) = &service.autoscale
+        && phase.target == crate::spec::Target::K8s
+    {
+        rendered.warn(
+            "autoscale-ignored",
+            format!(
+                "{target} has no autoscaler: `{}` runs {} replicas (the autoscaler would go up to {})",
+                service.name, service.replicas, autoscale.max
+            ),
+            &service_path(service, "autoscale"),
+            "raise `replicas` for this phase if the peak needs more",
+        );
+    }
+}
+
+/// Whether replicas of a service would share one writable single-writer
+/// volume: several replicas on one node mount the same named volume.
+pub fn shared_volume(service: &Service) -> Option<&crate::model::Volume> {
+    service
+        .volumes
+        .iter()
+        .find(|v| !v.read_only && matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        let cases = [(0, "0s"), (300, "300ms"), (10_000, "10s"), (90_000, "1m30s"), (7 * 86_400_000, "168h")];
+        for (millis, text) in cases {
+            assert_eq!(go_duration(Duration::from_millis(millis)), text);
+        }
+    }
+
+    #[test]
+    fn docker_memory_units() {
+        assert_eq!(docker_memory(Memory::mebibytes(512)), "512M");
+        assert_eq!(docker_memory(Memory::mebibytes(1024)), "1G");
+        assert_eq!(docker_memory(Memory::mebibytes(1536)), "1536M");
+        assert_eq!(docker_memory(Memory::from_bytes(1_500_000_000)), "1500000000");
+        assert_eq!(docker_memory(Memory::from_bytes(1_000_000)), "1000000", "decimal M is not Docker's M");
+    }
+
+    #[test]
+    fn dollars_are_escaped() {
+        assert_eq!(escape_dollars("a$b$$c"), "a$$b$$$$c");
+        let test = health_test(&Probe::Shell { line: "test -n \"$PGUSER\"".into() });
+        assert_eq!(test, ["CMD-SHELL", "test -n \"$$PGUSER\""]);
+    }
+
+    #[test]
+    fn http_and_tcp_checks_use_tools_in_the_image() {
+        let http = health_test(&Probe::Http { path: "/ready".into(), port: 4000 });
+        assert_eq!(
+            http[1],
+            "wget -q -O /dev/null http://127.0.0.1:4000/ready || curl -fsS -o /dev/null http://127.0.0.1:4000/ready"
+        );
+        let tcp = health_test(&Probe::Tcp { port: 5432 });
+        assert_eq!(tcp[1], "nc -z 127.0.0.1 5432 || bash -c '</dev/tcp/127.0.0.1/5432'");
+        assert_eq!(health_test(&Probe::Exec { argv: vec!["pg_isready".into()] }), ["CMD", "pg_isready"]);
+    }
+}

@@ -1,0 +1,245 @@
+//! The Swarm target: one stack file for `docker stack deploy` (and Dokploy's
+//! stack mode). `docker-compose-types` lacks several Swarm fields
+//! (`rollback_config`, `update_config.order`, `max_replicas_per_node`,
+//! `endpoint_mode`), so `deploy` is our own typed struct around its pieces.
+
+use docker_compose_types as dct;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::model::{Model, Node, Phase, Service};
+use crate::spec::{SecretsAs, Spread};
+
+use super::docker::{self, File, Flavor};
+use super::{Rendered, service_path};
+
+/// The file `--out DIR` writes.
+pub const FILE: &str = "stack.yml";
+
+/// The stack file format version: 3.8 has every key used here
+/// (`max_replicas_per_node` is the newest) and every Docker CLI since 19.03 reads it.
+pub const VERSION: &str = "3.8";
+
+/// A service's `deploy` section as `docker stack deploy` reads it.
+#[derive(Debug, Serialize)]
+pub struct Deploy {
+    pub mode: Mode,
+    pub replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_mode: Option<EndpointMode>,
+    /// Service labels: where Traefik's Swarm provider reads its configuration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<dct::Resources>,
+    pub restart_policy: dct::RestartPolicy,
+    pub update_config: UpdateConfig,
+    pub rollback_config: UpdateConfig,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Replicated,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointMode {
+    /// A virtual IP in front of the tasks (Swarm's default).
+    Vip,
+    /// DNS round robin over the tasks, no virtual IP.
+    Dnsrr,
+}
+
+/// `deploy.placement` with the `max_replicas_per_node` the crate lacks.
+#[derive(Debug, Serialize)]
+pub struct Placement {
+    #[serde(flatten)]
+    pub base: dct::Placement,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_replicas_per_node: Option<u32>,
+}
+
+/// `update_config` or `rollback_config`, with the `order` the crate lacks.
+#[derive(Debug, Serialize)]
+pub struct UpdateConfig {
+    #[serde(flatten)]
+    pub base: dct::UpdateConfig,
+    pub order: Order,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    /// Start the new task before stopping the old one: no gap in service.
+    StartFirst,
+    /// Stop the old task first: one writer at a time on a volume, and room on a full node.
+    StopFirst,
+}
+
+pub fn render(model: &Model, phase: &Phase) -> Rendered {
+    let mut rendered = Rendered::default();
+    let mut services = IndexMap::new();
+    let mut secrets = IndexMap::new();
+    for service in phase.services.values() {
+        let eligible: Vec<&Node> = phase.nodes.values().filter(|n| service.placement.admits(n)).collect();
+        let mut entry = docker::service_entry::<Deploy>(model, service, Flavor::Swarm);
+        entry.base.networks = docker::service_networks(service);
+        entry.deploy = Some(deploy(model, service, &eligible));
+        if service.secrets_as == SecretsAs::Files {
+            for secret in &service.secrets {
+                let external =
+                    dct::ComposeSecret::External { external: true, name: docker::swarm_secret_name(model, secret) };
+                secrets.insert(secret.clone(), Some(external));
+            }
+        }
+        services.insert(service.name.clone(), entry);
+        docker::warn_common(&mut rendered, phase, service, Flavor::Swarm);
+        warn(&mut rendered, service, &eligible);
+    }
+    secrets.sort_keys();
+    let overlay = dct::NetworkSettings { driver: Some("overlay".to_owned()), ..Default::default() };
+    let mut networks = IndexMap::from([(docker::DEFAULT_NETWORK.to_owned(), dct::MapOrEmpty::Map(overlay))]);
+    if phase.services.values().any(|s| s.expose.is_some()) {
+        let (name, settings) = docker::dokploy_network();
+        networks.insert(name, settings);
+    }
+    let file = File {
+        version: Some(VERSION.to_owned()),
+        services,
+        top: dct::Compose {
+            volumes: docker::top_level_volumes(phase),
+            networks: dct::ComposeNetworks(networks),
+            secrets: (!secrets.is_empty()).then_some(dct::ComposeSecrets(secrets)),
+            ..Default::default()
+        },
+    };
+    rendered.documents.push(docker::document(FILE, &file));
+    rendered
+}
+
+fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
+    let placement = &service.placement;
+    let mut constraints = Vec::new();
+    if let Some(role) = placement.role {
+        constraints.push(format!("node.role == {}", role.as_str()));
+    }
+    if let Some(node) = &placement.node {
+        constraints.push(format!("node.hostname == {node}"));
+    }
+    constraints.extend(placement.labels.iter().map(|(k, v)| format!("node.labels.{k} == {v}")));
+    let hard = placement.spread == Some(Spread::Hard);
+    let placement = (!constraints.is_empty() || hard).then(|| Placement {
+        base: dct::Placement { constraints, preferences: Vec::new() },
+        max_replicas_per_node: hard.then_some(1),
+    });
+    // A new task cannot start beside the old one when the old one holds a
+    // single-writer volume, or when every eligible node already runs its one replica.
+    let full = hard && service.replicas as usize >= eligible.len();
+    let order = if service.stateful || docker::shared_volume(service).is_some() || full {
+        Order::StopFirst
+    } else {
+        Order::StartFirst
+    };
+    let update = |failure_action: &str, delay: &str| UpdateConfig {
+        base: dct::UpdateConfig {
+            parallelism: Some(1),
+            delay: Some(delay.to_owned()),
+            failure_action: Some(failure_action.to_owned()),
+            monitor: Some("30s".to_owned()),
+            max_failure_ratio: None,
+        },
+        order,
+    };
+    Deploy {
+        mode: Mode::Replicated,
+        replicas: service.replicas,
+        // Nothing connects to a service without ports: it needs no virtual IP.
+        endpoint_mode: service.ports.is_empty().then_some(EndpointMode::Dnsrr),
+        labels: docker::traefik_labels(model, service, &["traefik.swarm.network", "traefik.docker.network"]),
+        placement,
+        resources: docker::resources(service),
+        restart_policy: dct::RestartPolicy {
+            condition: Some("any".to_owned()),
+            delay: Some("5s".to_owned()),
+            max_attempts: None,
+            window: Some("2m".to_owned()),
+        },
+        update_config: update("rollback", "10s"),
+        rollback_config: update("pause", "0s"),
+    }
+}
+
+fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node]) {
+    if !service.depends_on.is_empty() {
+        rendered.warn(
+            "depends-on-ignored",
+            format!(
+                "Swarm ignores `depends_on`: `{}` may start before {}, so it is left out of the stack",
+                service.name,
+                service.depends_on.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(" and ")
+            ),
+            &service_path(service, "depends_on"),
+            "make the service retry its connections at start-up; Swarm restarts it until they succeed",
+        );
+    }
+    let writable = service.volumes.iter().find(|v| !v.read_only);
+    if let Some(volume) = writable
+        && eligible.len() > 1
+    {
+        let nodes = eligible.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+        let (code, what) = if service.stateful {
+            ("stateful-not-pinned", "stateful service")
+        } else {
+            ("volume-not-pinned", "service")
+        };
+        rendered.warn(
+            code,
+            format!(
+                "{what} `{}` may run on any of {nodes}: volume `{}` is local to a node, so its data stays behind when Swarm moves the service",
+                service.name, volume.name
+            ),
+            &service_path(service, "placement"),
+            "pin it to one node: `placement: { node: <hostname> }`, or a role or label only one node has",
+        );
+    }
+    let hard = service.placement.spread == Some(Spread::Hard);
+    if hard && service.replicas as usize > eligible.len() {
+        rendered.warn(
+            "spread-unsatisfiable",
+            format!(
+                "`{}` asks for {} replicas at most one per node, but only {} node{} admit it: the rest stay pending",
+                service.name,
+                service.replicas,
+                eligible.len(),
+                if eligible.len() == 1 { "" } else { "s" }
+            ),
+            &service_path(service, "placement"),
+            "add nodes, relax the placement, or lower the replicas for this phase",
+        );
+    }
+    if service.replicas > 1
+        && !hard
+        && let Some(volume) = docker::shared_volume(service)
+    {
+        let pinned = eligible.len() <= 1;
+        let message = if pinned {
+            format!(
+                "the {} replicas of `{}` all run on one node and would mount the same volume `{}`: a single-writer volume shared by several writers corrupts its data",
+                service.replicas, service.name, volume.name
+            )
+        } else {
+            format!(
+                "the {} replicas of `{}` can land on one node and then mount the same volume `{}`: a single-writer volume shared by several writers corrupts its data",
+                service.replicas, service.name, volume.name
+            )
+        };
+        rendered.warnings.push(Diagnostic::error("shared-volume", message, &service_path(service, "replicas")).help(
+            "run one replica, use `placement: { spread: hard }` so each replica has its own node and volume, or mark the volume `read_only: true` or `access: ReadWriteMany`",
+        ));
+    }
+}
