@@ -69,14 +69,17 @@ pub enum TargetArg {
     Swarm,
     /// Kubernetes manifests (K3s first).
     K8s,
+    /// The phase's Prometheus alert rules (from `triggers`), for its own target's exporters.
+    Rules,
 }
 
-impl From<TargetArg> for topo::spec::Target {
+impl From<TargetArg> for topo::target::Output {
     fn from(target: TargetArg) -> Self {
         match target {
-            TargetArg::Compose => Self::Compose,
-            TargetArg::Swarm => Self::Swarm,
-            TargetArg::K8s => Self::K8s,
+            TargetArg::Compose => Self::Target(topo::spec::Target::Compose),
+            TargetArg::Swarm => Self::Target(topo::spec::Target::Swarm),
+            TargetArg::K8s => Self::Target(topo::spec::Target::K8s),
+            TargetArg::Rules => Self::Rules,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
 
-use topo::spec::Target;
+use topo::target::Output;
 
 use crate::cli::Format;
 
@@ -109,7 +109,7 @@ fn report(diags: &Diagnostics, loaded: &Loaded, format: Format, json_to_stdout: 
 pub fn render(
     spec_path: &Path,
     phase: &str,
-    target: Option<Target>,
+    output: Option<Output>,
     out: Option<&Path>,
     format: Format,
 ) -> anyhow::Result<ExitStatus> {
@@ -129,8 +129,8 @@ pub fn render(
         let known: Vec<String> = model.phases.iter().map(|p| format!("{} ({})", p.number, p.name)).collect();
         anyhow::bail!("{} has no phase `{phase}`; its phases are {}", loaded.file, known.join(", "));
     };
-    let target = target.unwrap_or(phase.target);
-    let rendered = topo::target::render(model, phase, target);
+    let output = output.unwrap_or(Output::Target(phase.target));
+    let rendered = topo::target::render_output(model, phase, output);
     let mut diags = compiled.warnings.clone();
     diags.extend(rendered.warnings.clone());
     compiled.locate(&mut diags);

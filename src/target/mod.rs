@@ -5,6 +5,7 @@
 pub mod compose;
 pub mod docker;
 pub mod k8s;
+pub mod rules;
 pub mod swarm;
 
 use serde::Serialize;
@@ -64,6 +65,21 @@ fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
         out.push_str(doc);
     }
     out
+}
+
+/// What `topo render` can produce for a phase: a deployment target, or its alert rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Target(Target),
+    Rules,
+}
+
+/// Render one phase as a target's files or as its alert rules.
+pub fn render_output(model: &Model, phase: &Phase, output: Output) -> Rendered {
+    match output {
+        Output::Target(target) => render(model, phase, target),
+        Output::Rules => rules::render(model, phase),
+    }
 }
 
 /// Render one phase of the model for a target (its own, or another one).

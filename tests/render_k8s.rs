@@ -1,0 +1,399 @@
+//! The Kubernetes target: what it renders for every spec we have, checked by
+//! `kubernetes-validate --strict` and `kubectl kustomize`, and the rules a
+//! careful operator expects of the objects.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+#[path = "support/validators.rs"]
+mod validators;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_norway::Value;
+use topo::spec::Target;
+
+const TOPO: &str = env!("CARGO_BIN_EXE_topo");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every valid spec of the repository: specs/, examples/ and the valid fixtures.
+fn valid_specs() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["specs", "examples", "tests/fixtures/valid"] {
+        for entry in fs_err::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 10, "expected the specs, examples and fixtures, found {files:?}");
+    files
+}
+
+fn compile(path: &Path) -> topo::Compiled {
+    let bytes = fs_err::read(path).unwrap();
+    match topo::compile(&bytes) {
+        Ok(compiled) => compiled,
+        Err(diags) => {
+            panic!("{} does not compile: {:?}", path.display(), diags.iter().map(|d| &d.message).collect::<Vec<_>>())
+        }
+    }
+}
+
+fn compile_text(text: &str) -> topo::Compiled {
+    match topo::compile(text.as_bytes()) {
+        Ok(compiled) => compiled,
+        Err(diags) => panic!("spec does not compile: {:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>()),
+    }
+}
+
+fn render(compiled: &topo::Compiled, phase: u32) -> topo::target::Rendered {
+    let phase = compiled.model.phases.iter().find(|p| p.number == phase).unwrap();
+    topo::target::render(&compiled.model, phase, Target::K8s)
+}
+
+fn documents(stream: &str) -> Vec<Value> {
+    stream.split("\n---\n").map(|doc| serde_norway::from_str::<Value>(doc).unwrap()).collect()
+}
+
+/// The value at a dotted path; a key that itself holds dots (a label name) is
+/// matched whole, longest first.
+fn get<'v>(value: &'v Value, path: &str) -> &'v Value {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut value = value;
+    let mut i = 0;
+    while i < parts.len() {
+        if let Ok(index) = parts[i].parse::<usize>() {
+            value = &value[index];
+            i += 1;
+            continue;
+        }
+        let found = (i + 1..=parts.len()).rev().find(|&j| value.get(parts[i..j].join(".")).is_some());
+        let j = found.unwrap_or(i + 1);
+        value = &value[parts[i..j].join(".").as_str()];
+        i = j;
+    }
+    value
+}
+
+fn str_at<'v>(value: &'v Value, path: &str) -> &'v str {
+    get(value, path).as_str().unwrap_or_else(|| panic!("no string at {path} in {value:?}"))
+}
+
+fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
+    docs.iter()
+        .find(|d| str_at(d, "kind") == kind && str_at(d, "metadata.name") == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+const KIND_ORDER: [&str; 9] = [
+    "Namespace",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+];
+
+#[test]
+fn finanzas_phase_3_snapshot() {
+    let compiled = compile(&root().join("specs/finanzas.yaml"));
+    let rendered = render(&compiled, 3);
+    insta::assert_snapshot!("finanzas_k3s", rendered.stream());
+}
+
+/// Every phase of every spec, rendered for Kubernetes, passes
+/// `kubernetes-validate --strict` for the oldest and newest versions we target.
+#[test]
+fn every_spec_and_phase_passes_kubernetes_validate() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in &compiled.model.phases {
+            let rendered = topo::target::render(&compiled.model, phase, Target::K8s);
+            if rendered.warnings.has_errors() {
+                continue; // A phase the k8s target refuses (a volume without a size): tested below.
+            }
+            let name = format!("{}-{}.yaml", path.file_stem().unwrap().to_string_lossy(), phase.number);
+            let input = validators::TempInput::new(&name, &rendered.stream()).unwrap();
+            for version in ["1.33.0", "1.37.0"] {
+                if let Err(error) = validators::kubernetes_validate_version(input.path(), version) {
+                    failures.push(format!("{name} against {version}:\n{error}"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} phases rendered");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The objects obey the rules the issue names, for every spec and phase.
+#[test]
+fn objects_follow_the_rules_for_every_spec() {
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in &compiled.model.phases {
+            let rendered = topo::target::render(&compiled.model, phase, Target::K8s);
+            if rendered.warnings.has_errors() {
+                continue;
+            }
+            let at = format!("{} phase {}", path.display(), phase.number);
+            let stream = rendered.stream();
+            let docs = documents(&stream);
+
+            // Stable order: by kind, then by name.
+            let keys: Vec<(usize, String)> = docs
+                .iter()
+                .map(|d| {
+                    let kind = KIND_ORDER.iter().position(|k| *k == str_at(d, "kind")).unwrap();
+                    (kind, str_at(d, "metadata.name").to_owned())
+                })
+                .collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(keys, sorted, "{at}: objects out of order");
+
+            // Secrets are only referenced.
+            assert!(docs.iter().all(|d| str_at(d, "kind") != "Secret"), "{at}: a Secret object");
+            for doc in &docs {
+                if str_at(doc, "kind") != "Namespace" {
+                    assert_eq!(str_at(doc, "metadata.namespace"), compiled.model.project, "{at}");
+                    assert_eq!(str_at(doc, "metadata.labels.app.kubernetes.io/managed-by"), "topo", "{at}");
+                }
+            }
+
+            for service in phase.services.values() {
+                let kind = if service.stateful { "StatefulSet" } else { "Deployment" };
+                let workload = find(&docs, kind, &service.name);
+                let spec = get(workload, "spec");
+                // The HPA owns the replica count; otherwise the phase's replicas.
+                match &service.autoscale {
+                    Some(autoscale) => {
+                        assert!(spec.get("replicas").is_none(), "{at}: {} has replicas and an HPA", service.name);
+                        let hpa = find(&docs, "HorizontalPodAutoscaler", &service.name);
+                        assert_eq!(str_at(hpa, "spec.scaleTargetRef.kind"), kind, "{at}");
+                        assert_eq!(get(hpa, "spec.minReplicas").as_u64(), Some(u64::from(autoscale.min)), "{at}");
+                        assert_eq!(get(hpa, "spec.maxReplicas").as_u64(), Some(u64::from(autoscale.max)), "{at}");
+                    }
+                    None => assert_eq!(get(spec, "replicas").as_u64(), Some(u64::from(service.replicas)), "{at}"),
+                }
+                let container = get(spec, "template.spec.containers.0");
+                // Canonical quantities: never raw bytes when a unit divides the value.
+                for kind in ["requests", "limits"] {
+                    if let Some(memory) = get(container, &format!("resources.{kind}.memory")).as_str() {
+                        let digits = memory.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+                        assert!(
+                            digits.len() < memory.len() || digits.parse::<u64>().unwrap() % 1000 != 0,
+                            "{at}: {} memory {memory} in raw bytes",
+                            service.name
+                        );
+                    }
+                }
+                // Secrets come from the project's Secret, by reference.
+                let secret_refs: BTreeSet<&str> = get(container, "env")
+                    .as_sequence()
+                    .map(|env| env.iter().map(|e| str_at(e, "valueFrom.secretKeyRef.key")).collect())
+                    .unwrap_or_default();
+                let expected: BTreeSet<&str> = service.secrets.iter().map(String::as_str).collect();
+                assert_eq!(secret_refs, expected, "{at}: {}", service.name);
+                // Restrictive security by default.
+                assert_eq!(get(container, "securityContext.allowPrivilegeEscalation").as_bool(), Some(false));
+                assert_eq!(str_at(container, "securityContext.capabilities.drop.0"), "ALL");
+                assert_eq!(str_at(spec, "template.spec.securityContext.seccompProfile.type"), "RuntimeDefault");
+                assert_eq!(get(spec, "template.spec.automountServiceAccountToken").as_bool(), Some(false));
+                // A PDB exactly when more than one replica runs at the least.
+                let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
+                let has_pdb = docs
+                    .iter()
+                    .any(|d| str_at(d, "kind") == "PodDisruptionBudget" && str_at(d, "metadata.name") == service.name);
+                assert_eq!(has_pdb, least > 1, "{at}: {} PDB", service.name);
+                let spread = get(spec, "template.spec.topologySpreadConstraints");
+                assert_eq!(!spread.is_null(), service.peak_replicas() > 1, "{at}: {} spread", service.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for path in valid_specs() {
+        let first = compile(&path);
+        let second = compile(&path);
+        for phase in &first.model.phases {
+            let a = topo::target::render(&first.model, phase, Target::K8s).stream();
+            let b = topo::target::render(&second.model, phase, Target::K8s).stream();
+            assert_eq!(a, b, "{}", path.display());
+        }
+    }
+}
+
+const SPEC: &str = r#"
+project: shop
+phases:
+  1:
+    name: cluster
+    target: k8s
+    nodes:
+      cp-1: { role: manager, cpu: 2, memory: 4Gi }
+      w-1: { role: worker, cpu: 4, memory: 8Gi, labels: { disk: ssd } }
+      w-2: { role: worker, cpu: 4, memory: 8Gi, labels: { disk: ssd } }
+secrets: [DB_PASSWORD]
+services:
+  web:
+    image: shop/web:1.2.3
+    port: 8080
+    replicas: 3
+    health:
+      liveness: { exec: "curl -fsS localhost:8080/health || exit 1" }
+      readiness: { tcp: 8080 }
+    placement: { role: worker, spread: hard }
+    resources: { limits: { cpu: 500m, memory: 256Mi } }
+  uploads:
+    image: shop/uploads:2.0
+    port: 9000
+    replicas: 2
+    volumes:
+      files: { mount: /srv/files, size: 20Gi }
+    placement: { labels: { disk: ssd } }
+    security: { read_only_root_filesystem: true, writable: [/var/cache/uploads] }
+  db:
+    image: postgres:17.2
+    port: 5432
+    stateful: true
+    secrets: [DB_PASSWORD]
+    volumes:
+      data: { mount: /var/lib/postgresql/data, size: 10Gi, storage_class: local-path }
+    placement: { node: cp-1 }
+"#;
+
+#[test]
+fn probes_placement_volumes_and_security() {
+    let compiled = compile_text(SPEC);
+    let rendered = render(&compiled, 1);
+    let docs = documents(&rendered.stream());
+
+    let web = find(&docs, "Deployment", "web");
+    let container = get(web, "spec.template.spec.containers.0");
+    // A shell string runs through /bin/sh -c, as three argv elements.
+    let command: Vec<&str> = get(container, "livenessProbe.exec.command")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(command, ["/bin/sh", "-c", "curl -fsS localhost:8080/health || exit 1"]);
+    assert_eq!(get(container, "readinessProbe.tcpSocket.port").as_u64(), Some(8080));
+    // Requests default to limits.
+    assert_eq!(str_at(container, "resources.requests.memory"), "256Mi");
+    assert_eq!(str_at(container, "resources.requests.cpu"), "500m");
+    // Hard spreading; worker role keeps it off the control plane.
+    assert_eq!(str_at(web, "spec.template.spec.topologySpreadConstraints.0.whenUnsatisfiable"), "DoNotSchedule");
+    let term = get(web, "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution");
+    assert_eq!(str_at(term, "nodeSelectorTerms.0.matchExpressions.0.key"), "node-role.kubernetes.io/control-plane");
+    assert_eq!(str_at(term, "nodeSelectorTerms.0.matchExpressions.0.operator"), "DoesNotExist");
+    assert_eq!(str_at(web, "metadata.labels.app.kubernetes.io/version"), "1.2.3");
+
+    // A stateless service's volume: a PVC, a Recreate rollout, and a warning.
+    let claim = find(&docs, "PersistentVolumeClaim", "uploads-files");
+    assert_eq!(str_at(claim, "spec.resources.requests.storage"), "20Gi");
+    let uploads = find(&docs, "Deployment", "uploads");
+    assert_eq!(str_at(uploads, "spec.strategy.type"), "Recreate");
+    assert_eq!(str_at(uploads, "spec.template.spec.nodeSelector.disk"), "ssd");
+    let mounts: Vec<&str> = get(uploads, "spec.template.spec.containers.0.volumeMounts")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| str_at(m, "mountPath"))
+        .collect();
+    assert_eq!(mounts, ["/tmp", "/var/cache/uploads", "/srv/files"]);
+    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"single-node-volume"), "{codes:?}");
+
+    // A stateful service: StatefulSet, headless Service, claim templates, pinned node.
+    let db = find(&docs, "StatefulSet", "db");
+    assert_eq!(str_at(db, "spec.serviceName"), "db");
+    assert_eq!(str_at(db, "spec.volumeClaimTemplates.0.spec.storageClassName"), "local-path");
+    assert_eq!(str_at(db, "spec.template.spec.nodeSelector.kubernetes.io/hostname"), "cp-1");
+    assert_eq!(str_at(find(&docs, "Service", "db"), "spec.clusterIP"), "None");
+    assert_eq!(str_at(find(&docs, "Service", "db"), "spec.ports.0.name"), "tcp");
+    // postgres starts as root: the target says how to run it as its own user.
+    let root = rendered.warnings.iter().find(|d| d.code == "image-starts-as-root").unwrap();
+    assert!(root.help.as_deref().unwrap().contains("run_as_user: 999"), "{root:?}");
+    let secret = get(db, "spec.template.spec.containers.0.env.0.valueFrom.secretKeyRef");
+    assert_eq!((str_at(secret, "name"), str_at(secret, "key")), ("shop-secrets", "DB_PASSWORD"));
+    // The user is told how to create the Secret, without a value.
+    assert!(rendered.notes.iter().any(|n| n.contains("kubectl create secret generic shop-secrets --namespace shop")));
+}
+
+#[test]
+fn volume_without_size_is_an_error_on_kubernetes() {
+    let spec = SPEC.replace("target: k8s", "target: compose").replace("size: 20Gi", "access: ReadWriteOnce");
+    let spec =
+        spec.replace("cp-1: { role: manager, cpu: 2, memory: 4Gi }", "cp-1: { role: manager, cpu: 8, memory: 32Gi }");
+    let spec: String = spec.lines().filter(|l| !l.contains("w-1") && !l.contains("w-2")).collect::<Vec<_>>().join("\n");
+    let spec = spec
+        .replace("placement: { role: worker, spread: hard }", "")
+        .replace("placement: { labels: { disk: ssd } }", "");
+    let compiled = compile_text(&spec);
+    let rendered = render(&compiled, 1);
+    let error = rendered.warnings.iter().find(|d| d.is_error()).unwrap();
+    assert_eq!(error.code, "volume-without-size");
+}
+
+fn run(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(TOPO).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+}
+
+#[test]
+fn out_dir_holds_one_file_per_object_and_a_kustomization_that_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("specs/finanzas.yaml");
+    let out = dir.path().join("k3s");
+    let output =
+        run(&["render", "-s", spec.to_str().unwrap(), "--phase", "3", "--out", out.to_str().unwrap()], dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("wrote 20 files"), "{stderr}");
+    assert!(out.join("backend-hpa.yaml").is_file() && out.join("postgres-statefulset.yaml").is_file());
+    let built = validators::kubectl_kustomize(&out).unwrap();
+    let input = validators::TempInput::new("built.yaml", &built).unwrap();
+    validators::kubernetes_validate(input.path()).unwrap();
+    // kustomize builds the same objects that stdout prints.
+    let stream = run(&["render", "-s", spec.to_str().unwrap(), "--phase", "k3s"], dir.path());
+    assert!(stream.status.success());
+    let count = |text: &str| text.lines().filter(|l| l.starts_with("kind: ")).count();
+    assert_eq!(count(&built), count(&String::from_utf8_lossy(&stream.stdout)));
+}
+
+#[test]
+fn render_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("specs/finanzas.yaml");
+    let spec = spec.to_str().unwrap();
+    let unknown = run(&["render", "-s", spec, "--phase", "9"], dir.path());
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("has no phase `9`; its phases are 1 (dokploy), 2 (swarm), 3 (k3s)")
+    );
+
+    fs_err::write(dir.path().join("bad.yaml"), "project: x\nphases: {}\nservices: {}\nbogus: 1\n").unwrap();
+    let out = dir.path().join("out");
+    let invalid = run(&["render", "-s", "bad.yaml", "--phase", "1", "--out", out.to_str().unwrap()], dir.path());
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(invalid.stdout.is_empty());
+    assert!(!out.exists(), "an invalid spec wrote files");
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("error: bad.yaml is not a valid spec"));
+}
