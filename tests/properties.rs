@@ -535,11 +535,10 @@ fn an_oversized_spec_is_refused_quickly() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
 }
 
-/// Known bug (src/spec/quantity.rs, `split_number`): an exponent that sums to
-/// `i32::MIN` makes `exponent.abs()` overflow, a panic in debug builds (release
-/// builds wrap and then refuse the value). Un-ignore once it is fixed.
+/// Regression (src/spec/quantity.rs, `split_number`): an exponent that sums to
+/// `i32::MIN` made `exponent.abs()` overflow, a panic in debug builds (release
+/// builds wrapped and then refused the value).
 #[test]
-#[ignore = "known bug: `1e-2147483648` panics in split_number (exponent.abs() overflow)"]
 fn exponent_at_i32_min_is_refused_not_a_panic() {
     for text in ["1e-2147483648", "1.5e-2147483647"] {
         // Finer than any unit: refused (a thousand-digit fraction of a byte is not a size).

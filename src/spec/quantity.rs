@@ -41,6 +41,9 @@ impl Decimal {
     }
 }
 
+/// Largest power of ten, either way, a quantity may carry; no unit needs more.
+const MAX_EXPONENT: u32 = 40;
+
 /// Split `text` into an unsigned decimal number and the suffix after it.
 fn split_number(text: &str) -> Result<(Decimal, &str), String> {
     let text = text.trim();
@@ -57,7 +60,7 @@ fn split_number(text: &str) -> Result<(Decimal, &str), String> {
     if frac.contains('.') {
         return Err("has more than one decimal point".into());
     }
-    let mut exponent = -(frac.len() as i32);
+    let mut exponent = i32::try_from(frac.len()).map(|len| -len).map_err(|_| "has too many digits")?;
     // Kubernetes' decimal exponent form: 1e3, 12E6.
     if let Some(rest) = suffix.strip_prefix(['e', 'E']) {
         let exp_digits = rest.strip_prefix(['-', '+']).unwrap_or(rest);
@@ -73,7 +76,8 @@ fn split_number(text: &str) -> Result<(Decimal, &str), String> {
         return Err("has too many digits".into());
     }
     let digits = if trimmed.is_empty() { 0 } else { trimmed.parse().map_err(|_| "is not a number")? };
-    if exponent.abs() > 40 {
+    // `unsigned_abs`: an exponent summing to `i32::MIN` has no `i32` absolute value.
+    if exponent.unsigned_abs() > MAX_EXPONENT {
         return Err("has an exponent out of range".into());
     }
     Ok((Decimal { digits, exponent }, suffix))
