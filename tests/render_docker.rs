@@ -433,40 +433,50 @@ fn every_spec_passes_the_docker_validators() {
     }
     specs.sort();
     assert!(specs.len() >= 8, "{specs:?}");
+    // One thread per spec: the tools take most of the time.
+    let results: Vec<(Vec<String>, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = specs.iter().map(|spec| scope.spawn(move || validate_spec(spec))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let failures: Vec<String> = results.iter().flat_map(|(f, _)| f.clone()).collect();
+    let checked: usize = results.iter().map(|(_, n)| n).sum();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(checked > 50, "only {checked} checks ran");
+}
+
+/// Every phase of one spec, both targets, through every Docker validator: the failures and the number of checks.
+fn validate_spec(spec: &Path) -> (Vec<String>, usize) {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for spec in &specs {
-        let compiled = compile_file(spec);
-        let env: Vec<(&str, &str)> = compiled.model.secrets.iter().map(|s| (s.as_str(), "placeholder")).collect();
-        for phase in &compiled.model.phases {
-            for target in [Target::Compose, Target::Swarm] {
-                let out = render(&compiled, phase.number, target);
-                let what = format!("{} phase {} {}", spec.display(), phase.number, target.as_str());
-                if let Some(error) = out.diags.iter().find(|d| d.severity == Severity::Error) {
-                    failures.push(format!("{what}: {} {}", error.code, error.message));
-                    continue;
-                }
-                assert_only_secret_interpolations(&out.yaml, &compiled.model.secrets);
-                let file = TempInput::new(&out.file, &out.yaml).unwrap();
-                let mut results = vec![
-                    ("compose v2 config", validators::compose_v2_config(file.path(), &env)),
-                    ("compose v1 config", validators::compose_v1_config(file.path(), &env)),
-                    ("compose-spec schema", validators::compose_schema(file.path())),
-                ];
-                if target == Target::Swarm {
-                    results.push(("docker stack config", validators::docker_stack_config(file.path(), &env)));
-                }
-                for (tool, result) in results {
-                    checked += 1;
-                    if let Err(e) = result {
-                        failures.push(format!("{what}: {tool}: {e}"));
-                    }
+    let compiled = compile_file(spec);
+    let env: Vec<(&str, &str)> = compiled.model.secrets.iter().map(|s| (s.as_str(), "placeholder")).collect();
+    for phase in &compiled.model.phases {
+        for target in [Target::Compose, Target::Swarm] {
+            let out = render(&compiled, phase.number, target);
+            let what = format!("{} phase {} {}", spec.display(), phase.number, target.as_str());
+            if let Some(error) = out.diags.iter().find(|d| d.severity == Severity::Error) {
+                failures.push(format!("{what}: {} {}", error.code, error.message));
+                continue;
+            }
+            assert_only_secret_interpolations(&out.yaml, &compiled.model.secrets);
+            let file = TempInput::new(&out.file, &out.yaml).unwrap();
+            let mut results = vec![
+                ("compose v2 config", validators::compose_v2_config(file.path(), &env)),
+                ("compose v1 config", validators::compose_v1_config(file.path(), &env)),
+                ("compose-spec schema", validators::compose_schema(file.path())),
+            ];
+            if target == Target::Swarm {
+                results.push(("docker stack config", validators::docker_stack_config(file.path(), &env)));
+            }
+            for (tool, result) in results {
+                checked += 1;
+                if let Err(e) = result {
+                    failures.push(format!("{what}: {tool}: {e}"));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(checked > 50, "only {checked} checks ran");
+    (failures, checked)
 }
 
 #[test]

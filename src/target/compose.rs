@@ -48,6 +48,15 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         },
     };
     rendered.documents.push(docker::document(FILE, &file));
+    let mut secrets: Vec<&str> = phase.services.values().flat_map(|s| s.secrets.iter().map(String::as_str)).collect();
+    secrets.sort();
+    secrets.dedup();
+    if !secrets.is_empty() {
+        rendered.notes.push(format!(
+            "set {} in Dokploy's Environment tab, or in a .env file beside {FILE}: compose refuses to start without them",
+            secrets.join(", ")
+        ));
+    }
     rendered
 }
 

@@ -102,6 +102,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         warn(&mut rendered, service, &eligible);
     }
     secrets.sort_keys();
+    rendered.notes = notes(model, phase, &secrets);
     let overlay = dct::NetworkSettings { driver: Some("overlay".to_owned()), ..Default::default() };
     let mut networks = IndexMap::from([(docker::DEFAULT_NETWORK.to_owned(), dct::MapOrEmpty::Map(overlay))]);
     if phase.services.values().any(|s| s.expose.is_some()) {
@@ -120,6 +121,43 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     };
     rendered.documents.push(docker::document(FILE, &file));
     rendered
+}
+
+/// What to do by hand before `docker stack deploy`: label the nodes the
+/// placement names, create the external secrets, export the others.
+fn notes(model: &Model, phase: &Phase, files: &IndexMap<String, Option<dct::ComposeSecret>>) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut labelled: Vec<(&str, &str, &str)> = Vec::new();
+    for service in phase.services.values() {
+        for (key, value) in &service.placement.labels {
+            for node in phase.nodes.values().filter(|n| n.labels.get(key) == Some(value)) {
+                labelled.push((node.name.as_str(), key.as_str(), value.as_str()));
+            }
+        }
+    }
+    labelled.sort();
+    labelled.dedup();
+    for (node, key, value) in labelled {
+        notes.push(format!("label the node (once): docker node update --label-add {key}={value} {node}"));
+    }
+    for secret in files.keys() {
+        notes.push(format!(
+            "create the Swarm secret (once): printf %s \"${secret}\" | docker secret create {} -",
+            docker::swarm_secret_name(model, secret)
+        ));
+    }
+    let mut from_env: Vec<&str> = phase
+        .services
+        .values()
+        .filter(|s| s.secrets_as == SecretsAs::Env)
+        .flat_map(|s| s.secrets.iter().map(String::as_str))
+        .collect();
+    from_env.sort();
+    from_env.dedup();
+    if !from_env.is_empty() {
+        notes.push(format!("export {} before `docker stack deploy`, which reads no .env file", from_env.join(", ")));
+    }
+    notes
 }
 
 fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
