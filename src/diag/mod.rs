@@ -13,7 +13,7 @@ use serde::Serialize;
 
 pub use render::{render_human, render_json};
 
-use crate::spec::yaml::{Node, Span};
+use crate::spec::yaml::{KeyIndex, Node, Span};
 
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -210,39 +210,46 @@ impl Diagnostic {
 
 /// Every diagnostic of one run, in the order they were found.
 #[derive(Clone, Debug, Default)]
-pub struct Diagnostics(Vec<Diagnostic>);
+pub struct Diagnostics {
+    list: Vec<Diagnostic>,
+    /// How many of `list` are errors: the decoder asks after every list and
+    /// mapping it reads, so counting each time would be quadratic.
+    errors: usize,
+}
 
 impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        self.0.push(diagnostic);
+        self.errors += usize::from(diagnostic.is_error());
+        self.list.push(diagnostic);
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
-        self.0.extend(other.0);
+        self.errors += other.errors;
+        self.list.extend(other.list);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.0.iter()
+        self.list.iter()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.list.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
     pub fn error_count(&self) -> usize {
-        self.0.iter().filter(|d| d.is_error()).count()
+        self.errors
     }
 
     pub fn warning_count(&self) -> usize {
-        self.0.len() - self.error_count()
+        self.list.len() - self.errors
     }
 
     pub fn has_errors(&self) -> bool {
-        self.0.iter().any(Diagnostic::is_error)
+        self.errors > 0
     }
 
     /// Give every diagnostic without a position the position of its path in `root`.
@@ -250,16 +257,17 @@ impl Diagnostics {
     /// A path that goes further than the document (an inherited phase value,
     /// a missing field) points at the deepest node that exists.
     pub fn locate(&mut self, root: &Node) {
-        for diagnostic in &mut self.0 {
+        let mut index = KeyIndex::default();
+        for diagnostic in &mut self.list {
             if diagnostic.span.is_none() {
-                diagnostic.span = Some(root.span_of(&diagnostic.path, diagnostic.point));
+                diagnostic.span = Some(root.span_in(&diagnostic.path, diagnostic.point, &mut index));
             }
         }
     }
 
     /// Sort by position, errors before warnings at the same place; stable otherwise.
     pub fn sort(&mut self) {
-        self.0.sort_by_key(|d| {
+        self.list.sort_by_key(|d| {
             let at = d.span.map(|s| (s.start.line, s.start.column));
             (at, d.severity)
         });
@@ -271,7 +279,7 @@ impl IntoIterator for Diagnostics {
     type IntoIter = std::vec::IntoIter<Diagnostic>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.list.into_iter()
     }
 }
 

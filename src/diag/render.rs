@@ -9,26 +9,99 @@ use super::{Diagnostic, Diagnostics, Severity};
 /// with a caret under the problem, the spec path, and the help line.
 pub fn render_human(diags: &Diagnostics, file: &str, source: &str, styled: bool) -> String {
     let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+    let source = Source::new(source);
     let mut out = String::new();
     for diagnostic in diags.iter() {
-        out.push_str(&renderer.render(&report(diagnostic, file, source)).to_string());
+        let (groups, shown) = report(diagnostic, file, &source);
+        let rendered = renderer.render(&groups).to_string();
+        match shown {
+            // The renderer counted columns from the start of the part shown.
+            Some(Shown { line, shown_column, column }) => {
+                let wrong = format!("{file}:{line}:{shown_column}");
+                let right = format!("{file}:{line}:{column}");
+                out.push_str(&rendered.replacen(&wrong, &right, 1));
+            }
+            _ => out.push_str(&rendered),
+        }
         out.push_str("\n\n");
     }
     out
 }
 
-fn report<'a>(d: &'a Diagnostic, file: &'a str, source: &'a str) -> Vec<Group<'a>> {
+/// The text the diagnostics point into, with the start of every line, so
+/// each diagnostic shows only its own line: handing the renderer the whole
+/// file for every diagnostic makes printing n diagnostics O(n × file size).
+struct Source<'s> {
+    /// The text after any byte-order mark.
+    text: &'s str,
+    /// Bytes of the byte-order mark: span offsets count them, columns do not.
+    bom: usize,
+    /// Byte offset in `text` where each line starts.
+    line_starts: Vec<usize>,
+}
+
+impl<'s> Source<'s> {
+    fn new(source: &'s str) -> Self {
+        let text = source.strip_prefix('\u{feff}').unwrap_or(source);
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Self { text, bom: source.len() - text.len(), line_starts }
+    }
+
+    /// The line holding `offset` (an offset of the original source): its
+    /// 1-based number, its text without the line break, and where it starts.
+    fn line_of(&self, offset: usize) -> (usize, &'s str, usize) {
+        let offset = offset.saturating_sub(self.bom).min(self.text.len());
+        let index = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let start = self.line_starts.get(index).copied().unwrap_or(0);
+        let end = self.line_starts.get(index + 1).map_or(self.text.len(), |next| next - 1);
+        let line = &self.text[start..end];
+        (index + 1, line.strip_suffix('\r').unwrap_or(line), start)
+    }
+}
+
+/// Most bytes of a line shown either side of a caret. The renderer reads the
+/// whole line it is given to fit it to the terminal (about 140 columns), so a
+/// long line with many diagnostics on it (a big flow mapping) would otherwise
+/// cost O(diagnostics × line length).
+const LINE_WINDOW: usize = 256;
+
+/// A snippet that shows only part of a long line: the renderer's column for
+/// the caret is `shown_column`, the caret's real one `column`.
+struct Shown {
+    line: usize,
+    shown_column: usize,
+    column: usize,
+}
+
+fn report<'a>(d: &'a Diagnostic, file: &'a str, source: &Source<'a>) -> (Vec<Group<'a>>, Option<Shown>) {
     let level = match d.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
     let title = level.primary_title(d.message.as_str()).id(d.code);
+    let mut shown = None;
     let mut group = match d.span {
         Some(span) => {
-            let range = caret_range(source, span.start.offset, span.end.offset);
+            let (number, line, line_start) = source.line_of(span.start.offset);
+            let start = span.start.offset.saturating_sub(source.bom).saturating_sub(line_start).min(line.len());
+            let window_start = floor_char_boundary(line, start.saturating_sub(LINE_WINDOW));
+            let window_end = ceil_char_boundary(line, start.saturating_add(LINE_WINDOW).min(line.len()));
+            let cut = window_start > 0;
+            let line = &line[window_start..window_end];
+            let in_line = |offset: usize| {
+                offset.saturating_sub(source.bom).saturating_sub(line_start).saturating_sub(window_start)
+            };
+            let range = caret_range(line, in_line(span.start.offset), in_line(span.end.offset));
+            if cut {
+                shown = Some(Shown {
+                    line: number,
+                    shown_column: line[..range.start].chars().count() + 1,
+                    column: span.start.column,
+                });
+            }
             let annotation = AnnotationKind::Primary.span(range).label(d.label.as_deref());
             title
-                .element(Snippet::source(source).path(file).annotation(annotation))
+                .element(Snippet::source(line).line_start(number).path(file).annotation(annotation))
                 .element(Level::NOTE.message(format!("at `{}`", d.path)))
         }
         None if d.path.is_root() => title.element(Level::NOTE.message(format!("in {file}"))),
@@ -37,7 +110,7 @@ fn report<'a>(d: &'a Diagnostic, file: &'a str, source: &'a str) -> Vec<Group<'a
     if let Some(help) = &d.help {
         group = group.element(Level::HELP.message(help.as_str()));
     }
-    vec![group]
+    (vec![group], shown)
 }
 
 /// The byte range to underline: the span, cut at the end of its first line,
@@ -54,6 +127,13 @@ fn caret_range(source: &str, start: usize, end: usize) -> std::ops::Range<usize>
         end = source[start..line_end].chars().next().map_or(start, |c| start + c.len_utf8());
     }
     start..end
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
 
-use super::yaml::{Entry, Node, Resolved, Value};
+use super::yaml::{Entry, Node, Resolved, Value, is_core_int};
 
 /// Collects diagnostics while decoding.
 #[derive(Default)]
@@ -112,6 +112,20 @@ macro_rules! decode_integer {
                             None
                         }
                     },
+                    // The core schema reads it as an integer; it only does not fit in 64 bits.
+                    Some(Resolved::Str(text)) if node.is_plain() && is_core_int(text) => {
+                        d.invalid_value(
+                            node,
+                            path,
+                            format!(
+                                "{text} is out of range: expected {} from {} to {}",
+                                $expected,
+                                <$ty>::MIN,
+                                <$ty>::MAX
+                            ),
+                        );
+                        None
+                    }
                     _ => {
                         d.wrong_type(node, path, Self::EXPECTED);
                         None
@@ -338,9 +352,15 @@ pub fn parse_scalar<T>(
     numbers: bool,
     parse: impl FnOnce(&str) -> Result<T, String>,
 ) -> Option<T> {
+    let resolved_int;
     let text = match node.resolve() {
         Some(Resolved::Str(s)) => s,
-        Some(Resolved::Int(_) | Resolved::Float(_)) if numbers => node.scalar_text().unwrap_or_default(),
+        // The core schema's value, not the text: `0x40000000` is 1073741824.
+        Some(Resolved::Int(i)) if numbers => {
+            resolved_int = i.to_string();
+            resolved_int.as_str()
+        }
+        Some(Resolved::Float(_)) if numbers => node.scalar_text().unwrap_or_default(),
         _ => {
             d.wrong_type(node, path, expected);
             return None;

@@ -1,8 +1,8 @@
 //! Text → [`Spec`]: syntax errors from the YAML reader, shape errors from decoding.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::diag::{Diagnostic, Diagnostics, SpecPath, did_you_mean};
 
 use super::decode::{Decode, Decoder, Fields, keyword, keyword_or_alias, parse_scalar, scalar_key, scalar_text};
 use super::phased::PhaseNumber;
@@ -77,7 +77,7 @@ impl<T: Decode> Decode for PhaseMap<T> {
             return None;
         };
         let mut map = BTreeMap::new();
-        let mut seen = Vec::new();
+        let mut seen = BTreeSet::new();
         for entry in entries {
             let Some(number) = phase_key(d, &entry.key, path) else { continue };
             if !first_time(d, &mut seen, number, &entry.key, path) {
@@ -107,9 +107,14 @@ fn phase_key(d: &mut Decoder, key: &Node, path: &SpecPath) -> Option<PhaseNumber
 }
 
 /// Whether `number` is new among the phase keys of one map; `01` and `1` are the same phase.
-fn first_time(d: &mut Decoder, seen: &mut Vec<PhaseNumber>, number: PhaseNumber, key: &Node, path: &SpecPath) -> bool {
-    if !seen.contains(&number) {
-        seen.push(number);
+fn first_time(
+    d: &mut Decoder,
+    seen: &mut BTreeSet<PhaseNumber>,
+    number: PhaseNumber,
+    key: &Node,
+    path: &SpecPath,
+) -> bool {
+    if seen.insert(number) {
         return true;
     }
     let text = key.scalar_text().unwrap_or_default();
@@ -161,7 +166,7 @@ impl<T: Decode> Decode for Phased<T> {
         }
         let before = d.diags.error_count();
         let mut map = BTreeMap::new();
-        let mut seen = Vec::new();
+        let mut seen = BTreeSet::new();
         for entry in entries {
             let number = as_phase_number(&entry.key)?;
             if !first_time(d, &mut seen, number, &entry.key, path) {
@@ -359,6 +364,19 @@ impl Decode for Threshold {
             Some(Resolved::Str(text)) if text.trim_end().ends_with('%') => {
                 parse_scalar(d, node, path, Self::EXPECTED, false, Percent::parse).map(Threshold::Percent)
             }
+            Some(Resolved::Str(text)) if is_percent_in_words(text) => {
+                d.push(
+                    Diagnostic::shape(
+                        "invalid-value",
+                        format!("`{text}` is not a valid percentage: write it with a `%` sign"),
+                        path,
+                    )
+                    .with_span(node.span)
+                    .label("expected a percentage like `80%`")
+                    .help(format!("write `{}%`", text.split_whitespace().next().unwrap_or("80"))),
+                );
+                None
+            }
             Some(Resolved::Str(_)) => {
                 parse_scalar(d, node, path, Self::EXPECTED, false, Duration::parse).map(Threshold::Duration)
             }
@@ -513,15 +531,27 @@ impl Decode for ResourceAmounts {
     }
 }
 
+/// `80 percent`, `80 pct`: a number, then a word for percent.
+fn is_percent_in_words(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let number = words.next().is_some_and(|n| n.parse::<f64>().is_ok_and(f64::is_finite));
+    let unit = words.next().map(str::to_ascii_lowercase);
+    number && words.next().is_none() && matches!(unit.as_deref(), Some("percent" | "pct" | "per-cent" | "percentage"))
+}
+
 const PROBE_KEYS: [&str; 3] = ["liveness", "readiness", "startup"];
+const CHECK_KEYS: [&str; 9] =
+    ["http", "tcp", "exec", "port", "initial_delay", "interval", "timeout", "retries", "start_period"];
 
 impl Decode for Health {
     const EXPECTED: &'static str = "a health check";
 
     fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
-        let is_probes = node.entries().is_some_and(|entries| {
-            entries.iter().any(|e| e.key.scalar_text().is_some_and(|k| PROBE_KEYS.contains(&k)))
-        });
+        // Probes when a key names a probe; also when none names a check field
+        // and one is a typo of a probe name, so that the typo is what is reported.
+        let keys = || node.entries().unwrap_or_default().iter().filter_map(|e| e.key.scalar_text());
+        let is_probes = keys().any(|k| PROBE_KEYS.contains(&k))
+            || (!keys().any(|k| CHECK_KEYS.contains(&k)) && keys().any(|k| did_you_mean(k, PROBE_KEYS).is_some()));
         if !is_probes {
             return Check::decode(d, node, path).map(Health::One);
         }

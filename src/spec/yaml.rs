@@ -6,7 +6,6 @@
 //! and `<<` merge keys honoured. Scalars keep their style so the decoder can
 //! tell `1` (a number) from `"1"` (a string), as YAML 1.2's core schema does.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
@@ -119,6 +118,11 @@ impl Node {
         Some(resolve_plain(text))
     }
 
+    /// Whether this is a plain (unquoted, untagged) scalar.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.value, Value::Scalar(_, Style::Plain))
+    }
+
     /// The text of a scalar, whatever it resolves to.
     pub fn scalar_text(&self) -> Option<&str> {
         match &self.value {
@@ -150,11 +154,16 @@ impl Node {
 
     /// The span of the node at `path`, or of the deepest node on the way there.
     pub fn span_of(&self, path: &SpecPath, point: Point) -> Span {
+        self.span_in(path, point, &mut KeyIndex::default())
+    }
+
+    /// [`Node::span_of`], looking keys up in `index` (shared by many lookups).
+    pub fn span_in<'n>(&'n self, path: &SpecPath, point: Point, index: &mut KeyIndex<'n>) -> Span {
         let mut node = self;
         let mut key_span = None;
         for segment in path.segments() {
             let next = match (segment, &node.value) {
-                (Segment::Key(key), Value::Map(_)) => node.get(key).map(|e| (&e.value, Some(e.key.span))),
+                (Segment::Key(key), Value::Map(_)) => index.get(node, key).map(|e| (&e.value, Some(e.key.span))),
                 (Segment::Index(i), Value::Seq(items)) => items.get(*i).map(|n| (n, None)),
                 _ => None,
             };
@@ -207,6 +216,56 @@ impl Node {
     }
 }
 
+/// Finds the entries of mappings by key: one pass over a mapping the first
+/// time it is asked about, then a hash lookup, so that locating n
+/// diagnostics in a mapping of n keys is not O(n²).
+#[derive(Default)]
+pub struct KeyIndex<'n> {
+    maps: HashMap<*const Node, MapIndex<'n>>,
+}
+
+#[derive(Default)]
+struct MapIndex<'n> {
+    /// The first entry with each key text (as [`Node::get`] finds it).
+    by_text: HashMap<&'n str, &'n Entry>,
+    /// The first entry with each phase-number key: the decoder names phase
+    /// `01` (or `0x1`) by its number, `1`.
+    by_phase: HashMap<u64, &'n Entry>,
+}
+
+impl<'n> KeyIndex<'n> {
+    /// The entry of mapping `map` keyed `key`, or keyed by the phase number `key` names.
+    pub fn get(&mut self, map: &'n Node, key: &str) -> Option<&'n Entry> {
+        let entries = map.entries()?;
+        let index = self.maps.entry(std::ptr::from_ref(map)).or_insert_with(|| {
+            let mut index = MapIndex::default();
+            for entry in entries {
+                if let Some(text) = entry.key.scalar_text() {
+                    index.by_text.entry(text).or_insert(entry);
+                }
+                if let Some(number) = phase_number(&entry.key) {
+                    index.by_phase.entry(number).or_insert(entry);
+                }
+            }
+            index
+        });
+        if let Some(entry) = index.by_text.get(key) {
+            return Some(entry);
+        }
+        let number: u64 = key.parse().ok()?;
+        index.by_phase.get(&number).copied()
+    }
+}
+
+/// The number a key written as a whole number stands for (`01`, `0x1`, `1`).
+fn phase_number(key: &Node) -> Option<u64> {
+    match key.resolve()? {
+        Resolved::Int(i) => u64::try_from(i).ok(),
+        Resolved::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 /// YAML 1.2 core schema resolution of a plain scalar.
 pub fn resolve_plain(text: &str) -> Resolved<'_> {
     match text {
@@ -240,6 +299,16 @@ pub fn resolve_plain(text: &str) -> Resolved<'_> {
         return Resolved::Float(f);
     }
     Resolved::Str(text)
+}
+
+/// Whether `text` is an integer under the core schema (`[-+]?[0-9]+`,
+/// `0o[0-7]+`, `0x[0-9a-fA-F]+`), however large.
+pub fn is_core_int(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let all = |s: &str, ok: fn(&u8) -> bool| !s.is_empty() && s.bytes().all(|b| ok(&b));
+    all(digits, u8::is_ascii_digit)
+        || text.strip_prefix("0o").is_some_and(|o| all(o, |b| (b'0'..=b'7').contains(b)))
+        || text.strip_prefix("0x").is_some_and(|h| all(h, u8::is_ascii_hexdigit))
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` after the sign.
@@ -290,10 +359,15 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
             Ok((event, span)) => builder.event(event, span)?,
             Err(error) => {
                 let marker = error.marker();
-                let pos = positions.at_line_col(marker.index(), marker.line(), marker.col());
+                let mut pos = positions.at_line_col(marker.index(), marker.line(), marker.col());
+                if error.info().contains("tab") {
+                    // The parser stops after the tab, or at the scalar before a
+                    // tab-indented line; the tab itself is what to fix.
+                    pos = first_tab_from_line(text, pos).unwrap_or(pos);
+                }
                 return Err(Diagnostic::syntax("yaml-syntax", yaml_message(error.info()), Span::point(pos))
                     .label("here")
-                    .help_opt(yaml_help(text, pos)));
+                    .help_opt(yaml_help(text, pos, error.info())));
             }
         }
     }
@@ -308,12 +382,29 @@ fn yaml_message(info: &str) -> String {
 }
 
 /// A hint for the commonest syntax slips.
-fn yaml_help(text: &str, pos: Pos) -> Option<String> {
+fn yaml_help(text: &str, pos: Pos, info: &str) -> Option<String> {
     let line = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or_default();
     if line.contains('\t') {
         return Some("YAML does not allow tabs for indentation: indent with spaces".into());
     }
+    if info.contains("quoted scalar") {
+        return Some(
+            "a quoted value runs until the same quote closes it: add the missing closing quote, \
+             or leave the value unquoted"
+                .into(),
+        );
+    }
     None
+}
+
+/// The first tab on the line of `pos` or a later line.
+fn first_tab_from_line(text: &str, pos: Pos) -> Option<Pos> {
+    let line_start = text[..pos.offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let offset = line_start + text[line_start..].find('\t')?;
+    let before = &text[..offset];
+    let line = pos.line + text[line_start..offset].matches('\n').count();
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+    Some(Pos { line, column, offset })
 }
 
 /// Converts saphyr's character indices to byte offsets.
@@ -359,8 +450,20 @@ impl<'t> Positions<'t> {
 }
 
 enum Open {
-    Seq { items: Vec<Node>, start: Span, anchor: usize },
-    Map { entries: Vec<Entry>, pending_key: Option<Node>, start: Span, anchor: usize },
+    Seq {
+        items: Vec<Node>,
+        start: Span,
+        anchor: usize,
+    },
+    /// `index`: where each scalar key sits in `entries`, so that finding a
+    /// duplicate does not compare each key with every earlier one.
+    Map {
+        entries: Vec<Entry>,
+        index: HashMap<String, usize>,
+        pending_key: Option<Node>,
+        start: Span,
+        anchor: usize,
+    },
 }
 
 struct Builder<'p, 't, 'd> {
@@ -408,7 +511,10 @@ impl Builder<'_, '_, '_> {
                 self.open(Open::Seq { items: Vec::new(), start: span, anchor }, span)?;
             }
             Event::MappingStart(anchor, _) => {
-                self.open(Open::Map { entries: Vec::new(), pending_key: None, start: span, anchor }, span)?;
+                self.open(
+                    Open::Map { entries: Vec::new(), index: HashMap::new(), pending_key: None, start: span, anchor },
+                    span,
+                )?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
@@ -479,12 +585,12 @@ impl Builder<'_, '_, '_> {
                 items.push(node);
                 None
             }
-            Some(Open::Map { entries, pending_key, .. }) => match pending_key.take() {
+            Some(Open::Map { entries, index, pending_key, .. }) => match pending_key.take() {
                 None => {
                     *pending_key = Some(node);
                     None
                 }
-                Some(key) => insert_entry(entries, key, node),
+                Some(key) => insert_entry(entries, index, key, node),
             },
         };
         if let Some((name, diagnostic)) = duplicate {
@@ -511,9 +617,16 @@ impl Builder<'_, '_, '_> {
 
 /// Add `key: value` to a mapping, expanding `<<` merges. A duplicate key is
 /// not added but returned with its diagnostic, for the caller to give it a path.
-fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node) -> Option<(String, Diagnostic)> {
-    let text = key.scalar_text().map(Cow::Borrowed);
-    if text.as_deref() == Some("<<") && matches!(key.value, Value::Scalar(_, Style::Plain)) {
+///
+/// `index` maps the text of each scalar key in `entries` to its position;
+/// only scalar keys can be the same key (see `same_key`).
+fn insert_entry(
+    entries: &mut Vec<Entry>,
+    index: &mut HashMap<String, usize>,
+    key: Node,
+    value: Node,
+) -> Option<(String, Diagnostic)> {
+    if key.scalar_text() == Some("<<") && matches!(key.value, Value::Scalar(_, Style::Plain)) {
         let sources: Vec<&Node> = match &value.value {
             Value::Map(_) => vec![&value],
             Value::Seq(items) => items.iter().collect(),
@@ -521,20 +634,28 @@ fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node) -> Option<(Str
         };
         for source in sources {
             for merged in source.entries().unwrap_or_default() {
-                let present = entries.iter().any(|e| same_key(&e.key, &merged.key));
-                if !present {
-                    entries.push(Entry { merged: true, ..merged.clone() });
+                if let Some(text) = merged.key.scalar_text() {
+                    if index.contains_key(text) {
+                        continue;
+                    }
+                    index.insert(text.to_owned(), entries.len());
                 }
+                entries.push(Entry { merged: true, ..merged.clone() });
             }
         }
         return None;
     }
-    if let Some(existing) = entries.iter_mut().find(|e| e.merged && same_key(&e.key, &key)) {
-        *existing = Entry { key, value, merged: false };
+    let Some(text) = key.scalar_text() else {
+        entries.push(Entry { key, value, merged: false });
         return None;
-    }
-    if let Some(first) = entries.iter().find(|e| same_key(&e.key, &key)) {
-        let name = key.scalar_text().unwrap_or("?");
+    };
+    if let Some(&at) = index.get(text) {
+        let first = &mut entries[at];
+        if first.merged {
+            *first = Entry { key, value, merged: false };
+            return None;
+        }
+        let name = text;
         let diagnostic = Diagnostic::syntax("duplicate-key", format!("duplicate key `{name}`"), key.span)
             .label("defined again here")
             .help(format!(
@@ -543,15 +664,9 @@ fn insert_entry(entries: &mut Vec<Entry>, key: Node, value: Node) -> Option<(Str
             ));
         return Some((name.to_owned(), diagnostic));
     }
+    index.insert(text.to_owned(), entries.len());
     entries.push(Entry { key, value, merged: false });
     None
-}
-
-fn same_key(a: &Node, b: &Node) -> bool {
-    match (&a.value, &b.value) {
-        (Value::Scalar(x, _), Value::Scalar(y, _)) => x == y,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,15 @@ use crate::spec::{Check, Command, Health, Metric, Phased, Role, Service, Spec, T
 
 /// Check everything that can be checked without a plan.
 pub fn validate(spec: &Spec) -> Diagnostics {
-    let mut v = Validator { spec, diags: Diagnostics::default(), phases: spec.phases.0.keys().copied().collect() };
+    let phases: BTreeSet<PhaseNumber> = spec.phases.0.keys().copied().collect();
+    let mut v = Validator {
+        spec,
+        diags: Diagnostics::default(),
+        declared_phases: phases.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        phases,
+        secrets: spec.secrets.iter().map(String::as_str).collect(),
+        used_secrets: spec.services.values().flat_map(|s| &s.secrets).map(String::as_str).collect(),
+    };
     v.names();
     v.phases();
     v.shared();
@@ -27,10 +35,16 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.diags
 }
 
+/// Sets looked up once per name, so that checking n names costs O(n log n).
 struct Validator<'s> {
     spec: &'s Spec,
     diags: Diagnostics,
-    phases: Vec<PhaseNumber>,
+    phases: BTreeSet<PhaseNumber>,
+    /// `1, 2, 3`, for help lines.
+    declared_phases: String,
+    secrets: BTreeSet<&'s str>,
+    /// The secrets some service uses.
+    used_secrets: BTreeSet<&'s str>,
 }
 
 fn root() -> SpecPath {
@@ -253,6 +267,8 @@ impl Validator<'_> {
                     format!("secret `{secret}` is declared twice"),
                     &root().key("secrets").index(i),
                 ));
+                // Everything else about it was said at its first declaration.
+                continue;
             }
             if spec.env.contains_key(secret) {
                 self.push(
@@ -265,7 +281,7 @@ impl Validator<'_> {
                     .help("a secret's value never goes in the spec: remove it from `env`"),
                 );
             }
-            if !spec.services.values().any(|s| s.secrets.contains(secret)) {
+            if !self.used_secrets.contains(secret.as_str()) {
                 self.push(
                     Diagnostic::warning(
                         "unused-secret",
@@ -286,7 +302,6 @@ impl Validator<'_> {
         let Some(value) = value else { return };
         for key in value.keys() {
             if !self.phases.contains(&key) {
-                let declared: Vec<String> = self.phases.iter().map(u32::to_string).collect();
                 self.push(
                     Diagnostic::error(
                         "unknown-phase",
@@ -295,7 +310,7 @@ impl Validator<'_> {
                     )
                     .on_key()
                     .label("no such phase")
-                    .help(format!("the declared phases are {}", declared.join(", "))),
+                    .help(format!("the declared phases are {}", self.declared_phases)),
                 );
             }
         }
@@ -335,7 +350,7 @@ impl Validator<'_> {
         }
 
         for (i, secret) in service.secrets.iter().enumerate() {
-            if !spec.secrets.contains(secret) {
+            if !self.secrets.contains(secret.as_str()) {
                 let help = suggestion(secret, spec.secrets.iter().map(String::as_str))
                     .unwrap_or_else(|| format!("declare it in the top-level `secrets: [{secret}]`"));
                 self.push(
