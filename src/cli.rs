@@ -50,6 +50,38 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// The scaling plan: fit, placement, cost, N+1 and migration for every phase.
+    ///
+    /// Exit status: 0 when printed (whatever the verdicts), 1 when the spec is invalid.
+    Plan {
+        /// The spec to read.
+        #[arg(long, short, default_value = "topo.yaml", value_name = "FILE")]
+        spec: PathBuf,
+        /// Only this phase (its number or name).
+        #[arg(long, short, value_name = "N")]
+        phase: Option<String>,
+        /// Markdown for people, JSON for machines.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Md)]
+        format: PlanFormat,
+        /// Write the plan to this file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// What changes between two phases: machines, ports, services, data, secrets, DNS.
+    Diff {
+        /// The spec to read.
+        #[arg(long, short, default_value = "topo.yaml", value_name = "FILE")]
+        spec: PathBuf,
+        /// The phase to migrate from (number or name).
+        #[arg(long, value_name = "N")]
+        from: String,
+        /// The phase to migrate to (number or name).
+        #[arg(long, value_name = "M")]
+        to: String,
+        /// Markdown for people, JSON for machines.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Md)]
+        format: PlanFormat,
+    },
     /// Print the JSON Schema of the spec language (for editors: `topo schema > topo.schema.json`).
     Schema,
 }
@@ -82,4 +114,10 @@ impl From<TargetArg> for topo::target::Output {
             TargetArg::Rules => Self::Rules,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Md,
+    Json,
 }

@@ -7,7 +7,7 @@ use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
 
 use topo::target::Output;
 
-use crate::cli::Format;
+use crate::cli::{Format, PlanFormat};
 
 /// How a command ended, mapped to the process exit code by `main`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,8 +34,13 @@ pub fn check(spec_path: &Path, strict: bool, format: Format) -> anyhow::Result<E
         Ok(compiled) => {
             let services = compiled.spec.services.len();
             let phases = compiled.model.phases.len();
-            let summary = format!("{phases} phase{}, {services} service{}", plural(phases), plural(services));
-            (compiled.warnings.clone(), Some(summary))
+            // Does every phase fit its machines? An error when not, a warning when tight.
+            let mut diags = compiled.warnings.clone();
+            diags.extend(topo::plan::diagnostics(&topo::plan::plan(&compiled.model)));
+            compiled.locate(&mut diags);
+            let summary = (!diags.has_errors())
+                .then(|| format!("{phases} phase{}, {services} service{}", plural(phases), plural(services)));
+            (diags, summary)
         }
         Err(diags) => (diags.clone(), None),
     };
@@ -153,6 +158,72 @@ pub fn render(
         writeln!(std::io::stderr(), "wrote {files} file{} into {dir}", plural(files))?;
     }
     Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// The compiled spec, or the printed diagnostics and a failure.
+fn compiled_or_report(loaded: &Loaded) -> anyhow::Result<Option<&topo::Compiled>> {
+    match &loaded.result {
+        Ok(compiled) => Ok(Some(compiled)),
+        Err(diags) => {
+            report(diags, loaded, Format::Human, false, false)?;
+            writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
+            Ok(None)
+        }
+    }
+}
+
+fn find_phase<'m>(model: &'m topo::model::Model, file: &str, wanted: &str) -> anyhow::Result<&'m topo::model::Phase> {
+    model.phases.iter().find(|p| p.number.to_string() == wanted || p.name == wanted).ok_or_else(|| {
+        let known: Vec<String> = model.phases.iter().map(|p| format!("{} ({})", p.number, p.name)).collect();
+        anyhow::anyhow!("{file} has no phase `{wanted}`; its phases are {}", known.join(", "))
+    })
+}
+
+/// `topo plan`.
+pub fn plan(
+    spec_path: &Path,
+    phase: Option<&str>,
+    format: PlanFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitStatus> {
+    let loaded = load(spec_path);
+    let Some(compiled) = compiled_or_report(&loaded)? else { return Ok(ExitStatus::Failure) };
+    let only = phase.map(|p| find_phase(&compiled.model, &loaded.file, p).map(|p| p.number)).transpose()?;
+    let mut plan = topo::plan::plan(&compiled.model);
+    let text = match format {
+        PlanFormat::Md => topo::plan::markdown::plan(&plan, only),
+        PlanFormat::Json => {
+            if let Some(number) = only {
+                plan.phases.retain(|p| p.number == number);
+                plan.migrations.retain(|m| m.to == number);
+            }
+            format!("{}\n", serde_json::to_string_pretty(&plan)?)
+        }
+    };
+    match out {
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            topo::emit::write_files(dir, &[(name, text)])?;
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `topo diff --from N --to M`.
+pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyhow::Result<ExitStatus> {
+    let loaded = load(spec_path);
+    let Some(compiled) = compiled_or_report(&loaded)? else { return Ok(ExitStatus::Failure) };
+    let a = find_phase(&compiled.model, &loaded.file, from)?;
+    let b = find_phase(&compiled.model, &loaded.file, to)?;
+    let migration = topo::plan::migrate::migration(&compiled.model, a, b);
+    let text = match format {
+        PlanFormat::Md => topo::plan::markdown::migration(&migration),
+        PlanFormat::Json => format!("{}\n", serde_json::to_string_pretty(&migration)?),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitStatus::Success)
 }
 
 /// `topo schema`.

@@ -12,6 +12,10 @@ fn main() -> ExitCode {
         cli::Command::Render { spec, phase, target, out, format } => {
             commands::render(&spec, &phase, target.map(Into::into), out.as_deref(), format)
         }
+        cli::Command::Plan { spec, phase, format, out } => {
+            commands::plan(&spec, phase.as_deref(), format, out.as_deref())
+        }
+        cli::Command::Diff { spec, from, to, format } => commands::diff(&spec, &from, &to, format),
         cli::Command::Schema => commands::schema(),
     };
     match result {

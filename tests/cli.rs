@@ -699,6 +699,11 @@ fn all_errors_are_reported_in_one_run_in_source_order() {
 
 /// The warning codes a valid fixture declares with `# warnings: a, b`.
 fn declared_warnings(path: &Path) -> Vec<String> {
+    // The DESIGN.md example stays verbatim, so it cannot carry a header: its limits
+    // over-commit the cpu of phases 1 and 2, which the fit check calls tight.
+    if path.file_name().is_some_and(|n| n == "design-example.yaml") {
+        return vec!["phase-tight".to_owned(), "phase-tight".to_owned()];
+    }
     let text = fs_err::read_to_string(path).unwrap();
     let mut codes: Vec<String> = text
         .lines()
@@ -768,18 +773,28 @@ fn design_example_is_the_design_documents_example() {
 }
 
 #[test]
-fn finanzas_spec_passes_without_warnings() {
+fn finanzas_spec_passes_with_only_the_tight_phases() {
+    // The seed's limits over-commit the cpu of phases 1 and 2 (1.36× and 1.09×):
+    // requests fit, so the phases are tight, which is a warning and nothing more.
     let run = Topo::check().spec_file("specs/finanzas.yaml").run();
     run.assert_code(0);
     assert!(
-        run.stderr.trim_end().ends_with("0 errors, 0 warnings)")
-            && run.stderr.starts_with("ok: specs/finanzas.yaml is valid"),
+        run.stderr.trim_end().ends_with("0 errors, 2 warnings)")
+            && run.stderr.contains("ok: specs/finanzas.yaml is valid"),
         "{}",
         run.describe()
     );
     let report = Topo::check().spec_file("specs/finanzas.yaml").json().run();
     report.assert_code(0);
-    assert_eq!(report.json()["diagnostics"], json!([]), "{}", report.describe());
+    let found: Vec<(String, String)> = report.json()["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap().to_owned(), d["path"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("phase-tight", "phases.1.nodes"), ("phase-tight", "phases.2.nodes")];
+    let expected: Vec<(String, String)> = expected.iter().map(|(c, p)| ((*c).to_owned(), (*p).to_owned())).collect();
+    assert_eq!(found, expected, "{}", report.describe());
 }
 
 #[test]

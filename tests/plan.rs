@@ -1,0 +1,357 @@
+//! The scaling plan: fit by each target's admission rules, placement, N+1,
+//! lower bound, cost, migration, and the fit check of `topo check`.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use topo::plan::{self, Verdict};
+
+const TOPO: &str = env!("CARGO_BIN_EXE_topo");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn model(text: &str) -> topo::model::Model {
+    match topo::compile(text.as_bytes()) {
+        Ok(compiled) => compiled.model,
+        Err(diags) => panic!("spec does not compile: {:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>()),
+    }
+}
+
+fn phase_plan(text: &str) -> plan::PhasePlan {
+    let model = model(text);
+    plan::plan_phase(&model.phases[0])
+}
+
+const GI: u64 = 1 << 30;
+const MI: u64 = 1 << 20;
+
+#[test]
+fn kubernetes_allocatable_is_capacity_minus_reserve_and_replicas_spread() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      cp: { role: manager, cpu: 4, memory: 4Gi }
+      w1: { cpu: 2, memory: 2Gi }
+services:
+  api:
+    image: api:1.0
+    replicas: 5
+    resources: { requests: { cpu: 100m, memory: 512Mi } }
+",
+    );
+    let cp = plan.nodes.iter().find(|n| n.name == "cp").unwrap();
+    assert_eq!((cp.allocatable_memory, cp.allocatable_cpu), (4 * GI - 1638 * MI, 3500));
+    assert_eq!(cp.reserve.source, "k3s-server");
+    let w1 = plan.nodes.iter().find(|n| n.name == "w1").unwrap();
+    assert_eq!((w1.allocatable_memory, w1.reserve.source), (2 * GI - 300 * MI, "k3s-agent"));
+    // Spread first (fewest replicas of the service), then the least allocated node.
+    let nodes: Vec<&str> = plan.placement.iter().map(|p| p.node.as_deref().unwrap()).collect();
+    assert_eq!(nodes, ["cp", "w1", "cp", "w1", "cp"]);
+    // cp: 3 × 512Mi of 2446Mi; w1: 2 × 512Mi of 1748Mi → 41% free, over the 20% target.
+    assert_eq!(plan.verdict, Verdict::Fits, "{:#?}", plan.reasons);
+}
+
+#[test]
+fn does_not_fit_lists_the_stranded_replicas() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      cp: { role: manager, cpu: 1, memory: 2Gi }
+      w1: { cpu: 2, memory: 2Gi }
+      w2: { cpu: 2, memory: 1Gi }
+services:
+  api:
+    image: api:1.0
+    replicas: 5
+    resources: { requests: { cpu: 100m, memory: 512Mi } }
+",
+    );
+    // cp: 2048−1638 = 410Mi → none; w1: 2048−300 = 1748Mi → 3 replicas (1536Mi), 212Mi left;
+    // w2: 724Mi → 1 replica, 212Mi left.
+    assert_eq!(plan.verdict, Verdict::DoesNotFit);
+    let stranded: Vec<&str> = plan.reasons.iter().map(String::as_str).collect();
+    assert_eq!(
+        stranded,
+        [
+            "api replica 5: needs 512Mi memory, 410Mi free on cp; needs 512Mi memory, 212Mi free on w1; \
+          needs 512Mi memory, 212Mi free on w2",
+            "w1: 12% of memory free after requests, under the 20% headroom target"
+        ],
+        "{:#?}",
+        plan.reasons
+    );
+    let unplaced: Vec<u32> = plan.placement.iter().filter(|p| p.node.is_none()).map(|p| p.replica).collect();
+    assert_eq!(unplaced, [5]);
+}
+
+#[test]
+fn swarm_admits_on_reservations_against_the_total_and_says_which_order_avoids_stranding() {
+    let text = "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      mgr: { role: manager, cpu: 4, memory: 8Gi }
+      n1: { cpu: 2, memory: 4Gi }
+      n2: { cpu: 2, memory: 4Gi }
+services:
+  aaa:
+    image: a:1.0
+    replicas: 2
+    placement: { role: worker }
+    resources: { requests: { memory: 1Gi } }
+  zzz:
+    image: z:1.0
+    placement: { role: worker }
+    resources: { requests: { memory: 3584Mi } }
+";
+    let plan = phase_plan(text);
+    // Name order: aaa spreads one per worker (3Gi free each), then zzz (3.5Gi) fits nowhere.
+    assert_eq!(plan.verdict, Verdict::DoesNotFit, "{:#?}", plan.reasons);
+    assert!(plan.reasons[0].starts_with("zzz replica 1: needs 3.5Gi memory, 3Gi free on n1"), "{:#?}", plan.reasons);
+    assert!(
+        plan.reasons.iter().any(|r| r.contains("creating the largest replicas first places every one: zzz, aaa")),
+        "{:#?}",
+        plan.reasons
+    );
+    // Swarm counts the node's total (4Gi), not the allocatable (3.5Gi): 3.5Gi + 0 fits on n1.
+    let n1 = plan.nodes.iter().find(|n| n.name == "n1").unwrap();
+    assert_eq!(n1.capacity_memory, 4 * GI);
+    assert_eq!(n1.allocatable_memory, 4 * GI - 512 * MI);
+}
+
+#[test]
+fn swarm_reservations_that_eat_the_reserve_do_not_fit() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      mgr: { role: manager, cpu: 4, memory: 4Gi }
+services:
+  db:
+    image: postgres:17.2
+    stateful: true
+    volumes: { data: { mount: /data } }
+    placement: { node: mgr }
+    resources: { requests: { memory: 3Gi } }
+",
+    );
+    assert_eq!(plan.verdict, Verdict::DoesNotFit);
+    assert!(plan.reasons[0].contains("reservations of 3Gi leave less than its 2Gi reserve"), "{:#?}", plan.reasons);
+}
+
+#[test]
+fn compose_checks_the_sum_of_limits() {
+    let text = "project: p
+phases:
+  1:
+    name: c
+    target: compose
+    nodes:
+      vps: { role: manager, cpu: 4, memory: 8Gi, reserve: { memory: 1Gi } }
+services:
+  app:
+    image: app:1.0
+    replicas: 4
+    resources: { requests: { memory: 512Mi }, limits: { memory: 2Gi } }
+";
+    let plan = phase_plan(text);
+    // 4 × 2Gi = 8Gi of limits on 8Gi − 1Gi (the spec's own reserve).
+    assert_eq!(plan.verdict, Verdict::DoesNotFit);
+    assert_eq!(plan.nodes[0].reserve.source, "spec");
+    assert_eq!(plan.nodes[0].reserve.cpu.millis(), 500, "cpu keeps the default reserve");
+    assert!(plan.reasons[0].contains("memory limits add up to 8Gi, over its 7Gi allocatable"), "{:#?}", plan.reasons);
+    let fits = phase_plan(&text.replace("replicas: 4", "replicas: 3"));
+    // 6Gi of limits on 7Gi, 1.5Gi of requests: it fits.
+    assert_eq!(fits.verdict, Verdict::Fits, "{:#?}", fits.reasons);
+}
+
+#[test]
+fn headroom_under_target_is_tight_and_peak_is_checked() {
+    let text = "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    headroom: 30%
+    nodes:
+      cp: { role: manager, cpu: 1, memory: 2Gi }
+      w1: { cpu: 2, memory: 4Gi }
+      w2: { cpu: 2, memory: 4Gi }
+services:
+  api:
+    image: api:1.0
+    replicas: 2
+    autoscale: { max: 10, cpu: 70% }
+    resources: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: 500m, memory: 1Gi } }
+";
+    let plan = phase_plan(text);
+    // At 2 replicas each node has 1Gi of 3.7Gi requested (73% free): fits, but the
+    // peak of 10 needs 10Gi and 5 cpu: 6 fit (3 per node by cpu, 1.9 cpu free each).
+    let peak = plan.peak.as_ref().unwrap();
+    assert!(!peak.fits);
+    assert_eq!(peak.replicas["api"], 10);
+    assert_eq!(peak.unplaced.len(), 4, "{:#?}", peak.unplaced);
+    assert_eq!(plan.verdict, Verdict::Tight);
+    assert!(plan.reasons.iter().all(|r| r.starts_with("at the autoscaling peak, api replica")), "{:#?}", plan.reasons);
+
+    let crowded = phase_plan(&text.replace("replicas: 2", "replicas: 6").replace("max: 10", "max: 6"));
+    assert_eq!(crowded.verdict, Verdict::Tight);
+    assert!(
+        crowded.reasons.iter().any(|r| r.contains("19% of memory free after requests, under the 30% headroom target"))
+    );
+}
+
+#[test]
+fn n_plus_one_and_lower_bound() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      big: { role: manager, cpu: 8, memory: 32Gi, cost: 80 }
+      w1: { cpu: 2, memory: 4Gi, cost: 10 }
+      w2: { cpu: 2, memory: 4Gi, cost: 10 }
+services:
+  db:
+    image: postgres:17.2
+    stateful: true
+    volumes: { data: { mount: /data, size: 1Gi } }
+    placement: { role: manager }
+    resources: { requests: { cpu: 1, memory: 8Gi } }
+  web:
+    image: web:1.0
+    replicas: 4
+    resources: { requests: { cpu: 250m, memory: 1Gi } }
+",
+    );
+    assert_eq!(plan.verdict, Verdict::Fits, "{:#?}", plan.reasons);
+    let n1 = plan.n_plus_one.as_ref().unwrap();
+    assert_eq!(n1.lost, "big");
+    assert_eq!(n1.down, ["db"]);
+    assert!(!n1.fits);
+    // web: 4 × 1Gi fits on w1 + w2 (3.7Gi each) after losing big.
+    assert!(n1.degraded.is_empty(), "{:?}", n1.degraded);
+    // 12Gi and 2 cpu requested; the largest allocatable is big's (32 − 1.6 Gi, 7.5 cpu).
+    assert_eq!((plan.lower_bound.by_memory, plan.lower_bound.by_cpu, plan.lower_bound.given), (1, 1, 3));
+
+    // Cost: the shares add up to the total, give or take rounding.
+    let cost = &plan.cost;
+    assert_eq!(cost.total_cents, Some(10_000));
+    let shares: u64 = cost.per_service_cents.values().sum::<u64>() + cost.reserve_cents + cost.headroom_cents;
+    assert!(shares.abs_diff(10_000) <= 4, "{shares} vs 10000: {cost:?}");
+    assert!(cost.per_service_cents["db"] > cost.per_service_cents["web"]);
+    assert_eq!(cost.per_cpu_cents, Some(10_000 / 12));
+}
+
+#[test]
+fn finanzas_plan() {
+    let text = fs_err::read_to_string(root().join("specs/finanzas.yaml")).unwrap();
+    let model = model(&text);
+    let plan = plan::plan(&model);
+    let verdicts: Vec<Verdict> = plan.phases.iter().map(|p| p.verdict).collect();
+    assert_eq!(verdicts, [Verdict::Tight, Verdict::Tight, Verdict::Fits]);
+    let costs: Vec<Option<u64>> = plan.phases.iter().map(|p| p.cost.total_cents).collect();
+    assert_eq!(costs, [Some(1500), Some(10_500), Some(4500)]);
+    // Phase 2: embedding only where ram=high, workers only where tier=batch.
+    let placed = |phase: usize, service: &str| -> Vec<String> {
+        plan.phases[phase].placement.iter().filter(|p| p.service == service).filter_map(|p| p.node.clone()).collect()
+    };
+    assert!(placed(1, "embedding").iter().all(|n| n == "vps-2"));
+    assert!(placed(1, "bullmq-worker").iter().all(|n| n == "vps-3"));
+    assert_eq!(placed(1, "backend").len(), 6);
+    assert_eq!(placed(2, "postgres"), ["node-1"]);
+    // The migration to K3s opens its ports and creates the Secret, without values.
+    let to_k3s = &plan.migrations[1];
+    let ports: Vec<&str> = to_k3s.ports.iter().map(|p| p.port).collect();
+    assert_eq!(ports, ["6443/tcp", "8472/udp", "10250/tcp"]);
+    assert!(to_k3s.secrets[0].starts_with("kubectl create secret generic finanzas-secrets --namespace finanzas"));
+    let data: Vec<(&str, Option<&str>)> = to_k3s.data.iter().map(|d| (d.service.as_str(), d.size.as_deref())).collect();
+    assert_eq!(data, [("postgres", Some("50Gi")), ("redis", Some("5Gi"))]);
+    let to_swarm = &plan.migrations[0];
+    let ports: Vec<&str> = to_swarm.ports.iter().map(|p| p.port).collect();
+    assert_eq!(ports, ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"]);
+    assert_eq!(to_swarm.monthly_cost_change_cents, Some(9000));
+
+    insta::assert_snapshot!("finanzas_plan", plan::markdown::plan(&plan, None));
+}
+
+fn topo(args: &[&str]) -> std::process::Output {
+    Command::new(TOPO).args(args).current_dir(root()).env("NO_COLOR", "1").output().unwrap()
+}
+
+#[test]
+fn check_fails_when_a_phase_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("topo.yaml");
+    fs_err::write(
+        &spec,
+        "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      cp: { role: manager, cpu: 1, memory: 3Gi }
+services:
+  api:
+    image: api:1.0
+    replicas: 3
+    resources: { requests: { cpu: 100m, memory: 512Mi } }
+",
+    )
+    .unwrap();
+    let out = topo(&["check", "-s", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[phase-does-not-fit]: phase 1 (k) does not fit its nodes: api replica 3: needs 512Mi memory, 410Mi free on cp"), "{stderr}");
+    assert!(stderr.contains("topo.yaml:6:5"), "located at the phase's `nodes` key: {stderr}");
+}
+
+#[test]
+fn plan_and_diff_commands() {
+    let json = topo(&["plan", "-s", "specs/finanzas.yaml", "--format", "json", "--phase", "k3s"]);
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["phases"].as_array().unwrap().len(), 1);
+    assert_eq!(value["phases"][0]["verdict"], "fits");
+    assert_eq!(value["migrations"][0]["from"], 2);
+
+    let diff = topo(&["diff", "-s", "specs/finanzas.yaml", "--from", "1", "--to", "3"]);
+    assert!(diff.status.success());
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.starts_with("# From phase 1 (dokploy, compose) to phase 3 (k3s, k8s)"), "{text}");
+    assert!(text.contains("| 6443/tcp |") && text.contains("kubectl create secret generic finanzas-secrets"));
+    assert!(text.contains("- backend: autoscaling on, 2–6 replicas"), "{text}");
+
+    let missing = topo(&["diff", "-s", "specs/finanzas.yaml", "--from", "1", "--to", "7"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has no phase `7`"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.md");
+    let written = topo(&["plan", "-s", "specs/finanzas.yaml", "--out", out.to_str().unwrap()]);
+    assert!(written.status.success() && written.stdout.is_empty());
+    let md = fs_err::read_to_string(&out).unwrap();
+    assert!(md.starts_with("# Scaling plan: finanzas"));
+    // No secret value could be in it (the spec has none), and no placeholder is filled.
+    assert!(!md.contains("--from-literal=POSTGRES_PASSWORD=\"") || md.contains("=\"$POSTGRES_PASSWORD\""));
+}
