@@ -33,6 +33,8 @@ pub struct Model {
     /// The shared env, as given (each service's `env` already includes it).
     pub env: BTreeMap<String, String>,
     pub triggers: Vec<Trigger>,
+    /// The names of the application metrics that built-in triggers query.
+    pub metrics: AppMetrics,
     /// Phases in growth order.
     pub phases: Vec<Phase>,
 }
@@ -50,6 +52,24 @@ pub struct Ingress {
     pub cluster_issuer: Option<String>,
     /// Traefik certresolver for compose and Swarm targets; `None` without TLS.
     pub certresolver: Option<String>,
+}
+
+/// Application metric names; the defaults are the Prometheus client libraries' usual names.
+pub const DEFAULT_HTTP_DURATION: &str = "http_request_duration_seconds";
+pub const DEFAULT_HTTP_REQUESTS: &str = "http_requests_total";
+pub const DEFAULT_STATUS_LABEL: &str = "code";
+/// What a scrape job is named after, in Prometheus' own and kube-prometheus' ServiceMonitor configurations.
+pub const DEFAULT_SERVICE_LABEL: &str = "job";
+pub const DEFAULT_QUEUE_DEPTH: &str = "queue_depth";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AppMetrics {
+    /// Histogram base name, without `_bucket`.
+    pub http_duration: String,
+    pub http_requests: String,
+    pub status_label: String,
+    pub service_label: String,
+    pub queue_depth: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -274,7 +294,20 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         ingress,
         secrets,
         triggers: spec.triggers.iter().map(resolve_trigger).collect(),
+        metrics: resolve_metrics(spec.metrics.as_ref()),
         phases,
+    }
+}
+
+fn resolve_metrics(metrics: Option<&spec::Metrics>) -> AppMetrics {
+    let metrics = metrics.cloned().unwrap_or_default();
+    let or = |value: Option<String>, default: &str| value.unwrap_or_else(|| default.to_owned());
+    AppMetrics {
+        http_duration: or(metrics.http_duration, DEFAULT_HTTP_DURATION),
+        http_requests: or(metrics.http_requests, DEFAULT_HTTP_REQUESTS),
+        status_label: or(metrics.status_label, DEFAULT_STATUS_LABEL),
+        service_label: or(metrics.service_label, DEFAULT_SERVICE_LABEL),
+        queue_depth: or(metrics.queue_depth, DEFAULT_QUEUE_DEPTH),
     }
 }
 
@@ -292,6 +325,11 @@ fn resolve_trigger(trigger: &spec::Trigger) -> Trigger {
         expr: trigger.expr.clone(),
     }
 }
+
+/// The alerts of the plan's own pressure rule (Σ requests against allocatable), which triggers may not take.
+pub const PRESSURE_ALERTS: [&str; 2] = ["TopoCpuRequestsPressure", "TopoMemoryRequestsPressure"];
+/// The share of allocatable above which the requests of a phase put its nodes under pressure.
+pub const PRESSURE_RATIO_PERCENT: u64 = 85;
 
 /// `TopoCpuCritical`, `TopoLatencyP95Warning`, `TopoQueueDepthWorkerWarning`.
 pub fn default_alert_name(trigger: &spec::Trigger) -> String {

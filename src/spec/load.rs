@@ -62,9 +62,10 @@ impl Decode for Spec {
         let env = f.opt(d, "env").unwrap_or_default();
         let secrets = f.opt(d, "secrets").unwrap_or_default();
         let triggers = f.opt(d, "triggers").unwrap_or_default();
+        let metrics = f.opt(d, "metrics");
         let services = f.req(d, "services");
         f.finish(d);
-        Some(Spec { project: project?, phases: phases?, ingress, env, secrets, triggers, services: services? })
+        Some(Spec { project: project?, phases: phases?, ingress, env, secrets, triggers, metrics, services: services? })
     }
 }
 
@@ -263,6 +264,21 @@ impl Decode for Ingress {
         let tls = f.opt(d, "tls");
         f.finish(d);
         Some(Ingress { class, tls })
+    }
+}
+
+impl Decode for Metrics {
+    const EXPECTED: &'static str = "metric names";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "metrics")?;
+        let http_duration = f.opt(d, "http_duration");
+        let http_requests = f.opt(d, "http_requests");
+        let status_label = f.opt(d, "status_label");
+        let service_label = f.opt(d, "service_label");
+        let queue_depth = f.opt(d, "queue_depth");
+        f.finish(d);
+        Some(Metrics { http_duration, http_requests, status_label, service_label, queue_depth })
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Spec {
     /// When to move to the next phase: become Prometheus alert rules and a table in the plan.
     #[serde(default)]
     pub triggers: Vec<Trigger>,
+    /// The names of your services' own Prometheus metrics, which the `latency_p95`, `latency_p99`, `error_rate` and `queue_depth` triggers query.
+    pub metrics: Option<Metrics>,
     /// The services, by name. A name is a DNS-1035 label (starts with a letter), because it becomes a Kubernetes Service.
     pub services: BTreeMap<String, Service>,
 }
@@ -200,6 +202,22 @@ pub struct Trigger {
     pub expr: Option<String>,
     /// The alert's name (default: made from the metric, the service and the severity, like `TopoCpuCritical`).
     pub name: Option<String>,
+}
+
+/// The names of the application metrics behind the built-in `latency_p95`, `latency_p99`, `error_rate` and `queue_depth` triggers.
+#[derive(Clone, Debug, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Metrics {
+    /// A histogram of HTTP request durations in seconds, named without its `_bucket` suffix (default `http_request_duration_seconds`).
+    pub http_duration: Option<String>,
+    /// A counter of HTTP requests, with the status code in `status_label` (default `http_requests_total`).
+    pub http_requests: Option<String>,
+    /// The label of `http_requests` that holds the status code; `5xx` responses are errors (default `code`).
+    pub status_label: Option<String>,
+    /// The label of your metrics that names the service, as your scrape configuration sets it (default `job`).
+    pub service_label: Option<String>,
+    /// A gauge of the jobs waiting in a queue (default `queue_depth`).
+    pub queue_depth: Option<String>,
 }
 
 /// A measured quantity a trigger watches.

@@ -1,9 +1,530 @@
 //! Prometheus alert rules from the spec's triggers, for one phase.
+//!
+//! Each built-in metric is queried from the exporters the phase's target runs
+//! with: node-exporter for nodes on every target; cAdvisor's `container_*`
+//! series, selected by the labels Docker Compose and Swarm put on containers,
+//! for compose and swarm; the kubelet's cAdvisor and volume statistics and
+//! kube-state-metrics for k8s. Latency, error rate and queue depth come from
+//! the services' own metrics, named in the spec's `metrics`. A trigger's own
+//! `expr` is used as written. The plan's pressure rule (Σ requests above 85%
+//! of what the nodes offer) follows the triggers.
+//!
+//! Thresholds are written in Prometheus' base units: percentages as ratios,
+//! durations in seconds.
 
-use crate::model::{Model, Phase};
+use std::collections::BTreeMap;
 
-use super::Rendered;
+use serde::Serialize;
 
-pub fn render(_model: &Model, _phase: &Phase) -> Rendered {
-    Rendered::default()
+use crate::diag::SpecPath;
+use crate::model::{self, Model, Phase, Service, Trigger};
+use crate::spec::{Duration, Metric, Target, Threshold};
+
+use super::{Document, Rendered, to_yaml};
+
+/// The file `topo render --target rules --out DIR` writes.
+pub const FILE: &str = "alerts.rules.yml";
+
+/// The window of `rate()` over counters and histograms.
+pub const RATE_WINDOW: &str = "5m";
+/// The window restarts are counted over: a `restarts` threshold is restarts per hour.
+pub const RESTARTS_WINDOW: &str = "1h";
+/// How long the pressure condition must hold before it fires.
+pub const PRESSURE_FOR: Duration = Duration::from_secs(15 * 60);
+/// Filesystems that are not disks: node-exporter reports them too.
+const PSEUDO_FILESYSTEMS: &str = "tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs";
+
+/// A Prometheus rules file: `rule_files:` in prometheus.yml loads it.
+#[derive(Debug, Serialize)]
+pub struct RuleFile {
+    pub groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleGroup {
+    pub name: String,
+    pub rules: Vec<AlertRule>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertRule {
+    pub alert: String,
+    pub expr: String,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: Annotations,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Annotations {
+    pub summary: String,
+    pub description: String,
+    pub action: String,
+}
+
+pub fn render(model: &Model, phase: &Phase) -> Rendered {
+    let mut rendered = Rendered::default();
+    let (file, notes) = rule_file(model, phase, &mut rendered);
+    rendered.documents.push(Document { file: FILE.to_owned(), yaml: to_yaml(&file) });
+    rendered.notes.extend(notes);
+    rendered
+}
+
+/// The phase's rules as typed objects, and the notes on what they need.
+pub fn rule_file(model: &Model, phase: &Phase, rendered: &mut Rendered) -> (RuleFile, Vec<String>) {
+    let containers = Containers { target: phase.target, project: &model.project };
+    let mut rules = Vec::new();
+    for (index, trigger) in model.triggers.iter().enumerate() {
+        let path = SpecPath::root().key("triggers").index(index);
+        if let Some(rule) = trigger_rule(model, phase, &containers, trigger, &path, rendered) {
+            rules.push(rule);
+        }
+    }
+    rules.extend(pressure_rules(model, phase, &containers));
+    let group = RuleGroup { name: format!("topo-{}-{}", model.project, phase.name), rules };
+    let notes = vec![format!(
+        "alert rules for phase {} ({}): load {FILE} with `rule_files:` in prometheus.yml; they read {}",
+        phase.number,
+        phase.name,
+        containers.exporters()
+    )];
+    (RuleFile { groups: vec![group] }, notes)
+}
+
+/// What a rule's value is, for its annotations.
+struct Measure {
+    /// `CPU use`, `p95 latency`.
+    subject: String,
+    /// Where it is measured, with template references: `on {{ $labels.instance }}`.
+    scope: String,
+    /// How `$value` prints.
+    value: &'static str,
+}
+
+struct Query {
+    expr: String,
+    measure: Measure,
+}
+
+fn trigger_rule(
+    model: &Model,
+    phase: &Phase,
+    containers: &Containers,
+    trigger: &Trigger,
+    path: &SpecPath,
+    rendered: &mut Rendered,
+) -> Option<AlertRule> {
+    let threshold = threshold_value(trigger.threshold);
+    let comparison = if trigger.above { ">" } else { "<" };
+    let query = match &trigger.expr {
+        Some(expr) => Query {
+            expr: format!("({}) {comparison} {threshold}", expr.trim()),
+            measure: Measure {
+                subject: trigger.metric.as_str().to_owned(),
+                scope: String::new(),
+                value: value_format(trigger),
+            },
+        },
+        // Validation has already warned (`trigger-without-query`): the trigger stays in the plan only.
+        None if matches!(trigger.metric, Metric::Other(_)) => return None,
+        None => {
+            let service = trigger.service.as_ref().and_then(|name| phase.services.get(name));
+            let query = built_in_query(model, containers, trigger, service, path, rendered)?;
+            Query { expr: format!("{} {comparison} {threshold}", query.expr), measure: query.measure }
+        }
+    };
+    let direction = if trigger.above { "above" } else { "below" };
+    let held = trigger.for_.map(|d| format!(" for {d}")).unwrap_or_default();
+    let action = template_text(&trigger.action);
+    let Measure { subject, scope, value } = query.measure;
+    let summary = format!("{subject}{scope} {direction} {}{held}: {action}", threshold_text(trigger.threshold));
+    let at_least = trigger.for_.map(|d| format!(" for at least {d}")).unwrap_or_default();
+    let description = format!(
+        "{subject}{scope} is {{{{ $value | {value} }}}}, {direction} {}{at_least}. {} phase {} ({}): {action}.",
+        threshold_text(trigger.threshold),
+        model.project,
+        phase.number,
+        phase.name
+    );
+    let mut labels = BTreeMap::from([
+        ("severity".to_owned(), trigger.severity.as_str().to_owned()),
+        ("project".to_owned(), model.project.clone()),
+        ("metric".to_owned(), trigger.metric.as_str().to_owned()),
+    ]);
+    if let Some(service) = &trigger.service {
+        labels.insert("service".to_owned(), service.clone());
+    }
+    Some(AlertRule {
+        alert: trigger.name.clone(),
+        expr: query.expr,
+        for_: trigger.for_.map(|d| d.to_string()),
+        labels,
+        annotations: Annotations { summary, description, action },
+    })
+}
+
+/// The query of a built-in metric, without its comparison; `None` (with a warning) when there is none.
+fn built_in_query(
+    model: &Model,
+    containers: &Containers,
+    trigger: &Trigger,
+    service: Option<&Service>,
+    path: &SpecPath,
+    rendered: &mut Rendered,
+) -> Option<Query> {
+    let app = &model.metrics;
+    let app_selector = trigger.service.as_ref().map(|s| format!("{}=\"{s}\"", app.service_label)).unwrap_or_default();
+    let by_app = format!("{{{{ $labels.{} }}}}", app.service_label);
+    let query = match (&trigger.metric, service) {
+        (Metric::Cpu, None) => Query {
+            expr: format!("1 - avg by (instance) (rate(node_cpu_seconds_total{{mode=\"idle\"}}[{RATE_WINDOW}]))"),
+            measure: node_measure("CPU use"),
+        },
+        (Metric::Memory, None) => Query {
+            expr: "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes".to_owned(),
+            measure: node_measure("Memory use"),
+        },
+        (Metric::Disk, service) => {
+            if let Some(service) = service {
+                if containers.target == Target::K8s && !service.volumes.is_empty() {
+                    return Some(volume_query(containers, service));
+                }
+                rendered.warn(
+                    "trigger-watches-nodes",
+                    format!(
+                        "there is no per-service disk metric for `{}` on a {} phase: this rule watches the nodes' filesystems",
+                        service.name,
+                        containers.target.as_str()
+                    ),
+                    &path.key("service"),
+                    "local volumes live on the node's disk; on k8s, a service's volumes are watched through kubelet volume statistics",
+                );
+            }
+            let fs = format!("fstype!~\"{PSEUDO_FILESYSTEMS}\"");
+            Query {
+                expr: format!("1 - node_filesystem_avail_bytes{{{fs}}} / node_filesystem_size_bytes{{{fs}}}"),
+                measure: Measure {
+                    subject: "Disk use".to_owned(),
+                    scope: " of {{ $labels.mountpoint }} on {{ $labels.instance }}".to_owned(),
+                    value: "humanizePercentage",
+                },
+            }
+        }
+        (Metric::Cpu, Some(service)) => {
+            let Some(cpu) = service.resources.limits.cpu.or(service.resources.requests.cpu) else {
+                warn_without_size(rendered, path, service, "cpu");
+                return None;
+            };
+            Query {
+                expr: format!(
+                    "avg by ({group}) (rate(container_cpu_usage_seconds_total{{{selector}}}[{RATE_WINDOW}])) / {cores}",
+                    group = containers.group_label(),
+                    selector = containers.selector(Some(&service.name)),
+                    cores = cpu.cores_decimal(),
+                ),
+                measure: container_measure(containers, "CPU use", &format!("its {cpu} CPU")),
+            }
+        }
+        (Metric::Memory, Some(service)) => {
+            let Some(memory) = service.resources.limits.memory.or(service.resources.requests.memory) else {
+                warn_without_size(rendered, path, service, "memory");
+                return None;
+            };
+            Query {
+                expr: format!(
+                    "avg by ({group}) (container_memory_working_set_bytes{{{selector}}}) / {bytes}",
+                    group = containers.group_label(),
+                    selector = containers.selector(Some(&service.name)),
+                    bytes = memory.bytes(),
+                ),
+                measure: container_measure(containers, "Memory use", &format!("its {memory}")),
+            }
+        }
+        (Metric::LatencyP95 | Metric::LatencyP99, _) => {
+            let (quantile, name) = if trigger.metric == Metric::LatencyP95 { ("0.95", "p95") } else { ("0.99", "p99") };
+            Query {
+                expr: format!(
+                    "histogram_quantile({quantile}, sum by (le, {label}) (rate({metric}_bucket{braces}[{RATE_WINDOW}])))",
+                    label = app.service_label,
+                    metric = app.http_duration,
+                    braces = braces(&app_selector),
+                ),
+                measure: Measure {
+                    subject: format!("{name} latency"),
+                    scope: format!(" of {by_app}"),
+                    value: "humanizeDuration",
+                },
+            }
+        }
+        (Metric::ErrorRate, _) => {
+            let errors = join_matchers(&[&app_selector, &format!("{}=~\"5..\"", app.status_label)]);
+            Query {
+                expr: format!(
+                    "sum by ({label}) (rate({metric}{{{errors}}}[{RATE_WINDOW}])) / sum by ({label}) (rate({metric}{all}[{RATE_WINDOW}]))",
+                    label = app.service_label,
+                    metric = app.http_requests,
+                    all = braces(&app_selector),
+                ),
+                measure: Measure {
+                    subject: "HTTP 5xx error rate".to_owned(),
+                    scope: format!(" of {by_app}"),
+                    value: "humanizePercentage",
+                },
+            }
+        }
+        (Metric::QueueDepth, _) => Query {
+            // Every replica of a worker may report the same queue: the largest report, not the sum.
+            expr: format!(
+                "max by ({label}) ({metric}{braces})",
+                label = app.service_label,
+                metric = app.queue_depth,
+                braces = braces(&app_selector),
+            ),
+            measure: Measure { subject: "Queue depth".to_owned(), scope: format!(" of {by_app}"), value: "humanize" },
+        },
+        (Metric::Restarts, _) => restarts_query(containers, trigger.service.as_deref()),
+        (Metric::Other(_), _) => return None,
+    };
+    Some(query)
+}
+
+fn warn_without_size(rendered: &mut Rendered, path: &SpecPath, service: &Service, resource: &str) {
+    rendered.warn(
+        "trigger-without-query",
+        format!("`{}` has no {resource} limit or request to measure its use against: no alert rule", service.name),
+        &path.key("service"),
+        &format!("give `{}` a {resource} limit or request, or write the query in `expr:`", service.name),
+    );
+}
+
+fn node_measure(subject: &str) -> Measure {
+    Measure { subject: subject.to_owned(), scope: " on {{ $labels.instance }}".to_owned(), value: "humanizePercentage" }
+}
+
+fn container_measure(containers: &Containers, subject: &str, of: &str) -> Measure {
+    Measure {
+        subject: format!("{subject} (of {of})"),
+        scope: format!(" of {{{{ $labels.{} }}}}", containers.group_label()),
+        value: "humanizePercentage",
+    }
+}
+
+/// A k8s service's volumes, through the kubelet's volume statistics of its claims.
+fn volume_query(containers: &Containers, service: &Service) -> Query {
+    let claims: Vec<String> = service
+        .volumes
+        .iter()
+        .map(|volume| {
+            if service.stateful {
+                // StatefulSet claims are `<template>-<set>-<ordinal>`.
+                format!("{}-{}-[0-9]+", volume.name, service.name)
+            } else {
+                format!("{}-{}", service.name, volume.name)
+            }
+        })
+        .collect();
+    let selector = format!("namespace=\"{}\",persistentvolumeclaim=~\"{}\"", containers.project, claims.join("|"));
+    Query {
+        expr: format!(
+            "max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes{{{selector}}} / kubelet_volume_stats_capacity_bytes{{{selector}}})"
+        ),
+        measure: Measure {
+            subject: "Disk use".to_owned(),
+            scope: " of volume {{ $labels.persistentvolumeclaim }}".to_owned(),
+            value: "humanizePercentage",
+        },
+    }
+}
+
+/// Restarts in the last hour, per service.
+fn restarts_query(containers: &Containers, service: Option<&str>) -> Query {
+    let group = containers.group_label();
+    let selector = containers.selector(service);
+    let expr = match containers.target {
+        Target::K8s => format!(
+            "sum by (namespace, container) (increase(kube_pod_container_status_restarts_total{{{selector}}}[{RESTARTS_WINDOW}]))"
+        ),
+        // Docker restarts a compose container in place: the same series, whose counters start again from zero.
+        Target::Compose => {
+            format!("sum by ({group}) (resets(container_cpu_usage_seconds_total{{{selector}}}[{RESTARTS_WINDOW}]))")
+        }
+        // Swarm replaces a failed task with a new container: count the containers gone within the window.
+        Target::Swarm => format!(
+            "count by ({group}) (last_over_time(container_last_seen{{{selector}}}[{RESTARTS_WINDOW}])) - count by ({group}) (container_last_seen{{{selector}}})"
+        ),
+    };
+    let subject = match containers.target {
+        Target::Swarm => "Containers replaced in the last hour",
+        Target::K8s | Target::Compose => "Restarts in the last hour",
+    };
+    Query {
+        expr,
+        measure: Measure {
+            subject: subject.to_owned(),
+            scope: format!(" of {{{{ $labels.{group} }}}}"),
+            value: "humanize",
+        },
+    }
+}
+
+/// The plan's own rule: the requests of what runs, against what the nodes offer.
+fn pressure_rules(model: &Model, phase: &Phase, containers: &Containers) -> Vec<AlertRule> {
+    let ratio = model::PRESSURE_RATIO_PERCENT as f64 / 100.0;
+    let [cpu_alert, memory_alert] = model::PRESSURE_ALERTS;
+    let resources = [("cpu", cpu_alert), ("memory", memory_alert)];
+    resources
+        .into_iter()
+        .filter_map(|(resource, alert)| {
+            let (requested, offered, value) = match containers.target {
+                Target::K8s => {
+                    let running = "kube_pod_status_phase{phase=~\"Pending|Running\"} == 1";
+                    (
+                        format!(
+                            "sum(kube_pod_container_resource_requests{{resource=\"{resource}\"}} and on (namespace, pod) ({running}))"
+                        ),
+                        format!("sum(kube_node_status_allocatable{{resource=\"{resource}\"}})"),
+                        "Σ requests of every pod",
+                    )
+                }
+                Target::Compose | Target::Swarm => {
+                    // Docker applies no CPU reservation to a container's cgroup: count the containers
+                    // that run, and multiply by each service's requests from the spec.
+                    let terms: Vec<String> = phase
+                        .services
+                        .values()
+                        .filter_map(|service| {
+                            let amount = match resource {
+                                "cpu" => service.resources.requests.cpu.map(|c| c.cores_decimal()),
+                                _ => service.resources.requests.memory.map(|m| m.bytes().to_string()),
+                            }?;
+                            let selector = containers.selector(Some(&service.name));
+                            Some(format!("(count(container_last_seen{{{selector}}}) or vector(0)) * {amount}"))
+                        })
+                        .collect();
+                    if terms.is_empty() {
+                        return None;
+                    }
+                    let offered = match resource {
+                        "cpu" => "count(node_cpu_seconds_total{mode=\"idle\"})",
+                        _ => "sum(node_memory_MemTotal_bytes)",
+                    };
+                    (format!("({})", terms.join(" + ")), offered.to_owned(), "Σ requests of the running containers")
+                }
+            };
+            let offered_name = if containers.target == Target::K8s { "allocatable" } else { "capacity" };
+            let action = "add a node or lower the requests";
+            let title = if resource == "cpu" { "CPU" } else { "Memory" };
+            Some(AlertRule {
+                alert: alert.to_owned(),
+                expr: format!("{requested} / {offered} > {ratio}"),
+                for_: Some(PRESSURE_FOR.to_string()),
+                labels: BTreeMap::from([
+                    ("severity".to_owned(), "warning".to_owned()),
+                    ("project".to_owned(), model.project.clone()),
+                    ("metric".to_owned(), format!("{resource}_requests")),
+                ]),
+                annotations: Annotations {
+                    summary: format!(
+                        "{title} requests above {}% of the nodes' {resource} {offered_name} for {PRESSURE_FOR}: {action}",
+                        model::PRESSURE_RATIO_PERCENT
+                    ),
+                    description: format!(
+                        "{value} is {{{{ $value | humanizePercentage }}}} of the nodes' {resource} {offered_name}: \
+                         new replicas may find no room. {} phase {} ({}): {action}; `topo plan --phase {}` shows the fit.",
+                        model.project, phase.number, phase.name, phase.number
+                    ),
+                    action: action.to_owned(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// How a phase's containers are found in cAdvisor's and kube-state-metrics' series.
+struct Containers<'a> {
+    target: Target,
+    project: &'a str,
+}
+
+impl Containers<'_> {
+    /// The label that names a container's service.
+    fn group_label(&self) -> &'static str {
+        match self.target {
+            Target::Compose => "container_label_com_docker_compose_service",
+            Target::Swarm => "container_label_com_docker_swarm_service_name",
+            Target::K8s => "container",
+        }
+    }
+
+    /// Matchers for one service's containers, or for every container of the project.
+    fn selector(&self, service: Option<&str>) -> String {
+        let project = self.project;
+        match (self.target, service) {
+            (Target::Compose, Some(s)) => format!(
+                "container_label_com_docker_compose_project=\"{project}\",container_label_com_docker_compose_service=\"{s}\""
+            ),
+            (Target::Compose, None) => format!(
+                "container_label_com_docker_compose_project=\"{project}\",container_label_com_docker_compose_service!=\"\""
+            ),
+            // The stack is named after the project, and Swarm names its services `<stack>_<service>`.
+            (Target::Swarm, Some(s)) => format!(
+                "container_label_com_docker_stack_namespace=\"{project}\",container_label_com_docker_swarm_service_name=\"{project}_{s}\""
+            ),
+            (Target::Swarm, None) => format!(
+                "container_label_com_docker_stack_namespace=\"{project}\",container_label_com_docker_swarm_service_name!=\"\""
+            ),
+            (Target::K8s, Some(s)) => format!("namespace=\"{project}\",container=\"{s}\""),
+            // The kubelet's cAdvisor also reports a pod's sandbox (`POD`) and the pod as a whole (no container).
+            (Target::K8s, None) => format!("namespace=\"{project}\",container!=\"\",container!=\"POD\""),
+        }
+    }
+
+    fn exporters(&self) -> &'static str {
+        match self.target {
+            Target::Compose | Target::Swarm => "node-exporter and cAdvisor (with container labels) metrics",
+            Target::K8s => "node-exporter, kubelet/cAdvisor and kube-state-metrics metrics",
+        }
+    }
+}
+
+/// `{matchers}`, or nothing for none.
+fn braces(matchers: &str) -> String {
+    if matchers.is_empty() { String::new() } else { format!("{{{matchers}}}") }
+}
+
+fn join_matchers(matchers: &[&str]) -> String {
+    matchers.iter().filter(|m| !m.is_empty()).copied().collect::<Vec<_>>().join(",")
+}
+
+/// A threshold in Prometheus' base units: a ratio for a percentage, seconds for a duration.
+pub fn threshold_value(threshold: Threshold) -> f64 {
+    match threshold {
+        Threshold::Percent(p) => p.fraction(),
+        Threshold::Duration(d) => d.millis() as f64 / 1000.0,
+        Threshold::Number(n) => n,
+    }
+}
+
+/// How the alert's `$value` is printed, by the kind of its threshold.
+fn value_format(trigger: &Trigger) -> &'static str {
+    match trigger.threshold {
+        Threshold::Percent(_) => "humanizePercentage",
+        Threshold::Duration(_) => "humanizeDuration",
+        Threshold::Number(_) => "humanize",
+    }
+}
+
+/// Text of the spec inside a Go template: `{{` would start an action.
+fn template_text(text: &str) -> String {
+    text.replace("{{", "{{ \"{{\" }}")
+}
+
+/// The threshold as the spec writes it: `80%`, `300ms`, `1000`.
+pub fn threshold_text(threshold: Threshold) -> String {
+    match threshold {
+        Threshold::Percent(p) => p.to_string(),
+        Threshold::Duration(d) => d.to_string(),
+        Threshold::Number(n) => n.to_string(),
+    }
 }

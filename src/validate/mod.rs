@@ -32,6 +32,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.dependency_cycles();
     v.exposed_routes();
     v.triggers();
+    v.metrics();
     v.diags
 }
 
@@ -920,6 +921,16 @@ impl Validator<'_> {
                     &path.key("name"),
                 ));
             }
+            if model::PRESSURE_ALERTS.contains(&alert.as_str()) {
+                self.push(
+                    Diagnostic::error(
+                        "duplicate-alert",
+                        format!("`{alert}` is the name of the plan's own pressure alert"),
+                        &path.key("name"),
+                    )
+                    .help("give the trigger another `name:`"),
+                );
+            }
             if let Some(first) = alert_names.insert(alert.clone(), i) {
                 self.push(
                     Diagnostic::error(
@@ -929,6 +940,52 @@ impl Validator<'_> {
                     )
                     .help("give one of them its own `name:`, or a different `severity` or `service`"),
                 );
+            }
+        }
+    }
+}
+
+impl Validator<'_> {
+    fn metrics(&mut self) {
+        let Some(metrics) = &self.spec.metrics else { return };
+        let path = root().key("metrics");
+        let names = [
+            ("http_duration", &metrics.http_duration),
+            ("http_requests", &metrics.http_requests),
+            ("queue_depth", &metrics.queue_depth),
+        ];
+        for (key, name) in names {
+            let Some(name) = name else { continue };
+            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+            if !valid {
+                self.push(Diagnostic::error(
+                    "invalid-name",
+                    format!("`{name}` is not a Prometheus metric name (letters, digits, `_` and `:`)"),
+                    &path.key(key),
+                ));
+            } else if key == "http_duration" && name.ends_with("_bucket") {
+                self.push(
+                    Diagnostic::error(
+                        "invalid-name",
+                        format!("`{name}` names the histogram's buckets"),
+                        &path.key(key),
+                    )
+                    .help(format!("name the histogram itself: `{}`", name.trim_end_matches("_bucket"))),
+                );
+            }
+        }
+        for (key, label) in [("status_label", &metrics.status_label), ("service_label", &metrics.service_label)] {
+            let Some(label) = label else { continue };
+            let valid = label.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !label.starts_with("__");
+            if !valid {
+                self.push(Diagnostic::error(
+                    "invalid-name",
+                    format!("`{label}` is not a Prometheus label name (letters, digits, `_`)"),
+                    &path.key(key),
+                ));
             }
         }
     }
