@@ -37,14 +37,21 @@ pub enum Command {
         #[arg(long, short, default_value = "topo.yaml", value_name = "FILE")]
         spec: PathBuf,
         /// The phase to render: its number or its name.
-        #[arg(long, short, value_name = "N")]
-        phase: String,
+        #[arg(long, short, value_name = "N", required_unless_present = "all", conflicts_with = "all")]
+        phase: Option<String>,
         /// The target to render for; the phase's own target when omitted.
-        #[arg(long, short, value_enum)]
+        #[arg(long, short, value_enum, conflicts_with = "all")]
         target: Option<TargetArg>,
         /// Write files into this directory instead of printing one YAML stream.
-        #[arg(long, short, value_name = "DIR")]
+        #[arg(long, short, value_name = "DIR", required_if_eq("all", "true"))]
         out: Option<PathBuf>,
+        /// Every phase, each with its own target and alert rules, into --out DIR (which topo then owns:
+        /// files it did not render are removed).
+        #[arg(long)]
+        all: bool,
+        /// With --all: write nothing; exit 1 with a diff when DIR differs from what would be rendered.
+        #[arg(long, requires = "all")]
+        check: bool,
         /// How to print diagnostics: rustc-style text on stderr, or one JSON document
         /// (on stdout with --out, on stderr otherwise).
         #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -82,6 +89,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = PlanFormat::Md)]
         format: PlanFormat,
     },
+    /// Print a shell completion script (`topo completions bash > /etc/bash_completion.d/topo`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (`topo man > topo.1`).
+    Man,
     /// Print the JSON Schema of the spec language (for editors: `topo schema > topo.schema.json`).
     Schema,
 }

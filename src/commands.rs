@@ -226,6 +226,99 @@ pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyho
     Ok(ExitStatus::Success)
 }
 
+/// `topo render --all --out DIR [--check]`.
+pub fn render_all(spec_path: &Path, out: Option<&Path>, check: bool, format: Format) -> anyhow::Result<ExitStatus> {
+    let Some(dir) = out else { anyhow::bail!("--all needs --out DIR") };
+    let loaded = load(spec_path);
+    let compiled = match &loaded.result {
+        Ok(compiled) => compiled,
+        Err(diags) => {
+            report(diags, &loaded, format, true, false)?;
+            if format == Format::Human {
+                writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
+            }
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let spec_name = spec_path.file_name().map_or_else(|| loaded.file.clone(), |n| n.to_string_lossy().into_owned());
+    let all = topo::gitops::render_all(&compiled.model, &spec_name);
+    let mut diags = compiled.warnings.clone();
+    diags.extend(all.warnings.clone());
+    compiled.locate(&mut diags);
+    let failed = diags.has_errors();
+    // A drift check stays quiet about warnings: rendering reports them.
+    if failed || !check {
+        report(&diags, &loaded, format, true, !failed)?;
+    }
+    if failed {
+        if format == Format::Human {
+            writeln!(std::io::stderr(), "error: nothing written; {} is unchanged", dir.display())?;
+        }
+        return Ok(ExitStatus::Failure);
+    }
+    let fix = format!("topo render --all --spec {} --out {}", spec_path.display(), dir.display());
+    if check {
+        let drift = topo::gitops::drift(dir, &all.files)?;
+        if drift.is_empty() {
+            if format == Format::Human {
+                writeln!(
+                    std::io::stderr(),
+                    "ok: {} matches {} ({} files)",
+                    dir.display(),
+                    loaded.file,
+                    all.files.len()
+                )?;
+            }
+            return Ok(ExitStatus::Success);
+        }
+        let mut stdout = std::io::stdout().lock();
+        for (_, diff) in &drift.changed {
+            write!(stdout, "{diff}")?;
+        }
+        let mut stderr = std::io::stderr().lock();
+        for (path, _) in &drift.changed {
+            writeln!(stderr, "changed: {path}")?;
+        }
+        for path in &drift.missing {
+            writeln!(stderr, "missing: {path}")?;
+        }
+        for path in &drift.extra {
+            writeln!(stderr, "not rendered by topo: {path}")?;
+        }
+        writeln!(
+            stderr,
+            "error: {} is stale ({} changed, {} missing, {} extra); to fix it run:\n  {fix}",
+            dir.display(),
+            drift.changed.len(),
+            drift.missing.len(),
+            drift.extra.len()
+        )?;
+        return Ok(ExitStatus::Failure);
+    }
+    topo::emit::replace_dir(dir, &all.files)?;
+    if format == Format::Human {
+        for note in &all.notes {
+            writeln!(std::io::stderr(), "note: {note}")?;
+        }
+        writeln!(std::io::stderr(), "wrote {} files into {}", all.files.len(), dir.display())?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `topo completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitStatus> {
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "topo", &mut std::io::stdout().lock());
+    Ok(ExitStatus::Success)
+}
+
+/// `topo man`.
+pub fn man() -> anyhow::Result<ExitStatus> {
+    let command = <crate::cli::Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+    Ok(ExitStatus::Success)
+}
+
 /// `topo schema`.
 pub fn schema() -> anyhow::Result<ExitStatus> {
     std::io::stdout().lock().write_all(topo::schema::json_schema().as_bytes())?;

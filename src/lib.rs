@@ -8,6 +8,7 @@
 
 pub mod diag;
 pub mod emit;
+pub mod gitops;
 pub mod model;
 pub mod plan;
 pub mod schema;

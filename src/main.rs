@@ -7,11 +7,22 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::Render { all: false, check: true, .. } = cli.command {
+        // clap's `requires` cannot see that a flag defaulting to false is absent.
+        <cli::Cli as clap::CommandFactory>::command()
+            .error(clap::error::ErrorKind::MissingRequiredArgument, "--check works with --all only")
+            .exit();
+    }
     let result = match cli.command {
         cli::Command::Check { spec, strict, format } => commands::check(&spec, strict, format),
-        cli::Command::Render { spec, phase, target, out, format } => {
+        cli::Command::Render { spec, phase: Some(phase), target, out, all: false, check: _, format } => {
             commands::render(&spec, &phase, target.map(Into::into), out.as_deref(), format)
         }
+        cli::Command::Render { spec, out, check, format, .. } => {
+            commands::render_all(&spec, out.as_deref(), check, format)
+        }
+        cli::Command::Completions { shell } => commands::completions(shell),
+        cli::Command::Man => commands::man(),
         cli::Command::Plan { spec, phase, format, out } => {
             commands::plan(&spec, phase.as_deref(), format, out.as_deref())
         }
