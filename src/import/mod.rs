@@ -1,0 +1,744 @@
+//! `topo import`: an existing compose file → a spec with one compose phase.
+//!
+//! The stages: the compose text is read with topo's positioned YAML reader
+//! (so every note has a line and column), each service becomes a typed
+//! [`draft::ServiceDraft`] ([`read`]), a whole-file pass resolves what
+//! crosses services (names, dependencies, shared volumes, routes, the node),
+//! and [`draft::Draft::to_text`] writes YAML with comments where topo
+//! guessed. The text is then compiled and planned like any spec: an import
+//! that would write an invalid spec fails instead, since that is a bug.
+//!
+//! Nothing here reads the environment of the machine it runs on: `${VAR}`
+//! stays as written, so the output depends only on the input.
+
+mod draft;
+mod emit;
+mod read;
+mod traefik;
+mod words;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::spec::yaml::{self, Entry, Node, Span, Value};
+use crate::spec::{Cpu, Memory};
+
+use draft::{Draft, ExposeDraft, NodeDraft, Noted};
+use read::{ReadService, Reader, entries, is_null, scalar};
+
+pub use words::{dns_1035 as service_name, is_secret_name};
+
+/// Where the import reads from and what the user chose.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--project`; otherwise the file's `name`, otherwise `dir_name`.
+    pub project: Option<String>,
+    /// `--cpu` and `--memory`: the node's size; otherwise sized from the file's limits.
+    pub cpu: Option<Cpu>,
+    pub memory: Option<Memory>,
+    /// Where relative `env_file` paths are read from: the compose file's directory.
+    pub base_dir: Option<PathBuf>,
+    /// The compose file's name, for the spec's header comment.
+    pub file_name: String,
+    /// The compose file's directory name: compose's own default project name.
+    pub dir_name: Option<String>,
+}
+
+/// What an import made.
+#[derive(Debug)]
+pub struct Imported {
+    /// The spec's text; `None` when the report has errors.
+    pub spec: Option<String>,
+    /// Every field dropped or approximated, and every error, located in the compose file.
+    pub report: Diagnostics,
+    /// The compose text with secret values masked, for printing the report's snippets.
+    pub source: String,
+    /// How many services were imported.
+    pub services: usize,
+}
+
+/// The node gets the file's limits plus the Dokploy host's reserve, plus a
+/// quarter so that the default 20% headroom stays free; at least this much.
+pub const MIN_NODE_CPU: Cpu = Cpu::from_millis(2000);
+pub const MIN_NODE_MEMORY: Memory = Memory::mebibytes(4096);
+
+/// Import a compose file.
+pub fn import(bytes: &[u8], options: &Options) -> Imported {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            let mut report = Diagnostics::default();
+            report.push(not_utf8(bytes, error.valid_up_to()));
+            return Imported { spec: None, report, source: lossy, services: 0 };
+        }
+    };
+    let mut reader = Reader {
+        report: Diagnostics::default(),
+        redact: Vec::new(),
+        base_dir: options.base_dir.clone(),
+        declared_volumes: BTreeSet::new(),
+        secret_names: BTreeMap::new(),
+        project: String::new(),
+    };
+    let mut parse_diags = Diagnostics::default();
+    let root = yaml::parse(text, &mut parse_diags);
+    for d in parse_diags {
+        reader.report.push(compose_wording(d));
+    }
+    let (spec, services) = match root {
+        Ok(root) if !reader.report.has_errors() => convert(&root, options, &mut reader),
+        Ok(_) => (None, 0),
+        Err(d) => {
+            reader.report.push(compose_wording(d));
+            (None, 0)
+        }
+    };
+    let source = redact(text, &reader.redact);
+    reader.report.sort();
+    let spec = spec.filter(|_| !reader.report.has_errors());
+    Imported { spec, report: reader.report, source, services }
+}
+
+fn compose_wording(mut d: Diagnostic) -> Diagnostic {
+    fn reword(text: &str) -> String {
+        text.replace("the spec", "the compose file").replace("a spec", "a compose file")
+    }
+    d.message = reword(&d.message);
+    d.help = match d.code {
+        "empty-spec" => Some("a compose file needs at least `services:`".to_owned()),
+        _ => d.help.as_deref().map(reword),
+    };
+    d
+}
+
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let valid = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = valid.matches('\n').count() + 1;
+    let column = valid[valid.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+    let pos = yaml::Pos { line, column, offset: valid_up_to };
+    Diagnostic::syntax(
+        "not-utf8",
+        format!("the compose file is not UTF-8 text: byte at offset {valid_up_to}"),
+        Span::point(pos),
+    )
+    .help("save it as UTF-8")
+}
+
+fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<String>, usize) {
+    let top = SpecPath::root();
+    if !matches!(root.value, Value::Map(_)) {
+        reader.error(
+            "invalid-compose",
+            root,
+            &top,
+            format!("a compose file is a mapping, but this is {}", root.describe()),
+            None,
+        );
+        return (None, 0);
+    }
+    let (project, project_note) = project_name(root, options);
+    reader.project = project.clone();
+    let mut services_node = None;
+    for entry in entries(root) {
+        let name = entry.key.scalar_text().unwrap_or_default();
+        let at = top.key(name);
+        match name {
+            "version" | "name" => {}
+            _ if name.starts_with("x-") => {}
+            "services" => services_node = Some(entry),
+            "volumes" => top_volumes(reader, &entry.value, &at),
+            "secrets" => {
+                for secret in entries(&entry.value) {
+                    let compose_name = secret.key.scalar_text().unwrap_or_default().to_owned();
+                    let from_env = secret
+                        .value
+                        .get("environment")
+                        .and_then(|e| scalar(&e.value))
+                        .filter(|v| words::is_env_name(v));
+                    let name = from_env.map_or_else(|| words::env_name(&compose_name), str::to_owned);
+                    reader.secret_names.insert(compose_name, name);
+                }
+            }
+            "networks" => {
+                for network in entries(&entry.value) {
+                    let network_name = network.key.scalar_text().unwrap_or_default();
+                    if network_name != "default" {
+                        reader.warn(
+                            "dropped",
+                            &network.key,
+                            &at.key(network_name),
+                            format!("network `{network_name}` is not carried over: topo puts every service on the project's network (and exposed ones on Dokploy's)"),
+                            None,
+                        );
+                    }
+                }
+            }
+            "configs" => {
+                for config in entries(&entry.value) {
+                    let config_name = config.key.scalar_text().unwrap_or_default();
+                    reader.warn(
+                        "dropped",
+                        &config.key,
+                        &at.key(config_name),
+                        format!("config `{config_name}` is not carried over: topo has no configs"),
+                        None,
+                    );
+                }
+            }
+            "include" => reader.warn(
+                "dropped",
+                &entry.key,
+                &at,
+                "`include` is not followed: the services of included files are not imported",
+                Some("import each included file on its own, or merge them first (`docker compose config`)".to_owned()),
+            ),
+            _ => reader.warn(
+                "unknown-key",
+                &entry.key,
+                &at,
+                format!("`{name}` is not a top-level compose key; it is ignored"),
+                None,
+            ),
+        }
+    }
+    let Some(services) = services_node.filter(|e| !entries(&e.value).is_empty()) else {
+        let at = services_node.map_or(root, |e| &e.key);
+        reader.error(
+            "no-services",
+            at,
+            &top.key("services"),
+            "the compose file has no services",
+            Some("a compose file lists its containers under `services:`".to_owned()),
+        );
+        return (None, 0);
+    };
+    let mut read: Vec<ReadService> = Vec::new();
+    for entry in entries(&services.value) {
+        let name = entry.key.scalar_text().unwrap_or_default().to_owned();
+        let merged = extends(reader, &services.value, &name, &entry.value, 0);
+        if let Some(service) = reader.service(&name, &entry.key, &merged) {
+            read.push(service);
+        }
+    }
+    if reader.report.has_errors() {
+        return (None, read.len());
+    }
+    let mut draft = Draft {
+        header: vec![
+            "yaml-language-server: $schema=topo.schema.json".to_owned(),
+            format!(
+                "Written by `topo import` from {}. A comment on a line says what topo guessed or changed;",
+                options.file_name
+            ),
+            "the import report lists every field it left out. Review both, then add phases 2 and 3.".to_owned(),
+        ],
+        project: Noted { value: project, note: project_note },
+        ..Default::default()
+    };
+    whole_file(reader, &mut read, &mut draft);
+    size_node(&mut draft, options);
+    let count = draft.services.len();
+    let text = draft.to_text();
+    (finish(reader, text, options, root), count)
+}
+
+fn project_name(root: &Node, options: &Options) -> (String, Option<String>) {
+    let (raw, source) = if let Some(project) = &options.project {
+        (project.clone(), "--project")
+    } else if let Some(name) = root.get("name").and_then(|e| scalar(&e.value)).filter(|n| !words::interpolates(n)) {
+        (name.to_owned(), "the compose file's `name`")
+    } else if let Some(dir) = &options.dir_name {
+        (dir.clone(), "the compose file's directory, as compose names projects")
+    } else {
+        ("app".to_owned(), "")
+    };
+    let project = words::dns_1123(&raw);
+    let note = match source {
+        "--project" if project == raw => None,
+        "" => Some("no name to go by: name your project".to_owned()),
+        _ => Some(format!("from {source}")),
+    };
+    (project, note)
+}
+
+fn top_volumes(reader: &mut Reader, value: &Node, at: &SpecPath) {
+    for volume in entries(value) {
+        let name = volume.key.scalar_text().unwrap_or_default().to_owned();
+        reader.declared_volumes.insert(name.clone());
+        for setting in entries(&volume.value) {
+            let key = setting.key.scalar_text().unwrap_or_default();
+            if is_null(&setting.value) || key.starts_with("x-") {
+                continue;
+            }
+            let why = match key {
+                "external" => "topo creates the volume itself: the data of the external volume is not in it",
+                "name" => "topo names the volume after its service",
+                "driver" | "driver_opts" => {
+                    "topo uses the platform's default volume driver (and on k8s, `storage_class`)"
+                }
+                _ => "topo volumes have no such setting",
+            };
+            reader.warn(
+                "dropped",
+                &setting.key,
+                &at.key(&name).key(key),
+                format!("`{key}` of volume `{name}` is not carried over: {why}"),
+                None,
+            );
+        }
+    }
+}
+
+/// The service with its `extends` parent's settings merged in (the child's win).
+fn extends(reader: &mut Reader, services: &Node, name: &str, node: &Node, depth: usize) -> Node {
+    let Some(entry) = node.get("extends") else { return node.clone() };
+    let at = SpecPath::root().key("services").key(name).key("extends");
+    let (parent, file) = match &entry.value.value {
+        Value::Scalar(..) => (scalar(&entry.value).map(str::to_owned), None),
+        _ => (
+            entry.value.get("service").and_then(|e| scalar(&e.value)).map(str::to_owned),
+            entry.value.get("file").and_then(|e| scalar(&e.value)).map(str::to_owned),
+        ),
+    };
+    if let Some(file) = file {
+        reader.warn(
+            "dropped",
+            &entry.key,
+            &at,
+            format!("`extends` from `{file}` is not followed: only services of the same file are merged"),
+            None,
+        );
+        return node.clone();
+    }
+    let Some(parent_node) = parent.as_deref().and_then(|p| services.get(p)).filter(|_| depth < 16) else {
+        reader.warn("dropped", &entry.key, &at, "`extends` names no service of this file (or loops)", None);
+        return node.clone();
+    };
+    let parent_name = parent.unwrap_or_default();
+    let base = extends(reader, services, &parent_name, &parent_node.value, depth + 1);
+    let mut merged: Vec<Entry> =
+        entries(node).iter().filter(|e| e.key.scalar_text() != Some("extends")).cloned().collect();
+    for inherited in entries(&base) {
+        if !merged.iter().any(|e| e.key.scalar_text() == inherited.key.scalar_text()) {
+            merged.push(Entry { merged: true, ..inherited.clone() });
+        }
+    }
+    if depth == 0 {
+        reader.warn(
+            "approximated",
+            &entry.key,
+            &at,
+            format!("`extends: {parent_name}`: its settings are merged in, and a key set in both takes this service's whole value"),
+            None,
+        );
+    }
+    Node { value: Value::Map(merged), span: node.span }
+}
+
+/// What crosses services: names, dependencies, shared volumes, routes, the node's name and labels.
+fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) {
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut taken = BTreeSet::new();
+    for service in read.iter() {
+        let base = words::dns_1035(&service.compose_name);
+        let mut name = base.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        if name != service.compose_name {
+            let (node, path) = &service.at;
+            reader.warn(
+                "renamed",
+                node,
+                path,
+                format!(
+                    "service `{}` becomes `{name}`: Kubernetes needs lowercase letters, digits and `-`",
+                    service.compose_name
+                ),
+                Some(format!("other services reach it as `{name}` now: update host names in their settings")),
+            );
+        }
+        names.insert(service.compose_name.clone(), name);
+    }
+    let has_health: BTreeSet<String> =
+        read.iter().filter(|s| s.draft.health.is_some()).map(|s| s.compose_name.clone()).collect();
+
+    // Dependencies: known services only, no cycles.
+    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for service in read.iter_mut() {
+        let own = names[&service.compose_name].clone();
+        for dep in std::mem::take(&mut service.depends) {
+            let Some(target) = names.get(&dep.name).cloned() else {
+                reader.warn(
+                    "dropped",
+                    &dep.node,
+                    &dep.path,
+                    format!("dependency `{}` is not a service of this file", dep.name),
+                    None,
+                );
+                continue;
+            };
+            if target == own || service.draft.depends_on.contains(&target) {
+                continue;
+            }
+            if reaches(&edges, &target, &own) {
+                reader.warn(
+                    "dropped",
+                    &dep.node,
+                    &dep.path,
+                    format!("dependency on `{}` closes a cycle", dep.name),
+                    None,
+                );
+                continue;
+            }
+            match dep.condition.as_deref() {
+                Some("service_healthy") if !has_health.contains(&dep.name) => reader.warn(
+                    "approximated",
+                    &dep.node,
+                    &dep.path,
+                    format!("`{}` has no health check in this file: topo waits for it to start, not to be healthy", dep.name),
+                    None,
+                ),
+                Some("service_completed_successfully") => reader.warn(
+                    "approximated",
+                    &dep.node,
+                    &dep.path,
+                    format!("`service_completed_successfully`: topo waits for `{}` to start (healthy when it has a check), not to finish", dep.name),
+                    Some("run one-off jobs (migrations) outside the spec, or in the entrypoint".to_owned()),
+                ),
+                _ => {}
+            }
+            edges.entry(own.clone()).or_default().push(target.clone());
+            service.draft.depends_on.push(target);
+        }
+    }
+
+    // Named volumes: each service gets its own.
+    let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for service in read.iter() {
+        let own = &names[&service.compose_name];
+        for (source, volume, node, path) in &service.named_volumes {
+            let first = users.get(source).and_then(|u| u.first()).cloned();
+            users.entry(source.clone()).or_default().push(own.clone());
+            match first {
+                Some(first) => reader.warn(
+                    "approximated",
+                    node,
+                    path,
+                    format!("volume `{source}` is shared with `{first}` in compose; in topo each service has its own (`{own}-{volume}`)"),
+                    Some("share data through a service (a database, object storage), not a volume".to_owned()),
+                ),
+                None => reader.warn(
+                    "renamed",
+                    node,
+                    path,
+                    format!("volume `{source}` becomes `{own}-{volume}` in the rendered compose file: the data now in `{source}` is not in it"),
+                    Some(format!("before switching, copy the data (`docker run --rm -v OLD:/from -v NEW:/to alpine cp -a /from/. /to/`), or name the spec volume so that `{own}-<name>` matches")),
+                ),
+            }
+        }
+    }
+
+    // Routes, the node's name and labels.
+    let routes: Vec<Option<traefik::Route>> = read.iter().map(|s| s.traefik.route()).collect();
+    let certresolver = routes.iter().flatten().find_map(|r| r.certresolver.clone());
+    if let Some(resolver) = &certresolver {
+        draft.tls = Some(Noted::with_note(resolver.clone(), "from the Traefik labels' certresolver"));
+    }
+    let mut hosts: BTreeSet<(String, String)> = BTreeSet::new();
+    let hostnames: BTreeSet<String> =
+        read.iter().filter_map(|s| s.hostname.as_ref().map(|h| words::dns_1123(&h.0))).collect();
+    let node_name = match hostnames.iter().next() {
+        Some(host) if hostnames.len() == 1 => host.clone(),
+        _ => "vps-1".to_owned(),
+    };
+    let mut node_labels: BTreeMap<String, String> = BTreeMap::new();
+    let mut secret_values: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (service, route) in read.iter_mut().zip(routes) {
+        let name = names[&service.compose_name].clone();
+        if let Some((host, node, path)) = &service.hostname {
+            if hostnames.len() == 1 {
+                service.draft.placement.node = Some(node_name.clone());
+            } else {
+                reader.warn("dropped", node, path, format!("`node.hostname == {host}` is not kept: the services name several hosts, and the imported phase has one node"), None);
+            }
+        }
+        let labels = std::mem::take(&mut service.draft.placement.labels);
+        for (key, value) in labels {
+            match node_labels.get(&key) {
+                Some(existing) if *existing != value => {
+                    let (node, path) = &service.at;
+                    reader.warn("dropped", node, path, format!("`{name}`'s placement on `{key}={value}` is not kept: another service asks for `{key}={existing}` and the phase has one node"), None);
+                }
+                _ => {
+                    node_labels.insert(key.clone(), value.clone());
+                    service.draft.placement.labels.insert(key, value);
+                }
+            }
+        }
+        if let Some(route) = route {
+            expose(reader, service, &name, route, certresolver.is_some(), &mut hosts);
+        }
+        let replicas = service.draft.replicas.as_ref().map_or(1, |r| r.value);
+        if replicas > 1 {
+            for (_, volume) in &mut service.draft.volumes {
+                volume.value.shared = true;
+                volume.note = Some(format!(
+                    "the {replicas} replicas share it, as they did in compose: needs a ReadWriteMany storage class on k8s"
+                ));
+            }
+        }
+        for (secret, value) in &service.secret_values {
+            match secret_values.get(secret) {
+                Some((other, first)) if first != value => {
+                    let (node, path) = &service.at;
+                    reader.warn(
+                        "approximated",
+                        node,
+                        path,
+                        format!("`{name}` and `{other}` had different values for `{secret}`: topo gives both the one secret `{secret}`"),
+                        Some("give them secrets of different names if they must differ".to_owned()),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    secret_values.insert(secret.clone(), (name.clone(), value.clone()));
+                }
+            }
+        }
+        draft.secrets.extend(service.draft.secrets.keys().cloned());
+    }
+    draft.node = NodeDraft { name: node_name, labels: node_labels, ..Default::default() };
+    draft.services = read.iter().map(|s| (names[&s.compose_name].clone(), s.draft.clone())).collect();
+}
+
+fn reaches(edges: &BTreeMap<String, Vec<String>>, from: &str, to: &str) -> bool {
+    let mut stack = vec![from.to_owned()];
+    let mut seen = BTreeSet::new();
+    while let Some(node) = stack.pop() {
+        if node == to {
+            return true;
+        }
+        if seen.insert(node.clone()) {
+            stack.extend(edges.get(&node).into_iter().flatten().cloned());
+        }
+    }
+    false
+}
+
+fn expose(
+    reader: &mut Reader,
+    service: &mut ReadService,
+    name: &str,
+    route: traefik::Route,
+    ingress_tls: bool,
+    hosts: &mut BTreeSet<(String, String)>,
+) {
+    for (node, path, message) in &route.notes {
+        reader.warn("approximated", node, path, message.clone(), None);
+    }
+    let (node, path) = service.traefik.at.clone().unwrap_or_else(|| service.at.clone());
+    let mut note = Vec::new();
+    let host = route.host.clone().unwrap_or_else(|| {
+        note.push("placeholder host: put your domain here".to_owned());
+        format!("{name}.example.com")
+    });
+    let route_path = route.path.clone().unwrap_or_else(|| "/".to_owned());
+    if !hosts.insert((host.clone(), route_path.clone())) {
+        reader.warn(
+            "dropped",
+            &node,
+            &path,
+            format!("`{name}`'s route {host}{route_path} is taken by an earlier service"),
+            None,
+        );
+        return;
+    }
+    let draft = &mut service.draft;
+    match route.port {
+        Some(port) => {
+            draft.ports.retain(|p| *p != port);
+            if let Some(main) = draft.port.take().filter(|p| p.value != port) {
+                draft.ports.insert(0, main.value);
+            }
+            draft.port = Some(Noted::with_note(port, "the Traefik load balancer's port"));
+        }
+        None if draft.port.is_some() => {}
+        None => {
+            draft.port =
+                Some(Noted::with_note(80, "guessed: Traefik found the port in the image; put the port it listens on"));
+            reader.warn(
+                "guessed",
+                &node,
+                &path,
+                format!("`{name}` is routed by Traefik but names no port: topo guesses 80"),
+                Some("set `port` to the port the service listens on".to_owned()),
+            );
+        }
+    }
+    if route.tls && !ingress_tls {
+        reader.warn(
+            "approximated",
+            &node,
+            &path,
+            format!("`{name}`'s router uses TLS without a certresolver: topo serves it without TLS"),
+            Some("set `ingress.tls` to your certresolver (Dokploy's is `letsencrypt`)".to_owned()),
+        );
+    }
+    let tls = (ingress_tls && !route.tls).then_some(false);
+    let note = (!note.is_empty()).then(|| note.join("; ")).or_else(|| Some("from the Traefik labels".to_owned()));
+    draft.expose = Some(Noted { value: ExposeDraft { host, path: route.path, tls }, note });
+}
+
+/// The node: the flags, or the file's limits plus the Dokploy host's reserve
+/// plus a quarter (so that 20% stays free), rounded up to whole cores and GiB.
+fn size_node(draft: &mut Draft, options: &Options) {
+    let (need_cpu, need_memory) = needs(draft);
+    let reserve = crate::plan::reserve::default_reserve(crate::spec::Target::Compose, crate::spec::Role::Manager);
+    let want_cpu = reserve.cpu.millis() + need_cpu.div_ceil(4) * 5;
+    let want_memory = reserve.memory.bytes() + need_memory.div_ceil(4) * 5;
+    let cpu = Cpu::from_millis(want_cpu.div_ceil(1000).max(MIN_NODE_CPU.millis() / 1000) * 1000);
+    let gib = 1u64 << 30;
+    let memory = Memory::from_bytes(want_memory.div_ceil(gib).max(MIN_NODE_MEMORY.bytes() / gib) * gib);
+    let guessed = format!(
+        "sized from the compose limits ({} CPU, {} for all replicas) plus Dokploy's reserve and 20% headroom: put your machine's size here",
+        Cpu::from_millis(need_cpu),
+        words::memory_text(Memory::from_bytes(need_memory))
+    );
+    draft.node.cpu = options.cpu.unwrap_or(cpu);
+    draft.node.memory = options.memory.unwrap_or(memory);
+    draft.node.note = match (options.cpu, options.memory) {
+        (Some(_), Some(_)) => None,
+        _ => Some(guessed),
+    };
+}
+
+/// CPU (millicores) and memory (bytes) the file's replicas are limited to (the reservation where no limit is given).
+fn needs(draft: &Draft) -> (u64, u64) {
+    let mut cpu = 0u64;
+    let mut memory = 0u64;
+    for (_, service) in &draft.services {
+        let replicas = u64::from(service.replicas.as_ref().map_or(1, |r| r.value));
+        let c = service.limits.cpu.or(service.requests.cpu).map_or(0, Cpu::millis);
+        let m = service.limits.memory.or(service.requests.memory).map_or(0, Memory::bytes);
+        cpu = cpu.saturating_add(c.saturating_mul(replicas));
+        memory = memory.saturating_add(m.saturating_mul(replicas));
+    }
+    (cpu, memory)
+}
+
+/// Compile and plan the written spec: errors stop the import.
+fn finish(reader: &mut Reader, text: String, options: &Options, root: &Node) -> Option<String> {
+    let compiled = match crate::compile(text.as_bytes()) {
+        Ok(compiled) => compiled,
+        Err(diags) => {
+            let first: Vec<String> =
+                diags.iter().filter(|d| d.is_error()).take(3).map(|d| format!("{} ({})", d.message, d.path)).collect();
+            reader.error(
+                "import-failed",
+                root,
+                &SpecPath::root(),
+                format!("topo wrote a spec it cannot read back: {}", first.join("; ")),
+                Some("this is a bug in `topo import`: please report it with the compose file".to_owned()),
+            );
+            return None;
+        }
+    };
+    let plan = crate::plan::plan(&compiled.model);
+    let fit = crate::plan::diagnostics(&plan);
+    if fit.has_errors() {
+        let detail: Vec<String> = fit.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
+        let help = if options.cpu.is_some() || options.memory.is_some() {
+            "give a larger `--cpu`/`--memory`, or leave them out to size the node from the file".to_owned()
+        } else {
+            "this is a bug in `topo import`: please report it with the compose file".to_owned()
+        };
+        reader.error("node-too-small", root, &SpecPath::root(), detail.join("; "), Some(help));
+        return None;
+    }
+    Some(text)
+}
+
+/// The compose text with secret values masked (`*` for each byte, so every
+/// position stays where it was), for the report's source snippets. Besides
+/// the values the import made secrets, any line whose key looks secret is
+/// masked: a malformed file has no tree to say which values those are.
+fn redact(text: &str, ranges: &[(usize, usize)]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut mask = |start: usize, end: usize| {
+        for b in bytes.iter_mut().take(end.min(text.len())).skip(start) {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b'*';
+            }
+        }
+    };
+    for &(start, end) in ranges {
+        // `- NAME=value` in a list: keep the name, hide the value.
+        let item = text.get(start..end).unwrap_or_default();
+        let name_end = item
+            .trim_start_matches(['"', '\''])
+            .find('=')
+            .map(|i| i + 1 + (item.len() - item.trim_start_matches(['"', '\'']).len()));
+        let start = match name_end {
+            Some(at) if words::is_env_name(item[..at - 1].trim_start_matches(['"', '\''])) => start + at,
+            _ => start,
+        };
+        mask(start, end);
+    }
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(value_start) = secret_value_start(line) {
+            mask(offset + value_start, offset + line.trim_end_matches(['\n', '\r']).len());
+        }
+        offset += line.len();
+    }
+    // Only ASCII bytes were written over, and whole characters: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Where the value starts on a `NAME: value` or `- NAME=value` line whose name looks secret.
+fn secret_value_start(line: &str) -> Option<usize> {
+    let trimmed = line.trim_start();
+    let mut start = line.len() - trimmed.len();
+    let mut rest = trimmed;
+    if let Some(after) = rest.strip_prefix("- ") {
+        start += 2;
+        rest = after;
+    }
+    let quote = rest.starts_with(['"', '\'']);
+    if quote {
+        start += 1;
+        rest = &rest[1..];
+    }
+    let name_len =
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(rest.len());
+    let name = &rest[..name_len];
+    let after = rest[name_len..].trim_start_matches(['"', '\'']);
+    let separator = after.starts_with([':', '=']);
+    if name.is_empty() || !separator || !words::is_secret_name(name) || name.eq_ignore_ascii_case("secrets") {
+        return None;
+    }
+    let value_at = start + name_len + (rest[name_len..].len() - after.len()) + 1;
+    let value = line.get(value_at..)?;
+    let skipped = value.len() - value.trim_start().len();
+    (!value.trim().is_empty()).then_some(value_at + skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_positions_and_hides_values() {
+        let text = "a:\n  DB_PASSWORD: hunter2\n  - API_KEY=abc\n  USER: bob\n";
+        let masked = redact(text, &[]);
+        assert_eq!(masked.len(), text.len());
+        assert!(!masked.contains("hunter2") && !masked.contains("abc"));
+        assert!(masked.contains("USER: bob"));
+        assert!(masked.contains("DB_PASSWORD:"));
+    }
+}

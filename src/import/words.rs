@@ -1,0 +1,363 @@
+//! The small languages inside a compose file: secret-looking names, names
+//! Kubernetes accepts, `$` interpolation, Docker's memory and CPU notation,
+//! Go durations, and port specifications.
+
+use crate::spec::{Cpu, Duration, Memory};
+
+/// Words that make an environment variable a secret when they are a whole
+/// `_`-separated part of its name (`API_KEY`, `DB_PASS`).
+const SECRET_PARTS: [&str; 17] = [
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "PWD",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "TOKENS",
+    "KEY",
+    "KEYS",
+    "APIKEY",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "PRIVATE",
+    "SALT",
+    "DSN",
+    "PASSPHRASE",
+];
+
+/// Words that make a name secret anywhere in it (`DBPASSWORD`, `JWTSECRET`).
+const SECRET_INFIXES: [&str; 5] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY"];
+
+/// Last parts that name something about a secret, not the secret itself (`SECRET_KEY_FILE`, `JWT_TOKEN_TTL`).
+const NOT_SECRET_LAST: [&str; 10] =
+    ["FILE", "PATH", "DIR", "FILENAME", "LENGTH", "TTL", "EXPIRY", "EXPIRES", "ALGORITHM", "ALG"];
+
+/// Whether an environment variable's name says it holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).collect();
+    if parts.len() > 1 && parts.last().is_some_and(|last| NOT_SECRET_LAST.contains(last)) {
+        return false;
+    }
+    if upper == "PWD" {
+        return false; // the shell's working directory
+    }
+    parts.iter().any(|p| SECRET_PARTS.contains(p)) || SECRET_INFIXES.iter().any(|w| upper.contains(w))
+}
+
+/// Whether a value carries a secret whatever its name: a URL with a password
+/// (`postgres://user:pw@db/app`), or an interpolation of a secret-looking variable.
+pub fn is_secret_value(value: &str) -> bool {
+    if let Some((_, rest)) = value.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && userinfo.contains(':')
+        {
+            return true;
+        }
+    }
+    interpolations(value).iter().any(|var| is_secret_name(var))
+}
+
+/// The variables a compose string interpolates (`${DB_PASSWORD}`, `$HOST`,
+/// `${TAG:-latest}` → `DB_PASSWORD`, `HOST`, `TAG`); `$$` is a literal `$`.
+pub fn interpolations(text: &str) -> Vec<String> {
+    let mut vars = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'$') => i += 2,
+            Some(b'{') => {
+                let name: String =
+                    text[i + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() {
+                    vars.push(name);
+                }
+                i += 2;
+            }
+            Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+                let name: String =
+                    text[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                i += 1 + name.len();
+                vars.push(name);
+            }
+            _ => i += 1,
+        }
+    }
+    vars
+}
+
+/// Compose text → the text it stands for, keeping interpolations as written:
+/// `$$` (compose's escape for a literal `$`) becomes `$`, which topo's compose
+/// target writes back as `$$`.
+pub fn unescape_dollars(text: &str) -> String {
+    text.replace("$$", "\u{0}").replace('\u{0}', "$")
+}
+
+/// Whether `text` interpolates a variable (after `$$` escapes).
+pub fn interpolates(text: &str) -> bool {
+    !interpolations(text).is_empty()
+}
+
+/// A valid DNS-1035 label made from `name` (`My_Service` → `my-service`,
+/// `1db` → `s-1db`): what topo needs for service names.
+pub fn dns_1035(name: &str) -> String {
+    let label = dns_1123(name);
+    if label.starts_with(|c: char| c.is_ascii_lowercase()) { label } else { truncate(&format!("s-{label}")) }
+}
+
+/// A valid DNS-1123 label made from `name`: lowercase, `-` for anything else, trimmed.
+pub fn dns_1123(name: &str) -> String {
+    let mut label = String::new();
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            label.push(c);
+        } else if !label.ends_with('-') {
+            label.push('-');
+        }
+    }
+    let label = truncate(label.trim_matches('-'));
+    if label.is_empty() { "x".to_owned() } else { label }
+}
+
+fn truncate(label: &str) -> String {
+    let cut: String = label.chars().take(63).collect();
+    cut.trim_end_matches('-').to_owned()
+}
+
+/// Whether `name` is an environment variable name topo accepts.
+pub fn is_env_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// An environment variable name made from a compose secret's name (`db_password` → `DB_PASSWORD`).
+pub fn env_name(name: &str) -> String {
+    let mut out: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// Docker's memory notation (`512m`, `1g`, `1.5gb`, `1024` bytes; its units are powers of two).
+pub fn docker_memory(text: &str) -> Option<Memory> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let unit = unit.trim();
+    let unit = unit.strip_suffix('b').unwrap_or(unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let factor: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "p" => 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    let bytes = (value * factor).ceil();
+    (1.0..9.0e18).contains(&bytes).then(|| Memory::from_bytes(bytes as u64))
+}
+
+/// Memory in the unit a person would write: `512Mi`, `1Gi`, else bytes.
+pub fn memory_text(memory: Memory) -> String {
+    let bytes = memory.bytes();
+    for (unit, factor) in [("Ti", 1u64 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+        if bytes >= factor && bytes.is_multiple_of(factor) {
+            return format!("{}{unit}", bytes / factor);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Docker's CPU notation (`0.5`, `"1.5"`), in whole millicores, rounded up.
+pub fn docker_cpus(text: &str) -> Option<Cpu> {
+    let cores: f64 = text.trim().parse().ok()?;
+    let millis = (cores * 1000.0).ceil();
+    (1.0..1.0e12).contains(&millis).then(|| Cpu::from_millis(millis as u64))
+}
+
+/// A Go duration (`1m30s`, `1.5s`, `500ms`, `10us`), to whole milliseconds rounded up.
+pub fn go_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text == "0" {
+        return Some(Duration::from_millis(0));
+    }
+    let mut rest = text;
+    let mut nanos: f64 = 0.0;
+    while !rest.is_empty() {
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(end);
+        let value: f64 = number.parse().ok()?;
+        let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_end);
+        let factor = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        nanos += value * factor;
+        rest = next;
+    }
+    let millis = (nanos / 1e6).ceil();
+    (millis.is_finite() && millis < 1.0e15).then(|| Duration::from_millis(millis as u64))
+}
+
+/// The container side of a short port specification
+/// (`[IP:][HOST[-HOST]:]CONTAINER[-CONTAINER][/PROTO]`): its ports, protocol,
+/// and whether a host port is published.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    pub container: Vec<u16>,
+    pub protocol: String,
+    pub published: bool,
+    /// The range had more ports than topo lists: only its first is kept.
+    pub truncated: bool,
+}
+
+/// Most ports a range is expanded to.
+pub const MAX_RANGE: usize = 16;
+
+pub fn port_spec(text: &str) -> Option<PortSpec> {
+    let (ports, protocol) = match text.rsplit_once('/') {
+        Some((ports, protocol)) => (ports, protocol.to_ascii_lowercase()),
+        None => (text, "tcp".to_owned()),
+    };
+    // An IPv6 host address is in brackets: `[::1]:8080:80`.
+    let after_ip = match ports.rfind(']') {
+        Some(i) => ports[i + 1..].trim_start_matches(':'),
+        None => ports,
+    };
+    let parts: Vec<&str> = after_ip.split(':').collect();
+    let container = parts.last()?.trim();
+    let published = parts.len() > 1 || ports.contains(']');
+    let (container, truncated) = port_range(container)?;
+    Some(PortSpec { container, protocol, published, truncated })
+}
+
+/// `80` or `3000-3005`, at most [`MAX_RANGE`] ports.
+pub fn port_range(text: &str) -> Option<(Vec<u16>, bool)> {
+    let (first, last) = match text.split_once('-') {
+        Some((a, b)) => (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?),
+        None => {
+            let port = text.trim().parse::<u16>().ok()?;
+            (port, port)
+        }
+    };
+    if first == 0 || last < first {
+        return None;
+    }
+    let count = usize::from(last - first) + 1;
+    if count > MAX_RANGE {
+        return Some((vec![first], true));
+    }
+    Some(((first..=last).collect(), false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for name in [
+            "POSTGRES_PASSWORD",
+            "JWT_SECRET",
+            "API_KEY",
+            "GITHUB_TOKEN",
+            "DBPASSWORD",
+            "db_pass",
+            "SENTRY_DSN",
+            "AWS_SECRET_ACCESS_KEY",
+            "SECRET_KEY_BASE",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "POSTGRES_USER",
+            "KEYCLOAK_URL",
+            "MONKEY",
+            "POSTGRES_PASSWORD_FILE",
+            "JWT_TOKEN_TTL",
+            "PWD",
+            "NODE_ENV",
+            "PASSTHROUGH",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn secret_values() {
+        assert!(is_secret_value("postgresql://app:pw@db:5432/app"));
+        assert!(is_secret_value("redis://:pw@redis:6379"));
+        assert!(!is_secret_value("redis://redis:6379"));
+        assert!(!is_secret_value("postgresql://app@db/app"));
+        assert!(is_secret_value("postgres://app:${DB_PASSWORD}@db/app"));
+        assert!(!is_secret_value("${DOMAIN}"));
+    }
+
+    #[test]
+    fn interpolation_and_escapes() {
+        assert_eq!(interpolations("${A} $B $$C ${D:-x} $1 ${E?err}"), ["A", "B", "D", "E"]);
+        assert_eq!(unescape_dollars("echo $$HOME ${A} $$$$"), "echo $HOME ${A} $$");
+        assert!(!interpolates("price: $$5"));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(dns_1035("My_Service"), "my-service");
+        assert_eq!(dns_1035("1db"), "s-1db");
+        assert_eq!(dns_1035("__"), "x");
+        assert_eq!(dns_1123("postgres_data"), "postgres-data");
+        assert_eq!(dns_1035(&"a".repeat(80)).len(), 63);
+        assert_eq!(env_name("db-password"), "DB_PASSWORD");
+        assert!(is_env_name("_A1") && !is_env_name("1A") && !is_env_name("a.b"));
+    }
+
+    #[test]
+    fn docker_notations() {
+        assert_eq!(docker_memory("512m"), Some(Memory::mebibytes(512)));
+        assert_eq!(docker_memory("1g"), Some(Memory::mebibytes(1024)));
+        assert_eq!(docker_memory("1.5GB"), Some(Memory::mebibytes(1536)));
+        assert_eq!(docker_memory("1024"), Some(Memory::from_bytes(1024)));
+        assert_eq!(docker_memory("lots"), None);
+        assert_eq!(memory_text(Memory::mebibytes(1536)), "1536Mi");
+        assert_eq!(memory_text(Memory::mebibytes(2048)), "2Gi");
+        assert_eq!(docker_cpus("0.5"), Some(Cpu::from_millis(500)));
+        assert_eq!(docker_cpus("0.0001"), Some(Cpu::from_millis(1)));
+        assert_eq!(docker_cpus("0"), None);
+        assert_eq!(go_duration("1m30s"), Some(Duration::from_millis(90_000)));
+        assert_eq!(go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(go_duration("10us"), Some(Duration::from_millis(1)));
+        assert_eq!(go_duration("5x"), None);
+    }
+
+    #[test]
+    fn port_specs() {
+        let spec = |t| port_spec(t).map(|p| (p.container, p.protocol, p.published));
+        assert_eq!(spec("80"), Some((vec![80], "tcp".into(), false)));
+        assert_eq!(spec("8080:80"), Some((vec![80], "tcp".into(), true)));
+        assert_eq!(spec("127.0.0.1:5432:5432"), Some((vec![5432], "tcp".into(), true)));
+        assert_eq!(spec("[::1]:53:53/udp"), Some((vec![53], "udp".into(), true)));
+        assert_eq!(spec("3000-3002:3000-3002"), Some((vec![3000, 3001, 3002], "tcp".into(), true)));
+        assert_eq!(spec("${PORT}:80"), Some((vec![80], "tcp".into(), true)));
+        assert_eq!(spec("${PORT}"), None);
+        assert!(port_spec("10000-20000").is_some_and(|p| p.truncated && p.container == [10000]));
+    }
+}
