@@ -98,6 +98,31 @@ pub enum Command {
     Man,
     /// Print the JSON Schema of the spec language (for editors: `topo schema > topo.schema.json`).
     Schema,
+    /// Write a spec for an existing docker-compose.yml: one compose phase on one node.
+    ///
+    /// The report (stderr) lists every field dropped or approximated, with its line and column.
+    /// Exit status: 0 when the spec was written, 1 when the compose file cannot be imported.
+    Import {
+        /// The compose file to read; `-` reads stdin.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The project name (default: the file's `name`, else its directory's name, as compose does).
+        #[arg(long, short)]
+        project: Option<String>,
+        /// Write the spec to this file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// CPU cores of the node (default: from the file's limits).
+        #[arg(long, value_parser = parse_cpu)]
+        cpu: Option<topo::spec::Cpu>,
+        /// Memory of the node, like `16Gi` (default: from the file's limits).
+        #[arg(long, value_parser = parse_memory)]
+        memory: Option<topo::spec::Memory>,
+        /// How to print the report: rustc-style text on stderr, or one JSON document
+        /// (on stdout with --out, on stderr otherwise).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,4 +159,14 @@ impl From<TargetArg> for topo::target::Output {
 pub enum PlanFormat {
     Md,
     Json,
+}
+
+fn parse_cpu(text: &str) -> Result<topo::spec::Cpu, String> {
+    topo::spec::Cpu::parse(text)
+        .and_then(|cpu| if cpu.millis() > 0 { Ok(cpu) } else { Err("must be more than 0".into()) })
+}
+
+fn parse_memory(text: &str) -> Result<topo::spec::Memory, String> {
+    topo::spec::Memory::parse(text)
+        .and_then(|memory| if memory.bytes() > 0 { Ok(memory) } else { Err("must be more than 0".into()) })
 }

@@ -324,3 +324,83 @@ pub fn schema() -> anyhow::Result<ExitStatus> {
     std::io::stdout().lock().write_all(topo::schema::json_schema().as_bytes())?;
     Ok(ExitStatus::Success)
 }
+
+/// `topo import FILE [--project NAME] [--out FILE]`.
+pub fn import(
+    file: &Path,
+    project: Option<String>,
+    out: Option<&Path>,
+    cpu: Option<topo::spec::Cpu>,
+    memory: Option<topo::spec::Memory>,
+    format: Format,
+) -> anyhow::Result<ExitStatus> {
+    let stdin = file == Path::new("-");
+    let shown = if stdin { "<stdin>".to_owned() } else { file.display().to_string() };
+    let bytes = if stdin {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)?;
+        bytes
+    } else {
+        match fs_err::read(file) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let mut diags = Diagnostics::default();
+                diags.push(Diagnostic::unreadable(format!("cannot read the compose file: {error}")));
+                let loaded = Loaded { file: shown, source: String::new(), result: Err(diags.clone()) };
+                report(&diags, &loaded, format, out.is_some(), false)?;
+                return Ok(ExitStatus::Failure);
+            }
+        }
+    };
+    let dir = if stdin { None } else { file.parent().map(Path::to_path_buf) };
+    let dir_name = std::path::absolute(dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| ".".into()))
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let options = topo::import::Options {
+        project,
+        cpu,
+        memory,
+        base_dir: dir,
+        file_name: if stdin {
+            "stdin".to_owned()
+        } else {
+            file.file_name().map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned())
+        },
+        dir_name,
+    };
+    let imported = topo::import::import(&bytes, &options);
+    let loaded = Loaded { file: shown.clone(), source: imported.source.clone(), result: Err(imported.report.clone()) };
+    let ok = imported.spec.is_some();
+    if let Some(spec) = &imported.spec {
+        match out {
+            Some(path) => {
+                let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                topo::emit::write_files(dir, &[(name, spec.clone())])?;
+            }
+            None => std::io::stdout().lock().write_all(spec.as_bytes())?,
+        }
+    }
+    report(&imported.report, &loaded, format, out.is_some(), ok)?;
+    if format == Format::Human {
+        let notes = imported.report.warning_count();
+        let line = if ok {
+            let to = out.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+            format!(
+                "imported {} service{} from {shown} into {to}: {notes} note{} above on what was dropped or approximated; \
+                 review the comments in the spec, then run `topo check`",
+                imported.services,
+                plural(imported.services),
+                plural(notes)
+            )
+        } else {
+            format!(
+                "error: {shown} cannot be imported ({} error{})",
+                imported.report.error_count(),
+                plural(imported.report.error_count())
+            )
+        };
+        writeln!(std::io::stderr(), "{line}")?;
+    }
+    Ok(if ok { ExitStatus::Success } else { ExitStatus::Failure })
+}

@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         }
         cli::Command::Diff { spec, from, to, format } => commands::diff(&spec, &from, &to, format),
         cli::Command::Schema => commands::schema(),
+        cli::Command::Import { file, project, out, cpu, memory, format } => {
+            commands::import(&file, project, out.as_deref(), cpu, memory, format)
+        }
     };
     match result {
         Ok(status) => status.into(),
