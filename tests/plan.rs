@@ -47,11 +47,11 @@ services:
     resources: { requests: { cpu: 100m, memory: 512Mi } }
 ",
     );
-    let cp = plan.nodes.iter().find(|n| n.name == "cp").unwrap();
-    assert_eq!((cp.allocatable_memory, cp.allocatable_cpu), (4 * GI - 1638 * MI, 3500));
-    assert_eq!(cp.reserve.source, "k3s-server");
-    let w1 = plan.nodes.iter().find(|n| n.name == "w1").unwrap();
-    assert_eq!((w1.allocatable_memory, w1.reserve.source), (2 * GI - 300 * MI, "k3s-agent"));
+    let cp = plan.nodes.iter().find(|n| n.load.name == "cp").unwrap();
+    assert_eq!((cp.load.allocatable_memory, cp.load.allocatable_cpu), (4 * GI - 1638 * MI, 3500));
+    assert_eq!(cp.load.reserve.source, "k3s-server");
+    let w1 = plan.nodes.iter().find(|n| n.load.name == "w1").unwrap();
+    assert_eq!((w1.load.allocatable_memory, w1.load.reserve.source), (2 * GI - 300 * MI, "k3s-agent"));
     // Spread first (fewest replicas of the service), then the least allocated node.
     let nodes: Vec<&str> = plan.placement.iter().map(|p| p.node.as_deref().unwrap()).collect();
     assert_eq!(nodes, ["cp", "w1", "cp", "w1", "cp"]);
@@ -128,9 +128,9 @@ services:
         plan.reasons
     );
     // Swarm counts the node's total (4Gi), not the allocatable (3.5Gi): 3.5Gi + 0 fits on n1.
-    let n1 = plan.nodes.iter().find(|n| n.name == "n1").unwrap();
-    assert_eq!(n1.capacity_memory, 4 * GI);
-    assert_eq!(n1.allocatable_memory, 4 * GI - 512 * MI);
+    let n1 = plan.nodes.iter().find(|n| n.load.name == "n1").unwrap();
+    assert_eq!(n1.load.capacity_memory, 4 * GI);
+    assert_eq!(n1.load.allocatable_memory, 4 * GI - 512 * MI);
 }
 
 #[test]
@@ -174,8 +174,8 @@ services:
     let plan = phase_plan(text);
     // 4 × 2Gi = 8Gi of limits on 8Gi − 1Gi (the spec's own reserve).
     assert_eq!(plan.verdict, Verdict::DoesNotFit);
-    assert_eq!(plan.nodes[0].reserve.source, "spec");
-    assert_eq!(plan.nodes[0].reserve.cpu.millis(), 500, "cpu keeps the default reserve");
+    assert_eq!(plan.nodes[0].load.reserve.source, "spec");
+    assert_eq!(plan.nodes[0].load.reserve.cpu.millis(), 500, "cpu keeps the default reserve");
     assert!(plan.reasons[0].contains("memory limits add up to 8Gi, over its 7Gi allocatable"), "{:#?}", plan.reasons);
     let fits = phase_plan(&text.replace("replicas: 4", "replicas: 3"));
     // 6Gi of limits on 7Gi, 1.5Gi of requests: it fits.

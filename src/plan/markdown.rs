@@ -70,27 +70,28 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
         let _ = writeln!(
             out,
             "| {} | {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | cpu {:.2}×, memory {:.2}× | cpu {:.0}%, memory {:.0}% | {} |",
-            n.name,
+            n.load.name,
             n.role.as_str(),
-            cpu(n.capacity_cpu),
-            mem(n.capacity_memory),
-            cpu(n.reserve.cpu.millis()),
-            mem(n.reserve.memory.bytes()),
-            cpu(n.allocatable_cpu),
-            mem(n.allocatable_memory),
-            cpu(n.requested_cpu),
-            mem(n.requested_memory),
-            cpu(n.limits_cpu),
-            mem(n.limits_memory),
+            cpu(n.load.capacity_cpu),
+            mem(n.load.capacity_memory),
+            cpu(n.load.reserve.cpu.millis()),
+            mem(n.load.reserve.memory.bytes()),
+            cpu(n.load.allocatable_cpu),
+            mem(n.load.allocatable_memory),
+            cpu(n.load.requested_cpu),
+            mem(n.load.requested_memory),
+            cpu(n.load.limits_cpu),
+            mem(n.load.limits_memory),
             n.limit_ratio_cpu,
             n.limit_ratio_memory,
             n.headroom_cpu,
             n.headroom_memory,
-            n.replicas
+            n.load.replicas
         );
     }
     out.push('\n');
-    let mut sources: Vec<(&str, &str)> = phase.nodes.iter().map(|n| (n.reserve.source, n.reserve.reason)).collect();
+    let mut sources: Vec<(&str, &str)> =
+        phase.nodes.iter().map(|n| (n.load.reserve.source, n.load.reserve.reason)).collect();
     sources.sort();
     sources.dedup();
     for (source, reason) in sources {
@@ -194,10 +195,10 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
 fn diagram(out: &mut String, phase: &PhasePlan) {
     let _ = writeln!(out, "```mermaid\nflowchart LR");
     for node in &phase.nodes {
-        let id = mermaid_id(&node.name);
-        let _ = writeln!(out, "  subgraph {id}[\"{} ({})\"]", node.name, node.role.as_str());
+        let id = mermaid_id(&node.load.name);
+        let _ = writeln!(out, "  subgraph {id}[\"{} ({})\"]", node.load.name, node.role.as_str());
         let mut services: Vec<(&str, u32)> = Vec::new();
-        for p in phase.placement.iter().filter(|p| p.node.as_deref() == Some(node.name.as_str())) {
+        for p in phase.placement.iter().filter(|p| p.node.as_deref() == Some(node.load.name.as_str())) {
             match services.iter_mut().find(|(s, _)| *s == p.service) {
                 Some((_, n)) => *n += 1,
                 None => services.push((&p.service, 1)),

@@ -71,20 +71,12 @@ pub struct PhasePlan {
     pub cost: Cost,
 }
 
+/// A node after placement: its load, and what the plan makes of it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeFit {
-    pub name: String,
+    #[serde(flatten)]
+    pub load: NodeLoad,
     pub role: Role,
-    pub capacity_cpu: u64,
-    pub capacity_memory: u64,
-    pub reserve: Reserve,
-    pub allocatable_cpu: u64,
-    pub allocatable_memory: u64,
-    pub requested_cpu: u64,
-    pub requested_memory: u64,
-    pub limits_cpu: u64,
-    pub limits_memory: u64,
-    pub replicas: u32,
     /// Limits over allocatable (1.0 = exactly committed).
     pub limit_ratio_cpu: f64,
     pub limit_ratio_memory: f64,
@@ -352,18 +344,8 @@ fn n_plus_one(phase: &Phase, replicas: &[Replica]) -> NPlusOne {
 fn node_fit(phase: &Phase, load: &NodeLoad) -> NodeFit {
     let node = phase.nodes.get(&load.name);
     NodeFit {
-        name: load.name.clone(),
+        load: load.clone(),
         role: node.map_or(Role::Worker, |n| n.role),
-        capacity_cpu: load.capacity_cpu,
-        capacity_memory: load.capacity_memory,
-        reserve: load.reserve.clone(),
-        allocatable_cpu: load.allocatable_cpu,
-        allocatable_memory: load.allocatable_memory,
-        requested_cpu: load.requested_cpu,
-        requested_memory: load.requested_memory,
-        limits_cpu: load.limits_cpu,
-        limits_memory: load.limits_memory,
-        replicas: load.replicas,
         limit_ratio_cpu: ratio(load.limits_cpu, load.allocatable_cpu),
         limit_ratio_memory: ratio(load.limits_memory, load.allocatable_memory),
         headroom_cpu: headroom(load.requested_cpu, load.allocatable_cpu),
@@ -397,14 +379,15 @@ fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
         let price = price as f64;
         let share = |used: u64, capacity: u64| if capacity == 0 { 0.0 } else { used as f64 / capacity as f64 };
         // Each resource carries half of the node's price.
-        let split =
-            |cpu: u64, memory: u64| price * (share(cpu, node.capacity_cpu) + share(memory, node.capacity_memory)) / 2.0;
-        reserve += split(node.reserve.cpu.millis(), node.reserve.memory.bytes());
+        let split = |cpu: u64, memory: u64| {
+            price * (share(cpu, node.load.capacity_cpu) + share(memory, node.load.capacity_memory)) / 2.0
+        };
+        reserve += split(node.load.reserve.cpu.millis(), node.load.reserve.memory.bytes());
         headroom += split(
-            node.allocatable_cpu.saturating_sub(node.requested_cpu),
-            node.allocatable_memory.saturating_sub(node.requested_memory),
+            node.load.allocatable_cpu.saturating_sub(node.load.requested_cpu),
+            node.load.allocatable_memory.saturating_sub(node.load.requested_memory),
         );
-        for placed in schedule.placed.iter().filter(|p| p.node.as_deref() == Some(node.name.as_str())) {
+        for placed in schedule.placed.iter().filter(|p| p.node.as_deref() == Some(node.load.name.as_str())) {
             *per_service.entry(placed.replica.service.clone()).or_default() +=
                 split(placed.replica.request_cpu, placed.replica.request_memory);
         }
@@ -413,8 +396,8 @@ fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
     cost.reserve_cents = reserve.round() as u64;
     cost.headroom_cents = headroom.round() as u64;
     if all_priced && !nodes.is_empty() {
-        let cores: u64 = nodes.iter().map(|n| n.capacity_cpu).sum();
-        let gib: u64 = nodes.iter().map(|n| n.capacity_memory).sum();
+        let cores: u64 = nodes.iter().map(|n| n.load.capacity_cpu).sum();
+        let gib: u64 = nodes.iter().map(|n| n.load.capacity_memory).sum();
         cost.per_cpu_cents = (cores > 0).then(|| (total as f64 * 1000.0 / cores as f64).round() as u64);
         cost.per_gib_cents = (gib > 0).then(|| (total as f64 * (1u64 << 30) as f64 / gib as f64).round() as u64);
     }
