@@ -17,7 +17,6 @@ use crate::diag::{Diagnostic, Diagnostics, SpecPath};
 use crate::model::{Model, Phase};
 use crate::spec::{Cpu, Role, Target};
 
-use reserve::Reserve;
 use schedule::{Load, NodeLoad, Replica, Schedule, replicas, schedule};
 
 /// Share of allocatable above which the pressure alert fires (and the plan calls a node loaded).
