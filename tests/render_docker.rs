@@ -363,6 +363,60 @@ services:
     assert!(!swarm.has("shared-volume", "services.spread.replicas"), "one replica per node: each has its own");
 }
 
+/// What Docker cannot do is one `settings-ignored` warning per service,
+/// listing every such setting; settings about Kubernetes (`storage_class`, a
+/// volume's `size`) and settings made moot (`run_as_non_root` with a
+/// `run_as_user`) are not listed.
+#[test]
+fn settings_docker_cannot_honour_are_one_warning_per_service() {
+    let spec = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi }, vps-2: { cpu: 2, memory: 4Gi } } }
+services:
+  app:
+    image: app:1.0
+    security: { run_as_non_root: true, run_as_group: 1000, fs_group: 1000 }
+  db:
+    image: db:1.0
+    volumes: { data: { mount: /data, size: 10Gi, storage_class: local-path, access: ReadWriteOnce } }
+    security: { run_as_user: 999, run_as_non_root: true, fs_group: 999 }
+  files:
+    image: files:1.0
+    replicas: 2
+    volumes: { shared: { mount: /srv, access: ReadWriteMany }, seed: { mount: /seed, access: ReadOnlyMany } }
+  plain: { image: plain:1.0 }
+";
+    let compiled = compile_text(spec);
+    let compose = render(&compiled, 1, Target::Compose);
+    let swarm = render(&compiled, 2, Target::Swarm);
+    for out in [&compose, &swarm] {
+        let ignored: Vec<&topo::diag::Diagnostic> = out.diags.iter().filter(|d| d.code == "settings-ignored").collect();
+        let app = ignored.iter().find(|d| d.path.to_string() == "services.app").unwrap();
+        for field in ["security.fs_group", "security.run_as_non_root", "security.run_as_group"] {
+            assert!(app.message.contains(&format!("`{field}`")), "{}", app.message);
+        }
+        assert!(app.help.as_deref().unwrap_or_default().contains("run_as_user"), "{:?}", app.help);
+        assert!(out.has("settings-ignored", "services.db.security.fs_group"), "one setting: located at it");
+        let db = ignored.iter().find(|d| d.path.to_string().starts_with("services.db")).unwrap();
+        assert!(!db.message.contains("run_as_non_root"), "moot with a run_as_user: {}", db.message);
+        assert!(!db.message.contains("storage_class") && !db.message.contains("size"), "{}", db.message);
+        assert!(
+            !out.diags.iter().any(|d| d.path.to_string().starts_with("services.plain")),
+            "a plain service is quiet"
+        );
+        assert_eq!(ignored.iter().filter(|d| d.path.to_string().starts_with("services.app")).count(), 1);
+    }
+    assert!(!compose.diags.iter().any(|d| d.path.to_string().starts_with("services.files")), "one node shares it");
+    assert!(swarm.has("settings-ignored", "services.files.volumes.shared.access"), "{:?}", swarm.codes());
+    // A ReadOnlyMany volume is mounted read-only, as its access mode asks.
+    for out in [&compose, &swarm] {
+        let volumes = get(&out.value(), "services.files.volumes").as_sequence().unwrap().clone();
+        let seed = volumes.iter().find(|v| get(v, "target").as_str() == Some("/seed")).unwrap();
+        assert_eq!(get(seed, "read_only").as_bool(), Some(true));
+    }
+}
+
 #[test]
 fn the_cli_fails_on_a_target_error_and_writes_nothing() {
     let input = TempInput::new(

@@ -261,6 +261,9 @@ pub struct Security {
     pub run_as_group: Option<u32>,
     pub fs_group: Option<u32>,
     pub run_as_non_root: bool,
+    /// Whether the spec itself asked for `run_as_non_root: true` (rather than
+    /// topo's default): a target that cannot enforce it warns only then.
+    pub run_as_non_root_asked: bool,
     pub read_only_root_filesystem: bool,
     pub capabilities: Vec<String>,
     pub writable: Vec<String>,
@@ -467,6 +470,7 @@ fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Se
             run_as_group: security.run_as_group,
             fs_group: security.fs_group,
             run_as_non_root: security.run_as_non_root.unwrap_or(true),
+            run_as_non_root_asked: security.run_as_non_root == Some(true),
             read_only_root_filesystem: security.read_only_root_filesystem.unwrap_or(true),
             capabilities: security.capabilities,
             writable: security.writable,

@@ -538,9 +538,9 @@ pub struct Expose {
 pub struct Volume {
     /// Where it is mounted in the container (an absolute path).
     pub mount: String,
-    /// Its size (`50Gi`): the PersistentVolumeClaim's request on k8s, checked against node disks by the plan. Required when a phase renders to k8s.
+    /// Its size (`50Gi`): the PersistentVolumeClaim's request on k8s, checked against node disks by the plan (Docker's local volumes have no quota). Required when a phase renders to k8s.
     pub size: Option<Memory>,
-    /// Kubernetes access mode (default `ReadWriteOnce`).
+    /// Kubernetes access mode (default `ReadWriteOnce`). Compose and Swarm mount a `ReadOnlyMany` volume read-only, and let several replicas share only a `ReadWriteMany` or read-only volume.
     pub access: Option<AccessMode>,
     /// Kubernetes StorageClass (default: the cluster's default class; K3s ships `local-path`).
     pub storage_class: Option<String>,
@@ -603,7 +603,7 @@ pub struct Security {
     pub run_as_user: Option<u32>,
     /// Run as this group id.
     pub run_as_group: Option<u32>,
-    /// Group that owns mounted volumes (Kubernetes `fsGroup`).
+    /// Group that owns mounted volumes (Kubernetes `fsGroup`). Docker cannot set it: compose and Swarm warn.
     pub fs_group: Option<u32>,
     /// Require a non-root user (default `true`; set `false` for images that must start as root).
     pub run_as_non_root: Option<bool>,

@@ -31,6 +31,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         });
         services.insert(service.name.clone(), entry);
         docker::warn_common(&mut rendered, phase, service, Flavor::Compose);
+        docker::warn_ignored_settings(&mut rendered, service, Flavor::Compose, 1);
         warn(&mut rendered, node, service);
     }
     let mut networks = IndexMap::new();

@@ -87,7 +87,8 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
                 source: Some(volume_name(service, &volume.name)),
                 target: volume.mount.clone(),
                 _type: "volume".to_owned(),
-                read_only: volume.read_only,
+                // A ReadOnlyMany volume is mounted read-only, as its access mode says.
+                read_only: volume.read_only || volume.access == AccessMode::ReadOnlyMany,
                 bind: None,
                 volume: None,
                 tmpfs: None,
@@ -356,6 +357,74 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
             "raise `replicas` for this phase if the peak needs more",
         );
     }
+}
+
+/// One setting of a service that a target cannot honour, and why.
+struct Ignored {
+    /// The field's path below the service (`security.fs_group`).
+    field: Vec<String>,
+    why: String,
+    help: &'static str,
+}
+
+/// One warning per service for every setting Docker cannot honour, so that a
+/// spec written for every target is not buried under one warning per field.
+/// Settings *about* another target (`storage_class`, a volume's `size` as a
+/// Kubernetes claim, `ingress.class`) are not listed: the README says what
+/// compose and Swarm make of them.
+pub fn warn_ignored_settings(rendered: &mut Rendered, service: &Service, flavor: Flavor, nodes_admitting: usize) {
+    let security = &service.security;
+    let mut ignored: Vec<Ignored> = Vec::new();
+    let field = |parts: &[&str]| parts.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+    if security.fs_group.is_some() {
+        ignored.push(Ignored {
+            field: field(&["security", "fs_group"]),
+            why: "Docker gives mounted volumes no group: a new named volume keeps the owner of the image's directory at its mount path".to_owned(),
+            help: "if that owner is not the service's user, chown the volume once: `docker run --rm -v <volume>:/v alpine chown -R <uid>:<gid> /v`",
+        });
+    }
+    if security.run_as_non_root_asked && security.run_as_user.is_none() {
+        ignored.push(Ignored {
+            field: field(&["security", "run_as_non_root"]),
+            why: "Docker cannot refuse to start a container as root: the image's own user runs".to_owned(),
+            help: "give `run_as_user`, which Docker does honour",
+        });
+    }
+    if security.run_as_group.is_some() && security.run_as_user.is_none() {
+        ignored.push(Ignored {
+            field: field(&["security", "run_as_group"]),
+            why: "Docker sets a group only together with a user (`user: uid:gid`)".to_owned(),
+            help: "give `run_as_user` as well",
+        });
+    }
+    let spans_nodes = nodes_admitting > 1 && service.replicas > 1;
+    if flavor == Flavor::Swarm && spans_nodes {
+        for volume in service.volumes.iter().filter(|v| v.access == AccessMode::ReadWriteMany && !v.read_only) {
+            ignored.push(Ignored {
+                field: field(&["volumes", volume.name.as_str(), "access"]),
+                why: "Swarm's named volumes are local to each node: replicas on different nodes do not share this one".to_owned(),
+                help: "for data shared across nodes, use a volume driver (NFS, say) in the stack file by hand, or pin the service to one node",
+            });
+        }
+    }
+    if ignored.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = ignored.iter().map(|i| format!("`{}` ({})", i.field.join("."), i.why)).collect();
+    let message = format!(
+        "{} cannot honour {} of `{}`: {}",
+        flavor.name(),
+        if ignored.len() == 1 { "one setting" } else { "these settings" },
+        service.name,
+        listed.join("; ")
+    );
+    // One setting: point at it; several: at the service.
+    let path = match ignored.as_slice() {
+        [one] => one.field.iter().fold(service_path(service, ""), |path, key| path.key(key.as_str())),
+        _ => service_path(service, ""),
+    };
+    let help: Vec<&str> = ignored.iter().map(|i| i.help).collect();
+    rendered.warn("settings-ignored", message, &path, &help.join("; "));
 }
 
 /// Whether replicas of a service would share one writable single-writer

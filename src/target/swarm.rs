@@ -99,6 +99,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         }
         services.insert(service.name.clone(), entry);
         docker::warn_common(&mut rendered, phase, service, Flavor::Swarm);
+        docker::warn_ignored_settings(&mut rendered, service, Flavor::Swarm, eligible.len());
         warn(&mut rendered, service, &eligible);
     }
     secrets.sort_keys();
