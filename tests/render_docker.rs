@@ -114,6 +114,11 @@ fn compose_is_dokploy_ready() {
     assert_eq!(get(backend, "deploy.resources.limits.memory").as_str(), Some("1G"));
     assert_eq!(get(backend, "deploy.resources.reservations.memory").as_str(), Some("512M"));
     assert!(backend.get("ports").is_none(), "exposed services go through Traefik, nothing is published");
+    assert_eq!(
+        get(backend, "expose"),
+        &serde_norway::from_str::<Value>("[4000]").unwrap(),
+        "documented, not published"
+    );
     let labels = strings(get(backend, "labels"));
     for label in [
         "traefik.enable=true",
@@ -130,6 +135,8 @@ fn compose_is_dokploy_ready() {
     }
     // Not exposed: no labels, only the project's network.
     let postgres = get(&file, "services.postgres");
+    assert_eq!(get(postgres, "expose.0").as_u64(), Some(5432));
+    assert!(get(&file, "services.bullmq-worker").get("expose").is_none(), "no ports, no expose");
     assert!(postgres.get("labels").is_none() && postgres.get("networks").is_none());
     assert_eq!(get(postgres, "volumes.0.source").as_str(), Some("postgres-data"));
     assert_eq!(get(&file, "volumes.postgres-data"), &Value::Mapping(Default::default()));

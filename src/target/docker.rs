@@ -41,7 +41,12 @@ pub struct ServiceEntry<D> {
     pub entrypoint: Option<dct::Entrypoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<dct::Command>,
-    /// Everything else; its `image`, `entrypoint`, `command`, `healthcheck` and `deploy` stay empty.
+    /// The container ports, not published: the file documents them (and
+    /// `topo import` reads them back); other services reach them on the
+    /// project's network, the public through Traefik.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<u16>,
+    /// Everything else; its `image`, `entrypoint`, `command`, `expose`, `healthcheck` and `deploy` stay empty.
     #[serde(flatten)]
     pub base: dct::Service,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +145,7 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         image: service.image.clone(),
         entrypoint: service.entrypoint.as_ref().map(|argv| dct::Entrypoint::List(escape_all(argv))),
         command: service.command.as_ref().map(|argv| dct::Command::Args(escape_all(argv))),
+        expose: service.ports.iter().map(|p| p.number).collect(),
         base,
         healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness)),
         deploy: None,
