@@ -340,13 +340,19 @@ fn extends(reader: &mut Reader, services: &Node, name: &str, node: &Node, depth:
 /// What crosses services: names, dependencies, shared volumes, routes, the node's name and labels.
 fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    let mut taken = BTreeSet::new();
+    // A name that is valid already keeps it (other services reach it by that
+    // name); the renamed ones take what is left: `web_app` beside `web-app`
+    // becomes `web-app-2`, not the other way round.
+    let mut taken: BTreeSet<String> =
+        read.iter().map(|s| s.compose_name.clone()).filter(|name| words::dns_1035(name) == *name).collect();
     for service in read.iter() {
         let base = words::dns_1035(&service.compose_name);
         let mut name = base.clone();
         let mut n = 2;
-        while !taken.insert(name.clone()) {
-            name = format!("{base}-{n}");
+        while name != service.compose_name && !taken.insert(name.clone()) {
+            let suffix = format!("-{n}");
+            let stem: String = base.chars().take(63 - suffix.len()).collect();
+            name = format!("{}{suffix}", stem.trim_end_matches('-'));
             n += 1;
         }
         if name != service.compose_name {
@@ -356,7 +362,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
                 node,
                 path,
                 format!(
-                    "service `{}` becomes `{name}`: Kubernetes needs lowercase letters, digits and `-`",
+                    "service `{}` becomes `{name}`: Kubernetes names are lowercase letters, digits and `-`, at most 63",
                     service.compose_name
                 ),
                 Some(format!("other services reach it as `{name}` now: update host names in their settings")),
