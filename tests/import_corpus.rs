@@ -183,11 +183,10 @@ fn validate_k8s(files: &[PathBuf]) -> BTreeMap<PathBuf, String> {
                 let entry: &mut String = problems.entry(file.clone()).or_default();
                 let _ = writeln!(entry, "{line}");
             }
-            Some(file) => {
-                if line.contains(" passed ") {
-                    passed.insert(file.clone());
-                }
+            Some(file) if line.contains(" passed ") => {
+                passed.insert(file.clone());
             }
+            Some(_) => {}
             None if bad => unattributed.push(line.to_owned()),
             None => {}
         }
