@@ -511,16 +511,45 @@ impl Reader {
         Some(command)
     }
 
+    /// A container port that is interpolated with a default (`${PORT:-3000}`):
+    /// the default, with a note; `None` when there is none.
+    fn port_default<T>(
+        &mut self,
+        item: &Node,
+        at: &SpecPath,
+        text: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let resolved = super::words::with_defaults(text);
+        let parsed = parse(&resolved).filter(|_| resolved != text)?;
+        self.warn(
+            "approximated",
+            item,
+            at,
+            format!("`{text}` interpolates its container port: topo takes the default, `{resolved}`"),
+            Some("if the variable is set where the file is deployed, write its value instead".to_owned()),
+        );
+        Some(parsed)
+    }
+
     fn ports(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
         for (i, item) in items(value).iter().enumerate() {
             let at = at.index(i);
             let (spec, published_note) = match &item.value {
                 Value::Scalar(..) => {
                     let text = scalar(item).unwrap_or_default();
-                    (port_spec(text), text.to_owned())
+                    (port_spec(text).or_else(|| self.port_default(item, &at, text, port_spec)), text.to_owned())
                 }
                 Value::Map(_) => {
                     let target = item.get("target").and_then(|e| scalar(&e.value)).unwrap_or_default();
+                    let target = &if port_range(target).is_none()
+                        && port_range(&super::words::with_defaults(target)).is_some()
+                    {
+                        self.port_default(item, &at, target, |t| Some(t.to_owned()));
+                        super::words::with_defaults(target)
+                    } else {
+                        target.to_owned()
+                    };
                     let protocol =
                         item.get("protocol").and_then(|e| scalar(&e.value)).unwrap_or("tcp").to_ascii_lowercase();
                     let published = item.get("published").and_then(|e| scalar(&e.value));
@@ -579,7 +608,7 @@ impl Reader {
                 Some((p, proto)) => (p.to_owned(), proto.to_ascii_lowercase()),
                 None => (text.clone(), "tcp".to_owned()),
             };
-            match port_range(&ports) {
+            match port_range(&ports).or_else(|| self.port_default(item, &at, &ports, port_range)) {
                 Some((ports, truncated)) => {
                     self.port_notes(item, &at, &protocol, truncated);
                     add_ports(&mut read.draft, &ports);

@@ -88,7 +88,7 @@ impl Routes {
         }
         if let Some(service) = rest.strip_prefix("http.services.") {
             if service.ends_with(".loadbalancer.server.port") {
-                return match value.parse::<u16>() {
+                return match super::words::with_defaults(value).parse::<u16>() {
                     Ok(port) if port > 0 => {
                         if !self.ports.contains(&port) {
                             self.ports.push(port);

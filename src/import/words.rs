@@ -105,6 +105,50 @@ pub fn interpolates(text: &str) -> bool {
     !interpolations(text).is_empty()
 }
 
+/// `text` with each `${NAME:-default}` and `${NAME-default}` replaced by its
+/// default, when the default is plain text (no `$`, no nested braces): what
+/// compose uses when the variable is unset. Nested defaults resolve from the
+/// inside out; other `$` forms stay as written.
+pub fn with_defaults(text: &str) -> String {
+    let mut text = text.to_owned();
+    loop {
+        let next = innermost_defaults(&text);
+        if next == text {
+            return text;
+        }
+        text = next;
+    }
+}
+
+fn innermost_defaults(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let inner = &rest[start + 2..];
+        // `$${` is compose's literal `${`.
+        let escaped = out.ends_with('$');
+        let default = inner.find('}').filter(|_| !escaped).and_then(|end| {
+            let body = &inner[..end];
+            let name_len = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            let default = body[name_len..].strip_prefix(":-").or_else(|| body[name_len..].strip_prefix('-'))?;
+            (name_len > 0 && !default.contains(['$', '{'])).then_some((default, end))
+        });
+        match default {
+            Some((default, end)) => {
+                out.push_str(default);
+                rest = &inner[end + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A valid DNS-1035 label made from `name` (`My_Service` → `my-service`,
 /// `1db` → `s-1db`): what topo needs for service names.
 pub fn dns_1035(name: &str) -> String {
@@ -359,5 +403,15 @@ mod tests {
         assert_eq!(spec("${PORT}:80"), Some((vec![80], "tcp".into(), true)));
         assert_eq!(spec("${PORT}"), None);
         assert!(port_spec("10000-20000").is_some_and(|p| p.truncated && p.container == [10000]));
+    }
+
+    #[test]
+    fn interpolation_defaults() {
+        assert_eq!(with_defaults("${PORT:-3000}"), "3000");
+        assert_eq!(with_defaults("${HTTP_PORT-8000}:${PORT:-80}/udp"), "8000:80/udp");
+        assert_eq!(with_defaults("${PORT}:80"), "${PORT}:80");
+        assert_eq!(with_defaults("${A:-${B:-1}}"), "1");
+        assert_eq!(with_defaults("${A:?required}"), "${A:?required}");
+        assert_eq!(with_defaults("$${X:-1} ${"), "$${X:-1} ${");
     }
 }
