@@ -355,3 +355,60 @@ fn plan_and_diff_commands() {
     // No secret value could be in it (the spec has none), and no placeholder is filled.
     assert!(!md.contains("--from-literal=POSTGRES_PASSWORD=\"") || md.contains("=\"$POSTGRES_PASSWORD\""));
 }
+
+/// A global service has exactly one replica on each node its placement
+/// admits; one that does not fit its node is a does-not-fit reason, and losing
+/// a node (N+1) loses that node's replica without degrading the service.
+#[test]
+fn a_global_service_runs_one_replica_on_each_admitted_node() {
+    let spec = |target: &str| {
+        format!(
+            "project: p
+phases:
+  1:
+    name: k
+    target: {target}
+    nodes:
+      m: {{ role: manager, cpu: 4, memory: 8Gi }}
+      w1: {{ cpu: 4, memory: 16Gi }}
+      w2: {{ cpu: 4, memory: 8Gi }}
+      tiny: {{ cpu: 1, memory: 1Gi }}
+services:
+  agent:
+    image: agent:1.0
+    replicas: global
+    placement: {{ role: worker }}
+    resources: {{ requests: {{ cpu: 100m, memory: 256Mi }} }}
+  api:
+    image: api:1.0
+    replicas: 4
+    resources: {{ requests: {{ cpu: 100m, memory: 128Mi }} }}
+"
+        )
+    };
+    for target in ["k8s", "swarm"] {
+        let plan = phase_plan(&spec(target));
+        let agent: Vec<(&str, Option<&str>)> = plan
+            .placement
+            .iter()
+            .filter(|p| p.service == "agent")
+            .map(|p| (p.service.as_str(), p.node.as_deref()))
+            .collect();
+        assert_eq!(
+            agent,
+            [("agent", Some("tiny")), ("agent", Some("w1")), ("agent", Some("w2"))],
+            "{target}: one per worker, the manager excluded by placement"
+        );
+        let n_plus_one = plan.n_plus_one.as_ref().unwrap();
+        assert_eq!(n_plus_one.lost, "w1", "{target}: the largest node, which runs an agent");
+        assert!(!n_plus_one.degraded.iter().any(|(s, _, _)| s == "agent"), "{target}: {n_plus_one:?}");
+    }
+    // The tiny node cannot take its replica once it is too small for it.
+    let plan = phase_plan(&spec("k8s").replace("tiny: { cpu: 1, memory: 1Gi }", "tiny: { cpu: 1, memory: 512Mi }"));
+    assert_eq!(plan.verdict, Verdict::DoesNotFit);
+    let stranded = plan.placement.iter().find(|p| p.service == "agent" && p.node.is_none()).unwrap();
+    assert!(stranded.reason.as_deref().unwrap().contains("on tiny"), "{:?}", stranded.reason);
+    assert!(plan.reasons.iter().any(|r| r.starts_with("agent replica 1:")), "{:#?}", plan.reasons);
+    // Nothing else takes the stranded replica: w1 and w2 still run one each.
+    assert_eq!(plan.placement.iter().filter(|p| p.service == "agent" && p.node.is_some()).count(), 2);
+}

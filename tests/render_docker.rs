@@ -424,6 +424,45 @@ services:
     }
 }
 
+/// `replicas: global`: Swarm's `mode: global` (no replica count, no
+/// `max_replicas_per_node`, each node its own volume); compose runs one, and
+/// says so when the phase has more nodes.
+#[test]
+fn a_global_service_is_swarm_global_mode_and_one_compose_replica() {
+    let spec = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2:
+    name: two
+    target: swarm
+    nodes:
+      vps-1: { role: manager, cpu: 2, memory: 4Gi }
+      vps-2: { cpu: 2, memory: 4Gi }
+      vps-3: { cpu: 2, memory: 4Gi }
+services:
+  agent:
+    image: agent:1.2
+    replicas: { 1: 1, 2: global }
+    volumes: { buffer: { mount: /buffer } }
+    placement: { spread: hard }
+";
+    let compiled = compile_text(spec);
+    let swarm = render(&compiled, 2, Target::Swarm);
+    let deploy = get(&swarm.value(), "services.agent.deploy").clone();
+    assert_eq!(get(&deploy, "mode").as_str(), Some("global"));
+    assert!(deploy.get("replicas").is_none(), "global mode has no replica count");
+    assert!(deploy.get("placement").is_none(), "Swarm refuses max_replicas_per_node in global mode");
+    assert!(swarm.diags.is_empty(), "each node keeps its own volume: {:?}", swarm.codes());
+    let compose = render(&compiled, 1, Target::Compose);
+    assert_eq!(get(&compose.value(), "services.agent.deploy.replicas").as_u64(), Some(1));
+    assert!(compose.diags.is_empty(), "{:?}", compose.codes());
+    // The three-node phase rendered for compose: one replica, and a warning.
+    let squeezed = render(&compiled, 2, Target::Compose);
+    assert_eq!(get(&squeezed.value(), "services.agent.deploy.replicas").as_u64(), Some(1));
+    assert!(squeezed.has("global-one-node", "services.agent.replicas"), "{:?}", squeezed.codes());
+    assert!(!squeezed.codes().contains(&"shared-volume"), "one replica shares nothing");
+}
+
 #[test]
 fn the_cli_fails_on_a_target_error_and_writes_nothing() {
     let input = TempInput::new(

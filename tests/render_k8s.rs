@@ -92,12 +92,13 @@ fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-const KIND_ORDER: [&str; 9] = [
+const KIND_ORDER: [&str; 10] = [
     "Namespace",
     "ConfigMap",
     "PersistentVolumeClaim",
     "Deployment",
     "StatefulSet",
+    "DaemonSet",
     "Service",
     "Ingress",
     "HorizontalPodAutoscaler",
@@ -174,11 +175,19 @@ fn objects_follow_the_rules_for_every_spec() {
             }
 
             for service in phase.services.values() {
-                let kind = if service.stateful { "StatefulSet" } else { "Deployment" };
+                let kind = match (service.global, service.stateful) {
+                    (true, _) => "DaemonSet",
+                    (false, true) => "StatefulSet",
+                    (false, false) => "Deployment",
+                };
                 let workload = find(&docs, kind, &service.name);
                 let spec = get(workload, "spec");
-                // The HPA owns the replica count; otherwise the phase's replicas.
+                // The HPA owns the replica count; a DaemonSet has none; otherwise the phase's replicas.
                 match &service.autoscale {
+                    _ if service.global => {
+                        assert!(spec.get("replicas").is_none(), "{at}: DaemonSet {} has replicas", service.name);
+                        assert!(service.autoscale.is_none(), "{at}: {} global and autoscaled", service.name);
+                    }
                     Some(autoscale) => {
                         assert!(spec.get("replicas").is_none(), "{at}: {} has replicas and an HPA", service.name);
                         let hpa = find(&docs, "HorizontalPodAutoscaler", &service.name);
@@ -217,9 +226,10 @@ fn objects_follow_the_rules_for_every_spec() {
                 let has_pdb = docs
                     .iter()
                     .any(|d| str_at(d, "kind") == "PodDisruptionBudget" && str_at(d, "metadata.name") == service.name);
-                assert_eq!(has_pdb, least > 1, "{at}: {} PDB", service.name);
+                assert_eq!(has_pdb, least > 1 && !service.global, "{at}: {} PDB", service.name);
                 let spread = get(spec, "template.spec.topologySpreadConstraints");
-                assert_eq!(!spread.is_null(), service.peak_replicas() > 1, "{at}: {} spread", service.name);
+                let spreads = service.peak_replicas() > 1 && !service.global;
+                assert_eq!(!spread.is_null(), spreads, "{at}: {} spread", service.name);
             }
         }
     }
@@ -334,6 +344,54 @@ fn probes_placement_volumes_and_security() {
     assert_eq!((str_at(secret, "name"), str_at(secret, "key")), ("shop-secrets", "DB_PASSWORD"));
     // The user is told how to create the Secret, without a value.
     assert!(rendered.notes.iter().any(|n| n.contains("kubectl create secret generic shop-secrets --namespace shop")));
+}
+
+/// `replicas: global` is a DaemonSet with the same pod template as a
+/// Deployment (labels, security, probes, placement), and no replica count,
+/// HPA, PDB or topology spread; `--out` writes it as `<service>-daemonset.yaml`.
+#[test]
+fn a_global_service_is_a_daemon_set() {
+    let compiled = compile_text(
+        "project: shop
+phases:
+  1:
+    name: k3s
+    target: k8s
+    nodes:
+      n-1: { role: manager, cpu: 4, memory: 8Gi }
+      n-2: { cpu: 4, memory: 8Gi }
+      n-3: { cpu: 4, memory: 8Gi }
+services:
+  agent:
+    image: agent:1.2
+    port: 9100
+    replicas: global
+    placement: { role: worker, spread: hard }
+    health: { http: /metrics }
+    resources: { requests: { cpu: 50m, memory: 64Mi }, limits: { cpu: 100m, memory: 128Mi } }
+    security: { run_as_user: 65534 }
+",
+    );
+    assert_eq!(compiled.model.phases[0].services["agent"].replicas, 2, "one per worker");
+    let rendered = render(&compiled, 1);
+    let docs = documents(&rendered.stream());
+    let kinds: Vec<&str> = docs.iter().map(|d| str_at(d, "kind")).collect();
+    assert_eq!(kinds, ["Namespace", "DaemonSet", "Service"], "no Deployment, HPA or PDB");
+    let set = find(&docs, "DaemonSet", "agent");
+    assert_eq!(str_at(set, "apiVersion"), "apps/v1");
+    assert!(get(set, "spec").get("replicas").is_none());
+    assert_eq!(str_at(set, "spec.selector.matchLabels.app.kubernetes.io/name"), "agent");
+    let pod = get(set, "spec.template.spec");
+    assert!(pod.get("topologySpreadConstraints").is_none(), "one pod per node already");
+    assert_eq!(get(pod, "securityContext.runAsUser").as_u64(), Some(65534));
+    assert_eq!(str_at(pod, "containers.0.readinessProbe.httpGet.path"), "/metrics");
+    let affinity = str_at(
+        pod,
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.0.matchExpressions.0.operator",
+    );
+    assert_eq!(affinity, "DoesNotExist", "placement still applies: workers only");
+    let files: Vec<String> = rendered.files().into_iter().map(|(file, _)| file).collect();
+    assert!(files.contains(&"agent-daemonset.yaml".to_owned()), "{files:?}");
 }
 
 #[test]

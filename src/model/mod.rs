@@ -122,7 +122,11 @@ pub struct Service {
     pub ports: Vec<Port>,
     pub entrypoint: Option<Vec<String>>,
     pub command: Option<Vec<String>>,
+    /// Replicas in this phase; for a global service, the number of nodes its placement admits.
     pub replicas: u32,
+    /// One replica on each node the placement admits (Swarm `mode: global`, a
+    /// DaemonSet) rather than a count the scheduler places. Never autoscaled.
+    pub global: bool,
     pub autoscale: Option<Autoscale>,
     pub resources: Resources,
     /// Shared env merged with the service's own (which wins).
@@ -349,7 +353,7 @@ pub fn default_alert_name(trigger: &spec::Trigger) -> String {
 }
 
 fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_available: bool) -> Phase {
-    let nodes = phase
+    let nodes: BTreeMap<String, Node> = phase
         .nodes
         .iter()
         .map(|(name, node)| {
@@ -371,7 +375,7 @@ fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_availa
     let services = spec
         .services
         .iter()
-        .map(|(name, service)| (name.clone(), resolve_service(spec, number, name, service, tls_available)))
+        .map(|(name, service)| (name.clone(), resolve_service(spec, number, &nodes, name, service, tls_available)))
         .collect();
     Phase {
         number,
@@ -400,24 +404,18 @@ fn main_port_name(service: &spec::Service) -> String {
     if service.ports.contains_key(name) { "main".to_owned() } else { name.to_owned() }
 }
 
-fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Service, tls_available: bool) -> Service {
+fn resolve_service(
+    spec: &spec::Spec,
+    phase: u32,
+    nodes: &BTreeMap<String, Node>,
+    name: &str,
+    service: &spec::Service,
+    tls_available: bool,
+) -> Service {
     let mut ports: Vec<Port> =
         service.port.map(|number| Port { name: main_port_name(service), number }).into_iter().collect();
     ports.extend(service.ports.iter().map(|(name, number)| Port { name: name.clone(), number: *number }));
     let main_port = service.port;
-
-    let replicas = service.replicas.as_ref().and_then(|r| r.at(phase)).copied().unwrap_or(1);
-    let autoscale = service.autoscale.as_ref().and_then(|a| a.at(phase)).and_then(Option::as_ref).map(|a| Autoscale {
-        min: a.min.unwrap_or(replicas),
-        max: a.max,
-        cpu: a.cpu,
-        memory: a.memory,
-    });
-
-    let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
-
-    let mut env: BTreeMap<String, String> = spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-    env.extend(service.env.iter().map(|(k, v)| (k.clone(), v.0.clone())));
 
     let placement = service
         .placement
@@ -425,6 +423,26 @@ fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Se
         .and_then(|p| p.at(phase))
         .map(|p| Placement { role: p.role, node: p.node.clone(), labels: p.labels.clone(), spread: p.spread })
         .unwrap_or_default();
+
+    let asked = service.replicas.as_ref().and_then(|r| r.at(phase)).copied().unwrap_or(spec::Replicas::Count(1));
+    let global = asked == spec::Replicas::Global;
+    let replicas = match asked {
+        spec::Replicas::Count(n) => n,
+        spec::Replicas::Global => nodes.values().filter(|n| placement.admits(n)).count().try_into().unwrap_or(u32::MAX),
+    };
+    // Validation rejects autoscaling a global service; a global one is never autoscaled here.
+    let autoscale = service
+        .autoscale
+        .as_ref()
+        .and_then(|a| a.at(phase))
+        .and_then(Option::as_ref)
+        .filter(|_| !global)
+        .map(|a| Autoscale { min: a.min.unwrap_or(replicas), max: a.max, cpu: a.cpu, memory: a.memory });
+
+    let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
+
+    let mut env: BTreeMap<String, String> = spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    env.extend(service.env.iter().map(|(k, v)| (k.clone(), v.0.clone())));
 
     let expose = service.expose.as_ref().map(|e| Expose {
         host: e.host.clone(),
@@ -454,6 +472,7 @@ fn resolve_service(spec: &spec::Spec, phase: u32, name: &str, service: &spec::Se
         entrypoint: service.entrypoint.as_ref().map(argv),
         command: service.command.as_ref().map(argv),
         replicas,
+        global,
         autoscale,
         resources,
         env,

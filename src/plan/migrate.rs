@@ -130,14 +130,24 @@ fn describe_node(node: &Node) -> String {
 }
 
 fn service_changes(a: &Phase, b: &Phase) -> Vec<String> {
+    const GLOBAL: &str = " (global: one per node)";
     let mut out = Vec::new();
     for (name, new) in &b.services {
         let Some(old) = a.services.get(name) else {
-            out.push(format!("{name}: new, {} replica{}", new.replicas, plural(new.replicas)));
+            let global = if new.global { GLOBAL } else { "" };
+            out.push(format!("{name}: new, {} replica{}{global}", new.replicas, plural(new.replicas)));
             continue;
         };
-        if old.replicas != new.replicas {
-            out.push(format!("{name}: replicas {} → {}", old.replicas, new.replicas));
+        if old.replicas != new.replicas || old.global != new.global {
+            let count = |s: &crate::model::Service| {
+                if s.global && !(old.global && new.global) {
+                    format!("{}{GLOBAL}", s.replicas)
+                } else {
+                    s.replicas.to_string()
+                }
+            };
+            let both = if old.global && new.global { GLOBAL } else { "" };
+            out.push(format!("{name}: replicas {} → {}{both}", count(old), count(new)));
         }
         if old.resources != new.resources {
             out.push(format!("{name}: resources {} → {}", resources(old), resources(new)));

@@ -15,6 +15,11 @@
 //! - **compose**: one node, no admission: every replica runs there, and the sum
 //!   of limits against the node is the only check (made by the fit).
 //!
+//! - **global** services (`replicas: global`) get one replica bound to each
+//!   node their placement admits, as Swarm's global mode and a DaemonSet do:
+//!   the node is not chosen, only admitted or refused (a compose phase, with
+//!   its one node, runs one).
+//!
 //! Replicas are placed service by service, in name order (the order in which
 //! `docker stack deploy` and `kubectl apply` of the rendered files create
 //! them), one replica at a time; ties go to the node first by name.
@@ -42,6 +47,9 @@ pub struct Replica {
     pub request_memory: u64,
     pub limit_cpu: u64,
     pub limit_memory: u64,
+    /// The one node a global service's replica runs on; `None` for the scheduler to choose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A node during scheduling, and after it.
@@ -118,13 +126,22 @@ fn replicas_of(service: &Service, load: Load) -> u32 {
     }
 }
 
-/// The replicas of a phase, in the order they are created.
+/// The replicas of a phase, in the order they are created. A global
+/// service has one per node its placement admits, each bound to its node
+/// (on compose, whose phase has one node, that is one replica).
 pub fn replicas(phase: &Phase, load: Load) -> Vec<Replica> {
     let mut out = Vec::new();
     for service in phase.services.values() {
         let requests = service.resources.requests;
         let limits = service.resources.limits;
-        for index in 1..=replicas_of(service, load) {
+        let nodes: Vec<Option<String>> = if service.global {
+            let admitting = phase.nodes.values().filter(|n| service.placement.admits(n));
+            let admitting = admitting.take(if phase.target == Target::Compose { 1 } else { usize::MAX });
+            admitting.map(|n| Some(n.name.clone())).collect()
+        } else {
+            vec![None; replicas_of(service, load) as usize]
+        };
+        for (index, node) in (1..).zip(nodes) {
             out.push(Replica {
                 service: service.name.clone(),
                 index,
@@ -133,6 +150,7 @@ pub fn replicas(phase: &Phase, load: Load) -> Vec<Replica> {
                 // No limit: the request is the best guess of what it uses.
                 limit_cpu: limits.cpu.or(requests.cpu).map_or(0, Cpu::millis),
                 limit_memory: limits.memory.or(requests.memory).map_or(0, Memory::bytes),
+                node,
             });
         }
     }
@@ -172,6 +190,12 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
     let mut placed = Vec::with_capacity(replicas.len());
     for replica in replicas {
         let Some(service) = phase.services.get(&replica.service) else { continue };
+        // A global replica whose node is left out (the N+1 check) does not exist: nothing is lost with it.
+        if let Some(bound) = &replica.node
+            && !nodes.iter().any(|n| n.name == *bound)
+        {
+            continue;
+        }
         let (node, reason) = match choose(phase, target, service, replica, &nodes) {
             Ok(i) => {
                 let node = &mut nodes[i];
@@ -200,6 +224,7 @@ fn choose(
 ) -> Result<usize, String> {
     let eligible: Vec<usize> = (0..nodes.len())
         .filter(|&i| phase.nodes.get(&nodes[i].name).is_some_and(|n| service.placement.admits(n)))
+        .filter(|&i| replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name))
         .collect();
     if eligible.is_empty() {
         return Err(if nodes.is_empty() {
@@ -212,7 +237,8 @@ fn choose(
         // No admission: the first eligible node (a compose phase has one).
         return Ok(eligible[0]);
     }
-    let hard = service.placement.spread == Some(Spread::Hard);
+    // A global replica has its node already: spreading has nothing to choose.
+    let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
     let least_of_service = eligible.iter().map(|&i| nodes[i].of(&service.name)).min().unwrap_or(0);
     let mut rejections: Vec<String> = Vec::new();
     let mut candidates: Vec<usize> = Vec::new();

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, SpecPath, did_you_mean, suggestion};
 
 use super::decode::{Decode, Decoder, Fields, keyword, keyword_or_alias, parse_scalar, scalar_key, scalar_text};
 use super::phased::PhaseNumber;
@@ -450,6 +450,42 @@ impl Decode for Service {
             security,
             stop_grace_period,
         })
+    }
+}
+
+impl Decode for Replicas {
+    const EXPECTED: &'static str = "a whole number, or `global` for one replica on every node";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        match node.resolve() {
+            Some(Resolved::Str(text)) if text == Replicas::GLOBAL => Some(Replicas::Global),
+            // A number too large for the core schema's integers is still a number: u32 says it is out of range.
+            Some(Resolved::Str(text)) if !(node.is_plain() && yaml::is_core_int(text)) => {
+                let aliases = ["daemonset", "every-node", "each-node", "per-node", "all", "all-nodes"];
+                let help = if aliases.iter().any(|a| a.eq_ignore_ascii_case(text)) {
+                    Some("topo calls this `global`".to_owned())
+                } else {
+                    suggestion(text, [Replicas::GLOBAL])
+                };
+                // A word unlike `global` (`three`) is a number written as a string.
+                let Some(help) = help else {
+                    d.wrong_type(node, path, Self::EXPECTED);
+                    return None;
+                };
+                d.push(
+                    Diagnostic::shape("invalid-value", format!("`{text}` is not a number of replicas"), path)
+                        .with_span(node.span)
+                        .label("expected a whole number or `global`")
+                        .help(help),
+                );
+                None
+            }
+            Some(Resolved::Int(_) | Resolved::Str(_)) => u32::decode(d, node, path).map(Replicas::Count),
+            _ => {
+                d.wrong_type(node, path, Self::EXPECTED);
+                None
+            }
+        }
     }
 }
 

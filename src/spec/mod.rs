@@ -371,8 +371,8 @@ pub struct Service {
     pub entrypoint: Option<Command>,
     /// Overrides the image's command, keeping its entrypoint (Kubernetes `args`, compose `command`). A list, or a string split like a shell would.
     pub command: Option<Command>,
-    /// Replicas per phase (default 1). With `autoscale` it is the autoscaler's minimum.
-    pub replicas: Option<Phased<u32>>,
+    /// Replicas per phase (default 1): a number, or `global` for one replica on every node the phase's placement admits (Swarm `mode: global`, a Kubernetes DaemonSet). With `autoscale` it is the autoscaler's minimum; a global service cannot autoscale.
+    pub replicas: Option<Phased<Replicas>>,
     /// A HorizontalPodAutoscaler on k8s phases; `null` turns it off from a phase on. Compose and Swarm have no autoscaler: there `replicas` stands.
     pub autoscale: Option<Phased<Option<Autoscale>>>,
     /// CPU and memory per replica. Requests default to limits when only limits are given, as Kubernetes does.
@@ -403,6 +403,36 @@ pub struct Service {
     pub security: Option<Security>,
     /// How long a replica gets to stop before it is killed (default 30s).
     pub stop_grace_period: Option<Duration>,
+}
+
+/// How many replicas of a service run in a phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replicas {
+    /// This many, placed by the target's scheduler.
+    Count(u32),
+    /// Exactly one on every node the placement admits: Swarm `mode: global`, a Kubernetes DaemonSet; compose runs one.
+    Global,
+}
+
+impl Replicas {
+    /// The word for [`Replicas::Global`].
+    pub const GLOBAL: &'static str = "global";
+}
+
+impl JsonSchema for Replicas {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Replicas".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number of replicas, or `global` for one replica on every node the placement admits.",
+            "anyOf": [
+                { "type": "integer", "format": "uint32", "minimum": 0 },
+                { "const": Self::GLOBAL }
+            ]
+        })
+    }
 }
 
 /// How a service receives its secrets on Swarm.

@@ -25,7 +25,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         entry.base.labels = dct::Labels::List(docker::traefik_labels(model, service, &["traefik.docker.network"]));
         entry.base.networks = docker::service_networks(service);
         entry.deploy = Some(dct::Deploy {
-            replicas: Some(i64::from(service.replicas)),
+            replicas: Some(i64::from(replicas(service))),
             resources: docker::resources(service),
             ..Default::default()
         });
@@ -61,6 +61,11 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     rendered
 }
 
+/// Replicas on the one compose node: a global service runs one.
+fn replicas(service: &Service) -> u32 {
+    if service.global { 1 } else { service.replicas }
+}
+
 /// The node compose runs on: the phase's manager (the Dokploy host), else its first node.
 fn compose_node(phase: &Phase) -> Option<&Node> {
     phase.nodes.values().find(|n| n.role == Role::Manager).or_else(|| phase.nodes.values().next())
@@ -88,6 +93,18 @@ fn depends_on(phase: &Phase, service: &Service) -> dct::DependsOnOptions {
 }
 
 fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
+    if service.global && service.replicas > 1 {
+        rendered.warn(
+            "global-one-node",
+            format!(
+                "compose runs one replica of global `{}` on its one node; this phase has {} nodes that would each run one",
+                service.name, service.replicas
+            ),
+            &service_path(service, "replicas"),
+            "render this phase for swarm (`mode: global`) or k8s (a DaemonSet) to run one on every node",
+        );
+    }
+    let replicas = replicas(service);
     if let Some(node) = node
         && !service.placement.admits(node)
     {
@@ -101,18 +118,18 @@ fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
             "render this phase for swarm to honour placement, or relax it for this phase",
         );
     }
-    if service.replicas > 1 && service.placement.spread == Some(Spread::Hard) {
+    if replicas > 1 && service.placement.spread == Some(Spread::Hard) {
         rendered.warn(
             "spread-ignored",
             format!(
                 "compose runs all {} replicas of `{}` on one node: `spread: hard` cannot hold",
-                service.replicas, service.name
+                replicas, service.name
             ),
             &service_path(service, "placement"),
             "render this phase for swarm, or use one replica here",
         );
     }
-    if service.replicas > 1
+    if replicas > 1
         && let Some(volume) = docker::shared_volume(service)
     {
         rendered.warnings.push(
@@ -120,7 +137,7 @@ fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
                 "shared-volume",
                 format!(
                     "the {} replicas of `{}` would all mount volume `{}` on the one compose node: a single-writer volume shared by several writers corrupts its data",
-                    service.replicas, service.name, volume.name
+                    replicas, service.name, volume.name
                 ),
                 &service_path(service, "replicas"),
             )

@@ -403,7 +403,7 @@ pub fn warn_ignored_settings(rendered: &mut Rendered, service: &Service, flavor:
             help: "give `run_as_user` as well",
         });
     }
-    let spans_nodes = nodes_admitting > 1 && service.replicas > 1;
+    let spans_nodes = nodes_admitting > 1 && (service.replicas > 1 || service.global);
     if flavor == Flavor::Swarm && spans_nodes {
         for volume in service.volumes.iter().filter(|v| v.access == AccessMode::ReadWriteMany && !v.read_only) {
             ignored.push(Ignored {

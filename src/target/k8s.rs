@@ -1,17 +1,18 @@
 //! The Kubernetes target (K3s first, any conformant cluster): typed
 //! `k8s-openapi` objects for one phase.
 //!
-//! Per service: a ConfigMap for its environment, a Deployment (stateless) or a
-//! StatefulSet with a headless Service and volume claim templates (stateful),
-//! a Service for its ports, an Ingress when exposed, an HPA when autoscaled and
-//! a PodDisruptionBudget when more than one replica runs. Secrets are only
+//! Per service: a ConfigMap for its environment, a Deployment (stateless), a
+//! DaemonSet (global) or a StatefulSet with a headless Service and volume
+//! claim templates (stateful), a Service for its ports, an Ingress when
+//! exposed, an HPA when autoscaled and a PodDisruptionBudget when more than
+//! one replica of a Deployment or StatefulSet runs. Secrets are only
 //! referenced: one Secret per project, created out of band.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
-    StatefulSetSpec,
+    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet,
+    StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
@@ -147,6 +148,7 @@ enum Kind {
     PersistentVolumeClaim,
     Deployment,
     StatefulSet,
+    DaemonSet,
     Service,
     Ingress,
     HorizontalPodAutoscaler,
@@ -310,18 +312,28 @@ fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered:
             .any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
         let strategy =
             single_attach.then(|| DeploymentStrategy { type_: Some("Recreate".to_owned()), ..Default::default() });
-        let deployment = Deployment {
-            metadata: meta(model, service, name),
-            spec: Some(DeploymentSpec {
-                replicas,
-                selector: selector(model, service),
-                template: pod,
-                strategy,
+        if service.global {
+            // One pod per node the nodeSelector admits; the default rolling update replaces one node's pod at a time.
+            let daemon_set = DaemonSet {
+                metadata: meta(model, service, name),
+                spec: Some(DaemonSetSpec { selector: selector(model, service), template: pod, ..Default::default() }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        };
-        out.push(&file("deployment"), Kind::Deployment, name, &deployment);
+            };
+            out.push(&file("daemonset"), Kind::DaemonSet, name, &daemon_set);
+        } else {
+            let deployment = Deployment {
+                metadata: meta(model, service, name),
+                spec: Some(DeploymentSpec {
+                    replicas,
+                    selector: selector(model, service),
+                    template: pod,
+                    strategy,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            out.push(&file("deployment"), Kind::Deployment, name, &deployment);
+        }
     }
 
     if !service.ports.is_empty() || service.stateful {
@@ -426,8 +438,10 @@ fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered:
         out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &hpa);
     }
 
+    // No budget for a DaemonSet: `kubectl drain` leaves its pods alone, and a
+    // `maxUnavailable` budget needs a controller with a replica count.
     let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
-    if least > 1 {
+    if least > 1 && !service.global {
         let pdb = PodDisruptionBudget {
             metadata: meta(model, service, name),
             spec: Some(PodDisruptionBudgetSpec {
@@ -677,7 +691,8 @@ fn node_selection(
 
 /// Spread replicas over nodes when more than one can run.
 fn spread_constraints(model: &Model, service: &Service) -> Option<Vec<TopologySpreadConstraint>> {
-    if service.peak_replicas() <= 1 {
+    // A DaemonSet runs one pod per node by construction.
+    if service.peak_replicas() <= 1 || service.global {
         return None;
     }
     let hard = service.placement.spread == Some(Spread::Hard);

@@ -25,7 +25,9 @@ pub const VERSION: &str = "3.8";
 #[derive(Debug, Serialize)]
 pub struct Deploy {
     pub mode: Mode,
-    pub replicas: u32,
+    /// None in `global` mode: one task per eligible node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint_mode: Option<EndpointMode>,
     /// Service labels: where Traefik's Swarm provider reads its configuration.
@@ -44,6 +46,8 @@ pub struct Deploy {
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Replicated,
+    /// One task on every node the placement admits.
+    Global,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -171,7 +175,8 @@ fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
         constraints.push(format!("node.hostname == {node}"));
     }
     constraints.extend(placement.labels.iter().map(|(k, v)| format!("node.labels.{k} == {v}")));
-    let hard = placement.spread == Some(Spread::Hard);
+    // A global service already runs one task per node; Swarm refuses `max_replicas_per_node` in global mode.
+    let hard = placement.spread == Some(Spread::Hard) && !service.global;
     let placement = (!constraints.is_empty() || hard).then(|| Placement {
         base: dct::Placement { constraints, preferences: Vec::new() },
         max_replicas_per_node: hard.then_some(1),
@@ -195,8 +200,8 @@ fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
         order,
     };
     Deploy {
-        mode: Mode::Replicated,
-        replicas: service.replicas,
+        mode: if service.global { Mode::Global } else { Mode::Replicated },
+        replicas: (!service.global).then_some(service.replicas),
         // Nothing connects to a service without ports: it needs no virtual IP.
         endpoint_mode: service.ports.is_empty().then_some(EndpointMode::Dnsrr),
         labels: docker::traefik_labels(model, service, &["traefik.swarm.network", "traefik.docker.network"]),
@@ -226,9 +231,11 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node]) {
             "make the service retry its connections at start-up; Swarm restarts it until they succeed",
         );
     }
+    // A global service's tasks never move between nodes: each node keeps its own volume.
     let writable = service.volumes.iter().find(|v| !v.read_only);
     if let Some(volume) = writable
         && eligible.len() > 1
+        && !service.global
     {
         let nodes = eligible.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
         let (code, what) = if service.stateful {
@@ -261,8 +268,10 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node]) {
             "add nodes, relax the placement, or lower the replicas for this phase",
         );
     }
+    // Global: one task per node, each with its own local volume.
     if service.replicas > 1
         && !hard
+        && !service.global
         && let Some(volume) = docker::shared_volume(service)
     {
         let pinned = eligible.len() <= 1;

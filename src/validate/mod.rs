@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
 use crate::model;
 use crate::spec::phased::PhaseNumber;
-use crate::spec::{Check, Command, Health, Metric, Phased, Role, Service, Spec, Target, Threshold};
+use crate::spec::{Check, Command, Health, Metric, Phased, Replicas, Role, Service, Spec, Target, Threshold};
 
 /// Check everything that can be checked without a plan.
 pub fn validate(spec: &Spec) -> Diagnostics {
@@ -613,7 +613,13 @@ impl Validator<'_> {
         let mut reported: BTreeSet<(String, &'static str)> = BTreeSet::new();
         for (number, phase) in &spec.phases.0 {
             let number = *number;
-            let replicas = service.replicas.as_ref().and_then(|r| r.at(number)).copied().unwrap_or(1);
+            let global = service.replicas.as_ref().and_then(|r| r.at(number)) == Some(&Replicas::Global);
+            let replicas = match service.replicas.as_ref().and_then(|r| r.at(number)) {
+                Some(Replicas::Count(n)) => *n,
+                None => 1,
+                // One per node: the placement's nodes are counted by the model; here every node is an upper bound.
+                Some(Replicas::Global) => u32::try_from(phase.nodes.len()).unwrap_or(u32::MAX),
+            };
             let resources_path = phased_key_path(&path.key("resources"), &service.resources, number);
             let resources =
                 service.resources.as_ref().and_then(|r| r.at(number)).map(model::resolve_resources).unwrap_or_default();
@@ -650,7 +656,20 @@ impl Validator<'_> {
                 }
             }
 
-            if let Some(autoscale) = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref) {
+            let autoscale = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref);
+            if global && autoscale.is_some() {
+                let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
+                if once(&at, "global-autoscale") {
+                    self.push(
+                        Diagnostic::error(
+                            "global-autoscale",
+                            format!("`{name}` is global in phase {number} and autoscales there: a global service runs one replica per node, which no autoscaler changes"),
+                            &at,
+                        )
+                        .help(format!("turn autoscaling off from phase {number} (`autoscale: {{ {number}: null }}`), or give `replicas` a number there")),
+                    );
+                }
+            } else if let Some(autoscale) = autoscale {
                 let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
                 let min = autoscale.min.unwrap_or(replicas);
                 if autoscale.max < min && once(&at, "autoscale-range") {
@@ -767,7 +786,18 @@ impl Validator<'_> {
             }
 
             let stateful = service.stateful.unwrap_or(false);
-            if stateful && replicas > 1 && once(&path.key("replicas"), "stateful-replicas") {
+            let replicas_path = phased_key_path(&path.key("replicas"), &service.replicas, number);
+            if stateful && global && once(&replicas_path, "global-stateful") {
+                self.push(
+                    Diagnostic::error(
+                        "global-stateful",
+                        format!("stateful `{name}` is global in phase {number}: a stateful service keeps its data on one node (a StatefulSet claim, a pinned Swarm volume), and a global one runs on every node"),
+                        &replicas_path,
+                    )
+                    .help("give it a number of replicas, or drop `stateful: true` if each node may keep its own data"),
+                );
+            }
+            if stateful && !global && replicas > 1 && once(&path.key("replicas"), "stateful-replicas") {
                 self.push(
                     Diagnostic::warning(
                         "stateful-replicas",
