@@ -14,7 +14,7 @@ use crate::spec::{Memory, Role};
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
 use super::traefik;
 use super::words::{
-    dns_1123, docker_cpus, docker_memory, env_name, go_duration, interpolates, interpolations, is_env_name,
+    dns_1123, docker_cpus, docker_memory, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name,
     is_secret_name, is_secret_value, port_range, port_spec, unescape_dollars,
 };
 
@@ -1223,16 +1223,29 @@ impl Reader {
         from: Option<&str>,
     ) {
         let name = name.trim();
-        if !is_env_name(name) {
+        if !is_env_key(name) {
             self.dropped(
                 key_node,
                 path,
                 &format!("the variable `{name}`"),
-                "topo's environment names are letters, digits and `_`, not starting with a digit",
+                "topo's environment names are letters, digits, `_`, `.` and `-`, not starting with a digit",
             );
             return;
         }
         let secret = is_secret_name(name) || value.as_deref().is_some_and(is_secret_value);
+        if (secret || value.is_none()) && !is_env_name(name) {
+            // A secret is written as `${NAME}` in compose and stack files: it needs a shell name.
+            if let Some(node) = value_node {
+                self.hide(node);
+            }
+            self.dropped(
+                key_node,
+                path,
+                &format!("the secret-looking variable `{name}` (its value is not copied)"),
+                "a secret's name must be letters, digits and `_`; set it in the deploy environment under such a name",
+            );
+            return;
+        }
         let Some(value) = value else {
             // `- NAME` without a value: compose passed the deploy environment's value through.
             read.draft.env.remove(name);

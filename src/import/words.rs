@@ -176,7 +176,14 @@ fn truncate(label: &str) -> String {
     cut.trim_end_matches('-').to_owned()
 }
 
-/// Whether `name` is an environment variable name topo accepts.
+/// Whether `name` is an environment key topo accepts (Kubernetes' rule: `discovery.type` is one).
+pub fn is_env_key(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '.' | '-'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Whether `name` is a shell variable name: what a secret's name must be, since it is
+/// written as `${NAME}` in compose and stack files.
 pub fn is_env_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -372,6 +379,7 @@ mod tests {
         assert_eq!(dns_1035(&"a".repeat(80)).len(), 63);
         assert_eq!(env_name("db-password"), "DB_PASSWORD");
         assert!(is_env_name("_A1") && !is_env_name("1A") && !is_env_name("a.b"));
+        assert!(is_env_key("discovery.type") && is_env_key("A-B") && !is_env_key("1A") && !is_env_key("a b"));
     }
 
     #[test]

@@ -128,10 +128,10 @@ impl Validator<'_> {
             self.env_name(&root().key("env").key(key), key);
         }
         for (i, secret) in spec.secrets.iter().enumerate() {
-            if let Some(why) = names::env_name(secret) {
+            if let Some(why) = names::secret_name(secret) {
                 self.push(
                     Diagnostic::error("invalid-name", format!("secret name `{secret}` {why}"), &root().key("secrets").index(i))
-                        .help("a secret becomes an environment variable: use letters, digits and `_`, not starting with a digit"),
+                        .help("a secret is also written as `${NAME}` in compose and stack files: use letters, digits and `_`, not starting with a digit"),
                 );
             }
         }
@@ -142,7 +142,7 @@ impl Validator<'_> {
             self.push(
                 Diagnostic::error("invalid-name", format!("environment variable `{key}` {why}"), path)
                     .on_key()
-                    .help("use letters, digits and `_`, not starting with a digit"),
+                    .help("use letters, digits, `_`, `.` and `-`, not starting with a digit"),
             );
         }
     }

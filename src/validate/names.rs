@@ -48,6 +48,22 @@ pub fn sanitize_label(name: &str) -> String {
 
 /// Why `name` is not a portable environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
 pub fn env_name(name: &str) -> Option<String> {
+    // Kubernetes' rule for environment variable names (`IsEnvVarName`), which
+    // compose and Swarm accept too: `discovery.type` is a real setting of Elasticsearch.
+    if name.is_empty() {
+        return Some("is empty".into());
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Some("starts with a digit".into());
+    }
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        .map(|c| format!("contains `{c}`; only letters, digits, `_`, `.` and `-` are allowed"))
+}
+
+/// Why `name` cannot be a secret's name, if it cannot: a secret is also written
+/// as `${NAME}` in compose and stack files, so it is a shell variable name.
+pub fn secret_name(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("is empty".into());
     }
@@ -117,7 +133,13 @@ mod tests {
         assert_eq!(env_name("POSTGRES_PASSWORD"), None);
         assert_eq!(env_name("_x1"), None);
         assert!(env_name("1X").is_some());
-        assert!(env_name("A-B").is_some());
+        assert_eq!(env_name("discovery.type"), None);
+        assert_eq!(env_name("A-B"), None);
+        assert!(env_name("A B").is_some());
+        assert!(env_name("A=B").is_some());
+        assert_eq!(secret_name("DB_PASSWORD"), None);
+        assert!(secret_name("db.password").is_some());
+        assert!(secret_name("A-B").is_some());
     }
 
     #[test]
