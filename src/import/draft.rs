@@ -199,6 +199,8 @@ pub struct ServiceDraft {
     pub entrypoint: Option<CommandDraft>,
     pub command: Option<CommandDraft>,
     pub replicas: Option<Noted<u32>>,
+    /// compose `deploy.mode: global`: `replicas: global` (wins over `replicas`).
+    pub global: bool,
     pub requests: Amounts,
     pub limits: Amounts,
     pub env: BTreeMap<String, Noted<String>>,
@@ -225,6 +227,7 @@ impl ServiceDraft {
             entrypoint: None,
             command: None,
             replicas: None,
+            global: false,
             requests: Amounts::default(),
             limits: Amounts::default(),
             env: BTreeMap::new(),
@@ -260,7 +263,12 @@ impl ServiceDraft {
         if let Some(command) = &self.command {
             f.push(Field::new("command", command.yaml()));
         }
-        if let Some(replicas) = &self.replicas {
+        if self.global {
+            f.push(
+                Field::new("replicas", Yaml::Str("global".to_owned()))
+                    .comment(Some("compose `deploy.mode: global`".to_owned())),
+            );
+        } else if let Some(replicas) = &self.replicas {
             f.push(Field::new("replicas", Yaml::Int(u64::from(replicas.value))).comment(replicas.note.clone()));
         }
         if !self.requests.is_empty() || !self.limits.is_empty() {

@@ -746,19 +746,16 @@ impl Reader {
                     None => self.dropped(v, &field_at, "`replicas`", "it is not a whole number"),
                 },
                 "mode" => {
-                    let mode = scalar(v).unwrap_or("replicated");
-                    if mode != "replicated" {
-                        self.warn(
-                            "approximated",
+                    match scalar(v).unwrap_or("replicated") {
+                        "replicated" => {}
+                        // One replica per node: Swarm's global mode, a DaemonSet, one replica on compose.
+                        "global" => read.draft.global = true,
+                        mode => self.dropped(
                             v,
                             &field_at,
-                            format!("`mode: {mode}`: topo runs a number of replicas; one node runs one replica here"),
-                            Some("for one replica per node later, use `placement: { spread: hard }` with as many replicas as nodes".to_owned()),
-                        );
-                        if mode == "global" {
-                            read.draft.replicas = Some(Noted::with_note(1, "compose `mode: global`: one per node"));
-                            read.draft.placement.spread_hard = true;
-                        }
+                            &format!("`mode: {mode}`"),
+                            "topo runs replicated or global services",
+                        ),
                     }
                 }
                 "resources" => self.resources(read, v, &field_at),
@@ -1414,7 +1411,8 @@ impl Reader {
 
     fn stateful_guess(&mut self, read: &mut ReadService) {
         let name = image_name(&read.draft.image.value);
-        if DATABASE_IMAGES.contains(&name) && !read.draft.volumes.is_empty() {
+        // A global service runs on every node; data that lives on one node cannot.
+        if DATABASE_IMAGES.contains(&name) && !read.draft.volumes.is_empty() && !read.draft.global {
             read.draft.stateful = Some(Noted::with_note(
                 true,
                 format!("guessed from the image ({name}): a StatefulSet on k8s, pinned on Swarm"),
