@@ -6,19 +6,18 @@
 // Helpers of a test binary: failing loudly, with the context, is their job.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/specs.rs"]
+mod specs;
 #[path = "support/validators.rs"]
 mod validators;
 
-use std::path::{Path, PathBuf};
+use specs::{root, valid_specs};
+use std::path::Path;
 
 use serde_norway::Value;
 use topo::diag::Severity;
 use topo::spec::Target;
 use validators::TempInput;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn compile_text(text: &str) -> topo::Compiled {
     match topo::compile(text.as_bytes()) {
@@ -522,17 +521,7 @@ fn rendering_is_deterministic() {
 /// users' pipelines run, with placeholder secrets in a clean environment.
 #[test]
 fn every_spec_passes_the_docker_validators() {
-    let mut specs: Vec<PathBuf> = Vec::new();
-    for dir in ["examples", "specs", "tests/fixtures/valid"] {
-        for entry in fs_err::read_dir(root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                specs.push(path);
-            }
-        }
-    }
-    specs.sort();
-    assert!(specs.len() >= 8, "{specs:?}");
+    let specs = valid_specs();
     // One thread per spec: the tools take most of the time.
     let results: Vec<(Vec<String>, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = specs.iter().map(|spec| scope.spawn(move || validate_spec(spec))).collect();

@@ -4,37 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/specs.rs"]
+mod specs;
 #[path = "support/validators.rs"]
 mod validators;
 
+use specs::{root, valid_specs};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_norway::Value;
 use topo::spec::Target;
 
 const TOPO: &str = env!("CARGO_BIN_EXE_topo");
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every valid spec of the repository: specs/, examples/ and the valid fixtures.
-fn valid_specs() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for dir in ["specs", "examples", "tests/fixtures/valid"] {
-        for entry in fs_err::read_dir(root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    assert!(files.len() >= 10, "expected the specs, examples and fixtures, found {files:?}");
-    files
-}
 
 fn compile(path: &Path) -> topo::Compiled {
     let bytes = fs_err::read(path).unwrap();

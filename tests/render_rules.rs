@@ -7,11 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/specs.rs"]
+mod specs;
 #[path = "support/validators.rs"]
 mod validators;
 
+use specs::{root, valid_specs};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde::Serialize;
@@ -19,26 +22,6 @@ use serde_norway::Value;
 use topo::model::{Model, PRESSURE_ALERTS, PRESSURE_RATIO_PERCENT, Phase, Trigger};
 use topo::spec::{Metric, Target, Threshold};
 use topo::target::rules::{self, PRESSURE_FOR};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every valid spec of the repository: specs/, examples/ and the valid fixtures.
-fn valid_specs() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for dir in ["specs", "examples", "tests/fixtures/valid"] {
-        for entry in fs_err::read_dir(root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    assert!(files.len() >= 10, "expected the specs, examples and fixtures, found {files:?}");
-    files
-}
 
 fn compile_bytes(bytes: &[u8], what: &str) -> topo::Compiled {
     match topo::compile(bytes) {
