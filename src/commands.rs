@@ -119,21 +119,9 @@ pub fn render(
     format: Format,
 ) -> anyhow::Result<ExitStatus> {
     let loaded = load(spec_path);
-    let compiled = match &loaded.result {
-        Ok(compiled) => compiled,
-        Err(diags) => {
-            report(diags, &loaded, format, out.is_some(), false)?;
-            if format == Format::Human {
-                writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
-            }
-            return Ok(ExitStatus::Failure);
-        }
-    };
+    let Some(compiled) = compiled_or_report(&loaded, format, out.is_some())? else { return Ok(ExitStatus::Failure) };
     let model = &compiled.model;
-    let Some(phase) = model.phases.iter().find(|p| p.number.to_string() == phase || p.name == phase) else {
-        let known: Vec<String> = model.phases.iter().map(|p| format!("{} ({})", p.number, p.name)).collect();
-        anyhow::bail!("{} has no phase `{phase}`; its phases are {}", loaded.file, known.join(", "));
-    };
+    let phase = find_phase(model, &loaded.file, phase)?;
     let output = output.unwrap_or(Output::Target(phase.target));
     let rendered = topo::target::render_output(model, phase, output);
     let mut diags = compiled.warnings.clone();
@@ -160,13 +148,19 @@ pub fn render(
     Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
-/// The compiled spec, or the printed diagnostics and a failure.
-fn compiled_or_report(loaded: &Loaded) -> anyhow::Result<Option<&topo::Compiled>> {
+/// The compiled spec; or `None` once the diagnostics that stopped it are printed.
+fn compiled_or_report(
+    loaded: &Loaded,
+    format: Format,
+    json_to_stdout: bool,
+) -> anyhow::Result<Option<&topo::Compiled>> {
     match &loaded.result {
         Ok(compiled) => Ok(Some(compiled)),
         Err(diags) => {
-            report(diags, loaded, Format::Human, false, false)?;
-            writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
+            report(diags, loaded, format, json_to_stdout, false)?;
+            if format == Format::Human {
+                writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
+            }
             Ok(None)
         }
     }
@@ -187,7 +181,7 @@ pub fn plan(
     out: Option<&Path>,
 ) -> anyhow::Result<ExitStatus> {
     let loaded = load(spec_path);
-    let Some(compiled) = compiled_or_report(&loaded)? else { return Ok(ExitStatus::Failure) };
+    let Some(compiled) = compiled_or_report(&loaded, Format::Human, false)? else { return Ok(ExitStatus::Failure) };
     let only = phase.map(|p| find_phase(&compiled.model, &loaded.file, p).map(|p| p.number)).transpose()?;
     let mut plan = topo::plan::plan(&compiled.model);
     let text = match format {
@@ -214,7 +208,7 @@ pub fn plan(
 /// `topo diff --from N --to M`.
 pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyhow::Result<ExitStatus> {
     let loaded = load(spec_path);
-    let Some(compiled) = compiled_or_report(&loaded)? else { return Ok(ExitStatus::Failure) };
+    let Some(compiled) = compiled_or_report(&loaded, Format::Human, false)? else { return Ok(ExitStatus::Failure) };
     let a = find_phase(&compiled.model, &loaded.file, from)?;
     let b = find_phase(&compiled.model, &loaded.file, to)?;
     let migration = topo::plan::migrate::migration(&compiled.model, a, b);
@@ -230,16 +224,7 @@ pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyho
 pub fn render_all(spec_path: &Path, out: Option<&Path>, check: bool, format: Format) -> anyhow::Result<ExitStatus> {
     let Some(dir) = out else { anyhow::bail!("--all needs --out DIR") };
     let loaded = load(spec_path);
-    let compiled = match &loaded.result {
-        Ok(compiled) => compiled,
-        Err(diags) => {
-            report(diags, &loaded, format, true, false)?;
-            if format == Format::Human {
-                writeln!(std::io::stderr(), "{}", closing_line(&loaded.file, diags, None, false))?;
-            }
-            return Ok(ExitStatus::Failure);
-        }
-    };
+    let Some(compiled) = compiled_or_report(&loaded, format, true)? else { return Ok(ExitStatus::Failure) };
     let spec_name = spec_path.file_name().map_or_else(|| loaded.file.clone(), |n| n.to_string_lossy().into_owned());
     let all = topo::gitops::render_all(&compiled.model, &spec_name);
     let mut diags = compiled.warnings.clone();

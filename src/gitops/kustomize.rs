@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::target::{Document, to_yaml};
+use crate::target::{Document, group_by_file, to_yaml};
 
 /// One phase's rendered objects, as `(file, object)`.
 pub struct PhaseObjects {
@@ -115,22 +115,8 @@ pub fn tree(phases: &[PhaseObjects]) -> Vec<(String, String)> {
             Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources, patches };
         files.push((format!("overlays/{}/kustomization.yaml", phase.dir), to_yaml(&kustomization)));
     }
-    merge_same_file(files)
-}
-
-/// Objects that share a file (two claims of one service) become one multi-document file.
-fn merge_same_file(files: Vec<(String, String)>) -> Vec<(String, String)> {
-    let mut merged: Vec<(String, String)> = Vec::new();
-    for (path, text) in files {
-        match merged.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, existing)) => {
-                existing.push_str("---\n");
-                existing.push_str(&text);
-            }
-            None => merged.push((path, text)),
-        }
-    }
-    merged
+    // Objects that share a file (two claims of one service) become one multi-document file.
+    group_by_file(files.iter().map(|(path, text)| (path.as_str(), text.as_str())))
 }
 
 /// RFC 6902 operations that turn `from` into `to`. Maps are diffed key by key;

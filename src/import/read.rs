@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use crate::diag::{Diagnostic, Diagnostics, SpecPath};
 use crate::spec::yaml::{Entry, Node, Value};
 use crate::spec::{Memory, Role};
+use crate::target::image_name;
 
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
 use super::traefik;
@@ -1464,12 +1465,6 @@ fn short_volume(text: &str) -> Mount {
 }
 
 /// An image's repository name without registry, tag or digest: `pgvector/pgvector:pg18` → `pgvector`.
-fn image_name(image: &str) -> &str {
-    let name = image.split('@').next().unwrap_or(image);
-    let name = name.rsplit('/').next().unwrap_or(name);
-    name.split(':').next().unwrap_or(name)
-}
-
 fn last_component(path: &str) -> String {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {

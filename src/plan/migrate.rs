@@ -90,8 +90,10 @@ pub fn migration(model: &Model, a: &Phase, b: &Phase) -> Migration {
     };
 
     let services = service_changes(a, b);
-    let moves = moves(a, b);
-    let data = data_moves(a, b);
+    // Where each service runs before and after, by each phase's own scheduler.
+    let (before, after) = (nodes_of(a), nodes_of(b));
+    let moves = moves(&before, &after);
+    let data = data_moves(a, b, &before, &after);
     let secrets = secret_commands(model, b, a.target != b.target);
     let cutover = cutover(model, a, b);
     let checklist = checklist(a, b, &data);
@@ -182,8 +184,11 @@ fn resources(service: &Service) -> String {
     format!("requests {} limits {}", show(r.requests.cpu, r.requests.memory), show(r.limits.cpu, r.limits.memory))
 }
 
+/// The nodes each service runs on, sorted.
+type NodesOf = std::collections::BTreeMap<String, Vec<String>>;
+
 /// Nodes each service runs on, per the phase's own scheduler.
-fn nodes_of(phase: &Phase) -> std::collections::BTreeMap<String, Vec<String>> {
+fn nodes_of(phase: &Phase) -> NodesOf {
     let placed = schedule(phase, phase.target, &replicas(phase, Load::Base), None);
     let mut map: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
     for p in placed.placed {
@@ -200,8 +205,7 @@ fn nodes_of(phase: &Phase) -> std::collections::BTreeMap<String, Vec<String>> {
     map
 }
 
-fn moves(a: &Phase, b: &Phase) -> Vec<String> {
-    let (before, after) = (nodes_of(a), nodes_of(b));
+fn moves(before: &NodesOf, after: &NodesOf) -> Vec<String> {
     after
         .iter()
         .filter_map(|(service, new)| {
@@ -211,8 +215,7 @@ fn moves(a: &Phase, b: &Phase) -> Vec<String> {
         .collect()
 }
 
-fn data_moves(a: &Phase, b: &Phase) -> Vec<DataMove> {
-    let (before, after) = (nodes_of(a), nodes_of(b));
+fn data_moves(a: &Phase, b: &Phase, before: &NodesOf, after: &NodesOf) -> Vec<DataMove> {
     let mut out = Vec::new();
     for (name, new) in &b.services {
         let Some(old) = a.services.get(name) else { continue };
@@ -247,8 +250,7 @@ fn data_moves(a: &Phase, b: &Phase) -> Vec<DataMove> {
 }
 
 fn how_to_move(image: &str, target: Target) -> String {
-    let repo = image.split([':', '@']).next().unwrap_or(image);
-    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let name = crate::target::image_name(image);
     let into = match target {
         Target::K8s => "into the new pod (`kubectl exec -i`)",
         _ => "into the new container (`docker exec -i`)",

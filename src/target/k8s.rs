@@ -40,7 +40,7 @@ use crate::diag::Diagnostic;
 use crate::model::{Amounts, Check, Model, Phase, Probe, Service, Volume};
 use crate::spec::{AccessMode, Duration, Role, Spread};
 
-use super::{Document, Rendered, image_is_pinned, image_tag, service_path, to_yaml};
+use super::{Document, Rendered, image_is_pinned, image_repository, image_tag, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -486,11 +486,7 @@ fn warn_unhonoured(service: &Service, rendered: &mut Rendered) {
 
 /// Official images that start as root and drop to a fixed user: the user to run them as directly.
 fn root_image(image: &str) -> Option<&'static str> {
-    let without_tag = image.split(['@']).next().unwrap_or(image);
-    let repository = without_tag
-        .rsplit_once(':')
-        .map_or(without_tag, |(repo, tag)| if tag.contains('/') { without_tag } else { repo });
-    let name = repository.trim_start_matches("docker.io/").trim_start_matches("library/");
+    let name = image_repository(image).trim_start_matches("docker.io/").trim_start_matches("library/");
     let alpine = image_tag(image).is_some_and(|t| t.contains("alpine"));
     match name {
         "postgres" | "pgvector/pgvector" | "postgis/postgis" if alpine => {

@@ -44,16 +44,21 @@ impl Rendered {
 
     /// Every file for `--out DIR`: documents that share a file are joined as one stream. Sorted by path.
     pub fn files(&self) -> Vec<(String, String)> {
-        let mut files: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-        for doc in self.documents.iter().chain(&self.directory_only) {
-            files.entry(doc.file.as_str()).or_default().push(doc.yaml.as_str());
-        }
-        files.into_iter().map(|(file, docs)| (file.to_owned(), join_documents(docs.into_iter()))).collect()
+        group_by_file(self.documents.iter().chain(&self.directory_only).map(|d| (d.file.as_str(), d.yaml.as_str())))
     }
 
     pub(crate) fn warn(&mut self, code: &'static str, message: impl Into<String>, path: &SpecPath, help: &str) {
         self.warnings.push(Diagnostic::warning(code, message, path).help(help));
     }
+}
+
+/// `(file, document)` pairs as files: documents that share a file are joined as one stream. Sorted by path.
+pub fn group_by_file<'a>(docs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    let mut files: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for (file, yaml) in docs {
+        files.entry(file).or_default().push(yaml);
+    }
+    files.into_iter().map(|(file, docs)| (file.to_owned(), join_documents(docs.into_iter()))).collect()
 }
 
 fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
@@ -164,6 +169,23 @@ pub fn service_path(service: &Service, field: &str) -> SpecPath {
     if field.is_empty() { path } else { path.key(field) }
 }
 
+/// An image reference without its tag and digest, registry kept
+/// (`registry.local:5000/app:1.2@sha256:…` → `registry.local:5000/app`).
+pub fn image_repository(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    match without_digest.rsplit_once(':') {
+        // A colon before the last `/` is a registry's port, not a tag.
+        Some((repository, tag)) if !tag.contains('/') => repository,
+        _ => without_digest,
+    }
+}
+
+/// The last part of an image's repository (`pgvector/pgvector:pg18` → `pgvector`).
+pub fn image_name(image: &str) -> &str {
+    let repository = image_repository(image);
+    repository.rsplit('/').next().unwrap_or(repository)
+}
+
 /// The tag of an image reference (`redis:8.2-alpine` → `8.2-alpine`), if any.
 pub fn image_tag(image: &str) -> Option<&str> {
     let without_digest = image.split('@').next().unwrap_or(image);
@@ -206,5 +228,9 @@ mod tests {
         assert!(image_is_pinned("app@sha256:abc"));
         assert!(!image_is_pinned("app:latest"));
         assert!(!image_is_pinned("registry.local:5000/app"));
+        assert_eq!(image_repository("registry.local:5000/app:1.2@sha256:abc"), "registry.local:5000/app");
+        assert_eq!(image_repository("registry.local:5000/app"), "registry.local:5000/app");
+        assert_eq!(image_name("registry.local:5000/postgres:16"), "postgres");
+        assert_eq!(image_name("pgvector/pgvector:pg18"), "pgvector");
     }
 }
