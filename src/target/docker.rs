@@ -196,7 +196,9 @@ fn healthcheck(check: &Check) -> dct::Healthcheck {
 
 /// The `test` of a health check. An `http` or `tcp` check needs a program in
 /// the image: `wget` (busybox, in every Alpine image) or else `curl` for http;
-/// `nc -z` or else bash's `/dev/tcp` for tcp. `compose_test` replaces them.
+/// `nc -z`, else a plain `nc` that connects and sends nothing (busybox builds
+/// without `-z`, Debian's among them), else bash's `/dev/tcp` for tcp.
+/// `compose_test` replaces them.
 pub fn health_test(probe: &Probe) -> Vec<String> {
     match probe {
         Probe::Exec { argv } => std::iter::once("CMD".to_owned()).chain(escape_all(argv)).collect(),
@@ -206,7 +208,12 @@ pub fn health_test(probe: &Probe) -> Vec<String> {
             vec!["CMD-SHELL".to_owned(), format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}")]
         }
         Probe::Tcp { port } => {
-            vec!["CMD-SHELL".to_owned(), format!("nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'")]
+            vec![
+                "CMD-SHELL".to_owned(),
+                format!(
+                    "nc -z 127.0.0.1 {port} || nc -w 2 127.0.0.1 {port} </dev/null || bash -c '</dev/tcp/127.0.0.1/{port}'"
+                ),
+            ]
         }
     }
 }
@@ -478,7 +485,10 @@ mod tests {
             "wget -q -O /dev/null http://127.0.0.1:4000/ready || curl -fsS -o /dev/null http://127.0.0.1:4000/ready"
         );
         let tcp = health_test(&Probe::Tcp { port: 5432 });
-        assert_eq!(tcp[1], "nc -z 127.0.0.1 5432 || bash -c '</dev/tcp/127.0.0.1/5432'");
+        assert_eq!(
+            tcp[1],
+            "nc -z 127.0.0.1 5432 || nc -w 2 127.0.0.1 5432 </dev/null || bash -c '</dev/tcp/127.0.0.1/5432'"
+        );
         assert_eq!(health_test(&Probe::Exec { argv: vec!["pg_isready".into()] }), ["CMD", "pg_isready"]);
     }
 }
