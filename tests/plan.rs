@@ -259,7 +259,58 @@ services:
     let shares: u64 = cost.per_service_cents.values().sum::<u64>() + cost.reserve_cents + cost.headroom_cents;
     assert!(shares.abs_diff(10_000) <= 4, "{shares} vs 10000: {cost:?}");
     assert!(cost.per_service_cents["db"] > cost.per_service_cents["web"]);
-    assert_eq!(cost.per_cpu_cents, Some(10_000 / 12));
+    // Half of 100.00 over 12 cores: 4.1666… per cpu.
+    assert_eq!(cost.per_cpu_cents, Some(417));
+}
+
+/// The printed rates are those the shares charge: half of the price ÷ the cores, half ÷ the GiB.
+/// A service requesting one core and nothing else pays exactly the rate per cpu.
+#[test]
+fn cost_rates_are_the_halves_the_shares_charge() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: one
+    target: compose
+    nodes:
+      vps: { role: manager, cpu: 4, memory: 16Gi, cost: 35 }
+services:
+  cpu-only:
+    image: a:1.0
+    resources: { requests: { cpu: 1 } }
+  memory-only:
+    image: b:1.0
+    resources: { requests: { memory: 1Gi } }
+",
+    );
+    let cost = &plan.cost;
+    // 17.50 for 4 cores is 4.375 a core, 17.50 for 16 GiB is 1.09375 a GiB: both round half away from zero.
+    assert_eq!((cost.per_cpu_cents, cost.per_gib_cents), (Some(438), Some(109)));
+    assert_eq!(cost.per_service_cents["cpu-only"], 438);
+    assert_eq!(cost.per_service_cents["memory-only"], 109);
+    let markdown =
+        plan::markdown::plan(&plan::Plan { project: "p".into(), phases: vec![plan.clone()], migrations: vec![] }, None);
+    assert!(markdown.contains("4.38 per cpu and 1.09 per GiB"), "{markdown}");
+}
+
+/// Figures round half away from zero, exactly: 4.25Gi is 4.3Gi, not the 4.2Gi of `{:.1}`.
+#[test]
+fn printed_figures_round_half_away_from_zero() {
+    assert_eq!(plan::mem(4 * GI + GI / 4), "4.3Gi");
+    assert_eq!(plan::mem(4 * GI + GI / 4 - 1), "4.2Gi");
+    assert_eq!(plan::mem(GI * 3 / 2), "1.5Gi");
+    assert_eq!(plan::mem(2 * GI), "2Gi");
+    assert_eq!(plan::mem(MI * 3 / 2), "2Mi");
+    assert_eq!(plan::mem(GI - MI / 2), "1Gi");
+    assert_eq!(plan::cpu(1125), "1.13");
+    assert_eq!(plan::cpu(1500), "1.5");
+    assert_eq!(plan::cpu(250), "250m");
+    assert_eq!(plan::times(1125, 1000), "1.13×");
+    assert_eq!(plan::times(5, 4), "1.25×");
+    assert_eq!(plan::percent_free(7, 8), "13%");
+    assert_eq!(plan::percent_free(0, 0), "0%");
+    assert_eq!(plan::money(1250), "12.50");
 }
 
 #[test]
@@ -290,6 +341,9 @@ fn finanzas_plan() {
     let ports: Vec<&str> = to_swarm.ports.iter().map(|p| p.port).collect();
     assert_eq!(ports, ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"]);
     assert_eq!(to_swarm.monthly_cost_change_cents, Some(9000));
+    // +90.00: two nodes added (65.00), and vps-1 repriced with no change of size.
+    assert_eq!(to_swarm.nodes_repriced, ["vps-1: 15.00 → 40.00 (+25.00), same size"]);
+    assert!(to_k3s.nodes_repriced.is_empty(), "{:?}", to_k3s.nodes_repriced);
 
     insta::assert_snapshot!("finanzas_plan", plan::markdown::plan(&plan, None));
 }

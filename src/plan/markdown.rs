@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::migrate::Migration;
-use super::{PhasePlan, Plan, Verdict, cpu, mem, money};
+use super::{PhasePlan, Plan, Verdict, cpu, decimal, mem, money, percent_free, times};
 
 /// The whole plan, or only the phases `only` names.
 pub fn plan(plan: &Plan, only: Option<u32>) -> String {
@@ -69,7 +69,7 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     for n in &phase.nodes {
         let _ = writeln!(
             out,
-            "| {} | {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | cpu {:.2}×, memory {:.2}× | cpu {:.0}%, memory {:.0}% | {} |",
+            "| {} | {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | cpu {}, memory {} | cpu {}, memory {} | {} |",
             n.load.name,
             n.role.as_str(),
             cpu(n.load.capacity_cpu),
@@ -82,10 +82,10 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
             mem(n.load.requested_memory),
             cpu(n.load.limits_cpu),
             mem(n.load.limits_memory),
-            n.limit_ratio_cpu,
-            n.limit_ratio_memory,
-            n.headroom_cpu,
-            n.headroom_memory,
+            times(n.load.limits_cpu, n.load.allocatable_cpu),
+            times(n.load.limits_memory, n.load.allocatable_memory),
+            percent_free(n.load.requested_cpu, n.load.allocatable_cpu),
+            percent_free(n.load.requested_memory, n.load.allocatable_memory),
             n.load.replicas
         );
     }
@@ -99,8 +99,8 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     }
     let _ = writeln!(
         out,
-        "- headroom target: {:.0}% of each node's allocatable left free after requests.\n",
-        phase.headroom_target
+        "- headroom target: {}% of each node's allocatable left free after requests.\n",
+        decimal((phase.headroom_target * 1000.0).round() as u128, 1000, 0)
     );
 
     let _ = writeln!(out, "### Placement\n");
@@ -168,9 +168,15 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     let _ = writeln!(out, "### Cost per month\n");
     match phase.cost.total_cents {
         Some(total) => {
-            let _ = writeln!(out, "Total **{}**", money(total));
+            let _ = writeln!(out, "Total **{}**.", money(total));
             if let (Some(per_cpu), Some(per_gib)) = (phase.cost.per_cpu_cents, phase.cost.per_gib_cents) {
-                let _ = writeln!(out, "({} per cpu, {} per GiB of memory).", money(per_cpu), money(per_gib));
+                let _ = writeln!(
+                    out,
+                    "Half of each node's price pays for its cpu, half for its memory: {} per cpu and {} per GiB \
+                     of memory a month (half the total ÷ the cores, half ÷ the GiB).",
+                    money(per_cpu),
+                    money(per_gib)
+                );
             }
             out.push('\n');
             let _ = writeln!(out, "| share | cost |");
@@ -182,7 +188,7 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
             let _ = writeln!(out, "| headroom (allocatable nobody requests) | {} |", money(phase.cost.headroom_cents));
             let _ = writeln!(
                 out,
-                "\nA node's price is split half by cpu and half by memory; each service pays for what it requests.\n"
+                "\nEach service pays for the share of each node its requests take, at that node's own rates.\n"
             );
         }
         None => {
@@ -251,6 +257,7 @@ fn migration_body(out: &mut String, m: &Migration, level: usize) {
     list(out, "Nodes to add", &m.nodes_added);
     list(out, "Nodes to remove", &m.nodes_removed);
     list(out, "Nodes to resize", &m.nodes_resized);
+    list(out, "Nodes repriced", &m.nodes_repriced);
     if !m.ports.is_empty() {
         let _ = writeln!(out, "{h} Firewall ports to open between the nodes (never to the internet)\n");
         let _ = writeln!(out, "| port | for | between |");
