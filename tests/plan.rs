@@ -245,11 +245,14 @@ services:
     );
     assert_eq!(plan.verdict, Verdict::Fits, "{:#?}", plan.reasons);
     let n1 = plan.n_plus_one.as_ref().unwrap();
-    assert_eq!(n1.lost, "big");
-    assert_eq!(n1.down, ["db"]);
+    assert_eq!(n1.worst.as_deref(), Some("big"));
     assert!(!n1.fits);
+    let big = &n1.losses[0];
+    assert_eq!((big.lost.as_str(), big.down.as_slice()), ("big", ["db".to_owned()].as_slice()));
     // web: 4 × 1Gi fits on w1 + w2 (3.7Gi each) after losing big.
-    assert!(n1.degraded.is_empty(), "{:?}", n1.degraded);
+    assert!(big.degraded.is_empty(), "{:?}", big.degraded);
+    // Losing a small worker: web moves to big.
+    assert!(n1.losses[1..].iter().all(|l| l.fits), "{:?}", n1.losses);
     // 12Gi and 2 cpu requested; the largest allocatable is big's (32 − 1.6 Gi, 7.5 cpu).
     assert_eq!((plan.lower_bound.by_memory, plan.lower_bound.by_cpu, plan.lower_bound.given), (1, 1, 3));
 
@@ -346,6 +349,63 @@ fn finanzas_plan() {
     assert!(to_k3s.nodes_repriced.is_empty(), "{:?}", to_k3s.nodes_repriced);
 
     insta::assert_snapshot!("finanzas_plan", plan::markdown::plan(&plan, None));
+}
+
+/// N+1 loses each node in turn, not only the largest: in the finanzas Swarm the three nodes are
+/// alike in size but not in what they carry (the manager role, `ram: high`, `tier: batch`), and
+/// losing any one of them stops something.
+#[test]
+fn n_plus_one_loses_each_node_and_takes_the_verdict_from_the_worst() {
+    let text = fs_err::read_to_string(root().join("specs/finanzas.yaml")).unwrap();
+    let plan = plan::plan(&model(&text));
+    let n1 = plan.phases[1].n_plus_one.as_ref().unwrap();
+    let losses: Vec<(&str, bool, Vec<&str>)> =
+        n1.losses.iter().map(|l| (l.lost.as_str(), l.fits, l.down.iter().map(String::as_str).collect())).collect();
+    assert_eq!(
+        losses,
+        [
+            ("vps-1", false, vec!["postgres", "redis"]),
+            ("vps-2", false, vec!["embedding"]),
+            ("vps-3", false, vec!["bullmq-worker"]),
+        ]
+    );
+    assert!(!n1.fits);
+    assert_eq!(n1.worst.as_deref(), Some("vps-1"), "two services down");
+    let markdown = plan::markdown::plan(&plan, Some(2));
+    assert!(markdown.contains("| vps-2 | no | embedding | — |"), "{markdown}");
+    let summary = plan::markdown::plan(&plan, None);
+    assert!(
+        summary.contains(
+            "losing vps-1 stops postgres, redis; losing vps-2 stops embedding; losing vps-3 stops bullmq-worker"
+        ),
+        "{summary}"
+    );
+}
+
+/// A loss that leaves a service running fewer replicas says so, per node.
+#[test]
+fn n_plus_one_reports_fewer_replicas_per_lost_node() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      a: { role: manager, cpu: 2, memory: 4Gi }
+      b: { cpu: 2, memory: 4Gi }
+services:
+  api:
+    image: api:1.0
+    replicas: 4
+    resources: { requests: { cpu: 100m, memory: 1Gi } }
+",
+    );
+    let n1 = plan.n_plus_one.as_ref().unwrap();
+    // a: 4Gi − 1.6Gi holds 2; b: 4Gi − 300Mi holds 3. Losing b leaves 2 of 4, losing a 3 of 4.
+    let fewer: Vec<String> = n1.losses.iter().map(|l| format!("{} {:?}", l.lost, l.degraded)).collect();
+    assert_eq!(fewer, [r#"a [("api", 3, 4)]"#, r#"b [("api", 2, 4)]"#]);
+    assert_eq!(n1.worst.as_deref(), Some("b"), "the loss that leaves the fewest replicas");
 }
 
 fn topo(args: &[&str]) -> std::process::Output {
@@ -454,8 +514,9 @@ services:
             "{target}: one per worker, the manager excluded by placement"
         );
         let n_plus_one = plan.n_plus_one.as_ref().unwrap();
-        assert_eq!(n_plus_one.lost, "w1", "{target}: the largest node, which runs an agent");
-        assert!(!n_plus_one.degraded.iter().any(|(s, _, _)| s == "agent"), "{target}: {n_plus_one:?}");
+        let w1 = n_plus_one.losses.iter().find(|l| l.lost == "w1").unwrap();
+        assert!(!w1.degraded.iter().any(|(s, _, _)| s == "agent"), "{target}: {n_plus_one:?}");
+        assert!(n_plus_one.fits, "{target}: {n_plus_one:?}");
     }
     // The tiny node cannot take its replica once it is too small for it.
     let plan = phase_plan(&spec("k8s").replace("tiny: { cpu: 1, memory: 1Gi }", "tiny: { cpu: 1, memory: 512Mi }"));

@@ -65,7 +65,7 @@ pub struct PhasePlan {
     pub placement: Vec<PlacementRow>,
     /// The same at the peak, when some service autoscales.
     pub peak: Option<Peak>,
-    /// After losing the largest node.
+    /// After losing each node in turn.
     pub n_plus_one: Option<NPlusOne>,
     pub lower_bound: LowerBound,
     pub cost: Cost,
@@ -103,15 +103,36 @@ pub struct Peak {
     pub unplaced: Vec<String>,
 }
 
+/// The loss of each node in turn: the placement run again without it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NPlusOne {
-    /// The node taken away (the largest).
+    /// Every replica is still placed, whichever one node is lost.
+    pub fits: bool,
+    /// The loss that stops the most (services down, then replicas missing),
+    /// which the verdict is taken from; `None` when every loss is survived.
+    pub worst: Option<String>,
+    /// One per node, in name order.
+    pub losses: Vec<NodeLoss>,
+}
+
+/// What losing one node does.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeLoss {
+    /// The node taken away.
     pub lost: String,
+    /// Every replica is still placed without it.
     pub fits: bool,
     /// Services left with no replica.
     pub down: Vec<String>,
     /// Services left with fewer replicas than asked: (service, running, asked).
     pub degraded: Vec<(String, u32, u32)>,
+}
+
+impl NodeLoss {
+    /// Replicas asked for and not running.
+    pub fn missing(&self) -> u32 {
+        self.degraded.iter().map(|(_, up, wanted)| wanted - up).sum()
+    }
 }
 
 /// The fewest nodes of the phase's largest size that could hold its requests.
@@ -327,14 +348,21 @@ fn describe_unplaced(placed: &schedule::Placed) -> String {
     )
 }
 
+/// Lose each node in turn and place everything again: a node alone in
+/// carrying a label, a role or a size a service needs is as much a single
+/// point of failure as the largest one. One schedule per node.
 fn n_plus_one(phase: &Phase, replicas: &[Replica]) -> NPlusOne {
-    let largest = phase
-        .nodes
-        .values()
-        .max_by(|a, b| (a.memory.bytes(), a.cpu.millis(), &b.name).cmp(&(b.memory.bytes(), b.cpu.millis(), &a.name)))
-        .map(|n| n.name.clone())
-        .unwrap_or_default();
-    let after = schedule(phase, phase.target, replicas, Some(&largest));
+    let losses: Vec<NodeLoss> = phase.nodes.keys().map(|lost| node_loss(phase, replicas, lost)).collect();
+    let worst = losses
+        .iter()
+        .filter(|loss| !loss.fits)
+        .max_by(|a, b| (a.down.len(), a.missing(), &b.lost).cmp(&(b.down.len(), b.missing(), &a.lost)))
+        .map(|loss| loss.lost.clone());
+    NPlusOne { fits: worst.is_none(), worst, losses }
+}
+
+fn node_loss(phase: &Phase, replicas: &[Replica], lost: &str) -> NodeLoss {
+    let after = schedule(phase, phase.target, replicas, Some(lost));
     let mut asked: BTreeMap<&str, u32> = BTreeMap::new();
     let mut running: BTreeMap<&str, u32> = BTreeMap::new();
     for placed in &after.placed {
@@ -353,7 +381,7 @@ fn n_plus_one(phase: &Phase, replicas: &[Replica]) -> NPlusOne {
             degraded.push((service.to_owned(), up, wanted));
         }
     }
-    NPlusOne { lost: largest, fits: after.fits(), down, degraded }
+    NodeLoss { lost: lost.to_owned(), fits: after.fits(), down, degraded }
 }
 
 fn node_fit(phase: &Phase, load: &NodeLoad) -> NodeFit {
