@@ -119,8 +119,9 @@ services:
     resources: { requests: { memory: 3584Mi } }
 ";
     let plan = phase_plan(text);
-    // Name order: aaa spreads one per worker (3Gi free each), then zzz (3.5Gi) fits nowhere.
-    assert_eq!(plan.verdict, Verdict::DoesNotFit, "{:#?}", plan.reasons);
+    // Name order: aaa spreads one per worker (3Gi free each), then zzz (3.5Gi) fits nowhere; Swarm
+    // takes the tasks in no fixed order, and the largest first places them all: order-dependent.
+    assert_eq!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
     assert!(plan.reasons[0].starts_with("zzz replica 1: needs 3.5Gi memory, 3Gi free on n1"), "{:#?}", plan.reasons);
     assert!(
         plan.reasons.iter().any(|r| r.contains("creating the largest replicas first places every one: zzz, aaa")),
@@ -351,6 +352,104 @@ fn finanzas_plan() {
     insta::assert_snapshot!("finanzas_plan", plan::markdown::plan(&plan, None));
 }
 
+/// A Swarm phase whose name-order placement fits, but where `web`, which may run anywhere, can take
+/// the room of `db`, pinned to `w`, when its tasks come first: Swarm spreads web over m and w, and
+/// db's 1.2 cpu no longer fits beside two of them on w.
+const PINNED_AND_LOOSE: &str = "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      m: { role: manager, cpu: 2, memory: 8Gi }
+      w: { cpu: 2, memory: 8Gi }
+services:
+  db:
+    image: postgres:17.2
+    placement: { node: w }
+    resources: { requests: { cpu: 1200m, memory: 512Mi } }
+  web:
+    image: web:1.0
+    replicas: 4
+    resources: { requests: { cpu: 500m, memory: 256Mi } }
+";
+
+#[test]
+fn swarm_phase_that_fits_in_name_order_but_not_in_every_order_is_order_dependent() {
+    let plan = phase_plan(PINNED_AND_LOOSE);
+    assert!(plan.placement.iter().all(|p| p.node.is_some()), "name order places every replica");
+    assert_eq!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
+    let risks: Vec<(&str, &[String], &[String])> =
+        plan.order_risks.iter().map(|r| (r.service.as_str(), r.nodes.as_slice(), r.competitors.as_slice())).collect();
+    assert_eq!(risks, [("db", ["w".to_owned()].as_slice(), ["web".to_owned()].as_slice())]);
+    let stranded = plan.order_risks[0].stranded.as_deref().unwrap();
+    assert_eq!(stranded, "replica 1: needs 1.2 cpu, 1 free on w");
+    assert!(plan.reasons.iter().any(|r| r.starts_with("db (its replica, 1.2 cpu, 512Mi each) may stay pending on w")));
+    let diags = plan::diagnostics(&plan::Plan { project: "p".into(), phases: vec![plan], migrations: vec![] });
+    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["order-dependent-placement"]);
+}
+
+/// What makes it safe: web kept off w, fewer or smaller web replicas, or more room on w.
+#[test]
+fn swarm_phase_that_no_order_can_strand_is_not_order_dependent() {
+    let fixes = [
+        (
+            "web kept on the manager",
+            PINNED_AND_LOOSE.replace("replicas: 4\n", "replicas: 3\n    placement: { role: manager }\n"),
+        ),
+        ("one web replica", PINNED_AND_LOOSE.replace("replicas: 4", "replicas: 1")),
+        ("w with room for all", PINNED_AND_LOOSE.replace("w: { cpu: 2, memory: 8Gi }", "w: { cpu: 4, memory: 8Gi }")),
+    ];
+    for (fix, text) in fixes {
+        let plan = phase_plan(&text);
+        assert!(plan.order_risks.is_empty(), "{fix}: {:#?}", plan.order_risks);
+        assert!(plan.verdict <= Verdict::Tight, "{fix}: {:?} {:#?}", plan.verdict, plan.reasons);
+    }
+}
+
+/// Services that may all run anywhere, with room for all of them: the per-node count alone would
+/// call them at risk (each node could in principle take every other replica), but replicas of one
+/// size cannot block all three nodes, whatever the order.
+#[test]
+fn swarm_services_that_may_run_anywhere_with_room_are_safe_in_any_order() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      m: { role: manager, cpu: 2, memory: 8Gi }
+      w1: { cpu: 2, memory: 8Gi }
+      w2: { cpu: 2, memory: 8Gi }
+services:
+  a: { image: a:1.0, replicas: 3, resources: { requests: { cpu: 500m } } }
+  b: { image: b:1.0, replicas: 3, resources: { requests: { cpu: 500m } } }
+  c: { image: c:1.0, replicas: 3, resources: { requests: { cpu: 500m } } }
+",
+    );
+    assert!(plan.order_risks.is_empty(), "{:#?}", plan.order_risks);
+    assert_ne!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
+}
+
+/// topo flags what it cannot prove safe, even when its own others-first order places everything:
+/// with three web replicas, Swarm's tie between m and w (broken by node id) can put two on w.
+#[test]
+fn swarm_risk_without_a_found_order_is_still_a_risk() {
+    let plan = phase_plan(&PINNED_AND_LOOSE.replace("replicas: 4", "replicas: 3"));
+    assert_eq!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
+    assert_eq!(plan.order_risks[0].stranded, None);
+    assert!(plan.reasons.iter().any(|r| r.contains("topo cannot rule out an order that strands one")));
+}
+
+/// Kubernetes and compose phases have no order risk: the check is Swarm's.
+#[test]
+fn order_risks_are_swarm_only() {
+    let plan = phase_plan(&PINNED_AND_LOOSE.replace("target: swarm", "target: k8s"));
+    assert!(plan.order_risks.is_empty());
+}
+
 /// N+1 loses each node in turn, not only the largest: in the finanzas Swarm the three nodes are
 /// alike in size but not in what they carry (the manager role, `ram: high`, `tier: batch`), and
 /// losing any one of them stops something.
@@ -526,4 +625,103 @@ services:
     assert!(plan.reasons.iter().any(|r| r.starts_with("agent replica 1:")), "{:#?}", plan.reasons);
     // Nothing else takes the stranded replica: w1 and w2 still run one each.
     assert_eq!(plan.placement.iter().filter(|p| p.service == "agent" && p.node.is_some()).count(), 2);
+}
+
+/// Every distinct order of a multiset of service names.
+fn orders(counts: &mut Vec<(String, u32)>, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if counts.iter().all(|(_, n)| *n == 0) {
+        out.push(prefix.clone());
+        return;
+    }
+    for i in 0..counts.len() {
+        if counts[i].1 > 0 {
+            counts[i].1 -= 1;
+            prefix.push(counts[i].0.clone());
+            orders(counts, prefix, out);
+            prefix.pop();
+            counts[i].1 += 1;
+        }
+    }
+}
+
+/// A small random Swarm phase: nodes of a few sizes, services pinned to a node, a role, or none.
+fn small_swarm() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let node = (1u32..=4, prop::sample::select(vec!["2Gi", "4Gi", "8Gi"]));
+    let service = (
+        1u32..=3,
+        prop::sample::select(vec!["0m", "250m", "500m", "750m", "1", "1500m"]),
+        prop::sample::select(vec!["0Mi", "256Mi", "512Mi", "1Gi", "2Gi"]),
+        0usize..5,
+        any::<bool>(),
+    );
+    (prop::collection::vec(node, 2..=3), prop::collection::vec(service, 2..=3)).prop_map(|(nodes, services)| {
+        let mut text = "project: p\nphases:\n  1:\n    name: s\n    target: swarm\n    nodes:\n".to_owned();
+        for (i, (cpu, memory)) in nodes.iter().enumerate() {
+            let role = if i == 0 { "manager" } else { "worker" };
+            text += &format!("      n{i}: {{ role: {role}, cpu: {cpu}, memory: {memory} }}\n");
+        }
+        text += "services:\n";
+        for (i, (replicas, cpu, memory, pin, hard)) in services.iter().enumerate() {
+            let placement = match pin {
+                0 | 1 if *pin < nodes.len() => format!("node: n{pin}"),
+                2 => "role: worker".to_owned(),
+                _ => String::new(),
+            };
+            let spread = if *hard { "spread: hard" } else { "" };
+            let placement = [placement, spread.to_owned()].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>();
+            text += &format!(
+                "  s{i}:\n    image: s:1.0\n    replicas: {replicas}\n    placement: {{ {} }}\n    resources: {{ requests: {{ cpu: {cpu}, memory: {memory} }} }}\n",
+                placement.join(", ")
+            );
+        }
+        text
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Off)),
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// The verdict is never more optimistic than Swarm: if some order of the tasks strands a
+    /// replica (placed by Swarm's own rules, against the nodes' total), the phase neither fits nor
+    /// is tight.
+    #[test]
+    fn swarm_verdict_is_never_more_optimistic_than_any_order_of_the_tasks(text in small_swarm()) {
+        let Ok(compiled) = topo::compile(text.as_bytes()) else { return Ok(()) };
+        let phase = &compiled.model.phases[0];
+        let verdict = plan::plan_phase(phase).verdict;
+        let replicas = plan::schedule::replicas(phase, plan::schedule::Load::Base);
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        for r in &replicas {
+            match counts.iter_mut().find(|(s, _)| *s == r.service) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((r.service.clone(), 1)),
+            }
+        }
+        let mut all = Vec::new();
+        orders(&mut counts, &mut Vec::new(), &mut all);
+        for order in all {
+            let mut next: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+            let ordered: Vec<plan::schedule::Replica> = order
+                .iter()
+                .map(|service| {
+                    let index = next.entry(service).or_insert(0);
+                    *index += 1;
+                    replicas.iter().find(|r| r.service == *service && r.index == *index).unwrap().clone()
+                })
+                .collect();
+            let placed = plan::schedule::schedule(phase, topo::spec::Target::Swarm, &ordered, None);
+            if !placed.fits() {
+                proptest::prop_assert!(
+                    verdict >= Verdict::OrderDependent,
+                    "{verdict:?}, yet {order:?} strands {:?}\n{text}",
+                    placed.unplaced().map(|p| p.reason.clone()).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
 }

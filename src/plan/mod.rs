@@ -7,6 +7,7 @@
 pub mod cost;
 pub mod markdown;
 pub mod migrate;
+pub mod order;
 pub mod reserve;
 pub mod schedule;
 
@@ -37,6 +38,9 @@ pub struct Plan {
 pub enum Verdict {
     Fits,
     Tight,
+    /// Swarm places every replica in some orders of the tasks, and may strand
+    /// one in others (see [`order`]).
+    OrderDependent,
     DoesNotFit,
 }
 
@@ -45,6 +49,7 @@ impl Verdict {
         match self {
             Verdict::Fits => "fits",
             Verdict::Tight => "tight",
+            Verdict::OrderDependent => "order-dependent",
             Verdict::DoesNotFit => "does not fit",
         }
     }
@@ -61,6 +66,8 @@ pub struct PhasePlan {
     /// The headroom the phase aims to keep free on every node, in percent.
     pub headroom_target: f64,
     pub nodes: Vec<NodeFit>,
+    /// Swarm services that some order of the tasks may leave pending.
+    pub order_risks: Vec<order::OrderRisk>,
     /// Which replica runs where, at the phase's replicas (autoscaled services at their min).
     pub placement: Vec<PlacementRow>,
     /// The same at the peak, when some service autoscales.
@@ -181,6 +188,10 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
         verdict = Verdict::DoesNotFit;
         reasons.extend(unplaced);
         if let Some(note) = better_order(phase, &base_replicas) {
+            // Swarm takes the tasks in no fixed order: some orders place them all, others do not.
+            if target == Target::Swarm {
+                verdict = Verdict::OrderDependent;
+            }
             reasons.push(note.0);
             base = note.1;
         }
@@ -190,28 +201,12 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
         node_reasons(target, node, phase.headroom, &mut verdict, &mut reasons);
     }
 
-    let peak = phase.services.values().any(|s| s.autoscale.is_some()).then(|| {
-        let peak_replicas = replicas(phase, Load::Peak);
-        let at_peak = schedule(phase, target, &peak_replicas, None);
-        let unplaced: Vec<String> = at_peak.unplaced().map(describe_unplaced).collect();
-        Peak {
-            fits: unplaced.is_empty(),
-            replicas: phase
-                .services
-                .values()
-                .filter(|s| s.autoscale.is_some())
-                .map(|s| (s.name.clone(), s.peak_replicas()))
-                .collect(),
-            unplaced,
-        }
-    });
-    if let Some(peak) = &peak
-        && !peak.fits
-    {
-        verdict = verdict.max(Verdict::Tight);
-        for line in &peak.unplaced {
-            reasons.push(format!("at the autoscaling peak, {line}"));
-        }
+    let peak = peak(phase, &mut verdict, &mut reasons);
+
+    let order_risks = if verdict < Verdict::DoesNotFit { order::risks(phase, &base_replicas) } else { Vec::new() };
+    if !order_risks.is_empty() {
+        verdict = verdict.max(Verdict::OrderDependent);
+        reasons.extend(order_risks.iter().map(|risk| order::describe(risk, &base_replicas)));
     }
 
     let n_plus_one = (phase.nodes.len() > 1).then(|| n_plus_one(phase, &base_replicas));
@@ -226,6 +221,7 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
         reasons,
         headroom_target,
         nodes,
+        order_risks,
         placement: base
             .placed
             .iter()
@@ -241,6 +237,34 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
         lower_bound,
         cost,
     }
+}
+
+/// Autoscaled services at their `max`: a peak that does not fit makes the phase tight.
+fn peak(phase: &Phase, verdict: &mut Verdict, reasons: &mut Vec<String>) -> Option<Peak> {
+    let peak = phase.services.values().any(|s| s.autoscale.is_some()).then(|| {
+        let peak_replicas = replicas(phase, Load::Peak);
+        let at_peak = schedule(phase, phase.target, &peak_replicas, None);
+        let unplaced: Vec<String> = at_peak.unplaced().map(describe_unplaced).collect();
+        Peak {
+            fits: unplaced.is_empty(),
+            replicas: phase
+                .services
+                .values()
+                .filter(|s| s.autoscale.is_some())
+                .map(|s| (s.name.clone(), s.peak_replicas()))
+                .collect(),
+            unplaced,
+        }
+    });
+    if let Some(peak) = &peak
+        && !peak.fits
+    {
+        *verdict = (*verdict).max(Verdict::Tight);
+        for line in &peak.unplaced {
+            reasons.push(format!("at the autoscaling peak, {line}"));
+        }
+    }
+    peak
 }
 
 /// What one node's load makes of the verdict: reservations or limits beyond
@@ -424,6 +448,15 @@ pub fn diagnostics(plan: &Plan) -> Diagnostics {
                 &path,
             )
             .help("`topo plan` shows each node's waterfall; add or resize a node, or lower requests"),
+            Verdict::OrderDependent => Diagnostic::warning(
+                "order-dependent-placement",
+                format!("phase {} ({}) fits only in some orders of Swarm's tasks: {detail}", phase.number, phase.name),
+                &path,
+            )
+            .help(
+                "Swarm schedules a stack's tasks in no fixed order; `topo plan` names the services at risk \
+                 and what takes their room",
+            ),
             Verdict::DoesNotFit => Diagnostic::error(
                 "phase-does-not-fit",
                 format!("phase {} ({}) does not fit its nodes: {detail}", phase.number, phase.name),
