@@ -119,8 +119,9 @@ services:
     resources: { requests: { memory: 3584Mi } }
 ";
     let plan = phase_plan(text);
-    // Name order: aaa spreads one per worker (3Gi free each), then zzz (3.5Gi) fits nowhere.
-    assert_eq!(plan.verdict, Verdict::DoesNotFit, "{:#?}", plan.reasons);
+    // Name order: aaa spreads one per worker (3Gi free each), then zzz (3.5Gi) fits nowhere; Swarm
+    // takes the tasks in no fixed order, and the largest first places them all: order-dependent.
+    assert_eq!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
     assert!(plan.reasons[0].starts_with("zzz replica 1: needs 3.5Gi memory, 3Gi free on n1"), "{:#?}", plan.reasons);
     assert!(
         plan.reasons.iter().any(|r| r.contains("creating the largest replicas first places every one: zzz, aaa")),
@@ -245,11 +246,14 @@ services:
     );
     assert_eq!(plan.verdict, Verdict::Fits, "{:#?}", plan.reasons);
     let n1 = plan.n_plus_one.as_ref().unwrap();
-    assert_eq!(n1.lost, "big");
-    assert_eq!(n1.down, ["db"]);
+    assert_eq!(n1.worst.as_deref(), Some("big"));
     assert!(!n1.fits);
+    let big = &n1.losses[0];
+    assert_eq!((big.lost.as_str(), big.down.as_slice()), ("big", ["db".to_owned()].as_slice()));
     // web: 4 × 1Gi fits on w1 + w2 (3.7Gi each) after losing big.
-    assert!(n1.degraded.is_empty(), "{:?}", n1.degraded);
+    assert!(big.degraded.is_empty(), "{:?}", big.degraded);
+    // Losing a small worker: web moves to big.
+    assert!(n1.losses[1..].iter().all(|l| l.fits), "{:?}", n1.losses);
     // 12Gi and 2 cpu requested; the largest allocatable is big's (32 − 1.6 Gi, 7.5 cpu).
     assert_eq!((plan.lower_bound.by_memory, plan.lower_bound.by_cpu, plan.lower_bound.given), (1, 1, 3));
 
@@ -259,7 +263,58 @@ services:
     let shares: u64 = cost.per_service_cents.values().sum::<u64>() + cost.reserve_cents + cost.headroom_cents;
     assert!(shares.abs_diff(10_000) <= 4, "{shares} vs 10000: {cost:?}");
     assert!(cost.per_service_cents["db"] > cost.per_service_cents["web"]);
-    assert_eq!(cost.per_cpu_cents, Some(10_000 / 12));
+    // Half of 100.00 over 12 cores: 4.1666… per cpu.
+    assert_eq!(cost.per_cpu_cents, Some(417));
+}
+
+/// The printed rates are those the shares charge: half of the price ÷ the cores, half ÷ the GiB.
+/// A service requesting one core and nothing else pays exactly the rate per cpu.
+#[test]
+fn cost_rates_are_the_halves_the_shares_charge() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: one
+    target: compose
+    nodes:
+      vps: { role: manager, cpu: 4, memory: 16Gi, cost: 35 }
+services:
+  cpu-only:
+    image: a:1.0
+    resources: { requests: { cpu: 1 } }
+  memory-only:
+    image: b:1.0
+    resources: { requests: { memory: 1Gi } }
+",
+    );
+    let cost = &plan.cost;
+    // 17.50 for 4 cores is 4.375 a core, 17.50 for 16 GiB is 1.09375 a GiB: both round half away from zero.
+    assert_eq!((cost.per_cpu_cents, cost.per_gib_cents), (Some(438), Some(109)));
+    assert_eq!(cost.per_service_cents["cpu-only"], 438);
+    assert_eq!(cost.per_service_cents["memory-only"], 109);
+    let markdown =
+        plan::markdown::plan(&plan::Plan { project: "p".into(), phases: vec![plan.clone()], migrations: vec![] }, None);
+    assert!(markdown.contains("4.38 per cpu and 1.09 per GiB"), "{markdown}");
+}
+
+/// Figures round half away from zero, exactly: 4.25Gi is 4.3Gi, not the 4.2Gi of `{:.1}`.
+#[test]
+fn printed_figures_round_half_away_from_zero() {
+    assert_eq!(plan::mem(4 * GI + GI / 4), "4.3Gi");
+    assert_eq!(plan::mem(4 * GI + GI / 4 - 1), "4.2Gi");
+    assert_eq!(plan::mem(GI * 3 / 2), "1.5Gi");
+    assert_eq!(plan::mem(2 * GI), "2Gi");
+    assert_eq!(plan::mem(MI * 3 / 2), "2Mi");
+    assert_eq!(plan::mem(GI - MI / 2), "1Gi");
+    assert_eq!(plan::cpu(1125), "1.13");
+    assert_eq!(plan::cpu(1500), "1.5");
+    assert_eq!(plan::cpu(250), "250m");
+    assert_eq!(plan::times(1125, 1000), "1.13×");
+    assert_eq!(plan::times(5, 4), "1.25×");
+    assert_eq!(plan::percent_free(7, 8), "13%");
+    assert_eq!(plan::percent_free(0, 0), "0%");
+    assert_eq!(plan::money(1250), "12.50");
 }
 
 #[test]
@@ -290,8 +345,166 @@ fn finanzas_plan() {
     let ports: Vec<&str> = to_swarm.ports.iter().map(|p| p.port).collect();
     assert_eq!(ports, ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"]);
     assert_eq!(to_swarm.monthly_cost_change_cents, Some(9000));
+    // +90.00: two nodes added (65.00), and vps-1 repriced with no change of size.
+    assert_eq!(to_swarm.nodes_repriced, ["vps-1: 15.00 → 40.00 (+25.00), same size"]);
+    assert!(to_k3s.nodes_repriced.is_empty(), "{:?}", to_k3s.nodes_repriced);
 
     insta::assert_snapshot!("finanzas_plan", plan::markdown::plan(&plan, None));
+}
+
+/// A Swarm phase whose name-order placement fits, but where `web`, which may run anywhere, can take
+/// the room of `db`, pinned to `w`, when its tasks come first: Swarm spreads web over m and w, and
+/// db's 1.2 cpu no longer fits beside two of them on w.
+const PINNED_AND_LOOSE: &str = "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      m: { role: manager, cpu: 2, memory: 8Gi }
+      w: { cpu: 2, memory: 8Gi }
+services:
+  db:
+    image: postgres:17.2
+    placement: { node: w }
+    resources: { requests: { cpu: 1200m, memory: 512Mi } }
+  web:
+    image: web:1.0
+    replicas: 4
+    resources: { requests: { cpu: 500m, memory: 256Mi } }
+";
+
+#[test]
+fn swarm_phase_that_fits_in_name_order_but_not_in_every_order_is_order_dependent() {
+    let plan = phase_plan(PINNED_AND_LOOSE);
+    assert!(plan.placement.iter().all(|p| p.node.is_some()), "name order places every replica");
+    assert_eq!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
+    let risks: Vec<(&str, &[String], &[String])> =
+        plan.order_risks.iter().map(|r| (r.service.as_str(), r.nodes.as_slice(), r.competitors.as_slice())).collect();
+    assert_eq!(risks, [("db", ["w".to_owned()].as_slice(), ["web".to_owned()].as_slice())]);
+    let stranded = plan.order_risks[0].stranded.as_deref().unwrap();
+    assert_eq!(stranded, "replica 1: needs 1.2 cpu, 1 free on w");
+    assert!(plan.reasons.iter().any(|r| r.starts_with("db (its replica, 1.2 cpu, 512Mi each) may stay pending on w")));
+    let diags = plan::diagnostics(&plan::Plan { project: "p".into(), phases: vec![plan], migrations: vec![] });
+    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["order-dependent-placement"]);
+}
+
+/// What makes it safe: web kept off w, fewer or smaller web replicas, or more room on w.
+#[test]
+fn swarm_phase_that_no_order_can_strand_is_not_order_dependent() {
+    let fixes = [
+        (
+            "web kept on the manager",
+            PINNED_AND_LOOSE.replace("replicas: 4\n", "replicas: 3\n    placement: { role: manager }\n"),
+        ),
+        ("one web replica", PINNED_AND_LOOSE.replace("replicas: 4", "replicas: 1")),
+        ("w with room for all", PINNED_AND_LOOSE.replace("w: { cpu: 2, memory: 8Gi }", "w: { cpu: 4, memory: 8Gi }")),
+    ];
+    for (fix, text) in fixes {
+        let plan = phase_plan(&text);
+        assert!(plan.order_risks.is_empty(), "{fix}: {:#?}", plan.order_risks);
+        assert!(plan.verdict <= Verdict::Tight, "{fix}: {:?} {:#?}", plan.verdict, plan.reasons);
+    }
+}
+
+/// Services that may all run anywhere, with room for all of them: the per-node count alone would
+/// call them at risk (each node could in principle take every other replica), but replicas of one
+/// size cannot block all three nodes, whatever the order.
+#[test]
+fn swarm_services_that_may_run_anywhere_with_room_are_safe_in_any_order() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      m: { role: manager, cpu: 2, memory: 8Gi }
+      w1: { cpu: 2, memory: 8Gi }
+      w2: { cpu: 2, memory: 8Gi }
+services:
+  a: { image: a:1.0, replicas: 3, resources: { requests: { cpu: 500m } } }
+  b: { image: b:1.0, replicas: 3, resources: { requests: { cpu: 500m } } }
+  c: { image: c:1.0, replicas: 3, resources: { requests: { cpu: 500m } } }
+",
+    );
+    assert!(plan.order_risks.is_empty(), "{:#?}", plan.order_risks);
+    assert_ne!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
+}
+
+/// topo flags what it cannot prove safe, even when its own others-first order places everything:
+/// with three web replicas, Swarm's tie between m and w (broken by node id) can put two on w.
+#[test]
+fn swarm_risk_without_a_found_order_is_still_a_risk() {
+    let plan = phase_plan(&PINNED_AND_LOOSE.replace("replicas: 4", "replicas: 3"));
+    assert_eq!(plan.verdict, Verdict::OrderDependent, "{:#?}", plan.reasons);
+    assert_eq!(plan.order_risks[0].stranded, None);
+    assert!(plan.reasons.iter().any(|r| r.contains("topo cannot rule out an order that strands one")));
+}
+
+/// Kubernetes and compose phases have no order risk: the check is Swarm's.
+#[test]
+fn order_risks_are_swarm_only() {
+    let plan = phase_plan(&PINNED_AND_LOOSE.replace("target: swarm", "target: k8s"));
+    assert!(plan.order_risks.is_empty());
+}
+
+/// N+1 loses each node in turn, not only the largest: in the finanzas Swarm the three nodes are
+/// alike in size but not in what they carry (the manager role, `ram: high`, `tier: batch`), and
+/// losing any one of them stops something.
+#[test]
+fn n_plus_one_loses_each_node_and_takes_the_verdict_from_the_worst() {
+    let text = fs_err::read_to_string(root().join("specs/finanzas.yaml")).unwrap();
+    let plan = plan::plan(&model(&text));
+    let n1 = plan.phases[1].n_plus_one.as_ref().unwrap();
+    let losses: Vec<(&str, bool, Vec<&str>)> =
+        n1.losses.iter().map(|l| (l.lost.as_str(), l.fits, l.down.iter().map(String::as_str).collect())).collect();
+    assert_eq!(
+        losses,
+        [
+            ("vps-1", false, vec!["postgres", "redis"]),
+            ("vps-2", false, vec!["embedding"]),
+            ("vps-3", false, vec!["bullmq-worker"]),
+        ]
+    );
+    assert!(!n1.fits);
+    assert_eq!(n1.worst.as_deref(), Some("vps-1"), "two services down");
+    let markdown = plan::markdown::plan(&plan, Some(2));
+    assert!(markdown.contains("| vps-2 | no | embedding | — |"), "{markdown}");
+    let summary = plan::markdown::plan(&plan, None);
+    assert!(
+        summary.contains(
+            "losing vps-1 stops postgres, redis; losing vps-2 stops embedding; losing vps-3 stops bullmq-worker"
+        ),
+        "{summary}"
+    );
+}
+
+/// A loss that leaves a service running fewer replicas says so, per node.
+#[test]
+fn n_plus_one_reports_fewer_replicas_per_lost_node() {
+    let plan = phase_plan(
+        "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      a: { role: manager, cpu: 2, memory: 4Gi }
+      b: { cpu: 2, memory: 4Gi }
+services:
+  api:
+    image: api:1.0
+    replicas: 4
+    resources: { requests: { cpu: 100m, memory: 1Gi } }
+",
+    );
+    let n1 = plan.n_plus_one.as_ref().unwrap();
+    // a: 4Gi − 1.6Gi holds 2; b: 4Gi − 300Mi holds 3. Losing b leaves 2 of 4, losing a 3 of 4.
+    let fewer: Vec<String> = n1.losses.iter().map(|l| format!("{} {:?}", l.lost, l.degraded)).collect();
+    assert_eq!(fewer, [r#"a [("api", 3, 4)]"#, r#"b [("api", 2, 4)]"#]);
+    assert_eq!(n1.worst.as_deref(), Some("b"), "the loss that leaves the fewest replicas");
 }
 
 fn topo(args: &[&str]) -> std::process::Output {
@@ -400,8 +613,9 @@ services:
             "{target}: one per worker, the manager excluded by placement"
         );
         let n_plus_one = plan.n_plus_one.as_ref().unwrap();
-        assert_eq!(n_plus_one.lost, "w1", "{target}: the largest node, which runs an agent");
-        assert!(!n_plus_one.degraded.iter().any(|(s, _, _)| s == "agent"), "{target}: {n_plus_one:?}");
+        let w1 = n_plus_one.losses.iter().find(|l| l.lost == "w1").unwrap();
+        assert!(!w1.degraded.iter().any(|(s, _, _)| s == "agent"), "{target}: {n_plus_one:?}");
+        assert!(n_plus_one.fits, "{target}: {n_plus_one:?}");
     }
     // The tiny node cannot take its replica once it is too small for it.
     let plan = phase_plan(&spec("k8s").replace("tiny: { cpu: 1, memory: 1Gi }", "tiny: { cpu: 1, memory: 512Mi }"));
@@ -411,4 +625,103 @@ services:
     assert!(plan.reasons.iter().any(|r| r.starts_with("agent replica 1:")), "{:#?}", plan.reasons);
     // Nothing else takes the stranded replica: w1 and w2 still run one each.
     assert_eq!(plan.placement.iter().filter(|p| p.service == "agent" && p.node.is_some()).count(), 2);
+}
+
+/// Every distinct order of a multiset of service names.
+fn orders(counts: &mut Vec<(String, u32)>, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if counts.iter().all(|(_, n)| *n == 0) {
+        out.push(prefix.clone());
+        return;
+    }
+    for i in 0..counts.len() {
+        if counts[i].1 > 0 {
+            counts[i].1 -= 1;
+            prefix.push(counts[i].0.clone());
+            orders(counts, prefix, out);
+            prefix.pop();
+            counts[i].1 += 1;
+        }
+    }
+}
+
+/// A small random Swarm phase: nodes of a few sizes, services pinned to a node, a role, or none.
+fn small_swarm() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let node = (1u32..=4, prop::sample::select(vec!["2Gi", "4Gi", "8Gi"]));
+    let service = (
+        1u32..=3,
+        prop::sample::select(vec!["0m", "250m", "500m", "750m", "1", "1500m"]),
+        prop::sample::select(vec!["0Mi", "256Mi", "512Mi", "1Gi", "2Gi"]),
+        0usize..5,
+        any::<bool>(),
+    );
+    (prop::collection::vec(node, 2..=3), prop::collection::vec(service, 2..=3)).prop_map(|(nodes, services)| {
+        let mut text = "project: p\nphases:\n  1:\n    name: s\n    target: swarm\n    nodes:\n".to_owned();
+        for (i, (cpu, memory)) in nodes.iter().enumerate() {
+            let role = if i == 0 { "manager" } else { "worker" };
+            text += &format!("      n{i}: {{ role: {role}, cpu: {cpu}, memory: {memory} }}\n");
+        }
+        text += "services:\n";
+        for (i, (replicas, cpu, memory, pin, hard)) in services.iter().enumerate() {
+            let placement = match pin {
+                0 | 1 if *pin < nodes.len() => format!("node: n{pin}"),
+                2 => "role: worker".to_owned(),
+                _ => String::new(),
+            };
+            let spread = if *hard { "spread: hard" } else { "" };
+            let placement = [placement, spread.to_owned()].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>();
+            text += &format!(
+                "  s{i}:\n    image: s:1.0\n    replicas: {replicas}\n    placement: {{ {} }}\n    resources: {{ requests: {{ cpu: {cpu}, memory: {memory} }} }}\n",
+                placement.join(", ")
+            );
+        }
+        text
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Off)),
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// The verdict is never more optimistic than Swarm: if some order of the tasks strands a
+    /// replica (placed by Swarm's own rules, against the nodes' total), the phase neither fits nor
+    /// is tight.
+    #[test]
+    fn swarm_verdict_is_never_more_optimistic_than_any_order_of_the_tasks(text in small_swarm()) {
+        let Ok(compiled) = topo::compile(text.as_bytes()) else { return Ok(()) };
+        let phase = &compiled.model.phases[0];
+        let verdict = plan::plan_phase(phase).verdict;
+        let replicas = plan::schedule::replicas(phase, plan::schedule::Load::Base);
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        for r in &replicas {
+            match counts.iter_mut().find(|(s, _)| *s == r.service) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((r.service.clone(), 1)),
+            }
+        }
+        let mut all = Vec::new();
+        orders(&mut counts, &mut Vec::new(), &mut all);
+        for order in all {
+            let mut next: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+            let ordered: Vec<plan::schedule::Replica> = order
+                .iter()
+                .map(|service| {
+                    let index = next.entry(service).or_insert(0);
+                    *index += 1;
+                    replicas.iter().find(|r| r.service == *service && r.index == *index).unwrap().clone()
+                })
+                .collect();
+            let placed = plan::schedule::schedule(phase, topo::spec::Target::Swarm, &ordered, None);
+            if !placed.fits() {
+                proptest::prop_assert!(
+                    verdict >= Verdict::OrderDependent,
+                    "{verdict:?}, yet {order:?} strands {:?}\n{text}",
+                    placed.unplaced().map(|p| p.reason.clone()).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
 }

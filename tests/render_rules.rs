@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_norway::Value;
 use topo::model::{Model, PRESSURE_ALERTS, PRESSURE_RATIO_PERCENT, Phase, Trigger};
 use topo::spec::{Metric, Target, Threshold};
-use topo::target::rules::{self, PRESSURE_FOR};
+use topo::target::rules::{self, PRESSURE_FOR, Window};
 
 fn compile_bytes(bytes: &[u8], what: &str) -> topo::Compiled {
     match topo::compile(bytes) {
@@ -195,26 +195,35 @@ fn counter(name: &str, labels: &Labels, per_second: f64) -> InputSeries {
 }
 
 /// The labels that identify one container of `service` in cAdvisor or kube-state-metrics, and
-/// the label its rules group by.
-fn container_labels(target: Target, project: &str, service: &str, instance: &str) -> (Labels, Labels) {
+/// the label its rules group by. Docker containers carry topo's own labels beside those Dokploy
+/// gives them: a compose project and a stack named after the app, with a random suffix.
+fn container_labels(target: Target, project: &str, phase: &str, service: &str, instance: &str) -> (Labels, Labels) {
+    let dokploy_app = format!("{project}-x7k2pq");
+    let topo = |more: &[(&str, &str)]| {
+        let mut all =
+            labels(&[(rules::PROJECT_LABEL, project), (rules::PHASE_LABEL, phase), (rules::SERVICE_LABEL, service)]);
+        all.extend(labels(more));
+        all
+    };
+    let group = labels(&[(rules::SERVICE_LABEL, service)]);
     match target {
         Target::Compose => (
-            labels(&[
-                ("container_label_com_docker_compose_project", project),
+            topo(&[
+                ("container_label_com_docker_compose_project", &dokploy_app),
                 ("container_label_com_docker_compose_service", service),
-                ("name", &format!("{project}-{service}-{instance}")),
+                ("name", &format!("{dokploy_app}-{service}-{instance}")),
             ]),
-            labels(&[("container_label_com_docker_compose_service", service)]),
+            group,
         ),
         Target::Swarm => {
-            let swarm_service = format!("{project}_{service}");
+            let swarm_service = format!("{dokploy_app}_{service}");
             (
-                labels(&[
-                    ("container_label_com_docker_stack_namespace", project),
+                topo(&[
+                    ("container_label_com_docker_stack_namespace", &dokploy_app),
                     ("container_label_com_docker_swarm_service_name", &swarm_service),
                     ("name", &format!("{swarm_service}.{instance}")),
                 ]),
-                labels(&[("container_label_com_docker_swarm_service_name", &swarm_service)]),
+                group,
             )
         }
         Target::K8s => (
@@ -310,17 +319,28 @@ fn feed(model: &Model, phase: &Phase, trigger: &Trigger, kind: Kind, value: f64)
         }
         Kind::ServiceCpu | Kind::ServiceMemory => {
             let service = &phase.services[trigger.service.as_deref().unwrap()];
-            let (container, group) = container_labels(phase.target, project, &service.name, "1");
+            let (container, group) = container_labels(phase.target, project, &phase.name, &service.name, "1");
+            // The same service of another phase (the old one, still running during a migration),
+            // flat out: its containers are not this phase's.
+            let (other, _) = container_labels(phase.target, project, "previous", &service.name, "1");
             let limits = service.resources.limits;
             let requests = service.resources.requests;
             let series = if kind == Kind::ServiceCpu {
                 let cores = limits.cpu.or(requests.cpu).unwrap().millis() as f64 / 1000.0;
-                counter("container_cpu_usage_seconds_total", &container, value * cores)
+                let mut series = vec![counter("container_cpu_usage_seconds_total", &container, value * cores)];
+                if phase.target != Target::K8s {
+                    series.push(counter("container_cpu_usage_seconds_total", &other, cores));
+                }
+                series
             } else {
                 let bytes = limits.memory.or(requests.memory).unwrap().bytes() as f64;
-                gauge("container_memory_working_set_bytes", &container, value * bytes)
+                let mut series = vec![gauge("container_memory_working_set_bytes", &container, value * bytes)];
+                if phase.target != Target::K8s {
+                    series.push(gauge("container_memory_working_set_bytes", &other, bytes));
+                }
+                series
             };
-            (vec![series], group)
+            (series, group)
         }
         Kind::Volume => {
             let service = &phase.services[trigger.service.as_deref().unwrap()];
@@ -356,7 +376,7 @@ fn feed(model: &Model, phase: &Phase, trigger: &Trigger, kind: Kind, value: f64)
             (series, app_labels)
         }
         Kind::QueueDepth => (vec![gauge(&app.queue_depth, &app_labels, value)], app_labels),
-        Kind::Restarts => restarts(phase.target, project, value),
+        Kind::Restarts => restarts(phase.target, project, &phase.name, value),
         Kind::CacheHitRate => {
             let series = vec![
                 counter("cache_hits_total", &Labels::new(), 50.0 * value),
@@ -369,7 +389,9 @@ fn feed(model: &Model, phase: &Phase, trigger: &Trigger, kind: Kind, value: f64)
 }
 
 /// `value` restarts of the `api` service within the last hour.
-fn restarts(target: Target, project: &str, value: f64) -> (Vec<InputSeries>, Labels) {
+fn restarts(target: Target, project: &str, phase: &str, value: f64) -> (Vec<InputSeries>, Labels) {
+    let container_labels =
+        |target, project, service, instance: &str| container_labels(target, project, phase, service, instance);
     match target {
         Target::K8s => {
             let (container, _) = container_labels(target, project, "api", "1");
@@ -455,9 +477,18 @@ fn pressure_feed(model: &Model, phase: &Phase, resource: &str, fires: bool) -> V
             let mut requested = 0.0;
             for service in phase.services.values() {
                 for replica in 0..service.replicas {
-                    let (container, _) =
-                        container_labels(phase.target, &model.project, &service.name, &replica.to_string());
+                    let (container, _) = container_labels(
+                        phase.target,
+                        &model.project,
+                        &phase.name,
+                        &service.name,
+                        &replica.to_string(),
+                    );
                     series.push(gauge("container_last_seen", &container, 1.0));
+                    // The same container of another phase holds no room on this one.
+                    let (other, _) =
+                        container_labels(phase.target, &model.project, "previous", &service.name, &replica.to_string());
+                    series.push(gauge("container_last_seen", &other, 1.0));
                 }
                 requested += request(service).unwrap_or(0.0) * f64::from(service.replicas);
             }
@@ -556,7 +587,9 @@ fn promtool_test_rules_proves_every_kind_of_trigger_fires_at_its_threshold() {
             };
             let labels = rule_labels.get(&trigger.name).unwrap_or_else(|| panic!("no rule for {}", trigger.name));
             let settle = settle_minutes(kind, phase.target);
-            let for_minutes = minutes(trigger.for_);
+            // A long `for` is an average over it, held for the rule's own short `for`: a value that
+            // stays past the threshold from the start fires once that has passed.
+            let for_minutes = minutes(Window::of(trigger).rule_for());
             if kind == Kind::Restarts && phase.target == Target::Swarm {
                 assert!(for_minutes <= 40, "replaced containers count for an hour: test `for` up to 40m");
             }
@@ -666,4 +699,167 @@ services: { api: { image: shop/api:1.0 } }
     let yaml = render(&compiled.model, &compiled.model.phases[0]).stream();
     let input = validators::TempInput::new(rules::FILE, &yaml).unwrap();
     validators::promtool_check_rules(input.path()).unwrap();
+}
+
+/// Long `for`s, as the seed's "CPU promedio > 70% por 7+ días" asks for them.
+const LONG_WINDOWS: &str = r#"
+project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 4, memory: 16Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 4, memory: 16Gi }, vps-2: { cpu: 4, memory: 8Gi } } }
+  3: { name: three, target: k8s, nodes: { n-1: { role: manager, cpu: 4, memory: 16Gi }, n-2: { cpu: 2, memory: 8Gi } } }
+triggers:
+  - { metric: cpu,        above: 80%, for: 7d, severity: critical, action: add a node }
+  - { metric: memory,     above: 85%, for: 3d, severity: critical, action: add memory }
+  - { metric: cpu,        above: 70%, for: 2d, severity: warning,  action: scale the api, service: api }
+  - { metric: memory,     above: 75%, for: 1d, severity: warning,  action: raise the api's memory, service: api }
+  - { metric: error_rate, above: 2%,  for: 6h, severity: warning,  action: look at the logs }
+services:
+  api:
+    image: shop/api:1.0
+    port: 8080
+    replicas: 2
+    resources: { limits: { cpu: "1", memory: 1Gi } }
+"#;
+
+/// Minutes the long-window test covers: a day and a half past the longest window.
+const LONG_MINUTES: u64 = 8 * 24 * 60 + 12 * 60;
+/// Minutes between its samples (two or three in each 5-minute rate), and between its evaluations
+/// (a twelfth of a long window would be the rule's `for`, and an hour is the most).
+const LONG_STEP: u64 = 2;
+const LONG_EVALUATION: &str = "30m";
+
+/// A load over time, as a share of what it is measured against, by minute.
+type Load = fn(f64, u64) -> f64;
+
+/// Past the threshold `t` all day, but for 20 minutes each night well under it (a backup window, a
+/// quiet hour): the 5-minute value dips, the average stays above.
+fn sustained_with_nightly_dips(t: f64, minute: u64) -> f64 {
+    if minute % 1440 < 20 { 0.1 * t } else { (1.1 * t).min(1.0) }
+}
+
+/// Under the threshold `t` on average, though two hours a day above it.
+fn lower_with_daily_peaks(t: f64, minute: u64) -> f64 {
+    if minute % 1440 >= 600 && minute % 1440 < 720 { (1.2 * t).min(1.0) } else { 0.8 * t }
+}
+
+fn values(mut of: impl FnMut(u64) -> f64) -> String {
+    (0..LONG_MINUTES / LONG_STEP).map(|i| format!("{}", of(i * LONG_STEP))).collect::<Vec<_>>().join(" ")
+}
+
+/// A counter whose rate from each sample to the next is `per_second(minute)`.
+fn counter_by_minute(name: &str, labels: &Labels, per_second: impl Fn(u64) -> f64) -> InputSeries {
+    let mut total = 0.0;
+    let values = values(|m| {
+        let now = total;
+        total += per_second(m) * 60.0 * LONG_STEP as f64;
+        now
+    });
+    InputSeries { series: series(name, labels), values }
+}
+
+fn gauge_by_minute(name: &str, labels: &Labels, of: impl Fn(u64) -> f64) -> InputSeries {
+    InputSeries { series: series(name, labels), values: values(of) }
+}
+
+/// Input series under which the trigger's measure follows `load`, and the labels of its alert.
+fn long_feed(model: &Model, phase: &Phase, trigger: &Trigger, load: Load) -> (Vec<InputSeries>, Labels) {
+    let t = rules::threshold_value(trigger.threshold);
+    let at = |m: u64| load(t, m);
+    let node = labels(&[("instance", "node-1:9100")]);
+    let api = |instance: &str| container_labels(phase.target, &model.project, &phase.name, "api", instance);
+    match kind_of(trigger, phase.target).unwrap() {
+        Kind::NodeCpu => {
+            let idle = labels(&[("instance", "node-1:9100"), ("cpu", "0"), ("mode", "idle")]);
+            (vec![counter_by_minute("node_cpu_seconds_total", &idle, |m| 1.0 - at(m))], node)
+        }
+        Kind::NodeMemory => {
+            let total = 16.0 * GIB;
+            let series = vec![
+                gauge_by_minute("node_memory_MemTotal_bytes", &node, |_| total),
+                gauge_by_minute("node_memory_MemAvailable_bytes", &node, |m| (1.0 - at(m)) * total),
+            ];
+            (series, node)
+        }
+        Kind::ServiceCpu => {
+            let series = ["1", "2"].map(|i| counter_by_minute("container_cpu_usage_seconds_total", &api(i).0, at));
+            (series.into(), api("1").1)
+        }
+        Kind::ServiceMemory => {
+            let series =
+                ["1", "2"].map(|i| gauge_by_minute("container_memory_working_set_bytes", &api(i).0, |m| at(m) * GIB));
+            (series.into(), api("1").1)
+        }
+        Kind::ErrorRate => {
+            let app = labels(&[(model.metrics.service_label.as_str(), "api")]);
+            let mut errors = app.clone();
+            errors.insert(model.metrics.status_label.clone(), "500".into());
+            let mut ok = app.clone();
+            ok.insert(model.metrics.status_label.clone(), "200".into());
+            let name = &model.metrics.http_requests;
+            let series = vec![
+                counter_by_minute(name, &errors, |m| 10.0 * at(m)),
+                counter_by_minute(name, &ok, |m| 10.0 * (1.0 - at(m))),
+            ];
+            (series, app)
+        }
+        other => panic!("no long-window feed for {other:?}"),
+    }
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// A long `for` is an average over it: a load past the threshold with a dip each night fires (a
+/// `for: 7d` over the 5-minute value would start again at every dip, and never fire), and a load
+/// under it on average stays silent, however high its daily peaks.
+#[test]
+fn a_long_for_is_an_average_a_sustained_load_with_nightly_dips_fires_and_a_lower_one_does_not() {
+    let compiled = compile_bytes(LONG_WINDOWS.as_bytes(), "LONG_WINDOWS");
+    let model = &compiled.model;
+    for phase in &model.phases {
+        let yaml = render(model, phase).stream();
+        let rule_labels: BTreeMap<String, Labels> = rules_of(&yaml)
+            .iter()
+            .map(|r| (r["alert"].as_str().unwrap().to_owned(), serde_norway::from_value(r["labels"].clone()).unwrap()))
+            .collect();
+        let mut groups = Vec::new();
+        for trigger in &model.triggers {
+            assert!(matches!(Window::of(trigger), Window::Averaged(_)), "{}", trigger.name);
+            let (hot, mut fired) = long_feed(model, phase, trigger, sustained_with_nightly_dips);
+            fired.extend(rule_labels[&trigger.name].clone());
+            let (cold, _) = long_feed(model, phase, trigger, lower_with_daily_peaks);
+            let eval_time = format!("{}m", LONG_MINUTES - 60);
+            let alertname = trigger.name.clone();
+            groups.push(TestGroup {
+                name: format!("{alertname}: sustained, with nightly dips"),
+                interval: format!("{LONG_STEP}m"),
+                input_series: hot,
+                alert_rule_test: vec![AlertTest {
+                    eval_time: eval_time.clone(),
+                    alertname: alertname.clone(),
+                    exp_alerts: vec![ExpAlert { exp_labels: fired }],
+                }],
+            });
+            groups.push(TestGroup {
+                name: format!("{alertname}: lower on average, with daily peaks"),
+                interval: format!("{LONG_STEP}m"),
+                input_series: cold,
+                alert_rule_test: vec![AlertTest { eval_time, alertname, exp_alerts: vec![] }],
+            });
+        }
+        let mut file: Value = serde_norway::from_str(&yaml).unwrap();
+        for group in file["groups"].as_sequence_mut().unwrap() {
+            for rule in group["rules"].as_sequence_mut().unwrap() {
+                rule.as_mapping_mut().unwrap().remove("annotations");
+            }
+        }
+        let input = validators::TempInput::new(rules::FILE, &serde_norway::to_string(&file).unwrap()).unwrap();
+        let test = TestFile {
+            rule_files: vec![rules::FILE.to_owned()],
+            evaluation_interval: LONG_EVALUATION.into(),
+            tests: groups,
+        };
+        let test_path = input.add("alerts.test.yml", &serde_norway::to_string(&test).unwrap()).unwrap();
+        validators::promtool_test_rules(&test_path).unwrap_or_else(|e| panic!("phase {}: {e}", phase.number));
+    }
 }

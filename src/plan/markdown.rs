@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::migrate::Migration;
-use super::{PhasePlan, Plan, Verdict, cpu, mem, money};
+use super::{NodeLoss, PhasePlan, Plan, Verdict, cpu, decimal, mem, money, percent_free, times};
 
 /// The whole plan, or only the phases `only` names.
 pub fn plan(plan: &Plan, only: Option<u32>) -> String {
@@ -30,12 +30,8 @@ fn summary(out: &mut String, plan: &Plan) {
         let cost = phase.cost.total_cents.map_or("—".to_owned(), money);
         let n1 = match &phase.n_plus_one {
             None => "single node".to_owned(),
-            Some(n) if n.fits => format!("survives losing {}", n.lost),
-            Some(n) => format!(
-                "losing {} stops {}",
-                n.lost,
-                if n.down.is_empty() { "some replicas".to_owned() } else { n.down.join(", ") }
-            ),
+            Some(n) if n.fits => "survives losing any one node".to_owned(),
+            Some(n) => n.losses.iter().filter(|l| !l.fits).map(loss_summary).collect::<Vec<_>>().join("; "),
         };
         let _ = writeln!(
             out,
@@ -69,7 +65,7 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     for n in &phase.nodes {
         let _ = writeln!(
             out,
-            "| {} | {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | cpu {:.2}×, memory {:.2}× | cpu {:.0}%, memory {:.0}% | {} |",
+            "| {} | {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | {} cpu, {} | cpu {}, memory {} | cpu {}, memory {} | {} |",
             n.load.name,
             n.role.as_str(),
             cpu(n.load.capacity_cpu),
@@ -82,10 +78,10 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
             mem(n.load.requested_memory),
             cpu(n.load.limits_cpu),
             mem(n.load.limits_memory),
-            n.limit_ratio_cpu,
-            n.limit_ratio_memory,
-            n.headroom_cpu,
-            n.headroom_memory,
+            times(n.load.limits_cpu, n.load.allocatable_cpu),
+            times(n.load.limits_memory, n.load.allocatable_memory),
+            percent_free(n.load.requested_cpu, n.load.allocatable_cpu),
+            percent_free(n.load.requested_memory, n.load.allocatable_memory),
             n.load.replicas
         );
     }
@@ -99,8 +95,8 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     }
     let _ = writeln!(
         out,
-        "- headroom target: {:.0}% of each node's allocatable left free after requests.\n",
-        phase.headroom_target
+        "- headroom target: {}% of each node's allocatable left free after requests.\n",
+        decimal((phase.headroom_target * 1000.0).round() as u128, 1000, 0)
     );
 
     let _ = writeln!(out, "### Placement\n");
@@ -140,24 +136,7 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
         );
         out.push('\n');
     }
-    match &phase.n_plus_one {
-        Some(n) if n.fits => {
-            let _ = writeln!(out, "N+1: after losing {}, the largest node, every replica still fits.\n", n.lost);
-        }
-        Some(n) => {
-            let mut parts = Vec::new();
-            if !n.down.is_empty() {
-                parts.push(format!("down: {}", n.down.join(", ")));
-            }
-            for (service, up, wanted) in &n.degraded {
-                parts.push(format!("{service} runs {up} of {wanted}"));
-            }
-            let _ = writeln!(out, "N+1: after losing {}, the largest node — {}.\n", n.lost, parts.join("; "));
-        }
-        None => {
-            let _ = writeln!(out, "N+1: a single node; losing it stops every service.\n");
-        }
-    }
+    n_plus_one(out, phase);
     let lb = &phase.lower_bound;
     let _ = writeln!(
         out,
@@ -168,9 +147,15 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     let _ = writeln!(out, "### Cost per month\n");
     match phase.cost.total_cents {
         Some(total) => {
-            let _ = writeln!(out, "Total **{}**", money(total));
+            let _ = writeln!(out, "Total **{}**.", money(total));
             if let (Some(per_cpu), Some(per_gib)) = (phase.cost.per_cpu_cents, phase.cost.per_gib_cents) {
-                let _ = writeln!(out, "({} per cpu, {} per GiB of memory).", money(per_cpu), money(per_gib));
+                let _ = writeln!(
+                    out,
+                    "Half of each node's price pays for its cpu, half for its memory: {} per cpu and {} per GiB \
+                     of memory a month (half the total ÷ the cores, half ÷ the GiB).",
+                    money(per_cpu),
+                    money(per_gib)
+                );
             }
             out.push('\n');
             let _ = writeln!(out, "| share | cost |");
@@ -182,13 +167,51 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
             let _ = writeln!(out, "| headroom (allocatable nobody requests) | {} |", money(phase.cost.headroom_cents));
             let _ = writeln!(
                 out,
-                "\nA node's price is split half by cpu and half by memory; each service pays for what it requests.\n"
+                "\nEach service pays for the share of each node its requests take, at that node's own rates.\n"
             );
         }
         None => {
             let _ = writeln!(out, "Some node has no `cost`; give every node one to price the phase.\n");
         }
     }
+}
+
+/// `losing vps-2 stops embedding`, `losing w1: api runs 2 of 3`.
+fn loss_summary(loss: &NodeLoss) -> String {
+    let mut parts = Vec::new();
+    if !loss.down.is_empty() {
+        parts.push(format!("stops {}", loss.down.join(", ")));
+    }
+    for (service, up, wanted) in &loss.degraded {
+        parts.push(format!("{service} runs {up} of {wanted}"));
+    }
+    format!("losing {} {}", loss.lost, parts.join(", "))
+}
+
+/// The loss of each node in turn, and the verdict from the worst.
+fn n_plus_one(out: &mut String, phase: &PhasePlan) {
+    let Some(n) = &phase.n_plus_one else {
+        let _ = writeln!(out, "N+1: a single node; losing it stops every service.\n");
+        return;
+    };
+    match &n.worst {
+        None => {
+            let _ = writeln!(out, "N+1: whichever node is lost, every replica still fits.\n");
+        }
+        Some(worst) => {
+            let _ = writeln!(out, "N+1: not every loss is survived; the worst is losing {worst}.\n");
+        }
+    }
+    let _ = writeln!(out, "| node lost | every replica placed | down | fewer replicas |");
+    let _ = writeln!(out, "| --- | --- | --- | --- |");
+    for loss in &n.losses {
+        let down = if loss.down.is_empty() { "—".to_owned() } else { loss.down.join(", ") };
+        let fewer: Vec<String> = loss.degraded.iter().map(|(s, up, wanted)| format!("{s} {up} of {wanted}")).collect();
+        let fewer = if fewer.is_empty() { "—".to_owned() } else { fewer.join(", ") };
+        let placed = if loss.fits { "yes" } else { "no" };
+        let _ = writeln!(out, "| {} | {placed} | {down} | {fewer} |", loss.lost);
+    }
+    out.push('\n');
 }
 
 /// A Mermaid graph: one box per node, one line per service with its replica count.
@@ -251,6 +274,7 @@ fn migration_body(out: &mut String, m: &Migration, level: usize) {
     list(out, "Nodes to add", &m.nodes_added);
     list(out, "Nodes to remove", &m.nodes_removed);
     list(out, "Nodes to resize", &m.nodes_resized);
+    list(out, "Nodes repriced", &m.nodes_repriced);
     if !m.ports.is_empty() {
         let _ = writeln!(out, "{h} Firewall ports to open between the nodes (never to the internet)\n");
         let _ = writeln!(out, "| port | for | between |");

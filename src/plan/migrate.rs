@@ -23,6 +23,8 @@ pub struct Migration {
     pub nodes_removed: Vec<String>,
     /// `vps-2: 4 cpu, 8Gi → 4 cpu, 16Gi`.
     pub nodes_resized: Vec<String>,
+    /// `vps-1: 15.00 → 40.00 (+25.00), same size` (see [`super::cost::repriced_nodes`]).
+    pub nodes_repriced: Vec<String>,
     pub ports: Vec<FirewallPort>,
     /// One line per change of a service: added, removed, replicas, resources, autoscaling.
     pub services: Vec<String>,
@@ -109,6 +111,7 @@ pub fn migration(model: &Model, a: &Phase, b: &Phase) -> Migration {
         nodes_added,
         nodes_removed,
         nodes_resized,
+        nodes_repriced: super::cost::repriced_nodes(a, b),
         ports,
         services,
         moves,

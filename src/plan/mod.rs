@@ -4,8 +4,10 @@
 //!
 //! Pure functions of the resolved model; [`markdown`] and serde (JSON) print it.
 
+pub mod cost;
 pub mod markdown;
 pub mod migrate;
+pub mod order;
 pub mod reserve;
 pub mod schedule;
 
@@ -15,7 +17,7 @@ use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath};
 use crate::model::{Model, Phase};
-use crate::spec::{Cpu, Role, Target};
+use crate::spec::{Cpu, Percent, Role, Target};
 
 use schedule::{Load, NodeLoad, Replica, Schedule, replicas, schedule};
 
@@ -36,6 +38,9 @@ pub struct Plan {
 pub enum Verdict {
     Fits,
     Tight,
+    /// Swarm places every replica in some orders of the tasks, and may strand
+    /// one in others (see [`order`]).
+    OrderDependent,
     DoesNotFit,
 }
 
@@ -44,6 +49,7 @@ impl Verdict {
         match self {
             Verdict::Fits => "fits",
             Verdict::Tight => "tight",
+            Verdict::OrderDependent => "order-dependent",
             Verdict::DoesNotFit => "does not fit",
         }
     }
@@ -60,11 +66,13 @@ pub struct PhasePlan {
     /// The headroom the phase aims to keep free on every node, in percent.
     pub headroom_target: f64,
     pub nodes: Vec<NodeFit>,
+    /// Swarm services that some order of the tasks may leave pending.
+    pub order_risks: Vec<order::OrderRisk>,
     /// Which replica runs where, at the phase's replicas (autoscaled services at their min).
     pub placement: Vec<PlacementRow>,
     /// The same at the peak, when some service autoscales.
     pub peak: Option<Peak>,
-    /// After losing the largest node.
+    /// After losing each node in turn.
     pub n_plus_one: Option<NPlusOne>,
     pub lower_bound: LowerBound,
     pub cost: Cost,
@@ -102,15 +110,36 @@ pub struct Peak {
     pub unplaced: Vec<String>,
 }
 
+/// The loss of each node in turn: the placement run again without it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NPlusOne {
-    /// The node taken away (the largest).
+    /// Every replica is still placed, whichever one node is lost.
+    pub fits: bool,
+    /// The loss that stops the most (services down, then replicas missing),
+    /// which the verdict is taken from; `None` when every loss is survived.
+    pub worst: Option<String>,
+    /// One per node, in name order.
+    pub losses: Vec<NodeLoss>,
+}
+
+/// What losing one node does.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeLoss {
+    /// The node taken away.
     pub lost: String,
+    /// Every replica is still placed without it.
     pub fits: bool,
     /// Services left with no replica.
     pub down: Vec<String>,
     /// Services left with fewer replicas than asked: (service, running, asked).
     pub degraded: Vec<(String, u32, u32)>,
+}
+
+impl NodeLoss {
+    /// Replicas asked for and not running.
+    pub fn missing(&self) -> u32 {
+        self.degraded.iter().map(|(_, up, wanted)| wanted - up).sum()
+    }
 }
 
 /// The fewest nodes of the phase's largest size that could hold its requests.
@@ -131,7 +160,10 @@ pub struct Cost {
     pub reserve_cents: u64,
     /// What the capacity nobody requested costs.
     pub headroom_cents: u64,
+    /// Half of the total price ÷ the cores: the rate the shares charge cpu at
+    /// (on average over the nodes; each node's own half ÷ its own cores).
     pub per_cpu_cents: Option<u64>,
+    /// The other half ÷ the GiB of memory.
     pub per_gib_cents: Option<u64>,
 }
 
@@ -156,72 +188,62 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
         verdict = Verdict::DoesNotFit;
         reasons.extend(unplaced);
         if let Some(note) = better_order(phase, &base_replicas) {
+            // Swarm takes the tasks in no fixed order: some orders place them all, others do not.
+            if target == Target::Swarm {
+                verdict = Verdict::OrderDependent;
+            }
             reasons.push(note.0);
             base = note.1;
         }
     }
 
     for node in &base.nodes {
-        let name = &node.name;
-        match target {
-            // Swarm admits against the total: reservations may eat the reserve.
-            Target::Swarm if node.requested_memory > node.allocatable_memory => {
-                verdict = Verdict::DoesNotFit;
-                reasons.push(format!(
-                    "{name}: reservations of {} leave less than its {} reserve (Swarm admits against the total {})",
-                    mem(node.requested_memory),
-                    mem(node.reserve.memory.bytes()),
-                    mem(node.capacity_memory)
-                ));
-            }
-            // Compose has no admission: memory limits beyond the node are the OOM killer's to settle.
-            Target::Compose if node.limits_memory > node.allocatable_memory => {
-                verdict = Verdict::DoesNotFit;
-                reasons.push(format!(
-                    "{name}: memory limits add up to {}, over its {} allocatable (compose admits anything; \
-                     the OOM killer would decide)",
-                    mem(node.limits_memory),
-                    mem(node.allocatable_memory)
-                ));
-            }
-            _ => {}
-        }
-        let tight = |verdict: &mut Verdict| *verdict = (*verdict).max(Verdict::Tight);
-        if node.limits_memory > node.allocatable_memory && target != Target::Compose {
-            tight(&mut verdict);
-            reasons.push(format!(
-                "{name}: memory limits over-commit {:.2}× ({} of {})",
-                ratio(node.limits_memory, node.allocatable_memory),
-                mem(node.limits_memory),
-                mem(node.allocatable_memory)
-            ));
-        }
-        if node.limits_cpu > node.allocatable_cpu {
-            tight(&mut verdict);
-            reasons.push(format!(
-                "{name}: cpu limits over-commit {:.2}× ({} of {})",
-                ratio(node.limits_cpu, node.allocatable_cpu),
-                cpu(node.limits_cpu),
-                cpu(node.allocatable_cpu)
-            ));
-        }
-        let (free_cpu, free_memory) = (
-            headroom(node.requested_cpu, node.allocatable_cpu),
-            headroom(node.requested_memory, node.allocatable_memory),
-        );
-        let least = free_cpu.min(free_memory);
-        if least < headroom_target && node.replicas > 0 {
-            tight(&mut verdict);
-            let which = if free_memory <= free_cpu { "memory" } else { "cpu" };
-            reasons.push(format!(
-                "{name}: {least:.0}% of {which} free after requests, under the {headroom_target:.0}% headroom target"
-            ));
-        }
+        node_reasons(target, node, phase.headroom, &mut verdict, &mut reasons);
     }
 
+    let peak = peak(phase, &mut verdict, &mut reasons);
+
+    let order_risks = if verdict < Verdict::DoesNotFit { order::risks(phase, &base_replicas) } else { Vec::new() };
+    if !order_risks.is_empty() {
+        verdict = verdict.max(Verdict::OrderDependent);
+        reasons.extend(order_risks.iter().map(|risk| order::describe(risk, &base_replicas)));
+    }
+
+    let n_plus_one = (phase.nodes.len() > 1).then(|| n_plus_one(phase, &base_replicas));
+    let nodes: Vec<NodeFit> = base.nodes.iter().map(|n| node_fit(phase, n)).collect();
+    let lower_bound = lower_bound(&base, &base_replicas);
+    let cost = cost::cost(&nodes, &base);
+    PhasePlan {
+        number: phase.number,
+        name: phase.name.clone(),
+        target,
+        verdict,
+        reasons,
+        headroom_target,
+        nodes,
+        order_risks,
+        placement: base
+            .placed
+            .iter()
+            .map(|p| PlacementRow {
+                service: p.replica.service.clone(),
+                replica: p.replica.index,
+                node: p.node.clone(),
+                reason: p.reason.clone(),
+            })
+            .collect(),
+        peak,
+        n_plus_one,
+        lower_bound,
+        cost,
+    }
+}
+
+/// Autoscaled services at their `max`: a peak that does not fit makes the phase tight.
+fn peak(phase: &Phase, verdict: &mut Verdict, reasons: &mut Vec<String>) -> Option<Peak> {
     let peak = phase.services.values().any(|s| s.autoscale.is_some()).then(|| {
         let peak_replicas = replicas(phase, Load::Peak);
-        let at_peak = schedule(phase, target, &peak_replicas, None);
+        let at_peak = schedule(phase, phase.target, &peak_replicas, None);
         let unplaced: Vec<String> = at_peak.unplaced().map(describe_unplaced).collect();
         Peak {
             fits: unplaced.is_empty(),
@@ -237,38 +259,77 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
     if let Some(peak) = &peak
         && !peak.fits
     {
-        verdict = verdict.max(Verdict::Tight);
+        *verdict = (*verdict).max(Verdict::Tight);
         for line in &peak.unplaced {
             reasons.push(format!("at the autoscaling peak, {line}"));
         }
     }
+    peak
+}
 
-    let n_plus_one = (phase.nodes.len() > 1).then(|| n_plus_one(phase, &base_replicas));
-    let nodes: Vec<NodeFit> = base.nodes.iter().map(|n| node_fit(phase, n)).collect();
-    let lower_bound = lower_bound(&base, &base_replicas);
-    let cost = cost(&nodes, &base);
-    PhasePlan {
-        number: phase.number,
-        name: phase.name.clone(),
-        target,
-        verdict,
-        reasons,
-        headroom_target,
-        nodes,
-        placement: base
-            .placed
-            .iter()
-            .map(|p| PlacementRow {
-                service: p.replica.service.clone(),
-                replica: p.replica.index,
-                node: p.node.clone(),
-                reason: p.reason.clone(),
-            })
-            .collect(),
-        peak,
-        n_plus_one,
-        lower_bound,
-        cost,
+/// What one node's load makes of the verdict: reservations or limits beyond
+/// what the target admits, over-committed limits, headroom under the target.
+fn node_reasons(
+    target: Target,
+    node: &NodeLoad,
+    target_free: Percent,
+    verdict: &mut Verdict,
+    reasons: &mut Vec<String>,
+) {
+    let name = &node.name;
+    match target {
+        // Swarm admits against the total: reservations may eat the reserve.
+        Target::Swarm if node.requested_memory > node.allocatable_memory => {
+            *verdict = Verdict::DoesNotFit;
+            reasons.push(format!(
+                "{name}: reservations of {} leave less than its {} reserve (Swarm admits against the total {})",
+                mem(node.requested_memory),
+                mem(node.reserve.memory.bytes()),
+                mem(node.capacity_memory)
+            ));
+        }
+        // Compose has no admission: memory limits beyond the node are the OOM killer's to settle.
+        Target::Compose if node.limits_memory > node.allocatable_memory => {
+            *verdict = Verdict::DoesNotFit;
+            reasons.push(format!(
+                "{name}: memory limits add up to {}, over its {} allocatable (compose admits anything; \
+                 the OOM killer would decide)",
+                mem(node.limits_memory),
+                mem(node.allocatable_memory)
+            ));
+        }
+        _ => {}
+    }
+    let mut tight = |reason: String| {
+        *verdict = (*verdict).max(Verdict::Tight);
+        reasons.push(reason);
+    };
+    if node.limits_memory > node.allocatable_memory && target != Target::Compose {
+        tight(format!(
+            "{name}: memory limits over-commit {} ({} of {})",
+            times(node.limits_memory, node.allocatable_memory),
+            mem(node.limits_memory),
+            mem(node.allocatable_memory)
+        ));
+    }
+    if node.limits_cpu > node.allocatable_cpu {
+        tight(format!(
+            "{name}: cpu limits over-commit {} ({} of {})",
+            times(node.limits_cpu, node.allocatable_cpu),
+            cpu(node.limits_cpu),
+            cpu(node.allocatable_cpu)
+        ));
+    }
+    let target_percent = target_free.fraction() * 100.0;
+    let (free_cpu, free_memory) =
+        (headroom(node.requested_cpu, node.allocatable_cpu), headroom(node.requested_memory, node.allocatable_memory));
+    if free_cpu.min(free_memory) < target_percent && node.replicas > 0 {
+        let (which, least) = if free_memory <= free_cpu {
+            ("memory", percent_free(node.requested_memory, node.allocatable_memory))
+        } else {
+            ("cpu", percent_free(node.requested_cpu, node.allocatable_cpu))
+        };
+        tight(format!("{name}: {least} of {which} free after requests, under the {target_free} headroom target"));
     }
 }
 
@@ -311,14 +372,21 @@ fn describe_unplaced(placed: &schedule::Placed) -> String {
     )
 }
 
+/// Lose each node in turn and place everything again: a node alone in
+/// carrying a label, a role or a size a service needs is as much a single
+/// point of failure as the largest one. One schedule per node.
 fn n_plus_one(phase: &Phase, replicas: &[Replica]) -> NPlusOne {
-    let largest = phase
-        .nodes
-        .values()
-        .max_by(|a, b| (a.memory.bytes(), a.cpu.millis(), &b.name).cmp(&(b.memory.bytes(), b.cpu.millis(), &a.name)))
-        .map(|n| n.name.clone())
-        .unwrap_or_default();
-    let after = schedule(phase, phase.target, replicas, Some(&largest));
+    let losses: Vec<NodeLoss> = phase.nodes.keys().map(|lost| node_loss(phase, replicas, lost)).collect();
+    let worst = losses
+        .iter()
+        .filter(|loss| !loss.fits)
+        .max_by(|a, b| (a.down.len(), a.missing(), &b.lost).cmp(&(b.down.len(), b.missing(), &a.lost)))
+        .map(|loss| loss.lost.clone());
+    NPlusOne { fits: worst.is_none(), worst, losses }
+}
+
+fn node_loss(phase: &Phase, replicas: &[Replica], lost: &str) -> NodeLoss {
+    let after = schedule(phase, phase.target, replicas, Some(lost));
     let mut asked: BTreeMap<&str, u32> = BTreeMap::new();
     let mut running: BTreeMap<&str, u32> = BTreeMap::new();
     for placed in &after.placed {
@@ -337,7 +405,7 @@ fn n_plus_one(phase: &Phase, replicas: &[Replica]) -> NPlusOne {
             degraded.push((service.to_owned(), up, wanted));
         }
     }
-    NPlusOne { lost: largest, fits: after.fits(), down, degraded }
+    NodeLoss { lost: lost.to_owned(), fits: after.fits(), down, degraded }
 }
 
 fn node_fit(phase: &Phase, load: &NodeLoad) -> NodeFit {
@@ -366,43 +434,6 @@ fn lower_bound(schedule: &Schedule, replicas: &[Replica]) -> LowerBound {
     }
 }
 
-fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
-    let mut cost = Cost::default();
-    let all_priced = nodes.iter().all(|n| n.cost_cents.is_some());
-    let total: u64 = nodes.iter().filter_map(|n| n.cost_cents).sum();
-    cost.total_cents = all_priced.then_some(total);
-    let mut per_service: BTreeMap<String, f64> = BTreeMap::new();
-    let (mut reserve, mut headroom) = (0.0, 0.0);
-    for node in nodes {
-        let Some(price) = node.cost_cents else { continue };
-        let price = price as f64;
-        let share = |used: u64, capacity: u64| if capacity == 0 { 0.0 } else { used as f64 / capacity as f64 };
-        // Each resource carries half of the node's price.
-        let split = |cpu: u64, memory: u64| {
-            price * (share(cpu, node.load.capacity_cpu) + share(memory, node.load.capacity_memory)) / 2.0
-        };
-        reserve += split(node.load.reserve.cpu.millis(), node.load.reserve.memory.bytes());
-        headroom += split(
-            node.load.allocatable_cpu.saturating_sub(node.load.requested_cpu),
-            node.load.allocatable_memory.saturating_sub(node.load.requested_memory),
-        );
-        for placed in schedule.placed.iter().filter(|p| p.node.as_deref() == Some(node.load.name.as_str())) {
-            *per_service.entry(placed.replica.service.clone()).or_default() +=
-                split(placed.replica.request_cpu, placed.replica.request_memory);
-        }
-    }
-    cost.per_service_cents = per_service.into_iter().map(|(k, v)| (k, v.round() as u64)).collect();
-    cost.reserve_cents = reserve.round() as u64;
-    cost.headroom_cents = headroom.round() as u64;
-    if all_priced && !nodes.is_empty() {
-        let cores: u64 = nodes.iter().map(|n| n.load.capacity_cpu).sum();
-        let gib: u64 = nodes.iter().map(|n| n.load.capacity_memory).sum();
-        cost.per_cpu_cents = (cores > 0).then(|| (total as f64 * 1000.0 / cores as f64).round() as u64);
-        cost.per_gib_cents = (gib > 0).then(|| (total as f64 * (1u64 << 30) as f64 / gib as f64).round() as u64);
-    }
-    cost
-}
-
 /// Fit diagnostics for `topo check`: an error for a phase that does not fit, a warning for a tight one.
 pub fn diagnostics(plan: &Plan) -> Diagnostics {
     let mut diags = Diagnostics::default();
@@ -417,6 +448,15 @@ pub fn diagnostics(plan: &Plan) -> Diagnostics {
                 &path,
             )
             .help("`topo plan` shows each node's waterfall; add or resize a node, or lower requests"),
+            Verdict::OrderDependent => Diagnostic::warning(
+                "order-dependent-placement",
+                format!("phase {} ({}) fits only in some orders of Swarm's tasks: {detail}", phase.number, phase.name),
+                &path,
+            )
+            .help(
+                "Swarm schedules a stack's tasks in no fixed order; `topo plan` names the services at risk \
+                 and what takes their room",
+            ),
             Verdict::DoesNotFit => Diagnostic::error(
                 "phase-does-not-fit",
                 format!("phase {} ({}) does not fit its nodes: {detail}", phase.number, phase.name),
@@ -437,16 +477,43 @@ fn headroom(used: u64, total: u64) -> f64 {
     if total == 0 { 0.0 } else { 100.0 * total.saturating_sub(used) as f64 / total as f64 }
 }
 
-/// Memory for people: `1.5Gi`, `300Mi`.
+/// `numerator ÷ denominator` rounded half away from zero (0 for a zero denominator).
+pub fn div_round(numerator: u128, denominator: u128) -> u128 {
+    if denominator == 0 { 0 } else { (2 * numerator + denominator) / (2 * denominator) }
+}
+
+/// `numerator ÷ denominator` with `decimals` decimals, rounded half away from zero: exact, where
+/// `format!("{:.1}")` of a float rounds 4.25 to 4.2.
+pub fn decimal(numerator: u128, denominator: u128, decimals: u32) -> String {
+    let scale = 10u128.pow(decimals);
+    let scaled = div_round(numerator * scale, denominator);
+    match decimals {
+        0 => scaled.to_string(),
+        _ => format!("{}.{:0width$}", scaled / scale, scaled % scale, width = decimals as usize),
+    }
+}
+
+/// `used ÷ total` as a factor for people: `1.36×`.
+pub fn times(used: u64, total: u64) -> String {
+    format!("{}×", decimal(used.into(), total.into(), 2))
+}
+
+/// The share of `total` left after `used`, in whole percent: `12%`.
+pub fn percent_free(used: u64, total: u64) -> String {
+    format!("{}%", decimal(u128::from(total.saturating_sub(used)) * 100, total.into(), 0))
+}
+
+/// Memory for people: `1.5Gi`, `4.3Gi` (4.25Gi, half away from zero), `300Mi`.
 pub fn mem(bytes: u64) -> String {
-    const GI: f64 = (1u64 << 30) as f64;
-    const MI: u64 = 1 << 20;
-    if bytes >= 1 << 30 {
-        let gib = bytes as f64 / GI;
-        let text = format!("{gib:.1}");
+    const GI: u128 = 1 << 30;
+    const MI: u128 = 1 << 20;
+    let bytes = u128::from(bytes);
+    // A figure that rounds to 1024Mi is 1Gi.
+    if div_round(bytes, MI) >= 1024 {
+        let text = decimal(bytes, GI, 1);
         format!("{}Gi", text.trim_end_matches(".0"))
     } else {
-        format!("{}Mi", bytes / MI)
+        format!("{}Mi", div_round(bytes, MI))
     }
 }
 
@@ -455,7 +522,7 @@ pub fn cpu(millis: u64) -> String {
     if millis.is_multiple_of(1000) || millis >= 10_000 {
         Cpu::from_millis(millis).to_string()
     } else if millis > 1000 {
-        let text = format!("{:.2}", millis as f64 / 1000.0);
+        let text = decimal(millis.into(), 1000, 2);
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
         format!("{millis}m")

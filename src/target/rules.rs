@@ -2,8 +2,8 @@
 //!
 //! Each built-in metric is queried from the exporters the phase's target runs
 //! with: node-exporter for nodes on every target; cAdvisor's `container_*`
-//! series, selected by the labels Docker Compose and Swarm put on containers,
-//! for compose and swarm; the kubelet's cAdvisor and volume statistics and
+//! series for compose and swarm, selected by the `topo.*` labels topo puts on
+//! every container; the kubelet's cAdvisor and volume statistics and
 //! kube-state-metrics for k8s. Latency, error rate and queue depth come from
 //! the services' own metrics, named in the spec's `metrics`. A trigger's own
 //! `expr` is used as written. The plan's pressure rule (Σ requests above 85%
@@ -73,7 +73,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
 
 /// The phase's rules as typed objects, and the notes on what they need.
 pub fn rule_file(model: &Model, phase: &Phase, rendered: &mut Rendered) -> (RuleFile, Vec<String>) {
-    let containers = Containers { target: phase.target, project: &model.project };
+    let containers = Containers { target: phase.target, project: &model.project, phase: &phase.name };
     let mut rules = Vec::new();
     for (index, trigger) in model.triggers.iter().enumerate() {
         let path = SpecPath::root().key("triggers").index(index);
@@ -107,6 +107,93 @@ struct Query {
     measure: Measure,
 }
 
+/// Over what a trigger's value is taken. A short `for` keeps Prometheus'
+/// meaning (the 5-minute value must stay past the threshold for all of it);
+/// from [`AVERAGED_FROM`] on, the value is the average over the whole `for`
+/// and the rule fires when that average is past the threshold, for
+/// [`Window::rule_for`]: a sustained load with a dip each night is still a
+/// sustained load, where a 7-day `for` over a 5-minute value resets at the
+/// first dip and never fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// The 5-minute value, held for the trigger's `for` (or none).
+    Instant(Option<Duration>),
+    /// The average over this window.
+    Averaged(Duration),
+}
+
+/// The shortest `for` that becomes an average over the window.
+pub const AVERAGED_FROM: Duration = Duration::from_secs(3600);
+/// The longest `for` of an averaged rule.
+pub const AVERAGED_FOR_MAX: Duration = Duration::from_secs(3600);
+
+impl Window {
+    pub fn of(trigger: &Trigger) -> Window {
+        match trigger.for_ {
+            Some(held) if held >= AVERAGED_FROM => Window::Averaged(held),
+            held => Window::Instant(held),
+        }
+    }
+
+    /// The range of `rate()` and friends.
+    fn range(self) -> String {
+        match self {
+            Window::Instant(_) => RATE_WINDOW.to_owned(),
+            Window::Averaged(window) => window.to_string(),
+        }
+    }
+
+    /// An instant expression (a 5-minute rate, say) as it is, or its average
+    /// over the window by a subquery, one point per [`RATE_WINDOW`]. A
+    /// `rate(…[7d])` would be cheaper but divides by the whole window: with less
+    /// history than that (a node that just joined) an idle counter would read
+    /// as a busy CPU.
+    fn average(self, expr: &str) -> String {
+        match self {
+            Window::Instant(_) => expr.to_owned(),
+            Window::Averaged(window) => format!("avg_over_time(({expr})[{window}:{RATE_WINDOW}])"),
+        }
+    }
+
+    /// A gauge's value: as it is, or its average over the samples in the window.
+    fn gauge(self, series: &str) -> String {
+        match self {
+            Window::Instant(_) => series.to_owned(),
+            Window::Averaged(window) => format!("avg_over_time({series}[{window}])"),
+        }
+    }
+
+    /// The rule's `for`: the trigger's own, or for an average a twelfth of the
+    /// window in whole minutes, at most [`AVERAGED_FOR_MAX`]. It rides over a
+    /// missed evaluation, and keeps a Prometheus with little history (whose
+    /// average covers only what it has) from firing on its first minutes.
+    pub fn rule_for(self) -> Option<Duration> {
+        match self {
+            Window::Instant(held) => held,
+            Window::Averaged(window) => {
+                let minutes = (window.millis() / 12).div_ceil(60_000).max(1);
+                Some(Duration::from_secs(minutes * 60).min(AVERAGED_FOR_MAX))
+            }
+        }
+    }
+
+    /// How the summary says it: ` for 30m`, ` on average over 7d`.
+    fn held(self) -> String {
+        match self {
+            Window::Instant(held) => held.map(|d| format!(" for {d}")).unwrap_or_default(),
+            Window::Averaged(window) => format!(" on average over {window}"),
+        }
+    }
+
+    /// How the description says it: ` for at least 30m`, ` on average over the last 7d`.
+    fn held_at_least(self) -> String {
+        match self {
+            Window::Instant(held) => held.map(|d| format!(" for at least {d}")).unwrap_or_default(),
+            Window::Averaged(window) => format!(" on average over the last {window}"),
+        }
+    }
+}
+
 fn trigger_rule(
     model: &Model,
     phase: &Phase,
@@ -117,9 +204,10 @@ fn trigger_rule(
 ) -> Option<AlertRule> {
     let threshold = threshold_value(trigger.threshold);
     let comparison = if trigger.above { ">" } else { "<" };
+    let window = Window::of(trigger);
     let query = match &trigger.expr {
         Some(expr) => Query {
-            expr: format!("({}) {comparison} {threshold}", expr.trim()),
+            expr: format!("{} {comparison} {threshold}", own_query(expr, window)),
             measure: Measure {
                 subject: trigger.metric.as_str().to_owned(),
                 scope: String::new(),
@@ -130,19 +218,19 @@ fn trigger_rule(
         None if matches!(trigger.metric, Metric::Other(_)) => return None,
         None => {
             let service = trigger.service.as_ref().and_then(|name| phase.services.get(name));
-            let query = built_in_query(model, containers, trigger, service, path, rendered)?;
+            let query = built_in_query(model, containers, trigger, window, service, path, rendered)?;
             Query { expr: format!("{} {comparison} {threshold}", query.expr), measure: query.measure }
         }
     };
     let direction = if trigger.above { "above" } else { "below" };
-    let held = trigger.for_.map(|d| format!(" for {d}")).unwrap_or_default();
     let action = template_text(&trigger.action);
     let Measure { subject, scope, value } = query.measure;
-    let summary = format!("{subject}{scope} {direction} {}{held}: {action}", threshold_text(trigger.threshold));
-    let at_least = trigger.for_.map(|d| format!(" for at least {d}")).unwrap_or_default();
+    let summary =
+        format!("{subject}{scope} {direction} {}{}: {action}", threshold_text(trigger.threshold), window.held());
     let description = format!(
-        "{subject}{scope} is {{{{ $value | {value} }}}}, {direction} {}{at_least}. {} phase {} ({}): {action}.",
+        "{subject}{scope} is {{{{ $value | {value} }}}}, {direction} {}{}. {} phase {} ({}): {action}.",
         threshold_text(trigger.threshold),
+        window.held_at_least(),
         model.project,
         phase.number,
         phase.name
@@ -158,10 +246,19 @@ fn trigger_rule(
     Some(AlertRule {
         alert: trigger.name.clone(),
         expr: query.expr,
-        for_: trigger.for_.map(|d| d.to_string()),
+        for_: window.rule_for().map(|d| d.to_string()),
         labels,
         annotations: Annotations { summary, description, action },
     })
+}
+
+/// A trigger's own `expr`: as written, or averaged over a long window by a
+/// subquery (one point per [`RATE_WINDOW`]), since topo cannot rewrite its ranges.
+fn own_query(expr: &str, window: Window) -> String {
+    match window {
+        Window::Instant(_) => format!("({})", expr.trim()),
+        Window::Averaged(over) => format!("avg_over_time(({})[{over}:{RATE_WINDOW}])", expr.trim()),
+    }
 }
 
 /// The query of a built-in metric, without its comparison; `None` (with a warning) when there is none.
@@ -169,124 +266,165 @@ fn built_in_query(
     model: &Model,
     containers: &Containers,
     trigger: &Trigger,
+    window: Window,
     service: Option<&Service>,
     path: &SpecPath,
     rendered: &mut Rendered,
 ) -> Option<Query> {
-    let app = &model.metrics;
-    let app_selector = trigger.service.as_ref().map(|s| format!("{}=\"{s}\"", app.service_label)).unwrap_or_default();
-    let by_app = format!("{{{{ $labels.{} }}}}", app.service_label);
     let query = match (&trigger.metric, service) {
         (Metric::Cpu, None) => Query {
-            expr: format!("1 - avg by (instance) (rate(node_cpu_seconds_total{{mode=\"idle\"}}[{RATE_WINDOW}]))"),
+            expr: format!(
+                "1 - {}",
+                window.average(&format!(
+                    "avg by (instance) (rate(node_cpu_seconds_total{{mode=\"idle\"}}[{RATE_WINDOW}]))"
+                ))
+            ),
             measure: node_measure("CPU use"),
         },
         (Metric::Memory, None) => Query {
-            expr: "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes".to_owned(),
+            expr: format!(
+                "1 - {} / {}",
+                window.gauge("node_memory_MemAvailable_bytes"),
+                window.gauge("node_memory_MemTotal_bytes")
+            ),
             measure: node_measure("Memory use"),
         },
-        (Metric::Disk, service) => {
-            if let Some(service) = service {
-                if containers.target == Target::K8s && !service.volumes.is_empty() {
-                    return Some(volume_query(containers, service));
-                }
-                rendered.warn(
-                    "trigger-watches-nodes",
-                    format!(
-                        "there is no per-service disk metric for `{}` on a {} phase: this rule watches the nodes' filesystems",
-                        service.name,
-                        containers.target.as_str()
-                    ),
-                    &path.key("service"),
-                    "local volumes live on the node's disk; on k8s, a service's volumes are watched through kubelet volume statistics",
-                );
-            }
-            let fs = format!("fstype!~\"{PSEUDO_FILESYSTEMS}\"");
-            Query {
-                expr: format!("1 - node_filesystem_avail_bytes{{{fs}}} / node_filesystem_size_bytes{{{fs}}}"),
-                measure: Measure {
-                    subject: "Disk use".to_owned(),
-                    scope: " of {{ $labels.mountpoint }} on {{ $labels.instance }}".to_owned(),
-                    value: "humanizePercentage",
-                },
-            }
+        (Metric::Disk, service) => disk_query(containers, window, service, path, rendered),
+        (Metric::Cpu | Metric::Memory, Some(service)) => {
+            service_query(containers, &trigger.metric, window, service, path, rendered)?
         }
-        (Metric::Cpu, Some(service)) => {
-            let Some(cpu) = service.resources.limits.cpu.or(service.resources.requests.cpu) else {
-                warn_without_size(rendered, path, service, "cpu");
-                return None;
-            };
-            Query {
-                expr: format!(
-                    "avg by ({group}) (rate(container_cpu_usage_seconds_total{{{selector}}}[{RATE_WINDOW}])) / {cores}",
-                    group = containers.group_label(),
-                    selector = containers.selector(Some(&service.name)),
-                    cores = cpu.cores_decimal(),
-                ),
-                measure: container_measure(containers, "CPU use", &format!("its {cpu} CPU")),
-            }
+        (Metric::LatencyP95 | Metric::LatencyP99 | Metric::ErrorRate | Metric::QueueDepth, _) => {
+            app_query(model, trigger, window)
         }
-        (Metric::Memory, Some(service)) => {
-            let Some(memory) = service.resources.limits.memory.or(service.resources.requests.memory) else {
-                warn_without_size(rendered, path, service, "memory");
-                return None;
-            };
-            Query {
-                expr: format!(
-                    "avg by ({group}) (container_memory_working_set_bytes{{{selector}}}) / {bytes}",
-                    group = containers.group_label(),
-                    selector = containers.selector(Some(&service.name)),
-                    bytes = memory.bytes(),
-                ),
-                measure: container_measure(containers, "Memory use", &format!("its {memory}")),
-            }
-        }
-        (Metric::LatencyP95 | Metric::LatencyP99, _) => {
-            let (quantile, name) = if trigger.metric == Metric::LatencyP95 { ("0.95", "p95") } else { ("0.99", "p99") };
-            Query {
-                expr: format!(
-                    "histogram_quantile({quantile}, sum by (le, {label}) (rate({metric}_bucket{braces}[{RATE_WINDOW}])))",
-                    label = app.service_label,
-                    metric = app.http_duration,
-                    braces = braces(&app_selector),
-                ),
-                measure: Measure {
-                    subject: format!("{name} latency"),
-                    scope: format!(" of {by_app}"),
-                    value: "humanizeDuration",
-                },
-            }
-        }
-        (Metric::ErrorRate, _) => {
-            let errors = join_matchers(&[&app_selector, &format!("{}=~\"5..\"", app.status_label)]);
-            Query {
-                expr: format!(
-                    "sum by ({label}) (rate({metric}{{{errors}}}[{RATE_WINDOW}])) / sum by ({label}) (rate({metric}{all}[{RATE_WINDOW}]))",
-                    label = app.service_label,
-                    metric = app.http_requests,
-                    all = braces(&app_selector),
-                ),
-                measure: Measure {
-                    subject: "HTTP 5xx error rate".to_owned(),
-                    scope: format!(" of {by_app}"),
-                    value: "humanizePercentage",
-                },
-            }
-        }
-        (Metric::QueueDepth, _) => Query {
-            // Every replica of a worker may report the same queue: the largest report, not the sum.
-            expr: format!(
-                "max by ({label}) ({metric}{braces})",
-                label = app.service_label,
-                metric = app.queue_depth,
-                braces = braces(&app_selector),
-            ),
-            measure: Measure { subject: "Queue depth".to_owned(), scope: format!(" of {by_app}"), value: "humanize" },
-        },
-        (Metric::Restarts, _) => restarts_query(containers, trigger.service.as_deref()),
+        (Metric::Restarts, _) => restarts_query(containers, trigger.service.as_deref(), window),
         (Metric::Other(_), _) => return None,
     };
     Some(query)
+}
+
+/// A node's filesystems, or a k8s service's volumes.
+fn disk_query(
+    containers: &Containers,
+    window: Window,
+    service: Option<&Service>,
+    path: &SpecPath,
+    rendered: &mut Rendered,
+) -> Query {
+    if let Some(service) = service {
+        if containers.target == Target::K8s && !service.volumes.is_empty() {
+            return volume_query(containers, service, window);
+        }
+        rendered.warn(
+            "trigger-watches-nodes",
+            format!(
+                "there is no per-service disk metric for `{}` on a {} phase: this rule watches the nodes' filesystems",
+                service.name,
+                containers.target.as_str()
+            ),
+            &path.key("service"),
+            "local volumes live on the node's disk; on k8s, a service's volumes are watched through kubelet volume statistics",
+        );
+    }
+    let fs = format!("fstype!~\"{PSEUDO_FILESYSTEMS}\"");
+    Query {
+        expr: format!(
+            "1 - {} / {}",
+            window.gauge(&format!("node_filesystem_avail_bytes{{{fs}}}")),
+            window.gauge(&format!("node_filesystem_size_bytes{{{fs}}}"))
+        ),
+        measure: Measure {
+            subject: "Disk use".to_owned(),
+            scope: " of {{ $labels.mountpoint }} on {{ $labels.instance }}".to_owned(),
+            value: "humanizePercentage",
+        },
+    }
+}
+
+/// A service's CPU or memory use, as a share of its limit (else its request).
+fn service_query(
+    containers: &Containers,
+    metric: &Metric,
+    window: Window,
+    service: &Service,
+    path: &SpecPath,
+    rendered: &mut Rendered,
+) -> Option<Query> {
+    let group = containers.group_label();
+    let selector = containers.selector(Some(&service.name));
+    let (limits, requests) = (service.resources.limits, service.resources.requests);
+    if *metric == Metric::Cpu {
+        let Some(cpu) = limits.cpu.or(requests.cpu) else {
+            warn_without_size(rendered, path, service, "cpu");
+            return None;
+        };
+        return Some(Query {
+            expr: format!(
+                "{} / {}",
+                window.average(&format!(
+                    "avg by ({group}) (rate(container_cpu_usage_seconds_total{{{selector}}}[{RATE_WINDOW}]))"
+                )),
+                cpu.cores_decimal(),
+            ),
+            measure: container_measure(containers, "CPU use", &format!("its {cpu} CPU")),
+        });
+    }
+    let Some(memory) = limits.memory.or(requests.memory) else {
+        warn_without_size(rendered, path, service, "memory");
+        return None;
+    };
+    Some(Query {
+        expr: format!(
+            "avg by ({group}) ({}) / {}",
+            window.gauge(&format!("container_memory_working_set_bytes{{{selector}}}")),
+            memory.bytes(),
+        ),
+        measure: container_measure(containers, "Memory use", &format!("its {memory}")),
+    })
+}
+
+/// Latency, error rate and queue depth, from the services' own metrics. Over
+/// a long window, a latency quantile is that of every request in the window,
+/// the error rate the share of errors among them (ratios of rates over the
+/// same window, right even with less history than the window), the queue
+/// depth its average.
+fn app_query(model: &Model, trigger: &Trigger, window: Window) -> Query {
+    let app = &model.metrics;
+    let label = &app.service_label;
+    let app_selector = trigger.service.as_ref().map(|s| format!("{label}=\"{s}\"")).unwrap_or_default();
+    let scope = format!(" of {{{{ $labels.{label} }}}}");
+    let range = window.range();
+    match trigger.metric {
+        Metric::LatencyP95 | Metric::LatencyP99 => {
+            let (quantile, name) = if trigger.metric == Metric::LatencyP95 { ("0.95", "p95") } else { ("0.99", "p99") };
+            Query {
+                expr: format!(
+                    "histogram_quantile({quantile}, sum by (le, {label}) (rate({metric}_bucket{braces}[{range}])))",
+                    metric = app.http_duration,
+                    braces = braces(&app_selector),
+                ),
+                measure: Measure { subject: format!("{name} latency"), scope, value: "humanizeDuration" },
+            }
+        }
+        Metric::ErrorRate => {
+            let errors = join_matchers(&[&app_selector, &format!("{}=~\"5..\"", app.status_label)]);
+            Query {
+                expr: format!(
+                    "sum by ({label}) (rate({metric}{{{errors}}}[{range}])) / sum by ({label}) (rate({metric}{all}[{range}]))",
+                    metric = app.http_requests,
+                    all = braces(&app_selector),
+                ),
+                measure: Measure { subject: "HTTP 5xx error rate".to_owned(), scope, value: "humanizePercentage" },
+            }
+        }
+        // Every replica of a worker may report the same queue: the largest report, not the sum.
+        _ => Query {
+            expr: format!(
+                "max by ({label}) ({})",
+                window.gauge(&format!("{}{}", app.queue_depth, braces(&app_selector)))
+            ),
+            measure: Measure { subject: "Queue depth".to_owned(), scope, value: "humanize" },
+        },
+    }
 }
 
 fn warn_without_size(rendered: &mut Rendered, path: &SpecPath, service: &Service, resource: &str) {
@@ -311,7 +449,7 @@ fn container_measure(containers: &Containers, subject: &str, of: &str) -> Measur
 }
 
 /// A k8s service's volumes, through the kubelet's volume statistics of its claims.
-fn volume_query(containers: &Containers, service: &Service) -> Query {
+fn volume_query(containers: &Containers, service: &Service, window: Window) -> Query {
     let claims: Vec<String> = service
         .volumes
         .iter()
@@ -327,7 +465,9 @@ fn volume_query(containers: &Containers, service: &Service) -> Query {
     let selector = format!("namespace=\"{}\",persistentvolumeclaim=~\"{}\"", containers.project, claims.join("|"));
     Query {
         expr: format!(
-            "max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes{{{selector}}} / kubelet_volume_stats_capacity_bytes{{{selector}}})"
+            "max by (persistentvolumeclaim) ({} / {})",
+            window.gauge(&format!("kubelet_volume_stats_used_bytes{{{selector}}}")),
+            window.gauge(&format!("kubelet_volume_stats_capacity_bytes{{{selector}}}"))
         ),
         measure: Measure {
             subject: "Disk use".to_owned(),
@@ -337,26 +477,33 @@ fn volume_query(containers: &Containers, service: &Service) -> Query {
     }
 }
 
-/// Restarts in the last hour, per service.
-fn restarts_query(containers: &Containers, service: Option<&str>) -> Query {
+/// Restarts per hour, per service: those of the last hour, or over a long
+/// window their number divided by its hours.
+fn restarts_query(containers: &Containers, service: Option<&str>, window: Window) -> Query {
     let group = containers.group_label();
     let selector = containers.selector(service);
+    let (range, per_hour) = match window {
+        Window::Instant(_) => (RESTARTS_WINDOW.to_owned(), String::new()),
+        Window::Averaged(over) => (over.to_string(), format!(" / {}", over.millis() as f64 / 3_600_000.0)),
+    };
     let expr = match containers.target {
         Target::K8s => format!(
-            "sum by (namespace, container) (increase(kube_pod_container_status_restarts_total{{{selector}}}[{RESTARTS_WINDOW}]))"
+            "sum by (namespace, container) (increase(kube_pod_container_status_restarts_total{{{selector}}}[{range}])){per_hour}"
         ),
         // Docker restarts a compose container in place: the same series, whose counters start again from zero.
         Target::Compose => {
-            format!("sum by ({group}) (resets(container_cpu_usage_seconds_total{{{selector}}}[{RESTARTS_WINDOW}]))")
+            format!("sum by ({group}) (resets(container_cpu_usage_seconds_total{{{selector}}}[{range}])){per_hour}")
         }
         // Swarm replaces a failed task with a new container: count the containers gone within the window.
         Target::Swarm => format!(
-            "count by ({group}) (last_over_time(container_last_seen{{{selector}}}[{RESTARTS_WINDOW}])) - count by ({group}) (container_last_seen{{{selector}}})"
+            "(count by ({group}) (last_over_time(container_last_seen{{{selector}}}[{range}])) - count by ({group}) (container_last_seen{{{selector}}})){per_hour}"
         ),
     };
-    let subject = match containers.target {
-        Target::Swarm => "Containers replaced in the last hour",
-        Target::K8s | Target::Compose => "Restarts in the last hour",
+    let subject = match (containers.target, window) {
+        (Target::Swarm, Window::Instant(_)) => "Containers replaced in the last hour",
+        (Target::K8s | Target::Compose, Window::Instant(_)) => "Restarts in the last hour",
+        (Target::Swarm, Window::Averaged(_)) => "Containers replaced per hour",
+        (Target::K8s | Target::Compose, Window::Averaged(_)) => "Restarts per hour",
     };
     Query {
         expr,
@@ -441,39 +588,40 @@ fn pressure_rules(model: &Model, phase: &Phase, containers: &Containers) -> Vec<
         .collect()
 }
 
+/// cAdvisor's names of the container labels topo puts on every container and
+/// Swarm task (`topo.project`, `topo.phase`, `topo.service`). Rules select on
+/// them rather than on Docker's own labels: Dokploy deploys a compose app and a
+/// stack under a name with a random suffix, never the spec's project.
+pub const PROJECT_LABEL: &str = "container_label_topo_project";
+pub const PHASE_LABEL: &str = "container_label_topo_phase";
+pub const SERVICE_LABEL: &str = "container_label_topo_service";
+
 /// How a phase's containers are found in cAdvisor's and kube-state-metrics' series.
 struct Containers<'a> {
     target: Target,
     project: &'a str,
+    phase: &'a str,
 }
 
 impl Containers<'_> {
     /// The label that names a container's service.
     fn group_label(&self) -> &'static str {
         match self.target {
-            Target::Compose => "container_label_com_docker_compose_service",
-            Target::Swarm => "container_label_com_docker_swarm_service_name",
+            Target::Compose | Target::Swarm => SERVICE_LABEL,
             Target::K8s => "container",
         }
     }
 
     /// Matchers for one service's containers, or for every container of the project.
     fn selector(&self, service: Option<&str>) -> String {
-        let project = self.project;
+        let (project, phase) = (self.project, self.phase);
         match (self.target, service) {
-            (Target::Compose, Some(s)) => format!(
-                "container_label_com_docker_compose_project=\"{project}\",container_label_com_docker_compose_service=\"{s}\""
-            ),
-            (Target::Compose, None) => format!(
-                "container_label_com_docker_compose_project=\"{project}\",container_label_com_docker_compose_service!=\"\""
-            ),
-            // The stack is named after the project, and Swarm names its services `<stack>_<service>`.
-            (Target::Swarm, Some(s)) => format!(
-                "container_label_com_docker_stack_namespace=\"{project}\",container_label_com_docker_swarm_service_name=\"{project}_{s}\""
-            ),
-            (Target::Swarm, None) => format!(
-                "container_label_com_docker_stack_namespace=\"{project}\",container_label_com_docker_swarm_service_name!=\"\""
-            ),
+            (Target::Compose | Target::Swarm, Some(s)) => {
+                format!("{PROJECT_LABEL}=\"{project}\",{PHASE_LABEL}=\"{phase}\",{SERVICE_LABEL}=\"{s}\"")
+            }
+            (Target::Compose | Target::Swarm, None) => {
+                format!("{PROJECT_LABEL}=\"{project}\",{PHASE_LABEL}=\"{phase}\",{SERVICE_LABEL}!=\"\"")
+            }
             (Target::K8s, Some(s)) => format!("namespace=\"{project}\",container=\"{s}\""),
             // The kubelet's cAdvisor also reports a pod's sandbox (`POD`) and the pod as a whole (no container).
             (Target::K8s, None) => format!("namespace=\"{project}\",container!=\"\",container!=\"POD\""),
