@@ -31,7 +31,9 @@ pub fn setup(ctx: &Ctx, rb: &mut Runbook) {
     secrets(ctx, rb);
     if ctx.b.target == Target::K8s && new_cluster(ctx) {
         cert_manager(ctx, rb);
-        monitoring(ctx, rb);
+        if !ctx.model.triggers.is_empty() {
+            monitoring(ctx, rb);
+        }
     }
 }
 
@@ -369,27 +371,22 @@ fn monitoring(ctx: &Ctx, rb: &mut Runbook) {
         "command -v helm > /dev/null || curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3 | sh".to_owned(),
         "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update".to_owned(),
     ];
-    let mut values = String::new();
-    if !model.triggers.is_empty() {
-        let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
-        commands.push(format!(
-            "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
-            model.project
-        ));
-        values = " --values monitoring-values.yaml".to_owned();
-    }
+    let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
     commands.push(format!(
-        "KUBECONFIG=/etc/rancher/k3s/k3s.yaml helm upgrade --install monitoring prometheus-community/kube-prometheus-stack \
-         --namespace monitoring --create-namespace{values} --set kubeEtcd.enabled=false --set kubeControllerManager.enabled=false \
-         --set kubeScheduler.enabled=false --set kubeProxy.enabled=false --wait --timeout 15m"
+        "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
+        model.project
     ));
-    let mut notes = vec![
+    commands.push(
+        "KUBECONFIG=/etc/rancher/k3s/k3s.yaml helm upgrade --install monitoring prometheus-community/kube-prometheus-stack \
+         --namespace monitoring --create-namespace --values monitoring-values.yaml --set kubeEtcd.enabled=false --set kubeControllerManager.enabled=false \
+         --set kubeScheduler.enabled=false --set kubeProxy.enabled=false --wait --timeout 15m"
+            .to_owned(),
+    );
+    let notes = vec![
         "kube-prometheus-stack: Prometheus, node-exporter (node cpu, memory, disk), the kubelet's cAdvisor (containers) and kube-state-metrics (replicas), which the alert rules read".to_owned(),
         "K3s runs etcd, the scheduler, the controller manager and kube-proxy inside one process: their scrapes are off".to_owned(),
+        format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each)"),
     ];
-    if !model.triggers.is_empty() {
-        notes.push(format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each)"));
-    }
     rb.run("Install the monitoring stack and the alert rules", Some(&manager(b)), commands, notes);
 }
 

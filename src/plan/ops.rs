@@ -251,8 +251,9 @@ pub fn deploy_steps(ctx: &Ctx, rb: &mut Runbook, hold: bool) {
         );
     }
     let mut title = format!("Deploy phase {} ({})", b.number, b.name);
-    if hold {
-        commands.extend(stop(model, b, &writers(b)));
+    let held = if hold { stop(model, b, &writers(b)) } else { Vec::new() };
+    if !held.is_empty() {
+        commands.extend(held);
         title.push_str(", its applications stopped until the data is restored");
     }
     rb.run(title, Some(&on), commands, notes);
@@ -286,10 +287,11 @@ pub fn stop_writers_step(ctx: &Ctx, rb: &mut Runbook) {
 pub fn start_writers_step(ctx: &Ctx, rb: &mut Runbook) {
     let (model, b) = (ctx.model, ctx.b);
     let mut commands = start(model, b, &writers(b));
-    commands.extend(wait(model, b));
-    if !commands.is_empty() {
-        rb.run(format!("Start phase {}'s applications", b.number), Some(&manager(b)), commands, Vec::new());
+    if commands.is_empty() {
+        return;
     }
+    commands.extend(wait(model, b));
+    rb.run(format!("Start phase {}'s applications", b.number), Some(&manager(b)), commands, Vec::new());
 }
 
 /// Step: stop the whole old phase before the new one takes its machines, keeping the data.

@@ -308,3 +308,21 @@ fn words_are_quoted_only_when_needed() {
     assert!(reads("echo \"$APP\"", "APP") && reads("${APP:-x}", "APP"));
     assert!(!reads("$APPS", "APP") && !reads("APP=1", "APP"));
 }
+
+#[test]
+fn compose_to_k8s_without_applications_or_triggers_holds_nothing() {
+    let m = migrate(include_str!("../../examples/stateful.yaml"), 1, 2);
+    let deploy = step(&m, "Deploy phase 2 (k3s)");
+    let dump = step(&m, "Back up postgres");
+    let restore = step(&m, "Restore postgres into phase 2");
+    let old = step(&m, "Stop phase 1 (one)");
+    assert!(deploy < dump && dump < restore && restore < old, "{:#?}", m.steps);
+    assert_eq!(commands(&m, deploy), ["kubectl apply -k topo-out/k8s/overlays/2-k3s"]);
+    assert!(
+        commands(&m, dump)[0]
+            .starts_with("docker compose -p \"${APP:-notes}\" exec -T postgres pg_dump -U postgres -d notes")
+    );
+    for absent in ["applications", "monitoring", "cert-manager", "DNS"] {
+        assert!(!has_step(&m, absent), "{absent}: {:#?}", m.steps);
+    }
+}
