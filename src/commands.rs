@@ -183,7 +183,7 @@ pub fn plan(
     let loaded = load(spec_path);
     let Some(compiled) = compiled_or_report(&loaded, Format::Human, false)? else { return Ok(ExitStatus::Failure) };
     let only = phase.map(|p| find_phase(&compiled.model, &loaded.file, p).map(|p| p.number)).transpose()?;
-    let mut plan = topo::plan::plan(&compiled.model);
+    let mut plan = topo::plan::plan_for(&compiled.model, &loaded.file);
     let text = match format {
         PlanFormat::Md => topo::plan::markdown::plan(&plan, only),
         PlanFormat::Json => {
@@ -211,7 +211,7 @@ pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyho
     let Some(compiled) = compiled_or_report(&loaded, Format::Human, false)? else { return Ok(ExitStatus::Failure) };
     let a = find_phase(&compiled.model, &loaded.file, from)?;
     let b = find_phase(&compiled.model, &loaded.file, to)?;
-    let migration = topo::plan::migrate::migration(&compiled.model, a, b);
+    let migration = topo::plan::migrate::migration(&compiled.model, &loaded.file, a, b);
     let text = match format {
         PlanFormat::Md => topo::plan::markdown::migration(&migration),
         PlanFormat::Json => format!("{}\n", serde_json::to_string_pretty(&migration)?),

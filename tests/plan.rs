@@ -8,6 +8,9 @@ use std::process::Command;
 
 use topo::plan::{self, Verdict};
 
+#[path = "support/specs.rs"]
+mod specs;
+
 const TOPO: &str = env!("CARGO_BIN_EXE_topo");
 
 fn root() -> PathBuf {
@@ -321,7 +324,7 @@ fn printed_figures_round_half_away_from_zero() {
 fn finanzas_plan() {
     let text = fs_err::read_to_string(root().join("specs/finanzas.yaml")).unwrap();
     let model = model(&text);
-    let plan = plan::plan(&model);
+    let plan = plan::plan_for(&model, "specs/finanzas.yaml");
     let verdicts: Vec<Verdict> = plan.phases.iter().map(|p| p.verdict).collect();
     assert_eq!(verdicts, [Verdict::Tight, Verdict::Tight, Verdict::Fits]);
     let costs: Vec<Option<u64>> = plan.phases.iter().map(|p| p.cost.total_cents).collect();
@@ -338,7 +341,8 @@ fn finanzas_plan() {
     let to_k3s = &plan.migrations[1];
     let ports: Vec<&str> = to_k3s.ports.iter().map(|p| p.port).collect();
     assert_eq!(ports, ["6443/tcp", "8472/udp", "10250/tcp"]);
-    assert!(to_k3s.secrets[0].starts_with("kubectl create secret generic finanzas-secrets --namespace finanzas"));
+    let secret = to_k3s.steps.iter().flat_map(|s| &s.commands).find(|c| c.contains("create secret generic")).unwrap();
+    assert!(secret.starts_with("kubectl create secret generic finanzas-secrets --namespace finanzas"), "{secret}");
     let data: Vec<(&str, Option<&str>)> = to_k3s.data.iter().map(|d| (d.service.as_str(), d.size.as_deref())).collect();
     assert_eq!(data, [("postgres", Some("50Gi")), ("redis", Some("5Gi"))]);
     let to_swarm = &plan.migrations[0];
@@ -724,4 +728,239 @@ proptest::proptest! {
             }
         }
     }
+
+/// The shell variables a command reads outside single quotes (what a
+/// container's own shell reads, in `sh -c '…'`, is not the operator's), and
+/// those it sets itself (`i=0`, `for n in`).
+fn shell_variables(command: &str) -> (Vec<String>, Vec<String>) {
+    let chars: Vec<char> = command.chars().collect();
+    let name_at = |start: usize| -> String {
+        chars[start..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').collect()
+    };
+    let (mut read, mut set) = (Vec::new(), Vec::new());
+    let (mut single, mut double) = (false, false);
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if !single => i += 1,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '$' if !single => {
+                let start = if chars.get(i + 1) == Some(&'{') { i + 2 } else { i + 1 };
+                let name = name_at(start);
+                if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                    read.push(name);
+                }
+            }
+            c if !single
+                && !double
+                && (i == 0 || " ;(&|".contains(chars[i - 1]))
+                && (c.is_ascii_alphabetic() || c == '_') =>
+            {
+                let name = name_at(i);
+                if chars.get(i + name.len()) == Some(&'=') {
+                    set.push(name.clone());
+                }
+                if name == "for" {
+                    set.push(name_at(i + 4));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (read, set)
+}
+
+/// Every step of every migration between any two phases of every spec we ship
+/// runs as written: POSIX sh that parses, no placeholder, no secret value,
+/// every variable it reads declared as an input, on a node of the two phases.
+#[test]
+fn every_migration_step_is_runnable_sh() {
+    let placeholder = |text: &str| {
+        text.contains('…')
+            || text.split('<').skip(1).any(|rest| {
+                let inside: String = rest.chars().take_while(|c| *c != '>').collect();
+                rest.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && rest.len() > inside.len()
+                    && inside.chars().all(|c| c.is_ascii_alphanumeric() || " _-".contains(c))
+            })
+    };
+    let mut checked = 0;
+    for path in specs::valid_specs() {
+        let text = fs_err::read_to_string(&path).unwrap();
+        let model = model(&text);
+        let spec = path.strip_prefix(root()).unwrap().display().to_string();
+        for (i, a) in model.phases.iter().enumerate() {
+            for b in &model.phases[i + 1..] {
+                let m = plan::migrate::migration(&model, &spec, a, b);
+                let md = plan::markdown::migration(&m);
+                assert!(!placeholder(&md), "{spec} {}→{}: a placeholder in\n{md}", a.number, b.number);
+                let inputs: Vec<&str> = m.inputs.iter().map(|i| i.name.as_str()).collect();
+                for step in &m.steps {
+                    let at = format!("{spec} {}→{}, step `{}`", a.number, b.number, step.title);
+                    if let Some(node) = &step.on {
+                        assert!(a.nodes.contains_key(node) || b.nodes.contains_key(node), "{at}: on {node}");
+                    }
+                    assert!(step.manual || !step.commands.is_empty(), "{at}: neither commands nor manual");
+                    for command in &step.commands {
+                        let parsed = Command::new("sh").args(["-n", "-c", command]).output().unwrap();
+                        assert!(
+                            parsed.status.success(),
+                            "{at}: sh -n fails: {}\n{command}",
+                            String::from_utf8_lossy(&parsed.stderr)
+                        );
+                        assert!(!placeholder(command), "{at}: a placeholder in {command}");
+                        let (read, set) = shell_variables(command);
+                        for name in read.iter().filter(|n| !set.contains(n)) {
+                            assert!(inputs.contains(&name.as_str()), "{at}: ${name} is not an input: {command}");
+                        }
+                        // A secret appears only as a variable the shell expands.
+                        for secret in &model.secrets {
+                            let bare = command.matches(secret.as_str()).count();
+                            let expanded = command.matches(&format!("${secret}")).count()
+                                + command.matches(&format!("${{{secret}")).count()
+                                + command.matches(&format!("--from-literal={secret}=")).count()
+                                + command.matches(&format!("_{secret} ")).count() * 2;
+                            assert!(bare <= expanded, "{at}: {secret} appears as a value: {command}");
+                        }
+                        checked += 1;
+                    }
+                }
+                for input in &m.inputs {
+                    if model.secrets.contains(&input.name) {
+                        assert!(input.default.is_none(), "{spec}: the secret {} has a default", input.name);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} commands checked");
+}
+
+#[test]
+fn shell_variables_outside_single_quotes() {
+    let (read, set) = shell_variables(
+        "i=0; until [ \"$i\" -ge 3 ]; do x \"${APP:-p}_db\" sh -c 'echo $INSIDE'; done; for n in a; do $n; done",
+    );
+    assert_eq!(read, ["i", "APP", "n"]);
+    assert_eq!(set, ["i", "n"]);
+}
+
+/// The shell variables a command reads outside single quotes (what a
+/// container's own shell reads, in `sh -c '…'`, is not the operator's), and
+/// those it sets itself (`i=0`, `for n in`).
+fn shell_variables(command: &str) -> (Vec<String>, Vec<String>) {
+    let chars: Vec<char> = command.chars().collect();
+    let name_at = |start: usize| -> String {
+        chars[start..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').collect()
+    };
+    let (mut read, mut set) = (Vec::new(), Vec::new());
+    let (mut single, mut double) = (false, false);
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if !single => i += 1,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '$' if !single => {
+                let start = if chars.get(i + 1) == Some(&'{') { i + 2 } else { i + 1 };
+                let name = name_at(start);
+                if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                    read.push(name);
+                }
+            }
+            c if !single
+                && !double
+                && (i == 0 || " ;(&|".contains(chars[i - 1]))
+                && (c.is_ascii_alphabetic() || c == '_') =>
+            {
+                let name = name_at(i);
+                if chars.get(i + name.len()) == Some(&'=') {
+                    set.push(name.clone());
+                }
+                if name == "for" {
+                    set.push(name_at(i + 4));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (read, set)
+}
+
+/// Every step of every migration between any two phases of every spec we ship
+/// runs as written: POSIX sh that parses, no placeholder, no secret value,
+/// every variable it reads declared as an input, on a node of the two phases.
+#[test]
+fn every_migration_step_is_runnable_sh() {
+    let placeholder = |text: &str| {
+        text.contains('…')
+            || text.split('<').skip(1).any(|rest| {
+                let inside: String = rest.chars().take_while(|c| *c != '>').collect();
+                rest.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && rest.len() > inside.len()
+                    && inside.chars().all(|c| c.is_ascii_alphanumeric() || " _-".contains(c))
+            })
+    };
+    let mut checked = 0;
+    for path in specs::valid_specs() {
+        let text = fs_err::read_to_string(&path).unwrap();
+        let model = model(&text);
+        let spec = path.strip_prefix(root()).unwrap().display().to_string();
+        for (i, a) in model.phases.iter().enumerate() {
+            for b in &model.phases[i + 1..] {
+                let m = plan::migrate::migration(&model, &spec, a, b);
+                let md = plan::markdown::migration(&m);
+                assert!(!placeholder(&md), "{spec} {}→{}: a placeholder in\n{md}", a.number, b.number);
+                let inputs: Vec<&str> = m.inputs.iter().map(|i| i.name.as_str()).collect();
+                for step in &m.steps {
+                    let at = format!("{spec} {}→{}, step `{}`", a.number, b.number, step.title);
+                    if let Some(node) = &step.on {
+                        assert!(a.nodes.contains_key(node) || b.nodes.contains_key(node), "{at}: on {node}");
+                    }
+                    assert!(step.manual || !step.commands.is_empty(), "{at}: neither commands nor manual");
+                    for command in &step.commands {
+                        let parsed = Command::new("sh").args(["-n", "-c", command]).output().unwrap();
+                        assert!(
+                            parsed.status.success(),
+                            "{at}: sh -n fails: {}\n{command}",
+                            String::from_utf8_lossy(&parsed.stderr)
+                        );
+                        assert!(!placeholder(command), "{at}: a placeholder in {command}");
+                        let (read, set) = shell_variables(command);
+                        for name in read.iter().filter(|n| !set.contains(n)) {
+                            assert!(inputs.contains(&name.as_str()), "{at}: ${name} is not an input: {command}");
+                        }
+                        // A secret appears only as a variable the shell expands.
+                        for secret in &model.secrets {
+                            let bare = command.matches(secret.as_str()).count();
+                            let expanded = command.matches(&format!("${secret}")).count()
+                                + command.matches(&format!("${{{secret}")).count()
+                                + command.matches(&format!("--from-literal={secret}=")).count()
+                                + command.matches(&format!("_{secret} ")).count() * 2;
+                            assert!(bare <= expanded, "{at}: {secret} appears as a value: {command}");
+                        }
+                        checked += 1;
+                    }
+                }
+                for input in &m.inputs {
+                    if model.secrets.contains(&input.name) {
+                        assert!(input.default.is_none(), "{spec}: the secret {} has a default", input.name);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} commands checked");
+}
+
+#[test]
+fn shell_variables_outside_single_quotes() {
+    let (read, set) = shell_variables(
+        "i=0; until [ \"$i\" -ge 3 ]; do x \"${APP:-p}_db\" sh -c 'echo $INSIDE'; done; for n in a; do $n; done",
+    );
+    assert_eq!(read, ["i", "APP", "n"]);
+    assert_eq!(set, ["i", "n"]);
 }

@@ -287,7 +287,7 @@ fn migration_body(out: &mut String, m: &Migration, level: usize) {
     list(out, "Services", &m.services);
     list(out, "Services that move", &m.moves);
     if !m.data.is_empty() {
-        let _ = writeln!(out, "{h} Data to move\n");
+        let _ = writeln!(out, "{h} Data to carry over\n");
         let _ = writeln!(out, "| service | volume | size | why | how |");
         let _ = writeln!(out, "| --- | --- | ---: | --- | --- |");
         for d in &m.data {
@@ -303,24 +303,56 @@ fn migration_body(out: &mut String, m: &Migration, level: usize) {
         }
         out.push('\n');
     }
-    if !m.secrets.is_empty() {
-        let _ = writeln!(out, "{h} Secrets to create (values from your secret store, never from a file in git)\n");
-        let _ = writeln!(out, "```sh");
-        for command in &m.secrets {
-            let _ = writeln!(out, "{command}");
-        }
-        let _ = writeln!(out, "```\n");
-    }
-    if !m.cutover.is_empty() {
-        let _ = writeln!(out, "{h} DNS and ingress cutover\n");
-        for (i, step) in m.cutover.iter().enumerate() {
-            let _ = writeln!(out, "{}. {step}", i + 1);
-        }
-        out.push('\n');
-    }
     let _ = writeln!(out, "{h} Before you start\n");
     for item in &m.checklist {
         let _ = writeln!(out, "- [ ] {item}");
     }
     out.push('\n');
+    steps(out, m, &h);
+}
+
+/// The runbook: the inputs as a table, then each step with where it runs and its commands.
+fn steps(out: &mut String, m: &Migration, h: &str) {
+    if m.steps.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{h} Steps\n");
+    if !m.inputs.is_empty() {
+        let _ = writeln!(
+            out,
+            "A step on a node runs there as root (over ssh); a step on your workstation runs in the directory with the spec.\n\
+             The commands read these shell variables: set them in the shell of each step that uses them.\n"
+        );
+        let _ = writeln!(out, "| variable | meaning | default |");
+        let _ = writeln!(out, "| --- | --- | --- |");
+        for input in &m.inputs {
+            let default = input.default.as_deref().map_or("—".to_owned(), |d| format!("`{d}`"));
+            let _ = writeln!(out, "| `{}` | {} | {default} |", input.name, input.meaning.replace('|', "\\|"));
+        }
+        out.push('\n');
+    }
+    for (i, step) in m.steps.iter().enumerate() {
+        let place = match (&step.on, step.manual) {
+            (_, true) => "by hand".to_owned(),
+            (Some(node), false) => format!("on `{node}`"),
+            (None, false) => "on your workstation, in the directory with the spec".to_owned(),
+        };
+        let _ = writeln!(out, "{}. **{}** ({place})", i + 1, step.title);
+        // Four spaces keep the block inside the item, whatever the number's width.
+        if !step.commands.is_empty() {
+            let _ = writeln!(out, "\n    ```sh");
+            for command in &step.commands {
+                for line in command.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+            let _ = writeln!(out, "    ```\n");
+        }
+        for note in &step.notes {
+            let _ = writeln!(out, "    - {note}");
+        }
+        if !step.notes.is_empty() || step.commands.is_empty() {
+            out.push('\n');
+        }
+    }
 }

@@ -1,15 +1,19 @@
 //! Migration between two phases, derived from their difference: machines,
 //! firewall ports, replicas and resources, services that move, data to carry
-//! over, secrets to create, the DNS cutover and a checklist.
+//! over, a checklist, and the runbook: ordered steps of runnable commands
+//! (`steps`, with `cluster`, `ops` and `data`) and the inputs they read.
 
 use serde::Serialize;
 
 use crate::model::{Model, Node, Phase, Service};
-use crate::spec::{Role, SecretsAs, Target};
-use crate::target::k8s;
+use crate::spec::Target;
 
 use super::schedule::{Load, replicas, schedule};
-use super::{cpu, mem};
+use super::steps::{Ctx, Input, Step};
+use super::{cpu, data, mem, steps};
+
+/// The spec path the steps' `topo render` commands name when none is given (the CLI's default).
+pub const DEFAULT_SPEC: &str = "topo.yaml";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Migration {
@@ -31,12 +35,12 @@ pub struct Migration {
     /// Services whose replicas run on other nodes afterwards (by name).
     pub moves: Vec<String>,
     pub data: Vec<DataMove>,
-    /// Commands that create the secrets in the new target, without values.
-    pub secrets: Vec<String>,
-    /// DNS and ingress steps, in order.
-    pub cutover: Vec<String>,
     pub checklist: Vec<String>,
     pub monthly_cost_change_cents: Option<i64>,
+    /// The shell variables the steps read that the plan cannot know.
+    pub inputs: Vec<Input>,
+    /// What to do, in order.
+    pub steps: Vec<Step>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -69,8 +73,9 @@ const K3S_PORTS: [FirewallPort; 3] = [
     FirewallPort { port: "10250/tcp", purpose: "kubelet metrics and logs", between: "all nodes, both ways" },
 ];
 
-/// What moving from phase `a` to phase `b` involves.
-pub fn migration(model: &Model, a: &Phase, b: &Phase) -> Migration {
+/// What moving from phase `a` to phase `b` involves; `spec` is the spec's
+/// path as the steps' `topo render` commands name it.
+pub fn migration(model: &Model, spec: &str, a: &Phase, b: &Phase) -> Migration {
     let nodes_added: Vec<String> =
         b.nodes.values().filter(|n| !a.nodes.contains_key(&n.name)).map(describe_node).collect();
     let nodes_removed: Vec<String> =
@@ -85,19 +90,14 @@ pub fn migration(model: &Model, a: &Phase, b: &Phase) -> Migration {
         })
         .collect();
 
-    let ports: Vec<FirewallPort> = match b.target {
-        Target::Swarm if b.nodes.len() > 1 => SWARM_PORTS.to_vec(),
-        Target::K8s if b.nodes.len() > 1 => K3S_PORTS.to_vec(),
-        _ => Vec::new(),
-    };
-
+    let ports = firewall_ports(b);
     let services = service_changes(a, b);
     // Where each service runs before and after, by each phase's own scheduler.
     let (before, after) = (nodes_of(a), nodes_of(b));
     let moves = moves(&before, &after);
-    let data = data_moves(a, b, &before, &after);
-    let secrets = secret_commands(model, b, a.target != b.target);
-    let cutover = cutover(model, a, b);
+    let ctx = Ctx { model, spec, a, b, before: &before, after: &after };
+    let runbook = steps::derive(&ctx);
+    let data = data::rows(&ctx, &data::carried(&ctx), &runbook);
     let checklist = checklist(a, b, &data);
     let cost = |p: &Phase| -> Option<i64> { p.nodes.values().map(|n| n.cost_cents.map(|c| c as i64)).sum() };
     let monthly_cost_change_cents = cost(a).zip(cost(b)).map(|(x, y)| y - x);
@@ -116,19 +116,28 @@ pub fn migration(model: &Model, a: &Phase, b: &Phase) -> Migration {
         services,
         moves,
         data,
-        secrets,
-        cutover,
         checklist,
         monthly_cost_change_cents,
+        inputs: runbook.inputs,
+        steps: runbook.steps,
     }
 }
 
-fn size(node: &Node) -> String {
+/// The ports the phase's nodes must reach each other on.
+pub fn firewall_ports(b: &Phase) -> Vec<FirewallPort> {
+    match b.target {
+        Target::Swarm if b.nodes.len() > 1 => SWARM_PORTS.to_vec(),
+        Target::K8s if b.nodes.len() > 1 => K3S_PORTS.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn size(node: &Node) -> String {
     let disk = node.disk.map(|d| format!(", {} disk", mem(d.bytes()))).unwrap_or_default();
     format!("{} cpu, {}{disk}", cpu(node.cpu.millis()), mem(node.memory.bytes()))
 }
 
-fn describe_node(node: &Node) -> String {
+pub fn describe_node(node: &Node) -> String {
     let labels: Vec<String> = node.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let labels = if labels.is_empty() { String::new() } else { format!(", labels {}", labels.join(" ")) };
     format!("{} ({}, {}{labels})", node.name, node.role.as_str(), size(node))
@@ -188,7 +197,7 @@ fn resources(service: &Service) -> String {
 }
 
 /// The nodes each service runs on, sorted.
-type NodesOf = std::collections::BTreeMap<String, Vec<String>>;
+pub type NodesOf = std::collections::BTreeMap<String, Vec<String>>;
 
 /// Nodes each service runs on, per the phase's own scheduler.
 fn nodes_of(phase: &Phase) -> NodesOf {
@@ -218,171 +227,22 @@ fn moves(before: &NodesOf, after: &NodesOf) -> Vec<String> {
         .collect()
 }
 
-fn data_moves(a: &Phase, b: &Phase, before: &NodesOf, after: &NodesOf) -> Vec<DataMove> {
-    let mut out = Vec::new();
-    for (name, new) in &b.services {
-        let Some(old) = a.services.get(name) else { continue };
-        if !old.stateful || old.volumes.is_empty() {
-            continue;
-        }
-        let why = if a.target != b.target {
-            format!("the target changes ({} → {}): new volumes start empty", a.target.as_str(), b.target.as_str())
-        } else if before.get(name) != after.get(name) {
-            format!(
-                "it moves from {} to {}, and a local volume stays behind",
-                before.get(name).map(|n| n.join(", ")).unwrap_or_default(),
-                after.get(name).map(|n| n.join(", ")).unwrap_or_default()
-            )
-        } else {
-            continue;
-        };
-        for volume in &new.volumes {
-            out.push(DataMove {
-                service: name.clone(),
-                volume: volume.name.clone(),
-                size: volume
-                    .size
-                    .or_else(|| old.volumes.iter().find(|v| v.name == volume.name).and_then(|v| v.size))
-                    .map(|s| mem(s.bytes())),
-                why: why.clone(),
-                how: how_to_move(&new.image, b.target),
-            });
-        }
-    }
-    out
-}
-
-fn how_to_move(image: &str, target: Target) -> String {
-    let name = crate::target::image_name(image);
-    let into = match target {
-        Target::K8s => "into the new pod (`kubectl exec -i`)",
-        _ => "into the new container (`docker exec -i`)",
-    };
-    match name {
-        "postgres" | "pgvector" | "postgis" | "timescaledb" => format!(
-            "pg_dump --format=custom from the old database, pg_restore --no-owner {into}; \
-             compare row counts of the largest tables before switching writes"
-        ),
-        "mysql" | "mariadb" => format!("mysqldump --single-transaction --routines, then mysql {into}"),
-        "mongo" => format!("mongodump --archive, then mongorestore --archive {into}"),
-        "redis" | "valkey" => "BGSAVE on the old instance, copy dump.rdb (and appendonly files) into the new volume \
-                               before it starts; or, for a cache only, start empty"
-            .to_owned(),
-        _ => "stop writers, copy the volume (`tar` over ssh, or rsync -a), then start the new service on the copy"
-            .to_owned(),
-    }
-}
-
-fn secret_commands(model: &Model, b: &Phase, target_changes: bool) -> Vec<String> {
-    let used: Vec<&String> =
-        model.secrets.iter().filter(|s| b.services.values().any(|sv| sv.secrets.contains(s))).collect();
-    if used.is_empty() {
-        return Vec::new();
-    }
-    match b.target {
-        Target::K8s => {
-            let names: Vec<String> = used.iter().map(|s| (*s).clone()).collect();
-            vec![k8s::create_secret_command(model, &names)]
-        }
-        Target::Swarm => {
-            let mut out = Vec::new();
-            for secret in &used {
-                let as_files =
-                    b.services.values().any(|s| s.secrets.contains(secret) && s.secrets_as == SecretsAs::Files);
-                if as_files {
-                    out.push(format!("printf '%s' \"${secret}\" | docker secret create {}_{secret} -", model.project));
-                } else {
-                    out.push(format!(
-                        "export {secret}=…   # in the environment of `docker stack deploy` (Dokploy: the stack's Environment tab)"
-                    ));
-                }
-            }
-            out
-        }
-        Target::Compose => {
-            if !target_changes {
-                return Vec::new();
-            }
-            used.iter()
-                .map(|s| format!("{s}=…   # in Dokploy's Environment tab, or the .env beside docker-compose.yml"))
-                .collect()
-        }
-    }
-}
-
-fn entry_nodes(phase: &Phase) -> Vec<String> {
-    let managers: Vec<String> =
-        phase.nodes.values().filter(|n| n.role == Role::Manager).map(|n| n.name.clone()).collect();
-    match phase.target {
-        // K3s' ServiceLB publishes Traefik on every node.
-        Target::K8s => phase.nodes.keys().cloned().collect(),
-        // Dokploy's Traefik runs on the manager.
-        _ if !managers.is_empty() => managers,
-        _ => phase.nodes.keys().cloned().collect(),
-    }
-}
-
-fn cutover(model: &Model, a: &Phase, b: &Phase) -> Vec<String> {
-    let hosts: Vec<&str> = b.services.values().filter_map(|s| s.expose.as_ref().map(|e| e.host.as_str())).collect();
-    if hosts.is_empty() {
-        return Vec::new();
-    }
-    let (old, new) = (entry_nodes(a), entry_nodes(b));
-    if old == new && a.target == b.target {
-        return Vec::new();
-    }
-    let mut steps = vec![
-        format!("a day before: lower the TTL of {} to 60 s", hosts.join(", ")),
-        format!(
-            "bring phase {} up beside phase {} and test it without DNS: curl --resolve {}:443:<IP of {}> https://{}/",
-            b.number,
-            a.number,
-            hosts[0],
-            new.first().map_or("the new entry node", String::as_str),
-            hosts[0]
-        ),
-    ];
-    match b.target {
-        Target::K8s => {
-            if let Some(issuer) = &model.ingress.cluster_issuer {
-                steps.push(format!(
-                    "check that the ClusterIssuer `{issuer}` exists and the certificates are Ready: kubectl get certificate -n {}",
-                    model.project
-                ));
-            }
-        }
-        _ => {
-            if let Some(resolver) = &model.ingress.certresolver {
-                steps.push(format!(
-                    "check that Traefik's certresolver `{resolver}` issued the certificates (Dokploy: Traefik logs)"
-                ));
-            }
-        }
-    }
-    steps.push(format!("point the A/AAAA records of {} at {}", hosts.join(", "), new.join(", ")));
-    steps.push(format!(
-        "keep phase {} running until the old TTL has passed and its access logs are quiet; then raise the TTL again",
-        a.number
-    ));
-    steps
-}
-
 fn checklist(a: &Phase, b: &Phase, data: &[DataMove]) -> Vec<String> {
     let mut items = vec![
         "backups of every stateful service taken and verified (restored into a scratch instance)".to_owned(),
         format!("rollback point: phase {} stays deployable and its DNS records are written down", a.number),
         format!("`topo render --phase {}` output reviewed and committed; `topo plan` says the phase fits", b.number),
-        format!("alert rules for phase {} loaded (`topo render --phase {} --target rules`)", b.number, b.number),
     ];
+    // A new K3s cluster gets its rules from the monitoring step.
+    if b.target != Target::K8s || a.target == Target::K8s {
+        items.push(format!(
+            "alert rules for phase {} loaded into Prometheus (`topo render --phase {} --target rules`)",
+            b.number, b.number
+        ));
+    }
     if !data.is_empty() {
-        items.push("a maintenance window for the data copy: writes stopped while it runs".to_owned());
+        items.push("a maintenance window for the data steps: the applications are stopped while they run".to_owned());
         items.push("the restore rehearsed once, with its duration measured".to_owned());
-    }
-    if b.target == Target::K8s && b.nodes.values().any(|n| !n.labels.is_empty()) {
-        items.push("node labels applied (`kubectl label node …`)".to_owned());
-    }
-    if b.target == Target::Swarm && b.nodes.values().any(|n| !n.labels.is_empty()) {
-        items.push("node labels applied (`docker node update --label-add …`)".to_owned());
     }
     items
 }

@@ -4,12 +4,16 @@
 //!
 //! Pure functions of the resolved model; [`markdown`] and serde (JSON) print it.
 
+mod cluster;
 pub mod cost;
+mod data;
 pub mod markdown;
 pub mod migrate;
+mod ops;
 pub mod order;
 pub mod reserve;
 pub mod schedule;
+pub mod steps;
 
 use std::collections::BTreeMap;
 
@@ -167,10 +171,15 @@ pub struct Cost {
     pub per_gib_cents: Option<u64>,
 }
 
-/// Plan every phase of the model.
+/// Plan every phase of the model (the migration steps name the spec `topo.yaml`).
 pub fn plan(model: &Model) -> Plan {
+    plan_for(model, migrate::DEFAULT_SPEC)
+}
+
+/// Plan every phase of the model read from `spec`, the path the migration steps' `topo render` commands name.
+pub fn plan_for(model: &Model, spec: &str) -> Plan {
     let phases: Vec<PhasePlan> = model.phases.iter().map(plan_phase).collect();
-    let migrations = model.phases.windows(2).map(|pair| migrate::migration(model, &pair[0], &pair[1])).collect();
+    let migrations = model.phases.windows(2).map(|pair| migrate::migration(model, spec, &pair[0], &pair[1])).collect();
     Plan { project: model.project.clone(), phases, migrations }
 }
 
