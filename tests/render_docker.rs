@@ -122,13 +122,13 @@ fn compose_is_dokploy_ready() {
     for label in [
         "traefik.enable=true",
         "traefik.docker.network=dokploy-network",
-        "traefik.http.routers.finanzas-backend-web.rule=Host(`api.tudominio.cloud`)",
-        "traefik.http.routers.finanzas-backend-web.entrypoints=web",
-        "traefik.http.routers.finanzas-backend-web.middlewares=finanzas-backend-redirect-to-https",
-        "traefik.http.routers.finanzas-backend-websecure.entrypoints=websecure",
-        "traefik.http.routers.finanzas-backend-websecure.tls.certresolver=letsencrypt",
-        "traefik.http.services.finanzas-backend-websecure.loadbalancer.server.port=4000",
-        "traefik.http.middlewares.finanzas-backend-redirect-to-https.redirectscheme.scheme=https",
+        "traefik.http.routers.finanzas-dokploy-backend-web.rule=Host(`api.tudominio.cloud`)",
+        "traefik.http.routers.finanzas-dokploy-backend-web.entrypoints=web",
+        "traefik.http.routers.finanzas-dokploy-backend-web.middlewares=finanzas-dokploy-backend-redirect-to-https",
+        "traefik.http.routers.finanzas-dokploy-backend-websecure.entrypoints=websecure",
+        "traefik.http.routers.finanzas-dokploy-backend-websecure.tls.certresolver=letsencrypt",
+        "traefik.http.services.finanzas-dokploy-backend-websecure.loadbalancer.server.port=4000",
+        "traefik.http.middlewares.finanzas-dokploy-backend-redirect-to-https.redirectscheme.scheme=https",
     ] {
         assert!(labels.contains(&label), "missing {label} in {labels:#?}");
     }
@@ -136,7 +136,11 @@ fn compose_is_dokploy_ready() {
     let postgres = get(&file, "services.postgres");
     assert_eq!(get(postgres, "expose.0").as_u64(), Some(5432));
     assert!(get(&file, "services.bullmq-worker").get("expose").is_none(), "no ports, no expose");
-    assert!(postgres.get("labels").is_none() && postgres.get("networks").is_none());
+    assert!(postgres.get("networks").is_none());
+    assert_eq!(
+        strings(get(postgres, "labels")),
+        ["topo.project=finanzas", "topo.service=postgres", "topo.phase=dokploy"]
+    );
     assert_eq!(get(postgres, "volumes.0.source").as_str(), Some("postgres-data"));
     assert_eq!(get(&file, "volumes.postgres-data"), &Value::Mapping(Default::default()));
 }
@@ -272,8 +276,9 @@ fn swarm_phase_2_deploy() {
     }
     let constraints = |service: &str| strings(get(&file, &format!("services.{service}.deploy.placement.constraints")));
     assert_eq!(constraints("bullmq-worker"), ["node.labels.tier == batch"]);
-    assert_eq!(constraints("postgres"), ["node.role == manager"]);
-    assert_eq!(constraints("redis"), ["node.role == manager"]);
+    // A role is one node only until a second manager joins: the hostname pins the volume's node.
+    assert_eq!(constraints("postgres"), ["node.role == manager", "node.hostname == vps-1"]);
+    assert_eq!(constraints("redis"), ["node.role == manager", "node.hostname == vps-1"]);
     assert_eq!(constraints("embedding"), ["node.labels.ram == high"]);
 
     let backend = get(&file, "services.backend");
@@ -286,21 +291,26 @@ fn swarm_phase_2_deploy() {
 
     // Swarm ignores or rejects these: they are not in a stack.
     for (name, service) in get(&file, "services").as_mapping().unwrap() {
-        for key in ["depends_on", "restart", "build", "labels", "security_opt", "container_name"] {
+        for key in ["depends_on", "restart", "build", "security_opt", "container_name"] {
             assert!(service.get(key).is_none(), "{name:?} has `{key}`");
         }
     }
+    // Container labels for cAdvisor; Traefik's only under `deploy.labels`.
+    assert_eq!(strings(get(backend, "labels")), ["topo.project=finanzas", "topo.service=backend", "topo.phase=swarm"]);
     let labels = strings(get(backend, "deploy.labels"));
+    assert!(labels.iter().all(|l| !l.starts_with("traefik.docker.")), "Traefik's Swarm provider skips it: {labels:#?}");
     for label in [
         "traefik.enable=true",
         "traefik.swarm.network=dokploy-network",
-        "traefik.http.routers.finanzas-backend-websecure.rule=Host(`api.tudominio.cloud`)",
-        "traefik.http.services.finanzas-backend-web.loadbalancer.server.port=4000",
-        "traefik.http.services.finanzas-backend-websecure.loadbalancer.server.port=4000",
+        "traefik.http.routers.finanzas-swarm-backend-websecure.rule=Host(`api.tudominio.cloud`)",
+        "traefik.http.services.finanzas-swarm-backend-web.loadbalancer.server.port=4000",
+        "traefik.http.services.finanzas-swarm-backend-websecure.loadbalancer.server.port=4000",
     ] {
         assert!(labels.contains(&label), "missing {label}");
     }
     assert_eq!(get(&file, "networks.default.driver").as_str(), Some("overlay"));
+    assert_eq!(get(&file, "networks.default.attachable"), &Value::Bool(true));
+    assert_eq!(get(&file, "networks.default.driver_opts.encrypted").as_str(), Some("true"), "three nodes: encrypted");
     assert_eq!(get(&file, "networks.dokploy-network.external"), &Value::Bool(true));
 
     assert!(out.has("depends-on-ignored", "services.backend.depends_on"));
@@ -337,7 +347,12 @@ services:
     assert_eq!(strings(get(&file, "services.pinned.deploy.placement.constraints")), ["node.hostname == vps-2"]);
     assert_eq!(get(&file, "services.pinned.deploy.endpoint_mode").as_str(), Some("dnsrr"));
     assert!(out.has("spread-unsatisfiable", "services.web.placement"));
-    assert!(out.has("stateful-not-pinned", "services.db.placement"));
+    // One replica with a local volume: pinned by hostname where the plan puts it, not warned about.
+    assert_eq!(
+        strings(get(&file, "services.db.deploy.placement.constraints")),
+        ["node.role == worker", "node.hostname == vps-2"]
+    );
+    assert!(!out.codes().contains(&"stateful-not-pinned"), "{:?}", out.codes());
     assert!(out.diags.iter().all(|d| d.severity == Severity::Warning));
 }
 
@@ -593,4 +608,45 @@ fn compose_lint_findings_are_known() {
     let swarm = render(&compiled, 2, Target::Swarm);
     let file = TempInput::new(&swarm.file, &swarm.yaml).unwrap();
     validators::compose_lint_allowing(file.path(), &[digest, writable_root, no_new_privileges]).unwrap();
+}
+
+#[test]
+fn swarm_overlay_is_attachable_and_encrypted_across_nodes_unless_the_phase_opts_out() {
+    let spec = "project: shop
+phases:
+  1: { name: one, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi }, vps-2: { cpu: 2, memory: 4Gi } } }
+  3:
+    name: three
+    target: swarm
+    encrypt_network: false
+    nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi }, vps-2: { cpu: 2, memory: 4Gi } }
+services:
+  web: { image: web:1.0, port: 80 }
+";
+    let compiled = compile_text(spec);
+    for (phase, encrypted) in [(1, false), (2, true), (3, false)] {
+        let file = render(&compiled, phase, Target::Swarm).value();
+        assert_eq!(get(&file, "networks.default.attachable"), &Value::Bool(true), "phase {phase}");
+        let opts = get(&file, "networks.default").get("driver_opts");
+        assert_eq!(opts.and_then(|o| o.get("encrypted")).is_some(), encrypted, "phase {phase}: {file:?}");
+    }
+}
+
+#[test]
+fn every_container_and_task_carries_topos_labels() {
+    let compiled = finanzas();
+    for (phase, target, name) in [(1, Target::Compose, "dokploy"), (2, Target::Swarm, "swarm")] {
+        let file = render(&compiled, phase, target).value();
+        for (service, entry) in get(&file, "services").as_mapping().unwrap() {
+            let service = service.as_str().unwrap();
+            // Service-level `labels` are container labels on Swarm too, which cAdvisor exports.
+            let labels = strings(get(entry, "labels"));
+            for label in
+                ["topo.project=finanzas".to_owned(), format!("topo.service={service}"), format!("topo.phase={name}")]
+            {
+                assert!(labels.contains(&label.as_str()), "{service} in phase {phase}: {labels:?}");
+            }
+        }
+    }
 }

@@ -211,16 +211,32 @@ pub fn health_test(probe: &Probe) -> Vec<String> {
     }
 }
 
+/// The label key that tells Traefik which network reaches the containers: each
+/// provider reads only its own namespace, and Traefik's Swarm provider (since
+/// v3.2.2) skips a service that carries labels of both, so each flavour writes
+/// its provider's key and no other.
+fn traefik_network_label(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Compose => "traefik.docker.network",
+        Flavor::Swarm => "traefik.swarm.network",
+    }
+}
+
+/// The prefix of a service's Traefik router, service and middleware names:
+/// project, phase and service, so that two copies of an app (two phases, or
+/// staging beside production) on one Traefik do not share a router.
+pub fn traefik_name(model: &Model, phase: &Phase, service: &Service) -> String {
+    format!("{}-{}-{}", model.project, phase.name, service.name)
+}
+
 /// Traefik labels as Dokploy writes them for a domain: a `web` router and,
 /// with TLS, a `websecure` router with the certresolver and a redirect from
 /// `web`; each router has its own Traefik service with the load-balancer port.
-/// `network_labels` are the keys that tell Traefik which network reaches the
-/// containers (`traefik.docker.network`, and `traefik.swarm.network` on Swarm).
-pub fn traefik_labels(model: &Model, service: &Service, network_labels: &[&str]) -> Vec<String> {
+pub fn traefik_labels(model: &Model, phase: &Phase, service: &Service, flavor: Flavor) -> Vec<String> {
     let Some(expose) = &service.expose else { return Vec::new() };
     let mut labels = vec!["traefik.enable=true".to_owned()];
-    labels.extend(network_labels.iter().map(|key| format!("{key}={DOKPLOY_NETWORK}")));
-    let base = format!("{}-{}", model.project, service.name);
+    labels.push(format!("{}={DOKPLOY_NETWORK}", traefik_network_label(flavor)));
+    let base = traefik_name(model, phase, service);
     let mut rule = format!("Host(`{}`)", expose.host);
     if expose.path != "/" {
         rule.push_str(&format!(" && PathPrefix(`{}`)", expose.path));
@@ -246,6 +262,23 @@ pub fn traefik_labels(model: &Model, service: &Service, network_labels: &[&str])
     }
     labels
 }
+
+/// topo's own container labels, on every container and Swarm task: what alert
+/// rules select on, since Dokploy deploys a compose app under a project name
+/// with a random suffix (`com.docker.compose.project` is not the spec's project).
+pub fn topo_labels(model: &Model, phase: &Phase, service: &Service) -> Vec<String> {
+    vec![
+        format!("{TOPO_PROJECT_LABEL}={}", model.project),
+        format!("{TOPO_SERVICE_LABEL}={}", service.name),
+        format!("{TOPO_PHASE_LABEL}={}", phase.name),
+    ]
+}
+
+/// The container labels topo puts on every container (cAdvisor exports them as
+/// `container_label_topo_project`, `container_label_topo_service`, …).
+pub const TOPO_PROJECT_LABEL: &str = "topo.project";
+pub const TOPO_SERVICE_LABEL: &str = "topo.service";
+pub const TOPO_PHASE_LABEL: &str = "topo.phase";
 
 /// The top-level `networks` entry of Dokploy's network.
 pub fn dokploy_network() -> (String, dct::MapOrEmpty<dct::NetworkSettings>) {
@@ -445,6 +478,67 @@ pub fn shared_volume(service: &Service) -> Option<&crate::model::Volume> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A spec with one exposed service, for the label tests.
+    fn exposed() -> Model {
+        let spec = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+ingress: { tls: letsencrypt }
+services:
+  web: { image: web:1.0, port: 80, expose: { host: shop.example.com } }
+";
+        match crate::compile(spec.as_bytes()) {
+            Ok(compiled) => compiled.model,
+            Err(diags) => panic!("{:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>()),
+        }
+    }
+
+    #[test]
+    fn each_flavor_writes_only_its_own_traefik_providers_labels() {
+        let model = exposed();
+        // Traefik's docker provider reads `traefik.docker.*`, its Swarm provider
+        // `traefik.swarm.*`; the Swarm provider skips a service carrying both.
+        for (flavor, own, other) in [
+            (Flavor::Compose, "traefik.docker.", "traefik.swarm."),
+            (Flavor::Swarm, "traefik.swarm.", "traefik.docker."),
+        ] {
+            let phase = &model.phases[usize::from(flavor == Flavor::Swarm)];
+            let labels = traefik_labels(&model, phase, &phase.services["web"], flavor);
+            assert!(labels.contains(&format!("{own}network={DOKPLOY_NETWORK}")), "{flavor:?}: {labels:#?}");
+            assert!(labels.iter().all(|l| !l.starts_with(other)), "{flavor:?} has {other}*: {labels:#?}");
+            assert!(labels.iter().all(|l| l.starts_with("traefik.")), "{labels:#?}");
+        }
+    }
+
+    #[test]
+    fn router_names_carry_the_phase_so_two_copies_do_not_collide() {
+        let model = exposed();
+        let names = |i: usize| -> Vec<String> {
+            let phase = &model.phases[i];
+            traefik_labels(&model, phase, &phase.services["web"], Flavor::Compose)
+                .iter()
+                .filter_map(|l| {
+                    l.strip_prefix("traefik.http.").map(|l| l.split('.').take(2).collect::<Vec<_>>().join("."))
+                })
+                .collect()
+        };
+        let (one, two) = (names(0), names(1));
+        assert!(one.contains(&"routers.shop-one-web-websecure".to_owned()), "{one:#?}");
+        assert!(one.contains(&"middlewares.shop-one-web-redirect-to-https".to_owned()), "{one:#?}");
+        assert!(one.iter().all(|n| !two.contains(n)), "phases share a name: {one:#?} {two:#?}");
+    }
+
+    #[test]
+    fn topo_labels_name_project_service_and_phase() {
+        let model = exposed();
+        let phase = &model.phases[0];
+        assert_eq!(
+            topo_labels(&model, phase, &phase.services["web"]),
+            ["topo.project=shop", "topo.service=web", "topo.phase=one"]
+        );
+    }
 
     #[test]
     fn go_durations() {
