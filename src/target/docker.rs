@@ -10,7 +10,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::model::{Check, Model, Phase, Probe, Service};
-use crate::spec::{AccessMode, Cpu, Duration, Memory, SecretsAs};
+use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
+
+use super::images::{self, Family};
 
 use super::{Document, Rendered, service_path};
 
@@ -84,6 +86,7 @@ impl Flavor {
 /// `restart`, `depends_on`, labels (compose) or `deploy` (Swarm).
 pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> ServiceEntry<D> {
     let security = &service.security;
+    let start = root_start(service);
     let mut volumes: Vec<dct::Volumes> = service
         .volumes
         .iter()
@@ -103,7 +106,10 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
     if security.read_only_root_filesystem {
         // The root is read-only: /tmp and the spec's `writable` paths are tmpfs mounts.
         let mut writable: Vec<&str> = vec!["/tmp"];
-        writable.extend(security.writable.iter().map(String::as_str).filter(|p| *p != "/tmp"));
+        writable.extend(start.writable);
+        writable.extend(security.writable.iter().map(String::as_str));
+        let mut seen = std::collections::BTreeSet::new();
+        writable.retain(|p| seen.insert(*p));
         volumes.extend(writable.into_iter().map(|target| {
             dct::Volumes::Advanced(dct::AdvancedVolumes {
                 source: None,
@@ -125,7 +131,7 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         user,
         read_only: security.read_only_root_filesystem,
         cap_drop: vec!["ALL".to_owned()],
-        cap_add: security.capabilities.clone(),
+        cap_add: capabilities(&start, &security.capabilities),
         // Swarm services cannot set security options (`docker stack deploy` ignores them).
         security_opt: match flavor {
             Flavor::Compose => vec!["no-new-privileges:true".to_owned()],
@@ -147,9 +153,49 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         command: service.command.as_ref().map(|argv| dct::Command::Args(escape_all(argv))),
         expose: service.ports.iter().map(|p| p.number).collect(),
         base,
-        healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness)),
+        healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness, &service.image)),
         deploy: None,
     }
+}
+
+/// What a known image needs to start under topo's hardening (every
+/// capability dropped, a read-only root) on Docker, which cannot run a
+/// container as the image's user unless told (`user:`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RootStart {
+    /// Capabilities its entrypoint uses as root before it drops to its user.
+    pub capabilities: &'static [&'static str],
+    /// Directories it writes outside its volumes, made tmpfs under a read-only root.
+    pub writable: &'static [&'static str],
+}
+
+/// The official postgres entrypoint, as root, creates and chowns PGDATA and
+/// `/var/run/postgresql` (chown, and chmod of files it does not own: FOWNER;
+/// reading them: DAC_OVERRIDE), then drops to postgres with gosu (SETUID,
+/// SETGID); mysql, mariadb, mongo and rabbitmq do the same with their data
+/// directories. The redis entrypoint chowns `/data` and drops with gosu or
+/// su-exec. Started as a user (`run_as_user`), they skip that step: then they
+/// need no capability, and a new named volume is already theirs, since Docker
+/// copies the ownership of the image's directory (the user's) into it.
+/// postgres also writes its socket and lock in `/var/run/postgresql`.
+pub fn root_start(service: &Service) -> RootStart {
+    const CHOWN_AND_DROP: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+    let Some(known) = images::known(&service.image) else { return RootStart::default() };
+    let writable = images::writable_dirs(&service.image);
+    let as_root = known.starts_as_root && service.security.run_as_user.is_none();
+    let capabilities: &'static [&'static str] = match known.family {
+        _ if !as_root => &[],
+        Family::Redis => &["CHOWN", "SETGID", "SETUID"],
+        Family::Postgres | Family::Other => CHOWN_AND_DROP,
+    };
+    RootStart { capabilities, writable }
+}
+
+/// `cap_add`: what the image's entrypoint needs, then the spec's own, each once.
+fn capabilities(start: &RootStart, asked: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = start.capabilities.iter().map(|c| (*c).to_owned()).collect();
+    all.extend(asked.iter().filter(|c| !start.capabilities.contains(&c.as_str())).cloned());
+    all
 }
 
 /// The named volume behind a service's volume: `postgres-data`.
@@ -180,11 +226,12 @@ pub fn swarm_secret_name(model: &Model, secret: &str) -> String {
 
 /// Compose and Swarm have one health check. They run the readiness check
 /// (which is the liveness check when only one is given).
-fn healthcheck(check: &Check) -> dct::Healthcheck {
+fn healthcheck(check: &Check, image: &str) -> dct::Healthcheck {
     let probe = check.compose_test.as_ref().unwrap_or(&check.probe);
+    let client = check.http_client.or_else(|| images::http_client(image));
     let start_period = check.initial_delay.map_or(0, Duration::millis) + check.start_period.map_or(0, Duration::millis);
     dct::Healthcheck {
-        test: Some(dct::HealthcheckTest::Multiple(health_test(probe))),
+        test: Some(dct::HealthcheckTest::Multiple(health_test(probe, client))),
         interval: Some(go_duration(check.interval)),
         timeout: Some(go_duration(check.timeout)),
         retries: i64::from(check.retries),
@@ -195,20 +242,48 @@ fn healthcheck(check: &Check) -> dct::Healthcheck {
 }
 
 /// The `test` of a health check. An `http` or `tcp` check needs a program in
-/// the image: `wget` (busybox, in every Alpine image) or else `curl` for http;
-/// `nc -z` or else bash's `/dev/tcp` for tcp. `compose_test` replaces them.
-pub fn health_test(probe: &Probe) -> Vec<String> {
+/// the image. For http: the client the spec or the image's name names (a
+/// one-line fetch with the image's Bun, Node.js or Python runtime, or wget
+/// or curl), else `wget` (BusyBox, in every Alpine image) or else `curl`;
+/// for tcp: `nc -z` or else bash's `/dev/tcp`. `compose_test` replaces them.
+pub fn health_test(probe: &Probe, client: Option<HttpClient>) -> Vec<String> {
     match probe {
         Probe::Exec { argv } => std::iter::once("CMD".to_owned()).chain(escape_all(argv)).collect(),
         Probe::Shell { line } => vec!["CMD-SHELL".to_owned(), escape_dollars(line)],
         Probe::Http { path, port } => {
             let url = format!("http://127.0.0.1:{port}{path}");
-            vec!["CMD-SHELL".to_owned(), format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}")]
+            match client {
+                Some(client) => std::iter::once("CMD".to_owned()).chain(http_command(client, &url)).collect(),
+                None => {
+                    vec!["CMD-SHELL".to_owned(), format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}")]
+                }
+            }
         }
         Probe::Tcp { port } => {
             vec!["CMD-SHELL".to_owned(), format!("nc -z 127.0.0.1 {port} || bash -c '</dev/tcp/127.0.0.1/{port}'")]
         }
     }
+}
+
+/// One GET of `url` that exits 0 on a 2xx answer (after redirects) and
+/// non-zero on any other status or error, with one program and no shell.
+pub fn http_command(client: HttpClient, url: &str) -> Vec<String> {
+    let fetch = format!("fetch('{url}').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))");
+    let argv: Vec<String> = match client {
+        HttpClient::Bun => vec!["bun".into(), "-e".into(), fetch],
+        HttpClient::Node => vec!["node".into(), "-e".into(), fetch],
+        // urlopen raises on an HTTP error status and on a failed connection: exit 1.
+        HttpClient::Python => {
+            vec![
+                "python3".into(),
+                "-c".into(),
+                format!("import urllib.request; urllib.request.urlopen('{url}', timeout=10)"),
+            ]
+        }
+        HttpClient::Wget => vec!["wget".into(), "-q".into(), "-O".into(), "/dev/null".into(), url.into()],
+        HttpClient::Curl => vec!["curl".into(), "-fsS".into(), "-o".into(), "/dev/null".into(), url.into()],
+    };
+    escape_all(&argv)
 }
 
 /// The label key that tells Traefik which network reaches the containers: each
@@ -382,6 +457,7 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
             );
         }
     }
+    warn_image(rendered, service, flavor);
     // Validation already warns about a compose or swarm phase; this covers rendering a k8s phase here.
     if let Some(autoscale) = &service.autoscale
         && phase.target == crate::spec::Target::K8s
@@ -394,6 +470,41 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
             ),
             &service_path(service, "autoscale"),
             "raise `replicas` for this phase if the peak needs more",
+        );
+    }
+}
+
+/// What topo cannot know of an image it does not know: whether its http
+/// check's program is in it, and whether it starts under topo's hardening.
+fn warn_image(rendered: &mut Rendered, service: &Service, flavor: Flavor) {
+    let target = flavor.name();
+    if let Some(check) = service.health.as_ref().map(|h| &h.readiness)
+        && matches!(check.probe, Probe::Http { .. })
+        && check.compose_test.is_none()
+        && check.http_client.is_none()
+        && images::http_client(&service.image).is_none()
+    {
+        rendered.warn(
+            "http-check-tool-unknown",
+            format!(
+                "{target} runs `{}`'s http check inside the container with wget or curl, and `{}` may have neither (slim and distroless images, oven/bun): then it never turns healthy",
+                service.name, service.image
+            ),
+            &service_path(service, "health"),
+            "say what the image has: `http_client: bun`, `node`, `python`, `wget` or `curl` on the check, or give it a `compose_test`",
+        );
+    }
+    if images::known(&service.image).is_none() && service.security.run_as_user.is_none() {
+        rendered.warn(
+            "image-hardening-unknown",
+            format!(
+                "{target} starts `{}` with every capability dropped{}, as the image's own user: topo does not know `{}`, nor whether its entrypoint needs root (to chown its data or switch user)",
+                service.name,
+                if service.security.read_only_root_filesystem { " and a read-only root" } else { "" },
+                service.image
+            ),
+            &service_path(service, "image"),
+            "give its numeric user, `security: { run_as_user: <uid> }`, so it starts as that user; add `capabilities` or `writable` paths if it still needs them",
         );
     }
 }
@@ -560,19 +671,36 @@ services:
     #[test]
     fn dollars_are_escaped() {
         assert_eq!(escape_dollars("a$b$$c"), "a$$b$$$$c");
-        let test = health_test(&Probe::Shell { line: "test -n \"$PGUSER\"".into() });
+        let test = health_test(&Probe::Shell { line: "test -n \"$PGUSER\"".into() }, None);
         assert_eq!(test, ["CMD-SHELL", "test -n \"$$PGUSER\""]);
     }
 
     #[test]
     fn http_and_tcp_checks_use_tools_in_the_image() {
-        let http = health_test(&Probe::Http { path: "/ready".into(), port: 4000 });
+        let http = health_test(&Probe::Http { path: "/ready".into(), port: 4000 }, None);
         assert_eq!(
             http[1],
             "wget -q -O /dev/null http://127.0.0.1:4000/ready || curl -fsS -o /dev/null http://127.0.0.1:4000/ready"
         );
-        let tcp = health_test(&Probe::Tcp { port: 5432 });
+        let tcp = health_test(&Probe::Tcp { port: 5432 }, None);
         assert_eq!(tcp[1], "nc -z 127.0.0.1 5432 || bash -c '</dev/tcp/127.0.0.1/5432'");
-        assert_eq!(health_test(&Probe::Exec { argv: vec!["pg_isready".into()] }), ["CMD", "pg_isready"]);
+        assert_eq!(health_test(&Probe::Exec { argv: vec!["pg_isready".into()] }, None), ["CMD", "pg_isready"]);
+    }
+
+    #[test]
+    fn http_checks_with_the_images_own_runtime_need_no_extra_tool() {
+        let probe = Probe::Http { path: "/ready".into(), port: 4000 };
+        let url = "http://127.0.0.1:4000/ready";
+        let fetch = format!("fetch('{url}').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))");
+        assert_eq!(health_test(&probe, Some(HttpClient::Bun)), ["CMD", "bun", "-e", fetch.as_str()]);
+        assert_eq!(health_test(&probe, Some(HttpClient::Node)), ["CMD", "node", "-e", fetch.as_str()]);
+        let python = health_test(&probe, Some(HttpClient::Python));
+        assert_eq!(python[..3], ["CMD", "python3", "-c"]);
+        assert_eq!(python[3], format!("import urllib.request; urllib.request.urlopen('{url}', timeout=10)"));
+        assert_eq!(health_test(&probe, Some(HttpClient::Curl)), ["CMD", "curl", "-fsS", "-o", "/dev/null", url]);
+        for client in HttpClient::ALL.map(|(_, c)| c) {
+            let line = health_test(&probe, Some(client)).join(" ");
+            assert_eq!(line.matches("http://").count(), 1, "one URL literal: {line}");
+        }
     }
 }

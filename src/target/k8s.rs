@@ -37,11 +37,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{Amounts, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
-use crate::spec::{AccessMode, Duration, Role, Spread};
+use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
-use super::{Document, Rendered, image_is_pinned, image_repository, image_tag, service_path, to_yaml};
+use super::images::{self, Family};
+
+use super::{Document, Rendered, image_is_pinned, image_tag, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -599,33 +601,9 @@ fn warn_unhonoured(service: &Service, rendered: &mut Rendered) {
             "readiness probes keep traffic away until a pod is ready; make the service retry its connections at startup",
         );
     }
-    if let Some(known) = root_image(&service.image)
-        && service.security.run_as_non_root
-        && service.security.run_as_user.is_none()
-    {
-        rendered.warn(
-            "image-starts-as-root",
-            format!("`{}` starts as root, and runAsNonRoot will stop it from starting", service.image),
-            &service_path(service, "security"),
-            &format!("run it as its own user: `security: {{ {known} }}`"),
-        );
-    }
-}
-
-/// Official images that start as root and drop to a fixed user: the user to run them as directly.
-fn root_image(image: &str) -> Option<&'static str> {
-    let name = image_repository(image).trim_start_matches("docker.io/").trim_start_matches("library/");
-    let alpine = image_tag(image).is_some_and(|t| t.contains("alpine"));
-    match name {
-        "postgres" | "pgvector/pgvector" | "postgis/postgis" if alpine => {
-            Some("run_as_user: 70, run_as_group: 70, fs_group: 70")
-        }
-        "postgres" | "pgvector/pgvector" | "postgis/postgis" | "mysql" | "mariadb" | "mongo" | "rabbitmq" => {
-            Some("run_as_user: 999, run_as_group: 999, fs_group: 999")
-        }
-        "redis" | "valkey/valkey" if alpine => Some("run_as_user: 999, run_as_group: 1000, fs_group: 1000"),
-        "redis" | "valkey/valkey" => Some("run_as_user: 999, run_as_group: 999, fs_group: 999"),
-        _ => None,
+    // An error under `topo check`; rendering says it too, as a warning.
+    if let Some(error) = unknown_user(service) {
+        rendered.warn("image-user-unknown", error.message, &error.path, error.help.as_deref().unwrap_or_default());
     }
 }
 
@@ -643,7 +621,10 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     let mut mounts = Vec::new();
     if security.read_only_root_filesystem {
         let mut writable: Vec<&str> = vec!["/tmp"];
-        writable.extend(security.writable.iter().map(String::as_str).filter(|p| *p != "/tmp"));
+        writable.extend(images::writable_dirs(&service.image));
+        writable.extend(security.writable.iter().map(String::as_str));
+        let mut seen = std::collections::BTreeSet::new();
+        writable.retain(|p| seen.insert(*p));
         for (i, path) in writable.iter().enumerate() {
             let volume = if i == 0 { "tmp".to_owned() } else { format!("writable-{i}") };
             volumes.push(K8sVolume {
@@ -673,10 +654,9 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
         });
     }
 
-    let env: Vec<EnvVar> = service
-        .secrets
-        .iter()
-        .map(|secret| EnvVar {
+    let env: Vec<EnvVar> = pgdata_env(service)
+        .into_iter()
+        .chain(service.secrets.iter().map(|secret| EnvVar {
             name: secret.clone(),
             value_from: Some(EnvVarSource {
                 secret_key_ref: Some(SecretKeySelector {
@@ -687,7 +667,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
                 ..Default::default()
             }),
             ..Default::default()
-        })
+        }))
         .collect();
     // The shared ConfigMap first: a later source wins, so the service's own values override it.
     let mut sources = Vec::new();
@@ -763,14 +743,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
             termination_grace_period_seconds: Some(i64::from(seconds(service.stop_grace_period))),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(security.run_as_non_root),
-                run_as_user: security.run_as_user.map(i64::from),
-                run_as_group: security.run_as_group.map(i64::from),
-                fs_group: security.fs_group.map(i64::from),
-                seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..Default::default() }),
-                ..Default::default()
-            }),
+            security_context: Some(pod_security(service)),
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
             node_selector,
@@ -779,6 +752,78 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             ..Default::default()
         }),
     }
+}
+
+/// The pod's security context. `runAsNonRoot` needs a numeric user: the
+/// kubelet refuses an image whose `USER` is root or a name. Without
+/// `run_as_user`, a known image runs as its own user (its group, and that
+/// group owning its volumes); `topo check` refuses an unknown one
+/// (`image-user-unknown`). `OnRootMismatch` spares a large volume a walk of
+/// every file at each start when its ownership is already right.
+fn pod_security(service: &Service) -> PodSecurityContext {
+    let security = &service.security;
+    let known = images::known(&service.image).filter(|_| security.run_as_non_root && security.run_as_user.is_none());
+    let fs_group = security.fs_group.or(known.filter(|_| !service.volumes.is_empty()).map(|k| k.gid));
+    PodSecurityContext {
+        run_as_non_root: Some(security.run_as_non_root),
+        run_as_user: security.run_as_user.or(known.map(|k| k.uid)).map(i64::from),
+        run_as_group: security.run_as_group.or(known.map(|k| k.gid)).map(i64::from),
+        fs_group: fs_group.map(i64::from),
+        fs_group_change_policy: fs_group.map(|_| "OnRootMismatch".to_owned()),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// The postgres images up to 17 keep PGDATA at `/var/lib/postgresql/data`.
+/// A volume mounted there is root-owned on K3s's local-path provisioner
+/// (fsGroup changes only its group), and initdb refuses a data directory its
+/// user does not own: PGDATA goes one level down, into a directory initdb
+/// creates, as the image's documentation recommends. postgres 18 images keep
+/// their data in `/var/lib/postgresql/18/docker` below a volume at
+/// `/var/lib/postgresql` and need nothing. An `env` PGDATA wins.
+pub fn pgdata_env(service: &Service) -> Option<EnvVar> {
+    const PGDATA: &str = "/var/lib/postgresql/data";
+    let postgres = images::known(&service.image).is_some_and(|k| k.family == Family::Postgres);
+    let up_to_17 = images::postgres_major(&service.image).is_none_or(|major| major <= 17);
+    let mounted = service.volumes.iter().any(|v| v.mount.trim_end_matches('/') == PGDATA);
+    (postgres && up_to_17 && mounted && !service.env.contains_key("PGDATA")).then(|| EnvVar {
+        name: "PGDATA".to_owned(),
+        value: Some(format!("{PGDATA}/pgdata")),
+        ..Default::default()
+    })
+}
+
+/// What `topo check` refuses in a Kubernetes phase: a service that must run
+/// as non-root (the default) with an image whose user topo does not know and
+/// no `run_as_user`. The kubelet would refuse to start it unless the image's
+/// `USER` is numeric, which topo cannot see.
+pub fn check(model: &Model) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let k8s_services = model.phases.iter().filter(|p| p.target == Target::K8s).flat_map(|p| p.services.values());
+    let mut seen = std::collections::BTreeSet::new();
+    for service in k8s_services {
+        if let Some(diag) = unknown_user(service)
+            && seen.insert(service.name.clone())
+        {
+            diags.push(diag);
+        }
+    }
+    diags
+}
+
+/// The error of an unknown image's user, or none.
+fn unknown_user(service: &Service) -> Option<Diagnostic> {
+    let security = &service.security;
+    if !security.run_as_non_root || security.run_as_user.is_some() || images::known(&service.image).is_some() {
+        return None;
+    }
+    let message = format!(
+        "Kubernetes must run `{}` as non-root, and topo does not know the user of `{}`: the kubelet refuses to start it unless the image's `USER` is numeric",
+        service.name, service.image
+    );
+    let help = "add the image's numeric user to the service: `security: { run_as_user: 1000 }` (1000 is the `bun` and `node` user of images built on oven/bun and node; see `USER` in its Dockerfile), or `security: { run_as_non_root: false }` for an image that must start as root";
+    Some(Diagnostic::error("image-user-unknown", message, &service_path(service, "image")).help(help))
 }
 
 /// nodeSelector for what a label can say; node affinity for "not a
