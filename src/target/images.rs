@@ -104,7 +104,7 @@ pub fn postgres_major(image: &str) -> Option<u32> {
 pub fn http_client(image: &str) -> Option<HttpClient> {
     let repository = repository(image);
     let name = repository.rsplit('/').next().unwrap_or(repository);
-    if repository == "oven/bun" {
+    if repository.starts_with("oven/bun") {
         Some(HttpClient::Bun)
     } else if repository == "node" {
         Some(HttpClient::Node)
