@@ -37,6 +37,7 @@ pub fn check(spec_path: &Path, strict: bool, format: Format) -> anyhow::Result<E
             // Does every phase fit its machines? An error when not, a warning when tight.
             let mut diags = compiled.warnings.clone();
             diags.extend(topo::plan::diagnostics(&topo::plan::plan(&compiled.model)));
+            diags.extend(topo::target::check(&compiled.model));
             compiled.locate(&mut diags);
             let summary = (!diags.has_errors())
                 .then(|| format!("{phases} phase{}, {services} service{}", plural(phases), plural(services)));

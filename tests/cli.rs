@@ -700,9 +700,11 @@ fn all_errors_are_reported_in_one_run_in_source_order() {
 /// The warning codes a valid fixture declares with `# warnings: a, b`.
 fn declared_warnings(path: &Path) -> Vec<String> {
     // The DESIGN.md example stays verbatim, so it cannot carry a header: its limits
-    // over-commit the cpu of phases 1 and 2, which the fit check calls tight.
-    if path.file_name().is_some_and(|n| n == "design-example.yaml") {
-        return vec!["phase-tight".to_owned(), "phase-tight".to_owned()];
+    // over-commit the cpu of phases 1 and 2, which the fit check calls tight; its
+    // pg_isready checks the socket; its redis gets no password its clients have.
+    if is_design_example(path) {
+        let codes = ["pg-isready-without-host", "phase-tight", "phase-tight", "redis-without-password"];
+        return codes.map(str::to_owned).to_vec();
     }
     let text = fs_err::read_to_string(path).unwrap();
     let mut codes: Vec<String> = text
@@ -713,6 +715,32 @@ fn declared_warnings(path: &Path) -> Vec<String> {
         .collect();
     codes.sort();
     codes
+}
+
+fn is_design_example(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "design-example.yaml")
+}
+
+/// The design example is accepted as it stands (it compiles and renders),
+/// but `topo check` refuses to deploy its k8s phase: the three app images'
+/// users are unknown, and the kubelet would refuse them under runAsNonRoot.
+#[test]
+fn design_example_compiles_and_check_names_the_unknown_image_users() {
+    let dir = fixtures("valid");
+    let run = Topo::check().spec_file("design-example.yaml").json().current_dir(&dir).run();
+    run.assert_code(1);
+    let report = run.json();
+    let errors: Vec<(String, u64)> =
+        diagnostics(&report).into_iter().filter(|d| d.severity == "error").map(|d| (d.code, d.line)).collect();
+    // The `image:` lines of frontend, backend and worker, in source order.
+    let want = [41, 51, 67].map(|line| ("image-user-unknown".to_owned(), line)).to_vec();
+    assert_eq!(errors, want, "{}", run.describe());
+    let mut warnings: Vec<String> =
+        diagnostics(&report).into_iter().filter(|d| d.severity == "warning").map(|d| d.code).collect();
+    warnings.sort();
+    assert_eq!(warnings, declared_warnings(&dir.join("design-example.yaml")));
+    let text = fs_err::read_to_string(dir.join("design-example.yaml")).unwrap();
+    assert!(topo::compile(text.as_bytes()).is_ok(), "the spec language accepts it");
 }
 
 #[test]
@@ -733,7 +761,7 @@ fn assert_valid_specs(dir: &Path, required: &[&str]) {
     for required in required {
         assert!(names.iter().any(|n| n == required), "{}/{required} is missing", dir.display());
     }
-    for path in &files {
+    for path in files.iter().filter(|p| !is_design_example(p)) {
         let file = file_name(path);
         let human = Topo::check().spec_file(&file).current_dir(dir).run();
         human.assert_code(0);
@@ -1231,4 +1259,52 @@ fn hex_number_is_a_memory_quantity() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
     assert!(validator.is_valid(&spec_as_json(&dir.join("hex.yaml"))), "the schema accepts it");
     Topo::check().spec_file("hex.yaml").current_dir(&dir).run().assert_code(0);
+}
+
+/// Deploy-time defects a spec can say: an unknown image's user on
+/// Kubernetes (an error, with the line to add), pg_isready on the socket, and
+/// a redis whose clients hold a password it never asks for.
+#[test]
+fn check_reports_what_would_not_work_at_deploy_time() {
+    let dir = scratch_dir("deploy-time");
+    let spec = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 4, memory: 8Gi } } }
+  2: { name: two, target: k8s, nodes: { n-1: { role: manager, cpu: 4, memory: 8Gi } } }
+secrets: [REDIS_PASSWORD]
+services:
+  api:
+    image: registry.example.com/api:1.0
+    secrets: [REDIS_PASSWORD]
+    depends_on: [cache, db]
+  db:
+    image: postgres:17
+    health: { exec: [pg_isready, -U, postgres] }
+  cache:
+    image: redis:8.2-alpine
+    health: { exec: [redis-cli, ping] }
+";
+    fs_err::write(dir.join("topo.yaml"), spec).unwrap();
+    let run = Topo::check().spec_file("topo.yaml").json().current_dir(&dir).run();
+    run.assert_code(1);
+    let found: Vec<(String, String, u64, u64)> =
+        diagnostics(&run.json()).into_iter().map(|d| (d.severity, d.code, d.line, d.column)).collect();
+    let want = [
+        ("error", "image-user-unknown", 8, 12),
+        ("warning", "pg-isready-without-host", 13, 21),
+        ("warning", "redis-without-password", 14, 3),
+    ];
+    let want: Vec<(String, String, u64, u64)> =
+        want.iter().map(|(s, c, l, col)| ((*s).to_owned(), (*c).to_owned(), *l, *col)).collect();
+    assert_eq!(found, want, "{}", run.describe());
+    let report = diagnostics(&run.json());
+    let help = report[0].help.as_deref().unwrap_or_default();
+    assert!(help.contains("`security: { run_as_user: 1000 }`"), "{help}");
+    // The known images need no user: postgres and redis run as theirs.
+    let fixed = spec.replace(
+        "    image: registry.example.com/api:1.0\n",
+        "    image: registry.example.com/api:1.0\n    security: { run_as_user: 1000 }\n",
+    );
+    fs_err::write(dir.join("topo.yaml"), fixed).unwrap();
+    Topo::check().spec_file("topo.yaml").current_dir(&dir).run().assert_code(0);
 }

@@ -124,8 +124,8 @@ fn a_failing_render_leaves_the_previous_tree_intact() {
     assert_eq!(tree(&dir.join("out")), before);
 
     let shared = spec.replace(
-        "    stateful: true\n    command: [redis-server",
-        "    stateful: true\n    replicas: { 2: 2 }\n    command: [redis-server",
+        "    stateful: true\n    # Its clients",
+        "    stateful: true\n    replicas: { 2: 2 }\n    # Its clients",
     );
     assert_ne!(shared, spec);
     fs_err::write(dir.join("topo.yaml"), shared).unwrap();

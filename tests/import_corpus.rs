@@ -143,7 +143,15 @@ fn import_and_render(path: &Path) -> Verdict {
         if rendered.warnings.has_errors() {
             return Verdict::Failed(format!("render {target:?}: {}", first_errors(&rendered.warnings)));
         }
-        fs_err::write(dir.path().join(file), rendered.stream()).unwrap();
+        // kubernetes-validate has no schema for custom resources: they are checked against theirs here.
+        let text = match target {
+            Target::K8s => match validators::split_custom_resources(&rendered.stream()) {
+                Ok(built_in) => built_in,
+                Err(error) => return Verdict::Failed(format!("k8s custom resources: {error}")),
+            },
+            _ => rendered.stream(),
+        };
+        fs_err::write(dir.path().join(file), text).unwrap();
     }
     Verdict::Rendered { dir }
 }

@@ -122,13 +122,13 @@ fn compose_is_dokploy_ready() {
     for label in [
         "traefik.enable=true",
         "traefik.docker.network=dokploy-network",
-        "traefik.http.routers.finanzas-backend-web.rule=Host(`api.tudominio.cloud`)",
-        "traefik.http.routers.finanzas-backend-web.entrypoints=web",
-        "traefik.http.routers.finanzas-backend-web.middlewares=finanzas-backend-redirect-to-https",
-        "traefik.http.routers.finanzas-backend-websecure.entrypoints=websecure",
-        "traefik.http.routers.finanzas-backend-websecure.tls.certresolver=letsencrypt",
-        "traefik.http.services.finanzas-backend-websecure.loadbalancer.server.port=4000",
-        "traefik.http.middlewares.finanzas-backend-redirect-to-https.redirectscheme.scheme=https",
+        "traefik.http.routers.finanzas-dokploy-backend-web.rule=Host(`api.tudominio.cloud`)",
+        "traefik.http.routers.finanzas-dokploy-backend-web.entrypoints=web",
+        "traefik.http.routers.finanzas-dokploy-backend-web.middlewares=finanzas-dokploy-backend-redirect-to-https",
+        "traefik.http.routers.finanzas-dokploy-backend-websecure.entrypoints=websecure",
+        "traefik.http.routers.finanzas-dokploy-backend-websecure.tls.certresolver=letsencrypt",
+        "traefik.http.services.finanzas-dokploy-backend-websecure.loadbalancer.server.port=4000",
+        "traefik.http.middlewares.finanzas-dokploy-backend-redirect-to-https.redirectscheme.scheme=https",
     ] {
         assert!(labels.contains(&label), "missing {label} in {labels:#?}");
     }
@@ -136,7 +136,11 @@ fn compose_is_dokploy_ready() {
     let postgres = get(&file, "services.postgres");
     assert_eq!(get(postgres, "expose.0").as_u64(), Some(5432));
     assert!(get(&file, "services.bullmq-worker").get("expose").is_none(), "no ports, no expose");
-    assert!(postgres.get("labels").is_none() && postgres.get("networks").is_none());
+    assert!(postgres.get("networks").is_none());
+    assert_eq!(
+        strings(get(postgres, "labels")),
+        ["topo.project=finanzas", "topo.service=postgres", "topo.phase=dokploy"]
+    );
     assert_eq!(get(postgres, "volumes.0.source").as_str(), Some("postgres-data"));
     assert_eq!(get(&file, "volumes.postgres-data"), &Value::Mapping(Default::default()));
 }
@@ -161,16 +165,21 @@ services:
 fn health_checks_become_docker_tests() {
     let file = render(&finanzas(), 1, Target::Compose).value();
     let backend = get(&file, "services.backend.healthcheck");
+    // The spec says the image is Bun's: its own fetch, no wget or curl.
     assert_eq!(
         strings(get(backend, "test")),
         [
-            "CMD-SHELL",
-            "wget -q -O /dev/null http://127.0.0.1:4000/ready || curl -fsS -o /dev/null http://127.0.0.1:4000/ready"
+            "CMD",
+            "bun",
+            "-e",
+            "fetch('http://127.0.0.1:4000/ready').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
         ]
     );
+    assert_eq!(strings(get(&file, "services.frontend.healthcheck.test"))[..3], ["CMD", "node", "-e"]);
+    assert_eq!(strings(get(&file, "services.embedding.healthcheck.test"))[..3], ["CMD", "python3", "-c"]);
     assert_eq!(get(backend, "start_period").as_str(), Some("5s"), "initial_delay lengthens start_period");
     let postgres = get(&file, "services.postgres.healthcheck");
-    assert_eq!(strings(get(postgres, "test")), ["CMD", "pg_isready", "-U", "postgres"]);
+    assert_eq!(strings(get(postgres, "test")), ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "postgres"]);
     assert_eq!(get(&file, "services.embedding.healthcheck.start_period").as_str(), Some("1m"));
 
     let spec = "project: shop
@@ -179,8 +188,21 @@ services:
   api: { image: api:1.0, port: 8080, health: { http: /health, compose_test: [/app/healthcheck, --port, 8080] } }
   db: { image: db:1.0, port: 5432, health: { tcp: 5432, compose_test: 'pg_isready -h $$HOSTNAME' } }
   cache: { image: cache:1.0, port: 6379, health: { tcp: 6379 } }
+  web: { image: web:1.0, port: 80, health: { http: / } }
+  bun: { image: \"oven/bun:1.2-slim\", port: 3000, health: { http: /health } }
 ";
-    let file = render(&compile_text(spec), 1, Target::Compose).value();
+    let out = render(&compile_text(spec), 1, Target::Compose);
+    let file = out.value();
+    // An image topo does not know: wget, else curl, and a warning that it may have neither.
+    assert_eq!(
+        strings(get(&file, "services.web.healthcheck.test")),
+        ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:80/ || curl -fsS -o /dev/null http://127.0.0.1:80/"]
+    );
+    assert!(out.has("http-check-tool-unknown", "services.web.health"), "{:?}", out.codes());
+    assert!(!out.has("http-check-tool-unknown", "services.api.health"), "compose_test is the override");
+    // A Bun image by its name: Bun's fetch, no warning.
+    assert_eq!(strings(get(&file, "services.bun.healthcheck.test"))[..3], ["CMD", "bun", "-e"]);
+    assert!(!out.has("http-check-tool-unknown", "services.bun.health"));
     assert_eq!(strings(get(&file, "services.api.healthcheck.test")), ["CMD", "/app/healthcheck", "--port", "8080"]);
     assert_eq!(
         strings(get(&file, "services.db.healthcheck.test")),
@@ -189,7 +211,7 @@ services:
     );
     assert_eq!(
         strings(get(&file, "services.cache.healthcheck.test")),
-        ["CMD-SHELL", "nc -z 127.0.0.1 6379 || bash -c '</dev/tcp/127.0.0.1/6379'"]
+        ["CMD-SHELL", "nc -z 127.0.0.1 6379 || nc -w 2 127.0.0.1 6379 </dev/null || bash -c '</dev/tcp/127.0.0.1/6379'"]
     );
 }
 
@@ -272,8 +294,9 @@ fn swarm_phase_2_deploy() {
     }
     let constraints = |service: &str| strings(get(&file, &format!("services.{service}.deploy.placement.constraints")));
     assert_eq!(constraints("bullmq-worker"), ["node.labels.tier == batch"]);
-    assert_eq!(constraints("postgres"), ["node.role == manager"]);
-    assert_eq!(constraints("redis"), ["node.role == manager"]);
+    // A role is one node only until a second manager joins: the hostname pins the volume's node.
+    assert_eq!(constraints("postgres"), ["node.role == manager", "node.hostname == vps-1"]);
+    assert_eq!(constraints("redis"), ["node.role == manager", "node.hostname == vps-1"]);
     assert_eq!(constraints("embedding"), ["node.labels.ram == high"]);
 
     let backend = get(&file, "services.backend");
@@ -286,21 +309,26 @@ fn swarm_phase_2_deploy() {
 
     // Swarm ignores or rejects these: they are not in a stack.
     for (name, service) in get(&file, "services").as_mapping().unwrap() {
-        for key in ["depends_on", "restart", "build", "labels", "security_opt", "container_name"] {
+        for key in ["depends_on", "restart", "build", "security_opt", "container_name"] {
             assert!(service.get(key).is_none(), "{name:?} has `{key}`");
         }
     }
+    // Container labels for cAdvisor; Traefik's only under `deploy.labels`.
+    assert_eq!(strings(get(backend, "labels")), ["topo.project=finanzas", "topo.service=backend", "topo.phase=swarm"]);
     let labels = strings(get(backend, "deploy.labels"));
+    assert!(labels.iter().all(|l| !l.starts_with("traefik.docker.")), "Traefik's Swarm provider skips it: {labels:#?}");
     for label in [
         "traefik.enable=true",
         "traefik.swarm.network=dokploy-network",
-        "traefik.http.routers.finanzas-backend-websecure.rule=Host(`api.tudominio.cloud`)",
-        "traefik.http.services.finanzas-backend-web.loadbalancer.server.port=4000",
-        "traefik.http.services.finanzas-backend-websecure.loadbalancer.server.port=4000",
+        "traefik.http.routers.finanzas-swarm-backend-websecure.rule=Host(`api.tudominio.cloud`)",
+        "traefik.http.services.finanzas-swarm-backend-web.loadbalancer.server.port=4000",
+        "traefik.http.services.finanzas-swarm-backend-websecure.loadbalancer.server.port=4000",
     ] {
         assert!(labels.contains(&label), "missing {label}");
     }
     assert_eq!(get(&file, "networks.default.driver").as_str(), Some("overlay"));
+    assert_eq!(get(&file, "networks.default.attachable"), &Value::Bool(true));
+    assert_eq!(get(&file, "networks.default.driver_opts.encrypted").as_str(), Some("true"), "three nodes: encrypted");
     assert_eq!(get(&file, "networks.dokploy-network.external"), &Value::Bool(true));
 
     assert!(out.has("depends-on-ignored", "services.backend.depends_on"));
@@ -337,7 +365,12 @@ services:
     assert_eq!(strings(get(&file, "services.pinned.deploy.placement.constraints")), ["node.hostname == vps-2"]);
     assert_eq!(get(&file, "services.pinned.deploy.endpoint_mode").as_str(), Some("dnsrr"));
     assert!(out.has("spread-unsatisfiable", "services.web.placement"));
-    assert!(out.has("stateful-not-pinned", "services.db.placement"));
+    // One replica with a local volume: pinned by hostname where the plan puts it, not warned about.
+    assert_eq!(
+        strings(get(&file, "services.db.deploy.placement.constraints")),
+        ["node.role == worker", "node.hostname == vps-2"]
+    );
+    assert!(!out.codes().contains(&"stateful-not-pinned"), "{:?}", out.codes());
     assert!(out.diags.iter().all(|d| d.severity == Severity::Warning));
 }
 
@@ -391,7 +424,7 @@ services:
     image: files:1.0
     replicas: 2
     volumes: { shared: { mount: /srv, access: ReadWriteMany }, seed: { mount: /seed, access: ReadOnlyMany } }
-  plain: { image: plain:1.0 }
+  plain: { image: \"nginxinc/nginx-unprivileged:1.27\" }
 ";
     let compiled = compile_text(spec);
     let compose = render(&compiled, 1, Target::Compose);
@@ -413,7 +446,9 @@ services:
         );
         assert_eq!(ignored.iter().filter(|d| d.path.to_string().starts_with("services.app")).count(), 1);
     }
-    assert!(!compose.diags.iter().any(|d| d.path.to_string().starts_with("services.files")), "one node shares it");
+    let files_ignored =
+        |d: &&topo::diag::Diagnostic| d.code == "settings-ignored" && d.path.to_string().starts_with("services.files");
+    assert!(!compose.diags.iter().any(|d| files_ignored(&d)), "one node shares it");
     assert!(swarm.has("settings-ignored", "services.files.volumes.shared.access"), "{:?}", swarm.codes());
     // A ReadOnlyMany volume is mounted read-only, as its access mode asks.
     for out in [&compose, &swarm] {
@@ -441,6 +476,7 @@ phases:
 services:
   agent:
     image: agent:1.2
+    security: { run_as_user: 1000 }
     replicas: { 1: 1, 2: global }
     volumes: { buffer: { mount: /buffer } }
     placement: { spread: hard }
@@ -584,13 +620,104 @@ fn a_missing_secret_fails_the_deploy() {
 #[test]
 fn compose_lint_findings_are_known() {
     let digest = ("CL-0019", "images are pinned by tag: the spec has no digests, and a tag is what users review");
-    let writable_root = ("CL-0007", "postgres sets `read_only_root_filesystem: false` in the spec");
     let no_new_privileges = ("CL-0003", "Swarm services cannot set `no-new-privileges` (no security_opt in a stack)");
     let compiled = finanzas();
     let compose = render(&compiled, 1, Target::Compose);
     let file = TempInput::new(&compose.file, &compose.yaml).unwrap();
-    validators::compose_lint_allowing(file.path(), &[digest, writable_root]).unwrap();
+    validators::compose_lint_allowing(file.path(), &[digest]).unwrap();
     let swarm = render(&compiled, 2, Target::Swarm);
     let file = TempInput::new(&swarm.file, &swarm.yaml).unwrap();
-    validators::compose_lint_allowing(file.path(), &[digest, writable_root, no_new_privileges]).unwrap();
+    validators::compose_lint_allowing(file.path(), &[digest, no_new_privileges]).unwrap();
+}
+
+#[test]
+fn swarm_overlay_is_attachable_and_encrypted_across_nodes_unless_the_phase_opts_out() {
+    let spec = "project: shop
+phases:
+  1: { name: one, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi }, vps-2: { cpu: 2, memory: 4Gi } } }
+  3:
+    name: three
+    target: swarm
+    encrypt_network: false
+    nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi }, vps-2: { cpu: 2, memory: 4Gi } }
+services:
+  web: { image: web:1.0, port: 80 }
+";
+    let compiled = compile_text(spec);
+    for (phase, encrypted) in [(1, false), (2, true), (3, false)] {
+        let file = render(&compiled, phase, Target::Swarm).value();
+        assert_eq!(get(&file, "networks.default.attachable"), &Value::Bool(true), "phase {phase}");
+        let opts = get(&file, "networks.default").get("driver_opts");
+        assert_eq!(opts.and_then(|o| o.get("encrypted")).is_some(), encrypted, "phase {phase}: {file:?}");
+    }
+}
+
+#[test]
+fn every_container_and_task_carries_topos_labels() {
+    let compiled = finanzas();
+    for (phase, target, name) in [(1, Target::Compose, "dokploy"), (2, Target::Swarm, "swarm")] {
+        let file = render(&compiled, phase, target).value();
+        for (service, entry) in get(&file, "services").as_mapping().unwrap() {
+            let service = service.as_str().unwrap();
+            // Service-level `labels` are container labels on Swarm too, which cAdvisor exports.
+            let labels = strings(get(entry, "labels"));
+            for label in
+                ["topo.project=finanzas".to_owned(), format!("topo.service={service}"), format!("topo.phase={name}")]
+            {
+                assert!(labels.contains(&label.as_str()), "{service} in phase {phase}: {labels:?}");
+            }
+        }
+    }
+}
+
+/// The official postgres and redis entrypoints start as root, chown their
+/// data and drop to their user: with every capability dropped they need those
+/// they use back, and postgres a writable `/var/run/postgresql`. Started as
+/// their user (`run_as_user`) they skip that step and need none.
+#[test]
+fn known_database_images_start_under_topos_hardening() {
+    let spec = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 4, memory: 8Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 4, memory: 8Gi } } }
+services:
+  pg: { image: \"postgres:17\", volumes: { data: { mount: /var/lib/postgresql/data } } }
+  pg-user:
+    image: pgvector/pgvector:pg18
+    volumes: { data: { mount: /var/lib/postgresql } }
+    security: { run_as_user: 999, run_as_group: 999 }
+  cache: { image: \"redis:8.2-alpine\", volumes: { data: { mount: /data } }, security: { capabilities: [NET_BIND_SERVICE] } }
+  app: { image: registry.example.com/app:1.0 }
+";
+    let compiled = compile_text(spec);
+    for (phase, target) in [(1, Target::Compose), (2, Target::Swarm)] {
+        let out = render(&compiled, phase, target);
+        let file = out.value();
+        let service = |name: &str| get(&file, &format!("services.{name}")).clone();
+        let tmpfs = |name: &str| -> Vec<String> {
+            let volumes = service(name).get("volumes").and_then(Value::as_sequence).cloned().unwrap_or_default();
+            let tmpfs = volumes.iter().filter(|v| v.get("type").and_then(Value::as_str) == Some("tmpfs"));
+            tmpfs.map(|v| v.get("target").and_then(Value::as_str).unwrap().to_owned()).collect()
+        };
+        let pg = service("pg");
+        assert_eq!(strings(get(&pg, "cap_drop")), ["ALL"]);
+        assert_eq!(strings(get(&pg, "cap_add")), ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]);
+        assert_eq!(get(&pg, "read_only"), &Value::Bool(true));
+        assert!(pg.get("user").is_none(), "the entrypoint starts as root and drops to 999");
+        assert_eq!(tmpfs("pg"), ["/tmp", "/var/run/postgresql"]);
+        let pg_user = service("pg-user");
+        assert!(pg_user.get("cap_add").is_none(), "started as its user: no root step, no capability");
+        assert_eq!(get(&pg_user, "user").as_str(), Some("999:999"));
+        assert_eq!(tmpfs("pg-user"), ["/tmp", "/var/run/postgresql"]);
+        assert_eq!(strings(get(&service("cache"), "cap_add")), ["CHOWN", "SETGID", "SETUID", "NET_BIND_SERVICE"]);
+        assert!(out.has("image-hardening-unknown", "services.app.image"), "{:?}", out.codes());
+        let quiet = ["pg", "pg-user", "cache"];
+        assert!(
+            !out.diags.iter().any(|d| d.code == "image-hardening-unknown"
+                && quiet.iter().any(|q| d.path.to_string() == format!("services.{q}.image"))),
+            "{:?}",
+            out.codes()
+        );
+    }
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::spec::{
-    self, AccessMode, AlertSeverity, Cpu, Duration, Memory, Metric, Percent, Role, SecretsAs, Spread, Target, Threshold,
+    self, AccessMode, AlertSeverity, Cpu, Duration, HttpClient, Memory, Metric, Percent, Role, SecretsAs, Spread,
+    Target, Threshold,
 };
 
 /// Share of a node the plan aims to keep free, unless a phase says otherwise.
@@ -94,6 +95,8 @@ pub struct Phase {
     pub name: String,
     pub target: Target,
     pub headroom: Percent,
+    /// Swarm: encrypt the overlay network between nodes (the spec's `encrypt_network`, else whether the phase has several nodes).
+    pub encrypt_network: bool,
     pub nodes: BTreeMap<String, Node>,
     pub services: BTreeMap<String, Service>,
 }
@@ -201,6 +204,8 @@ pub struct Check {
     pub start_period: Option<Duration>,
     /// What compose and Swarm run instead of their rendering of `probe`: only `Exec` or `Shell`.
     pub compose_test: Option<Probe>,
+    /// The program compose and Swarm make an `http` check's request with, when the spec names one.
+    pub http_client: Option<HttpClient>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -382,6 +387,7 @@ fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_availa
         name: phase.name.clone(),
         target: phase.target,
         headroom: phase.headroom.unwrap_or_else(|| Percent::from_whole(DEFAULT_HEADROOM)),
+        encrypt_network: phase.encrypt_network.unwrap_or(nodes.len() > 1),
         nodes,
         services,
     }
@@ -560,6 +566,7 @@ fn resolve_check(check: &spec::Check, main_port: Option<u16>) -> Check {
             spec::Command::Argv(args) => Probe::Exec { argv: args.clone() },
             spec::Command::Line(line) => Probe::Shell { line: line.clone() },
         }),
+        http_client: check.http_client,
     }
 }
 

@@ -190,8 +190,9 @@ impl Decode for Phase {
         let target = f.req(d, "target");
         let nodes = f.req(d, "nodes");
         let headroom = f.opt(d, "headroom");
+        let encrypt_network = f.opt(d, "encrypt_network");
         f.finish(d);
-        Some(Phase { name: name?, target: target?, nodes: nodes?, headroom })
+        Some(Phase { name: name?, target: target?, nodes: nodes?, headroom, encrypt_network })
     }
 }
 
@@ -592,8 +593,19 @@ fn is_percent_in_words(text: &str) -> bool {
 }
 
 const PROBE_KEYS: [&str; 3] = ["liveness", "readiness", "startup"];
-const CHECK_KEYS: [&str; 9] =
-    ["http", "tcp", "exec", "port", "initial_delay", "interval", "timeout", "retries", "start_period"];
+const CHECK_KEYS: [&str; 11] = [
+    "http",
+    "tcp",
+    "exec",
+    "port",
+    "initial_delay",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "compose_test",
+    "http_client",
+];
 
 impl Decode for Health {
     const EXPECTED: &'static str = "a health check";
@@ -631,6 +643,7 @@ impl Decode for Check {
         let retries = f.opt(d, "retries");
         let start_period = f.opt(d, "start_period");
         let compose_test = f.opt(d, "compose_test");
+        let http_client = f.opt(d, "http_client");
         f.finish(d);
         let kinds = [http.is_some(), tcp.is_some(), exec.is_some()].iter().filter(|k| **k).count();
         let given = ["http", "tcp", "exec"].iter().filter(|k| node.get(k).is_some()).count();
@@ -650,7 +663,19 @@ impl Decode for Check {
             );
             return None;
         }
-        Some(Check { http, tcp, exec, port, initial_delay, interval, timeout, retries, start_period, compose_test })
+        Some(Check {
+            http,
+            tcp,
+            exec,
+            port,
+            initial_delay,
+            interval,
+            timeout,
+            retries,
+            start_period,
+            compose_test,
+            http_client,
+        })
     }
 }
 
@@ -710,6 +735,14 @@ impl Decode for Spread {
 
     fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
         keyword(d, node, path, "spread", &[("soft", Spread::Soft), ("hard", Spread::Hard)])
+    }
+}
+
+impl Decode for HttpClient {
+    const EXPECTED: &'static str = "`bun`, `node`, `python`, `wget` or `curl`";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        keyword(d, node, path, "HTTP client", &HttpClient::ALL)
     }
 }
 

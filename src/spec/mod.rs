@@ -56,6 +56,8 @@ pub struct Phase {
     pub nodes: BTreeMap<String, Node>,
     /// The free share of each node the plan aims to keep (default `20%`); less makes the phase `tight`.
     pub headroom: Option<Percent>,
+    /// Swarm: encrypt the overlay network's traffic between nodes (IPsec, `driver_opts: { encrypted: "true" }`). Default `true` when the phase has more than one node; `false` opts out (encryption costs some throughput).
+    pub encrypt_network: Option<bool>,
 }
 
 /// What a phase renders to.
@@ -546,6 +548,34 @@ pub struct Check {
     pub start_period: Option<Duration>,
     /// The command compose and Swarm run instead of topo's own probe (their `healthcheck.test`): a list runs as is, a string through `/bin/sh -c`. Use it when the image has neither `wget` nor `curl` for an `http` check, or neither `nc` nor `bash` for a `tcp` check. Kubernetes keeps the `http`, `tcp` or `exec` check.
     pub compose_test: Option<Command>,
+    /// The program compose and Swarm run inside the container for an `http` check: `bun`, `node` or `python` (a one-line fetch with the image's own runtime), `wget` or `curl`. Default: from the image name (`oven/bun*` → bun, `node*` → node, `python*` → python), else wget with curl as fallback. Kubernetes probes over the network and ignores it.
+    pub http_client: Option<HttpClient>,
+}
+
+/// The program that makes an `http` health check's request inside the container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpClient {
+    /// `bun -e` with `fetch` (Bun images).
+    Bun,
+    /// `node -e` with `fetch` (Node.js 18 and later).
+    Node,
+    /// `python3 -c` with `urllib.request` (Python images).
+    Python,
+    /// `wget -q -O /dev/null` (BusyBox in every Alpine image, or GNU wget).
+    Wget,
+    /// `curl -fsS -o /dev/null`.
+    Curl,
+}
+
+impl HttpClient {
+    pub const ALL: [(&'static str, HttpClient); 5] = [
+        ("bun", HttpClient::Bun),
+        ("node", HttpClient::Node),
+        ("python", HttpClient::Python),
+        ("wget", HttpClient::Wget),
+        ("curl", HttpClient::Curl),
+    ];
 }
 
 /// A public host name routed to the service.

@@ -22,7 +22,9 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         let mut entry = docker::service_entry::<dct::Deploy>(model, service, Flavor::Compose);
         entry.base.restart = Some("unless-stopped".to_owned());
         entry.base.depends_on = depends_on(phase, service);
-        entry.base.labels = dct::Labels::List(docker::traefik_labels(model, service, &["traefik.docker.network"]));
+        let mut labels = docker::topo_labels(model, phase, service);
+        labels.extend(docker::traefik_labels(model, phase, service, Flavor::Compose));
+        entry.base.labels = dct::Labels::List(labels);
         entry.base.networks = docker::service_networks(service);
         entry.deploy = Some(dct::Deploy {
             replicas: Some(i64::from(replicas(service))),

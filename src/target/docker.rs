@@ -10,7 +10,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::model::{Check, Model, Phase, Probe, Service};
-use crate::spec::{AccessMode, Cpu, Duration, Memory, SecretsAs};
+use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
+
+use super::images::{self, Family};
 
 use super::{Document, Rendered, service_path};
 
@@ -84,6 +86,7 @@ impl Flavor {
 /// `restart`, `depends_on`, labels (compose) or `deploy` (Swarm).
 pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> ServiceEntry<D> {
     let security = &service.security;
+    let start = root_start(service);
     let mut volumes: Vec<dct::Volumes> = service
         .volumes
         .iter()
@@ -103,7 +106,10 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
     if security.read_only_root_filesystem {
         // The root is read-only: /tmp and the spec's `writable` paths are tmpfs mounts.
         let mut writable: Vec<&str> = vec!["/tmp"];
-        writable.extend(security.writable.iter().map(String::as_str).filter(|p| *p != "/tmp"));
+        writable.extend(start.writable);
+        writable.extend(security.writable.iter().map(String::as_str));
+        let mut seen = std::collections::BTreeSet::new();
+        writable.retain(|p| seen.insert(*p));
         volumes.extend(writable.into_iter().map(|target| {
             dct::Volumes::Advanced(dct::AdvancedVolumes {
                 source: None,
@@ -125,7 +131,7 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         user,
         read_only: security.read_only_root_filesystem,
         cap_drop: vec!["ALL".to_owned()],
-        cap_add: security.capabilities.clone(),
+        cap_add: capabilities(&start, &security.capabilities),
         // Swarm services cannot set security options (`docker stack deploy` ignores them).
         security_opt: match flavor {
             Flavor::Compose => vec!["no-new-privileges:true".to_owned()],
@@ -147,9 +153,49 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         command: service.command.as_ref().map(|argv| dct::Command::Args(escape_all(argv))),
         expose: service.ports.iter().map(|p| p.number).collect(),
         base,
-        healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness)),
+        healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness, &service.image)),
         deploy: None,
     }
+}
+
+/// What a known image needs to start under topo's hardening (every
+/// capability dropped, a read-only root) on Docker, which cannot run a
+/// container as the image's user unless told (`user:`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RootStart {
+    /// Capabilities its entrypoint uses as root before it drops to its user.
+    pub capabilities: &'static [&'static str],
+    /// Directories it writes outside its volumes, made tmpfs under a read-only root.
+    pub writable: &'static [&'static str],
+}
+
+/// The official postgres entrypoint, as root, creates and chowns PGDATA and
+/// `/var/run/postgresql` (chown, and chmod of files it does not own: FOWNER;
+/// reading them: DAC_OVERRIDE), then drops to postgres with gosu (SETUID,
+/// SETGID); mysql, mariadb, mongo and rabbitmq do the same with their data
+/// directories. The redis entrypoint chowns `/data` and drops with gosu or
+/// su-exec. Started as a user (`run_as_user`), they skip that step: then they
+/// need no capability, and a new named volume is already theirs, since Docker
+/// copies the ownership of the image's directory (the user's) into it.
+/// postgres also writes its socket and lock in `/var/run/postgresql`.
+pub fn root_start(service: &Service) -> RootStart {
+    const CHOWN_AND_DROP: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+    let Some(known) = images::known(&service.image) else { return RootStart::default() };
+    let writable = images::writable_dirs(&service.image);
+    let as_root = known.starts_as_root && service.security.run_as_user.is_none();
+    let capabilities: &'static [&'static str] = match known.family {
+        _ if !as_root => &[],
+        Family::Redis => &["CHOWN", "SETGID", "SETUID"],
+        Family::Postgres | Family::Other => CHOWN_AND_DROP,
+    };
+    RootStart { capabilities, writable }
+}
+
+/// `cap_add`: what the image's entrypoint needs, then the spec's own, each once.
+fn capabilities(start: &RootStart, asked: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = start.capabilities.iter().map(|c| (*c).to_owned()).collect();
+    all.extend(asked.iter().filter(|c| !start.capabilities.contains(&c.as_str())).cloned());
+    all
 }
 
 /// The named volume behind a service's volume: `postgres-data`.
@@ -180,11 +226,12 @@ pub fn swarm_secret_name(model: &Model, secret: &str) -> String {
 
 /// Compose and Swarm have one health check. They run the readiness check
 /// (which is the liveness check when only one is given).
-fn healthcheck(check: &Check) -> dct::Healthcheck {
+fn healthcheck(check: &Check, image: &str) -> dct::Healthcheck {
     let probe = check.compose_test.as_ref().unwrap_or(&check.probe);
+    let client = check.http_client.or_else(|| images::http_client(image));
     let start_period = check.initial_delay.map_or(0, Duration::millis) + check.start_period.map_or(0, Duration::millis);
     dct::Healthcheck {
-        test: Some(dct::HealthcheckTest::Multiple(health_test(probe))),
+        test: Some(dct::HealthcheckTest::Multiple(health_test(probe, client))),
         interval: Some(go_duration(check.interval)),
         timeout: Some(go_duration(check.timeout)),
         retries: i64::from(check.retries),
@@ -195,17 +242,24 @@ fn healthcheck(check: &Check) -> dct::Healthcheck {
 }
 
 /// The `test` of a health check. An `http` or `tcp` check needs a program in
-/// the image: `wget` (busybox, in every Alpine image) or else `curl` for http;
-/// `nc -z`, else a plain `nc` that connects and sends nothing (busybox builds
-/// without `-z`, Debian's among them), else bash's `/dev/tcp` for tcp.
-/// `compose_test` replaces them.
-pub fn health_test(probe: &Probe) -> Vec<String> {
+/// the image. For http: the client the spec or the image's name names (a
+/// one-line fetch with the image's Bun, Node.js or Python runtime, or wget
+/// or curl), else `wget` (BusyBox, in every Alpine image) or else `curl`;
+/// for tcp: `nc -z`, else a plain `nc` that connects and sends nothing
+/// (busybox builds without `-z`, Debian's among them), else bash's
+/// `/dev/tcp`. `compose_test` replaces them.
+pub fn health_test(probe: &Probe, client: Option<HttpClient>) -> Vec<String> {
     match probe {
         Probe::Exec { argv } => std::iter::once("CMD".to_owned()).chain(escape_all(argv)).collect(),
         Probe::Shell { line } => vec!["CMD-SHELL".to_owned(), escape_dollars(line)],
         Probe::Http { path, port } => {
             let url = format!("http://127.0.0.1:{port}{path}");
-            vec!["CMD-SHELL".to_owned(), format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}")]
+            match client {
+                Some(client) => std::iter::once("CMD".to_owned()).chain(http_command(client, &url)).collect(),
+                None => {
+                    vec!["CMD-SHELL".to_owned(), format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}")]
+                }
+            }
         }
         Probe::Tcp { port } => {
             vec![
@@ -218,16 +272,53 @@ pub fn health_test(probe: &Probe) -> Vec<String> {
     }
 }
 
+/// One GET of `url` that exits 0 on a 2xx answer (after redirects) and
+/// non-zero on any other status or error, with one program and no shell.
+pub fn http_command(client: HttpClient, url: &str) -> Vec<String> {
+    let fetch = format!("fetch('{url}').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))");
+    let argv: Vec<String> = match client {
+        HttpClient::Bun => vec!["bun".into(), "-e".into(), fetch],
+        HttpClient::Node => vec!["node".into(), "-e".into(), fetch],
+        // urlopen raises on an HTTP error status and on a failed connection: exit 1.
+        HttpClient::Python => {
+            vec![
+                "python3".into(),
+                "-c".into(),
+                format!("import urllib.request; urllib.request.urlopen('{url}', timeout=10)"),
+            ]
+        }
+        HttpClient::Wget => vec!["wget".into(), "-q".into(), "-O".into(), "/dev/null".into(), url.into()],
+        HttpClient::Curl => vec!["curl".into(), "-fsS".into(), "-o".into(), "/dev/null".into(), url.into()],
+    };
+    escape_all(&argv)
+}
+
+/// The label key that tells Traefik which network reaches the containers: each
+/// provider reads only its own namespace, and Traefik's Swarm provider (since
+/// v3.2.2) skips a service that carries labels of both, so each flavour writes
+/// its provider's key and no other.
+fn traefik_network_label(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Compose => "traefik.docker.network",
+        Flavor::Swarm => "traefik.swarm.network",
+    }
+}
+
+/// The prefix of a service's Traefik router, service and middleware names:
+/// project, phase and service, so that two copies of an app (two phases, or
+/// staging beside production) on one Traefik do not share a router.
+pub fn traefik_name(model: &Model, phase: &Phase, service: &Service) -> String {
+    format!("{}-{}-{}", model.project, phase.name, service.name)
+}
+
 /// Traefik labels as Dokploy writes them for a domain: a `web` router and,
 /// with TLS, a `websecure` router with the certresolver and a redirect from
 /// `web`; each router has its own Traefik service with the load-balancer port.
-/// `network_labels` are the keys that tell Traefik which network reaches the
-/// containers (`traefik.docker.network`, and `traefik.swarm.network` on Swarm).
-pub fn traefik_labels(model: &Model, service: &Service, network_labels: &[&str]) -> Vec<String> {
+pub fn traefik_labels(model: &Model, phase: &Phase, service: &Service, flavor: Flavor) -> Vec<String> {
     let Some(expose) = &service.expose else { return Vec::new() };
     let mut labels = vec!["traefik.enable=true".to_owned()];
-    labels.extend(network_labels.iter().map(|key| format!("{key}={DOKPLOY_NETWORK}")));
-    let base = format!("{}-{}", model.project, service.name);
+    labels.push(format!("{}={DOKPLOY_NETWORK}", traefik_network_label(flavor)));
+    let base = traefik_name(model, phase, service);
     let mut rule = format!("Host(`{}`)", expose.host);
     if expose.path != "/" {
         rule.push_str(&format!(" && PathPrefix(`{}`)", expose.path));
@@ -253,6 +344,23 @@ pub fn traefik_labels(model: &Model, service: &Service, network_labels: &[&str])
     }
     labels
 }
+
+/// topo's own container labels, on every container and Swarm task: what alert
+/// rules select on, since Dokploy deploys a compose app under a project name
+/// with a random suffix (`com.docker.compose.project` is not the spec's project).
+pub fn topo_labels(model: &Model, phase: &Phase, service: &Service) -> Vec<String> {
+    vec![
+        format!("{TOPO_PROJECT_LABEL}={}", model.project),
+        format!("{TOPO_SERVICE_LABEL}={}", service.name),
+        format!("{TOPO_PHASE_LABEL}={}", phase.name),
+    ]
+}
+
+/// The container labels topo puts on every container (cAdvisor exports them as
+/// `container_label_topo_project`, `container_label_topo_service`, …).
+pub const TOPO_PROJECT_LABEL: &str = "topo.project";
+pub const TOPO_SERVICE_LABEL: &str = "topo.service";
+pub const TOPO_PHASE_LABEL: &str = "topo.phase";
 
 /// The top-level `networks` entry of Dokploy's network.
 pub fn dokploy_network() -> (String, dct::MapOrEmpty<dct::NetworkSettings>) {
@@ -356,6 +464,7 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
             );
         }
     }
+    warn_image(rendered, service, flavor);
     // Validation already warns about a compose or swarm phase; this covers rendering a k8s phase here.
     if let Some(autoscale) = &service.autoscale
         && phase.target == crate::spec::Target::K8s
@@ -368,6 +477,41 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
             ),
             &service_path(service, "autoscale"),
             "raise `replicas` for this phase if the peak needs more",
+        );
+    }
+}
+
+/// What topo cannot know of an image it does not know: whether its http
+/// check's program is in it, and whether it starts under topo's hardening.
+fn warn_image(rendered: &mut Rendered, service: &Service, flavor: Flavor) {
+    let target = flavor.name();
+    if let Some(check) = service.health.as_ref().map(|h| &h.readiness)
+        && matches!(check.probe, Probe::Http { .. })
+        && check.compose_test.is_none()
+        && check.http_client.is_none()
+        && images::http_client(&service.image).is_none()
+    {
+        rendered.warn(
+            "http-check-tool-unknown",
+            format!(
+                "{target} runs `{}`'s http check inside the container with wget or curl, and `{}` may have neither (slim and distroless images, oven/bun): then it never turns healthy",
+                service.name, service.image
+            ),
+            &service_path(service, "health"),
+            "say what the image has: `http_client: bun`, `node`, `python`, `wget` or `curl` on the check, or give it a `compose_test`",
+        );
+    }
+    if images::known(&service.image).is_none() && service.security.run_as_user.is_none() {
+        rendered.warn(
+            "image-hardening-unknown",
+            format!(
+                "{target} starts `{}` with every capability dropped{}, as the image's own user: topo does not know `{}`, nor whether its entrypoint needs root (to chown its data or switch user)",
+                service.name,
+                if service.security.read_only_root_filesystem { " and a read-only root" } else { "" },
+                service.image
+            ),
+            &service_path(service, "image"),
+            "give its numeric user, `security: { run_as_user: <uid> }`, so it starts as that user; add `capabilities` or `writable` paths if it still needs them",
         );
     }
 }
@@ -453,6 +597,67 @@ pub fn shared_volume(service: &Service) -> Option<&crate::model::Volume> {
 mod tests {
     use super::*;
 
+    /// A spec with one exposed service, for the label tests.
+    fn exposed() -> Model {
+        let spec = "project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+ingress: { tls: letsencrypt }
+services:
+  web: { image: web:1.0, port: 80, expose: { host: shop.example.com } }
+";
+        match crate::compile(spec.as_bytes()) {
+            Ok(compiled) => compiled.model,
+            Err(diags) => panic!("{:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>()),
+        }
+    }
+
+    #[test]
+    fn each_flavor_writes_only_its_own_traefik_providers_labels() {
+        let model = exposed();
+        // Traefik's docker provider reads `traefik.docker.*`, its Swarm provider
+        // `traefik.swarm.*`; the Swarm provider skips a service carrying both.
+        for (flavor, own, other) in [
+            (Flavor::Compose, "traefik.docker.", "traefik.swarm."),
+            (Flavor::Swarm, "traefik.swarm.", "traefik.docker."),
+        ] {
+            let phase = &model.phases[usize::from(flavor == Flavor::Swarm)];
+            let labels = traefik_labels(&model, phase, &phase.services["web"], flavor);
+            assert!(labels.contains(&format!("{own}network={DOKPLOY_NETWORK}")), "{flavor:?}: {labels:#?}");
+            assert!(labels.iter().all(|l| !l.starts_with(other)), "{flavor:?} has {other}*: {labels:#?}");
+            assert!(labels.iter().all(|l| l.starts_with("traefik.")), "{labels:#?}");
+        }
+    }
+
+    #[test]
+    fn router_names_carry_the_phase_so_two_copies_do_not_collide() {
+        let model = exposed();
+        let names = |i: usize| -> Vec<String> {
+            let phase = &model.phases[i];
+            traefik_labels(&model, phase, &phase.services["web"], Flavor::Compose)
+                .iter()
+                .filter_map(|l| {
+                    l.strip_prefix("traefik.http.").map(|l| l.split('.').take(2).collect::<Vec<_>>().join("."))
+                })
+                .collect()
+        };
+        let (one, two) = (names(0), names(1));
+        assert!(one.contains(&"routers.shop-one-web-websecure".to_owned()), "{one:#?}");
+        assert!(one.contains(&"middlewares.shop-one-web-redirect-to-https".to_owned()), "{one:#?}");
+        assert!(one.iter().all(|n| !two.contains(n)), "phases share a name: {one:#?} {two:#?}");
+    }
+
+    #[test]
+    fn topo_labels_name_project_service_and_phase() {
+        let model = exposed();
+        let phase = &model.phases[0];
+        assert_eq!(
+            topo_labels(&model, phase, &phase.services["web"]),
+            ["topo.project=shop", "topo.service=web", "topo.phase=one"]
+        );
+    }
+
     #[test]
     fn go_durations() {
         let cases = [(0, "0s"), (300, "300ms"), (10_000, "10s"), (90_000, "1m30s"), (7 * 86_400_000, "168h")];
@@ -473,22 +678,39 @@ mod tests {
     #[test]
     fn dollars_are_escaped() {
         assert_eq!(escape_dollars("a$b$$c"), "a$$b$$$$c");
-        let test = health_test(&Probe::Shell { line: "test -n \"$PGUSER\"".into() });
+        let test = health_test(&Probe::Shell { line: "test -n \"$PGUSER\"".into() }, None);
         assert_eq!(test, ["CMD-SHELL", "test -n \"$$PGUSER\""]);
     }
 
     #[test]
     fn http_and_tcp_checks_use_tools_in_the_image() {
-        let http = health_test(&Probe::Http { path: "/ready".into(), port: 4000 });
+        let http = health_test(&Probe::Http { path: "/ready".into(), port: 4000 }, None);
         assert_eq!(
             http[1],
             "wget -q -O /dev/null http://127.0.0.1:4000/ready || curl -fsS -o /dev/null http://127.0.0.1:4000/ready"
         );
-        let tcp = health_test(&Probe::Tcp { port: 5432 });
+        let tcp = health_test(&Probe::Tcp { port: 5432 }, None);
         assert_eq!(
             tcp[1],
             "nc -z 127.0.0.1 5432 || nc -w 2 127.0.0.1 5432 </dev/null || bash -c '</dev/tcp/127.0.0.1/5432'"
         );
-        assert_eq!(health_test(&Probe::Exec { argv: vec!["pg_isready".into()] }), ["CMD", "pg_isready"]);
+        assert_eq!(health_test(&Probe::Exec { argv: vec!["pg_isready".into()] }, None), ["CMD", "pg_isready"]);
+    }
+
+    #[test]
+    fn http_checks_with_the_images_own_runtime_need_no_extra_tool() {
+        let probe = Probe::Http { path: "/ready".into(), port: 4000 };
+        let url = "http://127.0.0.1:4000/ready";
+        let fetch = format!("fetch('{url}').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))");
+        assert_eq!(health_test(&probe, Some(HttpClient::Bun)), ["CMD", "bun", "-e", fetch.as_str()]);
+        assert_eq!(health_test(&probe, Some(HttpClient::Node)), ["CMD", "node", "-e", fetch.as_str()]);
+        let python = health_test(&probe, Some(HttpClient::Python));
+        assert_eq!(python[..3], ["CMD", "python3", "-c"]);
+        assert_eq!(python[3], format!("import urllib.request; urllib.request.urlopen('{url}', timeout=10)"));
+        assert_eq!(health_test(&probe, Some(HttpClient::Curl)), ["CMD", "curl", "-fsS", "-o", "/dev/null", url]);
+        for client in HttpClient::ALL.map(|(_, c)| c) {
+            let line = health_test(&probe, Some(client)).join(" ");
+            assert_eq!(line.matches("http://").count(), 1, "one URL literal: {line}");
+        }
     }
 }

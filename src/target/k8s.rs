@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet,
+    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
     StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::autoscaling::v2::{
@@ -19,12 +19,13 @@ use k8s_openapi::api::autoscaling::v2::{
     ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-    EnvVarSource, ExecAction, HTTPGetAction, Namespace, NodeAffinity, NodeSelector, NodeSelectorRequirement,
-    NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe as K8sProbe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service as K8sService, ServicePort, ServiceSpec, TCPSocketAction,
-    TopologySpreadConstraint, Volume as K8sVolume, VolumeMount, VolumeResourceRequirements,
+    Affinity, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace, NodeAffinity, NodeSelector,
+    NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe as K8sProbe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service as K8sService,
+    ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume as K8sVolume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
@@ -36,11 +37,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
-use crate::model::{Amounts, Check, Model, Phase, Probe, Service, Volume};
-use crate::spec::{AccessMode, Duration, Role, Spread};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::{Amounts, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
+use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
-use super::{Document, Rendered, image_is_pinned, image_repository, image_tag, service_path, to_yaml};
+use super::images::{self, Family};
+
+use super::{Document, Rendered, image_is_pinned, image_tag, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -87,7 +90,10 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         out.push("configmap.yaml", Kind::ConfigMap, &name, &config);
     }
     for service in phase.services.values() {
-        render_service(model, service, &mut out, &mut rendered);
+        render_service(model, phase, service, &mut out, &mut rendered);
+    }
+    if let Some(middleware) = https_redirect_middleware(model, phase) {
+        out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
     }
     out.objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     rendered.documents = out.objects.iter().map(|o| Document { file: o.file.clone(), yaml: o.yaml.clone() }).collect();
@@ -151,6 +157,7 @@ enum Kind {
     DaemonSet,
     Service,
     Ingress,
+    Middleware,
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
 }
@@ -171,6 +178,14 @@ impl Objects {
     fn push<T: Serialize>(&mut self, file: &str, kind: Kind, name: &str, object: &T) {
         self.objects.push(Object { kind, name: name.to_owned(), file: file.to_owned(), yaml: to_yaml(object) });
     }
+}
+
+/// The labels of an object that belongs to the project rather than to one service.
+fn project_labels(model: &Model) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/part-of".to_owned(), model.project.clone()),
+        ("app.kubernetes.io/managed-by".to_owned(), "topo".to_owned()),
+    ])
 }
 
 fn namespace(model: &Model, phase: &Phase) -> Namespace {
@@ -248,7 +263,7 @@ fn own_env(model: &Model, service: &Service) -> BTreeMap<String, String> {
     service.env.iter().filter(|(k, v)| model.env.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
+fn render_service(model: &Model, phase: &Phase, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
     let name = service.name.as_str();
     let file = |kind: &str| format!("{name}-{kind}.yaml");
 
@@ -310,8 +325,7 @@ fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered:
             .volumes
             .iter()
             .any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
-        let strategy =
-            single_attach.then(|| DeploymentStrategy { type_: Some("Recreate".to_owned()), ..Default::default() });
+        let strategy = deployment_strategy(phase, service, single_attach);
         if service.global {
             // One pod per node the nodeSelector admits; the default rolling update replaces one node's pod at a time.
             let daemon_set = DaemonSet {
@@ -365,43 +379,9 @@ fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered:
     }
 
     if let Some(expose) = &service.expose {
-        let port_name = service.ports.iter().find(|p| p.number == expose.port).map(|p| p.name.clone());
-        let port = match port_name {
-            Some(name) => ServiceBackendPort { name: Some(name), number: None },
-            None => ServiceBackendPort { name: None, number: Some(i32::from(expose.port)) },
-        };
-        let mut metadata = meta(model, service, name);
-        let tls = expose
-            .tls
-            .then(|| IngressTLS { hosts: Some(vec![expose.host.clone()]), secret_name: Some(format!("{name}-tls")) });
-        if expose.tls
-            && let Some(issuer) = &model.ingress.cluster_issuer
-        {
-            metadata.annotations = Some(BTreeMap::from([(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer.clone())]));
+        for (ingress_name, ingress) in ingresses(model, service, expose) {
+            out.push(&file("ingress"), Kind::Ingress, &ingress_name, &ingress);
         }
-        let ingress = Ingress {
-            metadata,
-            spec: Some(IngressSpec {
-                ingress_class_name: Some(model.ingress.class.clone()),
-                rules: Some(vec![IngressRule {
-                    host: Some(expose.host.clone()),
-                    http: Some(HTTPIngressRuleValue {
-                        paths: vec![HTTPIngressPath {
-                            path: Some(expose.path.clone()),
-                            path_type: "Prefix".to_owned(),
-                            backend: IngressBackend {
-                                service: Some(IngressServiceBackend { name: name.to_owned(), port: Some(port) }),
-                                ..Default::default()
-                            },
-                        }],
-                    }),
-                }]),
-                tls: tls.map(|t| vec![t]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        out.push(&file("ingress"), Kind::Ingress, name, &ingress);
     }
 
     if let Some(autoscale) = &service.autoscale {
@@ -438,22 +418,172 @@ fn render_service(model: &Model, service: &Service, out: &mut Objects, rendered:
         out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &hpa);
     }
 
-    // No budget for a DaemonSet: `kubectl drain` leaves its pods alone, and a
-    // `maxUnavailable` budget needs a controller with a replica count.
-    let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
-    if least > 1 && !service.global {
-        let pdb = PodDisruptionBudget {
-            metadata: meta(model, service, name),
-            spec: Some(PodDisruptionBudgetSpec {
-                max_unavailable: Some(IntOrString::Int(1)),
-                selector: Some(selector(model, service)),
-                // A pod that is not ready protects nothing: let a node drain evict it.
-                unhealthy_pod_eviction_policy: Some("AlwaysAllow".to_owned()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+    if let Some(pdb) = disruption_budget(model, phase, service, rendered) {
         out.push(&file("pdb"), Kind::PodDisruptionBudget, name, &pdb);
+    }
+}
+
+/// A budget of one replica down at a time, for a Deployment or StatefulSet
+/// with at least two replicas. None for a DaemonSet (`kubectl drain` leaves
+/// its pods alone, and a `maxUnavailable` budget needs a replica count), nor
+/// when the placement admits one node only: draining that node evicts one
+/// replica, its replacement can only go back to the cordoned node and stays
+/// Pending, and the budget then blocks every other eviction, so the drain hangs.
+fn disruption_budget(
+    model: &Model,
+    phase: &Phase,
+    service: &Service,
+    rendered: &mut Rendered,
+) -> Option<PodDisruptionBudget> {
+    let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
+    if least <= 1 || service.global {
+        return None;
+    }
+    let admitting: Vec<&str> =
+        phase.nodes.values().filter(|n| service.placement.admits(n)).map(|n| n.name.as_str()).collect();
+    if let [node] = admitting.as_slice() {
+        rendered.warn(
+            "no-disruption-budget",
+            format!(
+                "every replica of `{}` runs on {node}, the one node its placement admits: a PodDisruptionBudget would make `kubectl drain {node}` hang (the evicted replica's replacement stays Pending), so there is none",
+                service.name
+            ),
+            &service_path(service, "placement"),
+            "let the placement admit a second node so that a drain can move replicas there; until then draining the node stops the service",
+        );
+        return None;
+    }
+    Some(PodDisruptionBudget {
+        metadata: meta(model, service, &service.name),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(selector(model, service)),
+            // A pod that is not ready protects nothing: let a node drain evict it.
+            unhealthy_pod_eviction_policy: Some("AlwaysAllow".to_owned()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// The Traefik annotations an Ingress's router reads.
+pub const ROUTER_ENTRYPOINTS_ANNOTATION: &str = "traefik.ingress.kubernetes.io/router.entrypoints";
+pub const ROUTER_TLS_ANNOTATION: &str = "traefik.ingress.kubernetes.io/router.tls";
+pub const ROUTER_MIDDLEWARES_ANNOTATION: &str = "traefik.ingress.kubernetes.io/router.middlewares";
+/// The project's one Traefik Middleware: a permanent redirect to https.
+pub const HTTPS_REDIRECT_MIDDLEWARE: &str = "redirect-to-https";
+
+/// Whether the phase's Ingresses are Traefik's and some is served over TLS:
+/// then plain HTTP is redirected, as the compose and Swarm labels do.
+fn redirects_to_https(model: &Model, phase: &Phase) -> bool {
+    model.ingress.class == DEFAULT_INGRESS_CLASS
+        && phase.services.values().any(|s| s.expose.as_ref().is_some_and(|e| e.tls))
+}
+
+/// Traefik's Middleware custom resource (traefik.io/v1alpha1), as far as topo writes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Middleware {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: MiddlewareSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MiddlewareSpec {
+    redirect_scheme: RedirectScheme,
+}
+
+#[derive(Serialize)]
+struct RedirectScheme {
+    scheme: &'static str,
+    permanent: bool,
+}
+
+fn https_redirect_middleware(model: &Model, phase: &Phase) -> Option<Middleware> {
+    redirects_to_https(model, phase).then(|| Middleware {
+        api_version: "traefik.io/v1alpha1",
+        kind: "Middleware",
+        metadata: ObjectMeta {
+            name: Some(HTTPS_REDIRECT_MIDDLEWARE.to_owned()),
+            namespace: Some(model.project.clone()),
+            labels: Some(project_labels(model)),
+            ..Default::default()
+        },
+        spec: MiddlewareSpec { redirect_scheme: RedirectScheme { scheme: "https", permanent: true } },
+    })
+}
+
+/// A service's Ingress. With TLS on Traefik, two: Traefik serves a TLS
+/// router on `websecure` only (plain HTTP would get a 404), so a second
+/// Ingress `<service>-http` on `web` carries the redirect middleware.
+fn ingresses(model: &Model, service: &Service, expose: &Expose) -> Vec<(String, Ingress)> {
+    let name = service.name.as_str();
+    let traefik = model.ingress.class == DEFAULT_INGRESS_CLASS;
+    let mut annotations = BTreeMap::new();
+    if expose.tls
+        && let Some(issuer) = &model.ingress.cluster_issuer
+    {
+        annotations.insert(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer.clone());
+    }
+    if !(expose.tls && traefik) {
+        return vec![(name.to_owned(), ingress(model, service, expose, name, annotations, true))];
+    }
+    annotations.insert(ROUTER_ENTRYPOINTS_ANNOTATION.to_owned(), "websecure".to_owned());
+    annotations.insert(ROUTER_TLS_ANNOTATION.to_owned(), "true".to_owned());
+    let secure = ingress(model, service, expose, name, annotations, true);
+    let middleware = format!("{}-{HTTPS_REDIRECT_MIDDLEWARE}@kubernetescrd", model.project);
+    let plain = BTreeMap::from([
+        (ROUTER_ENTRYPOINTS_ANNOTATION.to_owned(), "web".to_owned()),
+        (ROUTER_MIDDLEWARES_ANNOTATION.to_owned(), middleware),
+    ]);
+    let http_name = format!("{name}-http");
+    let redirect = ingress(model, service, expose, &http_name, plain, false);
+    vec![(name.to_owned(), secure), (http_name, redirect)]
+}
+
+fn ingress(
+    model: &Model,
+    service: &Service,
+    expose: &Expose,
+    name: &str,
+    annotations: BTreeMap<String, String>,
+    tls: bool,
+) -> Ingress {
+    let port_name = service.ports.iter().find(|p| p.number == expose.port).map(|p| p.name.clone());
+    let port = match port_name {
+        Some(name) => ServiceBackendPort { name: Some(name), number: None },
+        None => ServiceBackendPort { name: None, number: Some(i32::from(expose.port)) },
+    };
+    let mut metadata = meta(model, service, name);
+    metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    let tls = (tls && expose.tls).then(|| IngressTLS {
+        hosts: Some(vec![expose.host.clone()]),
+        secret_name: Some(format!("{}-tls", service.name)),
+    });
+    Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(model.ingress.class.clone()),
+            rules: Some(vec![IngressRule {
+                host: Some(expose.host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some(expose.path.clone()),
+                        path_type: "Prefix".to_owned(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend { name: service.name.clone(), port: Some(port) }),
+                            ..Default::default()
+                        },
+                    }],
+                }),
+            }]),
+            tls: tls.map(|t| vec![t]),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 
@@ -471,33 +601,9 @@ fn warn_unhonoured(service: &Service, rendered: &mut Rendered) {
             "readiness probes keep traffic away until a pod is ready; make the service retry its connections at startup",
         );
     }
-    if let Some(known) = root_image(&service.image)
-        && service.security.run_as_non_root
-        && service.security.run_as_user.is_none()
-    {
-        rendered.warn(
-            "image-starts-as-root",
-            format!("`{}` starts as root, and runAsNonRoot will stop it from starting", service.image),
-            &service_path(service, "security"),
-            &format!("run it as its own user: `security: {{ {known} }}`"),
-        );
-    }
-}
-
-/// Official images that start as root and drop to a fixed user: the user to run them as directly.
-fn root_image(image: &str) -> Option<&'static str> {
-    let name = image_repository(image).trim_start_matches("docker.io/").trim_start_matches("library/");
-    let alpine = image_tag(image).is_some_and(|t| t.contains("alpine"));
-    match name {
-        "postgres" | "pgvector/pgvector" | "postgis/postgis" if alpine => {
-            Some("run_as_user: 70, run_as_group: 70, fs_group: 70")
-        }
-        "postgres" | "pgvector/pgvector" | "postgis/postgis" | "mysql" | "mariadb" | "mongo" | "rabbitmq" => {
-            Some("run_as_user: 999, run_as_group: 999, fs_group: 999")
-        }
-        "redis" | "valkey/valkey" if alpine => Some("run_as_user: 999, run_as_group: 1000, fs_group: 1000"),
-        "redis" | "valkey/valkey" => Some("run_as_user: 999, run_as_group: 999, fs_group: 999"),
-        _ => None,
+    // An error under `topo check`; rendering says it too, as a warning.
+    if let Some(error) = unknown_user(service) {
+        rendered.warn("image-user-unknown", error.message, &error.path, error.help.as_deref().unwrap_or_default());
     }
 }
 
@@ -515,7 +621,10 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     let mut mounts = Vec::new();
     if security.read_only_root_filesystem {
         let mut writable: Vec<&str> = vec!["/tmp"];
-        writable.extend(security.writable.iter().map(String::as_str).filter(|p| *p != "/tmp"));
+        writable.extend(images::writable_dirs(&service.image));
+        writable.extend(security.writable.iter().map(String::as_str));
+        let mut seen = std::collections::BTreeSet::new();
+        writable.retain(|p| seen.insert(*p));
         for (i, path) in writable.iter().enumerate() {
             let volume = if i == 0 { "tmp".to_owned() } else { format!("writable-{i}") };
             volumes.push(K8sVolume {
@@ -545,10 +654,9 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
         });
     }
 
-    let env: Vec<EnvVar> = service
-        .secrets
-        .iter()
-        .map(|secret| EnvVar {
+    let env: Vec<EnvVar> = pgdata_env(service)
+        .into_iter()
+        .chain(service.secrets.iter().map(|secret| EnvVar {
             name: secret.clone(),
             value_from: Some(EnvVarSource {
                 secret_key_ref: Some(SecretKeySelector {
@@ -559,7 +667,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
                 ..Default::default()
             }),
             ..Default::default()
-        })
+        }))
         .collect();
     // The shared ConfigMap first: a later source wins, so the service's own values override it.
     let mut sources = Vec::new();
@@ -623,7 +731,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     if !service.env.is_empty() {
         annotations.insert(CONFIG_DIGEST_ANNOTATION.to_owned(), digest(&service.env));
     }
-    let (node_selector, affinity) = node_selection(service);
+    let (node_selector, affinity) = node_selection(model, service);
     let spread = spread_constraints(model, service);
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
@@ -635,14 +743,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
             termination_grace_period_seconds: Some(i64::from(seconds(service.stop_grace_period))),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(security.run_as_non_root),
-                run_as_user: security.run_as_user.map(i64::from),
-                run_as_group: security.run_as_group.map(i64::from),
-                fs_group: security.fs_group.map(i64::from),
-                seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..Default::default() }),
-                ..Default::default()
-            }),
+            security_context: Some(pod_security(service)),
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
             node_selector,
@@ -653,49 +754,153 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     }
 }
 
-/// nodeSelector for what a label can say; node affinity for "not a control-plane node".
-fn node_selection(
-    service: &Service,
-) -> (Option<BTreeMap<String, String>>, Option<k8s_openapi::api::core::v1::Affinity>) {
+/// The pod's security context. `runAsNonRoot` needs a numeric user: the
+/// kubelet refuses an image whose `USER` is root or a name. Without
+/// `run_as_user`, a known image runs as its own user (its group, and that
+/// group owning its volumes); `topo check` refuses an unknown one
+/// (`image-user-unknown`). `OnRootMismatch` spares a large volume a walk of
+/// every file at each start when its ownership is already right.
+fn pod_security(service: &Service) -> PodSecurityContext {
+    let security = &service.security;
+    let known = images::known(&service.image).filter(|_| security.run_as_non_root && security.run_as_user.is_none());
+    let fs_group = security.fs_group.or(known.filter(|_| !service.volumes.is_empty()).map(|k| k.gid));
+    PodSecurityContext {
+        run_as_non_root: Some(security.run_as_non_root),
+        run_as_user: security.run_as_user.or(known.map(|k| k.uid)).map(i64::from),
+        run_as_group: security.run_as_group.or(known.map(|k| k.gid)).map(i64::from),
+        fs_group: fs_group.map(i64::from),
+        fs_group_change_policy: fs_group.map(|_| "OnRootMismatch".to_owned()),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// The postgres images up to 17 keep PGDATA at `/var/lib/postgresql/data`.
+/// A volume mounted there is root-owned on K3s's local-path provisioner
+/// (fsGroup changes only its group), and initdb refuses a data directory its
+/// user does not own: PGDATA goes one level down, into a directory initdb
+/// creates, as the image's documentation recommends. postgres 18 images keep
+/// their data in `/var/lib/postgresql/18/docker` below a volume at
+/// `/var/lib/postgresql` and need nothing. An `env` PGDATA wins.
+pub fn pgdata_env(service: &Service) -> Option<EnvVar> {
+    const PGDATA: &str = "/var/lib/postgresql/data";
+    let postgres = images::known(&service.image).is_some_and(|k| k.family == Family::Postgres);
+    let up_to_17 = images::postgres_major(&service.image).is_none_or(|major| major <= 17);
+    let mounted = service.volumes.iter().any(|v| v.mount.trim_end_matches('/') == PGDATA);
+    (postgres && up_to_17 && mounted && !service.env.contains_key("PGDATA")).then(|| EnvVar {
+        name: "PGDATA".to_owned(),
+        value: Some(format!("{PGDATA}/pgdata")),
+        ..Default::default()
+    })
+}
+
+/// What `topo check` refuses in a Kubernetes phase: a service that must run
+/// as non-root (the default) with an image whose user topo does not know and
+/// no `run_as_user`. The kubelet would refuse to start it unless the image's
+/// `USER` is numeric, which topo cannot see.
+pub fn check(model: &Model) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let k8s_services = model.phases.iter().filter(|p| p.target == Target::K8s).flat_map(|p| p.services.values());
+    let mut seen = std::collections::BTreeSet::new();
+    for service in k8s_services {
+        if let Some(diag) = unknown_user(service)
+            && seen.insert(service.name.clone())
+        {
+            diags.push(diag);
+        }
+    }
+    diags
+}
+
+/// The error of an unknown image's user, or none.
+fn unknown_user(service: &Service) -> Option<Diagnostic> {
+    let security = &service.security;
+    if !security.run_as_non_root || security.run_as_user.is_some() || images::known(&service.image).is_some() {
+        return None;
+    }
+    let message = format!(
+        "Kubernetes must run `{}` as non-root, and topo does not know the user of `{}`: the kubelet refuses to start it unless the image's `USER` is numeric",
+        service.name, service.image
+    );
+    let help = "add the image's numeric user to the service: `security: { run_as_user: 1000 }` (1000 is the `bun` and `node` user of images built on oven/bun and node; see `USER` in its Dockerfile), or `security: { run_as_non_root: false }` for an image that must start as root";
+    Some(Diagnostic::error("image-user-unknown", message, &service_path(service, "image")).help(help))
+}
+
+/// nodeSelector for what a label can say; node affinity for "not a
+/// control-plane node"; pod anti-affinity for `spread: hard`.
+fn node_selection(model: &Model, service: &Service) -> (Option<BTreeMap<String, String>>, Option<Affinity>) {
     let placement = &service.placement;
-    let mut selector = BTreeMap::new();
+    let mut node_labels = BTreeMap::new();
     if placement.role == Some(Role::Manager) {
-        selector.insert(CONTROL_PLANE_LABEL.to_owned(), "true".to_owned());
+        node_labels.insert(CONTROL_PLANE_LABEL.to_owned(), "true".to_owned());
     }
     if let Some(node) = &placement.node {
-        selector.insert(HOSTNAME_LABEL.to_owned(), node.clone());
+        node_labels.insert(HOSTNAME_LABEL.to_owned(), node.clone());
     }
-    selector.extend(placement.labels.clone());
-    let affinity = (placement.role == Some(Role::Worker)).then(|| k8s_openapi::api::core::v1::Affinity {
-        node_affinity: Some(NodeAffinity {
-            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                node_selector_terms: vec![NodeSelectorTerm {
-                    match_expressions: Some(vec![NodeSelectorRequirement {
-                        key: CONTROL_PLANE_LABEL.to_owned(),
-                        operator: "DoesNotExist".to_owned(),
-                        values: None,
-                    }]),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
+    node_labels.extend(placement.labels.clone());
+    let node_affinity = (placement.role == Some(Role::Worker)).then(|| NodeAffinity {
+        required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm {
+                match_expressions: Some(vec![NodeSelectorRequirement {
+                    key: CONTROL_PLANE_LABEL.to_owned(),
+                    operator: "DoesNotExist".to_owned(),
+                    values: None,
+                }]),
+                ..Default::default()
+            }],
         }),
         ..Default::default()
     });
-    ((!selector.is_empty()).then_some(selector), affinity)
+    let pod_anti_affinity = spreads_hard(service).then(|| PodAntiAffinity {
+        required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+            label_selector: Some(selector(model, service)),
+            topology_key: HOSTNAME_LABEL.to_owned(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    let affinity = (node_affinity.is_some() || pod_anti_affinity.is_some()).then(|| Affinity {
+        node_affinity,
+        pod_anti_affinity,
+        ..Default::default()
+    });
+    ((!node_labels.is_empty()).then_some(node_labels), affinity)
 }
 
-/// Spread replicas over nodes when more than one can run.
+/// `spread: hard` means at most one replica per node, as Swarm's
+/// `max_replicas_per_node: 1` does: a required pod anti-affinity on the
+/// hostname. (A DaemonSet runs one pod per node by construction.)
+fn spreads_hard(service: &Service) -> bool {
+    service.placement.spread == Some(Spread::Hard) && service.peak_replicas() > 1 && !service.global
+}
+
+/// How a Deployment rolls: `Recreate` when a single-attach volume cannot be
+/// mounted twice; with `spread: hard` and a replica on every admitted node, one
+/// old pod goes before its replacement comes (a surge pod has nowhere to go).
+fn deployment_strategy(phase: &Phase, service: &Service, single_attach: bool) -> Option<DeploymentStrategy> {
+    if single_attach {
+        return Some(DeploymentStrategy { type_: Some("Recreate".to_owned()), ..Default::default() });
+    }
+    let admitting = phase.nodes.values().filter(|n| service.placement.admits(n)).count();
+    (spreads_hard(service) && service.peak_replicas() as usize >= admitting).then(|| DeploymentStrategy {
+        type_: Some("RollingUpdate".to_owned()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(0)),
+            max_unavailable: Some(IntOrString::Int(1)),
+        }),
+    })
+}
+
+/// Spread replicas over nodes, best effort, when more than one can run
+/// (`spread: soft`, the default; `hard` is the anti-affinity above).
 fn spread_constraints(model: &Model, service: &Service) -> Option<Vec<TopologySpreadConstraint>> {
-    // A DaemonSet runs one pod per node by construction.
-    if service.peak_replicas() <= 1 || service.global {
+    if service.peak_replicas() <= 1 || service.global || spreads_hard(service) {
         return None;
     }
-    let hard = service.placement.spread == Some(Spread::Hard);
     Some(vec![TopologySpreadConstraint {
         max_skew: 1,
         topology_key: HOSTNAME_LABEL.to_owned(),
-        when_unsatisfiable: if hard { "DoNotSchedule" } else { "ScheduleAnyway" }.to_owned(),
+        when_unsatisfiable: "ScheduleAnyway".to_owned(),
         label_selector: Some(selector(model, service)),
         // Count only the pods of the same rollout, so a rolling update is not skewed by the old ones.
         match_label_keys: (!service.stateful).then(|| vec!["pod-template-hash".to_owned()]),

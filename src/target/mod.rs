@@ -4,6 +4,7 @@
 
 pub mod compose;
 pub mod docker;
+pub mod images;
 pub mod k8s;
 pub mod rules;
 pub mod swarm;
@@ -94,6 +95,13 @@ pub fn render(model: &Model, phase: &Phase, target: Target) -> Rendered {
         Target::Compose => compose::render(model, phase),
         Target::Swarm => swarm::render(model, phase),
     }
+}
+
+/// What `topo check` finds wrong with the targets' output beyond validation:
+/// errors of a spec that compiles and renders, but whose output would not
+/// start (an image the kubelet would refuse). Rendering reports the same as warnings.
+pub fn check(model: &Model) -> Diagnostics {
+    k8s::check(model)
 }
 
 /// Serialise a typed object as one YAML document.

@@ -7,9 +7,12 @@ use docker_compose_types as dct;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::diag::Diagnostic;
 use crate::model::{Model, Node, Phase, Service};
-use crate::spec::{SecretsAs, Spread};
+use crate::plan::{self, schedule::Load};
+use crate::spec::{SecretsAs, Spread, Target};
 
 use super::docker::{self, File, Flavor};
 use super::{Rendered, service_path};
@@ -89,11 +92,15 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut rendered = Rendered::default();
     let mut services = IndexMap::new();
     let mut secrets = IndexMap::new();
+    let pinned = pinned_nodes(phase);
     for service in phase.services.values() {
         let eligible: Vec<&Node> = phase.nodes.values().filter(|n| service.placement.admits(n)).collect();
         let mut entry = docker::service_entry::<Deploy>(model, service, Flavor::Swarm);
         entry.base.networks = docker::service_networks(service);
-        entry.deploy = Some(deploy(model, service, &eligible));
+        // Container labels (what cAdvisor sees); Traefik reads the service's `deploy.labels`.
+        entry.base.labels = dct::Labels::List(docker::topo_labels(model, phase, service));
+        let pin = pinned.get(&service.name).map(String::as_str);
+        entry.deploy = Some(deploy(model, phase, service, &eligible, pin));
         if service.secrets_as == SecretsAs::Files {
             for secret in &service.secrets {
                 let external =
@@ -104,12 +111,11 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         services.insert(service.name.clone(), entry);
         docker::warn_common(&mut rendered, phase, service, Flavor::Swarm);
         docker::warn_ignored_settings(&mut rendered, service, Flavor::Swarm, eligible.len());
-        warn(&mut rendered, service, &eligible);
+        warn(&mut rendered, service, &eligible, pin);
     }
     secrets.sort_keys();
     rendered.notes = notes(model, phase, &secrets);
-    let overlay = dct::NetworkSettings { driver: Some("overlay".to_owned()), ..Default::default() };
-    let mut networks = IndexMap::from([(docker::DEFAULT_NETWORK.to_owned(), dct::MapOrEmpty::Map(overlay))]);
+    let mut networks = IndexMap::from([(docker::DEFAULT_NETWORK.to_owned(), dct::MapOrEmpty::Map(overlay(phase)))]);
     if phase.services.values().any(|s| s.expose.is_some()) {
         let (name, settings) = docker::dokploy_network();
         networks.insert(name, settings);
@@ -128,6 +134,18 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     rendered
 }
 
+/// The stack's own overlay network: attachable, so that a one-off
+/// `docker run --network <project>_default` (a migration, a psql shell) can
+/// join it; encrypted between nodes (IPsec) unless the phase opts out, since
+/// the services' traffic (database passwords included) crosses the hosts' network.
+fn overlay(phase: &Phase) -> dct::NetworkSettings {
+    let mut driver_opts = IndexMap::new();
+    if phase.encrypt_network {
+        driver_opts.insert("encrypted".to_owned(), Some(dct::SingleValue::String("true".to_owned())));
+    }
+    dct::NetworkSettings { driver: Some("overlay".to_owned()), attachable: true, driver_opts, ..Default::default() }
+}
+
 /// What to do by hand before `docker stack deploy`: label the nodes the
 /// placement names, create the external secrets, export the others.
 fn notes(model: &Model, phase: &Phase, files: &IndexMap<String, Option<dct::ComposeSecret>>) -> Vec<String> {
@@ -144,6 +162,12 @@ fn notes(model: &Model, phase: &Phase, files: &IndexMap<String, Option<dct::Comp
     labelled.dedup();
     for (node, key, value) in labelled {
         notes.push(format!("label the node (once): docker node update --label-add {key}={value} {node}"));
+    }
+    if phase.encrypt_network {
+        notes.push(
+            "the stack's overlay network is encrypted: open IP protocol 50 (ESP) between the nodes, besides 4789/udp"
+                .to_owned(),
+        );
     }
     for secret in files.keys() {
         notes.push(format!(
@@ -165,13 +189,13 @@ fn notes(model: &Model, phase: &Phase, files: &IndexMap<String, Option<dct::Comp
     notes
 }
 
-fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
+fn deploy(model: &Model, phase: &Phase, service: &Service, eligible: &[&Node], pin: Option<&str>) -> Deploy {
     let placement = &service.placement;
     let mut constraints = Vec::new();
     if let Some(role) = placement.role {
         constraints.push(format!("node.role == {}", role.as_str()));
     }
-    if let Some(node) = &placement.node {
+    if let Some(node) = placement.node.as_deref().or(pin) {
         constraints.push(format!("node.hostname == {node}"));
     }
     constraints.extend(placement.labels.iter().map(|(k, v)| format!("node.labels.{k} == {v}")));
@@ -204,7 +228,7 @@ fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
         replicas: (!service.global).then_some(service.replicas),
         // Nothing connects to a service without ports: it needs no virtual IP.
         endpoint_mode: service.ports.is_empty().then_some(EndpointMode::Dnsrr),
-        labels: docker::traefik_labels(model, service, &["traefik.swarm.network", "traefik.docker.network"]),
+        labels: docker::traefik_labels(model, phase, service, Flavor::Swarm),
         placement,
         resources: docker::resources(service),
         restart_policy: dct::RestartPolicy {
@@ -218,7 +242,32 @@ fn deploy(model: &Model, service: &Service, eligible: &[&Node]) -> Deploy {
     }
 }
 
-fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node]) {
+/// The node each single-replica service with a writable volume is pinned to,
+/// by hostname: a role or a label is one node only until a second manager
+/// joins or a second node gets the label, and then Swarm may move the task
+/// away from its local volume. The node is the one the plan's Swarm scheduler
+/// places it on (so the plan's fit is what runs), else the first its placement admits.
+fn pinned_nodes(phase: &Phase) -> BTreeMap<String, String> {
+    let pins = |s: &&Service| {
+        !s.global && s.replicas == 1 && s.placement.node.is_none() && s.volumes.iter().any(|v| !v.read_only)
+    };
+    let wanted: Vec<&Service> = phase.services.values().filter(pins).collect();
+    if wanted.is_empty() {
+        return BTreeMap::new();
+    }
+    let schedule = plan::schedule::schedule(phase, Target::Swarm, &plan::schedule::replicas(phase, Load::Base), None);
+    let mut pinned = BTreeMap::new();
+    for service in wanted {
+        let planned = schedule.placed.iter().find(|p| p.replica.service == service.name).and_then(|p| p.node.clone());
+        let first = || phase.nodes.values().find(|n| service.placement.admits(n)).map(|n| n.name.clone());
+        if let Some(node) = planned.or_else(first) {
+            pinned.insert(service.name.clone(), node);
+        }
+    }
+    pinned
+}
+
+fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Option<&str>) {
     if !service.depends_on.is_empty() {
         rendered.warn(
             "depends-on-ignored",
@@ -236,6 +285,7 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node]) {
     if let Some(volume) = writable
         && eligible.len() > 1
         && !service.global
+        && pin.is_none()
     {
         let nodes = eligible.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
         let (code, what) = if service.stateful {

@@ -4,6 +4,7 @@
 //! Findings carry spec paths only — positions are looked up when printed.
 
 pub mod names;
+mod runtime;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +30,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     for (name, service) in &spec.services {
         v.service(name, service);
     }
+    v.redis_passwords();
     v.dependency_cycles();
     v.exposed_routes();
     v.triggers();
@@ -549,6 +551,9 @@ impl Validator<'_> {
                         Diagnostic::warning("exec-single-argument", format!("`{}` is one argument with spaces, run as a single program name", argv[0]), &check_path.key(field))
                             .help("split it into a list (`[pg_isready, -U, postgres]`), or write it as a string to run it through `/bin/sh -c`"),
                     );
+                }
+                if let Some(command) = command {
+                    self.pg_isready_host(&check_path.key(field), command);
                 }
             }
         }
