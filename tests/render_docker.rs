@@ -211,7 +211,10 @@ services:
     );
     assert_eq!(
         strings(get(&file, "services.cache.healthcheck.test")),
-        ["CMD-SHELL", "nc -z 127.0.0.1 6379 || nc -w 2 127.0.0.1 6379 </dev/null || bash -c '</dev/tcp/127.0.0.1/6379'"]
+        [
+            "CMD-SHELL",
+            "nc -z 127.0.0.1 6379 || nc -w 2 127.0.0.1 6379 </dev/null || bash -c '</dev/tcp/127.0.0.1/6379'"
+        ]
     );
 }
 
