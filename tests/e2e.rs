@@ -127,6 +127,23 @@ impl ComposeRun<'_> {
     }
 }
 
+/// A failing test leaves nothing running for the next one.
+impl Drop for ComposeRun<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = lab::output(self.command().args(["down", "--volumes", "--timeout", "5"]));
+        }
+    }
+}
+
+impl Drop for Stack<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = lab::output(docker("vps-1").args(["stack", "rm", &self.name]));
+        }
+    }
+}
+
 fn compose_replicas(service: &Service) -> usize {
     if service.global { 1 } else { service.replicas as usize }
 }
@@ -283,13 +300,11 @@ fn write_markers(model: &Model, run: &ComposeRun) {
             .unwrap_or_else(|e| panic!("{}: {e}", service.name));
         } else {
             for volume in service.volumes.iter().filter(|v| !v.read_only) {
-                lab::run(docker("vps-1").args([
-                    "exec",
-                    id,
-                    "sh",
-                    "-c",
-                    &format!("echo e2e > '{}/.topo-e2e'", volume.mount),
-                ]));
+                // As the volume's owner, which the service's process runs as (root in the
+                // container has no DAC_OVERRIDE under `cap_drop: [ALL]`).
+                let owner = lab::run(docker("vps-1").args(["exec", id, "stat", "-c", "%u:%g", &volume.mount]));
+                let write = format!("echo e2e > '{}/.topo-e2e'", volume.mount);
+                lab::run(docker("vps-1").args(["exec", "--user", owner.trim(), id, "sh", "-c", &write]));
             }
         }
     }
@@ -406,7 +421,7 @@ struct Stack<'a> {
 }
 
 /// One task as `docker service ps` shows it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Task {
     service: String,
     node: String,
@@ -516,15 +531,28 @@ impl Stack<'_> {
     /// Waits for convergence, or for the scheduler to settle with tasks pending; returns the pending ones.
     fn settle(&self, limit: Duration) -> Vec<Task> {
         let start = std::time::Instant::now();
+        // The scheduler has settled when the same tasks stay pending for "no suitable
+        // node" while every other task runs: no order of events will place them now.
+        let mut stuck_since: Option<(std::time::Instant, usize)> = None;
         loop {
             if self.converged().is_ok() {
                 return Vec::new();
             }
-            let pending: Vec<Task> = self
-                .tasks()
-                .into_iter()
+            let tasks = self.tasks();
+            let pending: Vec<Task> = tasks
+                .iter()
                 .filter(|t| t.state == "Pending" && t.error.contains("no suitable node"))
+                .cloned()
                 .collect();
+            let others_run = tasks.iter().all(|t| t.state == "Running" || t.state == "Pending");
+            stuck_since = match stuck_since {
+                Some((at, n)) if n == pending.len() && others_run && !pending.is_empty() => Some((at, n)),
+                _ if others_run && !pending.is_empty() => Some((std::time::Instant::now(), pending.len())),
+                _ => None,
+            };
+            if stuck_since.is_some_and(|(at, _)| at.elapsed() > Duration::from_secs(20)) {
+                return pending;
+            }
             if start.elapsed() > limit {
                 if pending.is_empty() {
                     panic!("the stack {} did not converge in {limit:?}: {}", self.name, self.converged().unwrap_err());
@@ -634,6 +662,13 @@ fn deploy_stack<'a>(spec: &Path, model: &Model, phase: &'a Phase, suffix: &str) 
     let secrets = lab::secret_values(&model.secrets);
     lab::assert_no_secret_in(dir.path(), &secrets);
     prepare_swarm(phase, &notes);
+    let encrypted = lab::without_ipsec(&dir.path().join("stack.yml"));
+    assert_eq!(
+        !encrypted.is_empty(),
+        phase.encrypt_network,
+        "phase {}: encrypted overlay networks {encrypted:?}",
+        phase.number
+    );
     let stack =
         Stack { name: format!("{}{suffix}", name_of(spec)), file: dir.path().join("stack.yml"), secrets, phase };
     stack.remove();
@@ -850,9 +885,158 @@ fn swarm_drain_of_each_node_matches_the_plans_n_plus_1() {
 
 /// The services the plan says stop when `node` is lost.
 fn n_plus_1_down(plan_phase: &serde_json::Value, node: &str) -> BTreeSet<String> {
-    let losses = plan_phase["n_plus_1"]["losses"]
+    let losses = plan_phase["n_plus_one"]["losses"]
         .as_array()
-        .unwrap_or_else(|| panic!("no per-node N+1 in {}", plan_phase["n_plus_1"]));
-    let loss = losses.iter().find(|l| l["node"] == node).unwrap_or_else(|| panic!("no N+1 for {node}"));
+        .unwrap_or_else(|| panic!("no per-node N+1 in {}", plan_phase["n_plus_one"]));
+    let loss = losses.iter().find(|l| l["lost"] == node).unwrap_or_else(|| panic!("no N+1 for {node}"));
     loss["down"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+// ---------------------------------------------------------------- migration
+
+/// A docker CLI configuration whose Compose plugin is the validators' Compose v2,
+/// for the plan's `docker compose …` commands.
+fn docker_config(dir: &Path) -> PathBuf {
+    let plugins = dir.join("docker-config/cli-plugins");
+    fs_err::create_dir_all(&plugins).unwrap();
+    let compose = lab::compose("vps-1", "x", Path::new("x")).get_program().to_owned();
+    let link = plugins.join("docker-compose");
+    if !link.exists() {
+        std::os::unix::fs::symlink(compose, &link).unwrap();
+    }
+    dir.join("docker-config")
+}
+
+/// Steps the lab cannot carry out, by the start of their title, and why.
+const NOT_IN_THE_LAB: [(&str, &str); 2] = [
+    ("Log in to ", "the lab has no registry: its images are built on every node"),
+    ("Check every exposed host", "the lab runs no Traefik and has no public address or certificate"),
+];
+
+/// The shell a step's commands run in: the workstation's directory, the node's engine.
+fn step_shell(workdir: &Path, on: Option<&str>, env: &BTreeMap<String, String>) -> std::process::Command {
+    let mut shell = std::process::Command::new("sh");
+    shell.current_dir(workdir).env_clear();
+    let topo_dir = Path::new(env!("CARGO_BIN_EXE_topo")).parent().unwrap().to_owned();
+    let path =
+        std::env::join_paths([topo_dir].into_iter().chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())))
+            .unwrap();
+    shell.env("PATH", path).env("HOME", workdir).env("DOCKER_CONFIG", docker_config(workdir));
+    shell.env("DOCKER_HOST", lab::docker_host(on.unwrap_or("vps-1")));
+    shell.envs(env);
+    shell
+}
+
+/// Runs a migration's steps as `topo plan` prints them: each step's commands in
+/// one `sh -e` on its node; a value a step prints becomes the input that names it.
+fn run_steps(migration: &serde_json::Value, workdir: &Path, mut env: BTreeMap<String, String>) -> Vec<String> {
+    let mut skipped = Vec::new();
+    let inputs = migration["inputs"].as_array().unwrap();
+    for (i, step) in migration["steps"].as_array().unwrap().iter().enumerate() {
+        let title = step["title"].as_str().unwrap();
+        if step["manual"] == true {
+            eprintln!("e2e: step {} (by hand, done by the lab): {title}", i + 1);
+            continue;
+        }
+        if let Some((_, why)) = NOT_IN_THE_LAB.iter().find(|(start, _)| title.starts_with(start)) {
+            eprintln!("e2e: step {} skipped ({why}): {title}", i + 1);
+            skipped.push(title.to_string());
+            continue;
+        }
+        let on = step["on"].as_str();
+        let script =
+            step["commands"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect::<Vec<_>>().join("\n");
+        eprintln!("e2e: step {} on {}: {title}", i + 1, on.unwrap_or("the workstation"));
+        let stdout = run(step_shell(workdir, on, &env).args(["-e", "-c", &script]));
+        if on.is_none() && workdir.join("stack.yml").exists() {
+            lab::without_ipsec(&workdir.join("stack.yml"));
+        }
+        for input in inputs.iter().filter(|input| input["printed_by"] == i + 1) {
+            let value = stdout.lines().last().unwrap_or_default().trim().to_string();
+            assert!(!value.is_empty(), "step {} printed no {}", i + 1, input["name"]);
+            env.insert(input["name"].as_str().unwrap().to_string(), value);
+        }
+    }
+    skipped
+}
+
+/// Takes vps-2 and vps-3 out of the Swarm: the new machines of a migration.
+fn make_new_machines(nodes: &[&str]) {
+    for node in nodes {
+        let _ = lab::output(docker(node).args(["swarm", "leave", "--force"]));
+        let _ = lab::output(docker("vps-1").args(["node", "rm", "--force", node]));
+    }
+}
+
+/// Phase 1 of finanzas on Compose with rows in PostgreSQL, then the plan's
+/// migration to phase 2 run step by step: the Swarm serves the same rows.
+#[test]
+fn migration_from_compose_to_swarm_runs_as_printed_and_keeps_the_rows() {
+    lab::require_lab();
+    ensure_dokploy_network();
+    let spec = lab::root().join("specs/finanzas.yaml");
+    let model = lab::compile(&spec).model;
+    let (one, two) = (model.phase(1).unwrap(), model.phase(2).unwrap());
+    assert_eq!((one.target, two.target), (Target::Compose, Target::Swarm));
+    lab::build_images(one);
+    lab::build_images(two);
+    let workdir = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(workdir.path().join("specs")).unwrap();
+    fs_err::copy(&spec, workdir.path().join("specs/finanzas.yaml")).unwrap();
+    let project = model.project.clone();
+    // Nothing of an earlier run: no stack, no compose project, no volumes.
+    let stack =
+        Stack { name: project.clone(), file: PathBuf::new(), secrets: lab::secret_values(&model.secrets), phase: two };
+    stack.remove();
+    lab::render(&spec, 1, "compose", workdir.path());
+    let compose = ComposeRun {
+        project: project.clone(),
+        file: workdir.path().join("docker-compose.yml"),
+        secrets: stack.secrets.clone(),
+        phase: one,
+    };
+    compose.down(true);
+    make_new_machines(&["vps-2", "vps-3"]);
+    for node in lab::NODES {
+        let labels = run(docker("vps-1").args(["node", "ls", "--format", "{{.Hostname}}"]));
+        if labels.contains(node) {
+            run(docker("vps-1").args(["node", "update", "--availability", "active", node]));
+        }
+    }
+
+    compose.up();
+    let postgres = &one.services["postgres"];
+    let login = postgres_login(&model, postgres, &compose.secrets);
+    psql(&compose.client(postgres), &login, &login.password, "create table ledger (id int primary key, amount numeric); insert into ledger select n, n * 1.5 from generate_series(1, 5000) n")
+        .unwrap();
+    let before =
+        psql(&compose.client(postgres), &login, &login.password, "select count(*), sum(amount) from ledger").unwrap();
+    // The migration, from the plan's own text.
+    let plan = serde_json::from_str::<serde_json::Value>(&run(step_shell(workdir.path(), None, &BTreeMap::new())
+        .args(["-c", "topo plan --spec specs/finanzas.yaml --format json"])))
+    .unwrap();
+    let migration = plan["migrations"].as_array().unwrap().iter().find(|m| m["from"] == 1 && m["to"] == 2).unwrap();
+    let mut env: BTreeMap<String, String> = stack.secrets.iter().cloned().collect();
+    env.insert("MANAGER_ADDR".into(), lab::node_addr("vps-1"));
+    let skipped = run_steps(migration, workdir.path(), env);
+    assert!(skipped.len() <= NOT_IN_THE_LAB.len(), "skipped {skipped:?}");
+
+    // Phase 2 runs on the Swarm, placed as its constraints say, and serves the same rows.
+    wait_for("phase 2 to converge", Duration::from_secs(300), || stack.converged());
+    assert_placement_allowed(&stack);
+    let (node, id) = stack.containers_of("postgres")[0].clone();
+    let url = format!("postgresql://{}@127.0.0.1:5432/{}", login.user, login.db);
+    let after =
+        run(docker(&node).args(["exec", &id, "psql", &url, "-tAc", "select count(*), sum(amount) from ledger"]));
+    assert_eq!(after.trim(), before, "the rows in phase 2");
+    let leftover = lab::containers_with("vps-1", &format!("com.docker.compose.project={project}"));
+    assert!(leftover.is_empty(), "phase 1's containers still exist: {leftover:?}");
+    stack.remove();
+    run(docker("vps-1").args([
+        "volume",
+        "rm",
+        "-f",
+        &format!("{project}_postgres-data"),
+        &format!("{project}_redis-data"),
+    ]));
 }

@@ -347,7 +347,8 @@ fn finanzas_plan() {
     assert_eq!(data, [("postgres", Some("50Gi")), ("redis", Some("5Gi"))]);
     let to_swarm = &plan.migrations[0];
     let ports: Vec<&str> = to_swarm.ports.iter().map(|p| p.port).collect();
-    assert_eq!(ports, ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp"]);
+    // The overlay is encrypted (three nodes): its VXLAN travels inside IPsec.
+    assert_eq!(ports, ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp", "IP protocol 50 (ESP)"]);
     assert_eq!(to_swarm.monthly_cost_change_cents, Some(9000));
     // +90.00: two nodes added (65.00), and vps-1 repriced with no change of size.
     assert_eq!(to_swarm.nodes_repriced, ["vps-1: 15.00 → 40.00 (+25.00), same size"]);
@@ -483,6 +484,49 @@ fn n_plus_one_loses_each_node_and_takes_the_verdict_from_the_worst() {
         ),
         "{summary}"
     );
+}
+
+/// A single-replica service with a writable volume stays beside its data: the
+/// Swarm stack pins it by hostname to the node the plan places it on, so losing
+/// that node stops it, and N+1 must not move it elsewhere.
+#[test]
+fn n_plus_one_keeps_a_service_beside_its_data() {
+    let plan = phase_plan(&phase_spec_text());
+    let db_node = plan.placement.iter().find(|p| p.service == "db").and_then(|p| p.node.clone()).unwrap();
+    let n1 = plan.n_plus_one.as_ref().unwrap();
+    for loss in &n1.losses {
+        let down: Vec<&str> = loss.down.iter().map(String::as_str).collect();
+        if loss.lost == db_node {
+            assert_eq!(down, ["db"], "losing {} loses db's volume", loss.lost);
+        } else {
+            assert!(down.is_empty(), "losing {}: {down:?}", loss.lost);
+        }
+    }
+    let pins = plan::schedule::data_pins(&model(&phase_spec_text()).phases[0]);
+    assert_eq!(pins.get("db"), Some(&db_node), "the stack's pin is the plan's node");
+}
+
+fn phase_spec_text() -> String {
+    "project: p
+phases:
+  1:
+    name: s
+    target: swarm
+    nodes:
+      a: { role: manager, cpu: 4, memory: 8Gi }
+      b: { cpu: 4, memory: 8Gi }
+services:
+  db:
+    image: postgres:17.2
+    stateful: true
+    volumes: { data: { mount: /var/lib/postgresql/data, size: 1Gi } }
+    resources: { requests: { cpu: 500m, memory: 512Mi } }
+  api:
+    image: api:1.0
+    replicas: 2
+    resources: { requests: { cpu: 250m, memory: 256Mi } }
+"
+    .to_owned()
 }
 
 /// A loss that leaves a service running fewer replicas says so, per node.

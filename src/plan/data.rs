@@ -177,9 +177,9 @@ fn backup_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
             vec![format!("{x} sh -c 'exec mongodump --archive{auth}' > {file}")]
         }
         Engine::Redis => vec![
-            format!("{x} redis-cli SAVE"),
+            redis_cli(x, c.old, "SAVE"),
             format!("{x} cat {}/dump.rdb > {file}", first.mount),
-            format!("{x} redis-cli DBSIZE > {name}.keys.before"),
+            format!("{} > {name}.keys.before", redis_cli(x, c.old, "DBSIZE")),
         ],
         Engine::Files => c
             .old
@@ -208,9 +208,9 @@ fn restore_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
         }
         // Redis reads its dump only when it starts: no saving meanwhile, the file in place, a restart without saving.
         Engine::Redis => vec![
-            format!("{x} redis-cli CONFIG SET save ''"),
+            redis_cli(x, c.service, "CONFIG SET save \"\""),
             format!("{x} sh -c 'cat > {}/dump.rdb' < {file}", first.mount),
-            format!("{x} redis-cli SHUTDOWN NOSAVE || true"),
+            format!("{} || true", redis_cli(x, c.service, "SHUTDOWN NOSAVE")),
         ],
         Engine::Files => c
             .service
@@ -233,12 +233,23 @@ fn verify_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
         }
         // Also waits for the restart after a restore.
         Engine::Redis => vec![wait_until(
-            &format!("[ \"$({x} redis-cli DBSIZE 2>/dev/null)\" = \"$(cat {name}.keys.before)\" ]"),
+            &format!("[ \"$({} 2>/dev/null)\" = \"$(cat {name}.keys.before)\" ]", redis_cli(x, c.service, "DBSIZE")),
             30,
             5,
             "",
         )],
         _ => Vec::new(),
+    }
+}
+
+/// `redis-cli ARGS` in the container, authenticated with the service's password
+/// secret when it has one (its name contains PASSWORD): the container's own
+/// environment holds the value, which `REDISCLI_AUTH` hands to redis-cli
+/// without a command-line argument. `args` holds no single quote.
+fn redis_cli(x: &str, service: &Service, args: &str) -> String {
+    match service.secrets.iter().find(|s| s.contains("PASSWORD")) {
+        Some(secret) => format!("{x} sh -c 'REDISCLI_AUTH=\"${secret}\" exec redis-cli {args}'"),
+        None => format!("{x} redis-cli {args}"),
     }
 }
 

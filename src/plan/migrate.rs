@@ -67,6 +67,13 @@ const SWARM_PORTS: [FirewallPort; 4] = [
     FirewallPort { port: "4789/udp", purpose: "overlay network traffic (VXLAN)", between: "all nodes, both ways" },
 ];
 
+/// An encrypted overlay network (the default on a multi-node Swarm phase) carries its VXLAN inside IPsec.
+const SWARM_ESP: FirewallPort = FirewallPort {
+    port: "IP protocol 50 (ESP)",
+    purpose: "the encrypted overlay network (IPsec)",
+    between: "all nodes, both ways",
+};
+
 const K3S_PORTS: [FirewallPort; 3] = [
     FirewallPort { port: "6443/tcp", purpose: "Kubernetes API (k3s server)", between: "agents → servers" },
     FirewallPort { port: "8472/udp", purpose: "flannel VXLAN pod network", between: "all nodes, both ways" },
@@ -126,7 +133,13 @@ pub fn migration(model: &Model, spec: &str, a: &Phase, b: &Phase) -> Migration {
 /// The ports the phase's nodes must reach each other on.
 pub fn firewall_ports(b: &Phase) -> Vec<FirewallPort> {
     match b.target {
-        Target::Swarm if b.nodes.len() > 1 => SWARM_PORTS.to_vec(),
+        Target::Swarm if b.nodes.len() > 1 => {
+            let mut ports = SWARM_PORTS.to_vec();
+            if b.encrypt_network {
+                ports.push(SWARM_ESP);
+            }
+            ports
+        }
         Target::K8s if b.nodes.len() > 1 => K3S_PORTS.to_vec(),
         _ => Vec::new(),
     }

@@ -185,6 +185,8 @@ pub fn plan_for(model: &Model, spec: &str) -> Plan {
 
 /// Plan one phase.
 pub fn plan_phase(phase: &Phase) -> PhasePlan {
+    let pinned = schedule::with_data_pins(phase);
+    let phase = pinned.as_ref();
     let target = phase.target;
     let headroom_target = phase.headroom.fraction() * 100.0;
     let base_replicas = replicas(phase, Load::Base);

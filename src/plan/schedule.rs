@@ -308,3 +308,46 @@ fn describe_placement(service: &Service) -> String {
     }
     parts.join(", ")
 }
+
+/// The node each service that keeps its data on one node stays on: a
+/// single-replica service with a writable volume (Docker's named volumes and
+/// K3s' local-path volumes live on the node that first ran it). Swarm pins it
+/// by hostname; on Kubernetes its volume binds it there. The node is the one
+/// this scheduler places it on, else the first its placement admits. A role or
+/// a label is one node only until a second node gets it, so the placement
+/// alone does not keep the task beside its data.
+pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
+    let keeps_data = |s: &&Service| {
+        !s.global && s.replicas == 1 && s.placement.node.is_none() && s.volumes.iter().any(|v| !v.read_only)
+    };
+    let wanted: Vec<&Service> = phase.services.values().filter(keeps_data).collect();
+    if wanted.is_empty() || phase.target == Target::Compose {
+        return BTreeMap::new();
+    }
+    let base = schedule(phase, phase.target, &replicas(phase, Load::Base), None);
+    let mut pins = BTreeMap::new();
+    for service in wanted {
+        let planned = base.placed.iter().find(|p| p.replica.service == service.name).and_then(|p| p.node.clone());
+        let first = || phase.nodes.values().find(|n| service.placement.admits(n)).map(|n| n.name.clone());
+        if let Some(node) = planned.or_else(first) {
+            pins.insert(service.name.clone(), node);
+        }
+    }
+    pins
+}
+
+/// The phase as it runs: each service of [`data_pins`] placed on its node only,
+/// so that fit, task order and N+1 treat it as the pinned task it is.
+pub fn with_data_pins(phase: &Phase) -> std::borrow::Cow<'_, Phase> {
+    let pins = data_pins(phase);
+    if pins.is_empty() {
+        return std::borrow::Cow::Borrowed(phase);
+    }
+    let mut pinned = phase.clone();
+    for (service, node) in pins {
+        if let Some(s) = pinned.services.get_mut(&service) {
+            s.placement.node = Some(node);
+        }
+    }
+    std::borrow::Cow::Owned(pinned)
+}

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::diag::Diagnostic;
 use crate::model::{Model, Node, Phase, Service};
-use crate::plan::{self, schedule::Load};
-use crate::spec::{SecretsAs, Spread, Target};
+use crate::plan;
+use crate::spec::{SecretsAs, Spread};
 
 use super::docker::{self, File, Flavor};
 use super::{Rendered, service_path};
@@ -242,29 +242,10 @@ fn deploy(model: &Model, phase: &Phase, service: &Service, eligible: &[&Node], p
     }
 }
 
-/// The node each single-replica service with a writable volume is pinned to,
-/// by hostname: a role or a label is one node only until a second manager
-/// joins or a second node gets the label, and then Swarm may move the task
-/// away from its local volume. The node is the one the plan's Swarm scheduler
-/// places it on (so the plan's fit is what runs), else the first its placement admits.
+/// The node each service that keeps its data on one node is pinned to, by
+/// hostname ([`plan::schedule::data_pins`]: the plan places it there too).
 fn pinned_nodes(phase: &Phase) -> BTreeMap<String, String> {
-    let pins = |s: &&Service| {
-        !s.global && s.replicas == 1 && s.placement.node.is_none() && s.volumes.iter().any(|v| !v.read_only)
-    };
-    let wanted: Vec<&Service> = phase.services.values().filter(pins).collect();
-    if wanted.is_empty() {
-        return BTreeMap::new();
-    }
-    let schedule = plan::schedule::schedule(phase, Target::Swarm, &plan::schedule::replicas(phase, Load::Base), None);
-    let mut pinned = BTreeMap::new();
-    for service in wanted {
-        let planned = schedule.placed.iter().find(|p| p.replica.service == service.name).and_then(|p| p.node.clone());
-        let first = || phase.nodes.values().find(|n| service.placement.admits(n)).map(|n| n.name.clone());
-        if let Some(node) = planned.or_else(first) {
-            pinned.insert(service.name.clone(), node);
-        }
-    }
-    pinned
+    plan::schedule::data_pins(phase)
 }
 
 fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Option<&str>) {

@@ -44,18 +44,38 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Fails the test unless every engine answers and the Swarm has three ready nodes.
+/// Fails the test unless every engine answers; rejoins nodes an earlier test
+/// took out of the Swarm (`scripts/lab up` is idempotent).
 pub fn require_lab() {
-    for node in NODES {
+    let state = |node: &str| {
         let out = Command::new("docker")
             .args(["-H", &docker_host(node), "info", "--format", "{{.Swarm.LocalNodeState}}"])
             .output();
-        let state = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+    };
+    if NODES.iter().all(|n| state(n) == "active") {
+        ensure_base_images();
+        return;
+    }
+    let up = Command::new(root().join("scripts/lab")).arg("up").output().unwrap();
+    for node in NODES {
+        let state = state(node);
         assert_eq!(
-            state, "active",
-            "the lab is not up ({node}: swarm state `{state}`): run `scripts/lab up`, or `scripts/e2e`"
+            state,
+            "active",
+            "the lab is not up ({node}: swarm state `{state}`): run `scripts/e2e`\n{}",
+            String::from_utf8_lossy(&up.stderr)
         );
     }
+}
+
+/// The lab's base images as this checkout's `scripts/lab-images` makes them
+/// (a no-op when they are current), once per test process.
+fn ensure_base_images() {
+    static BASE: std::sync::Once = std::sync::Once::new();
+    BASE.call_once(|| {
+        run(Command::new(root().join("scripts/lab-images")).arg("base"));
+    });
 }
 
 /// A command's output; panics with everything it printed when it fails.
@@ -284,4 +304,27 @@ pub fn phase_nodes(phase: &Phase) -> Vec<&str> {
             n.as_str()
         })
         .collect()
+}
+
+/// The lab's kernel has no IPsec (no ESP, no AES-GCM transform: `ip xfrm state
+/// add … aead 'rfc4106(gcm(aes))'` fails), so an encrypted overlay network
+/// drops every packet between nodes here. Before a stack is deployed on the
+/// lab, this takes `encrypted` out of its networks' driver options, after
+/// checking that topo wrote it where the phase asks for it. Returns the networks changed.
+pub fn without_ipsec(stack_file: &Path) -> Vec<String> {
+    let text = fs_err::read_to_string(stack_file).unwrap();
+    let mut doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let mut changed = Vec::new();
+    if let Some(networks) = doc.get_mut("networks").and_then(|n| n.as_mapping_mut()) {
+        for (name, network) in networks.iter_mut() {
+            let Some(opts) = network.get_mut("driver_opts").and_then(|o| o.as_mapping_mut()) else { continue };
+            if opts.remove("encrypted").is_some() {
+                changed.push(name.as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    if !changed.is_empty() {
+        fs_err::write(stack_file, serde_norway::to_string(&doc).unwrap()).unwrap();
+    }
+    changed
 }
