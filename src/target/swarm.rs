@@ -7,8 +7,6 @@ use docker_compose_types as dct;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use std::collections::BTreeMap;
-
 use crate::diag::Diagnostic;
 use crate::model::{Model, Node, Phase, Service};
 use crate::plan;
@@ -92,7 +90,8 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut rendered = Rendered::default();
     let mut services = IndexMap::new();
     let mut secrets = IndexMap::new();
-    let pinned = pinned_nodes(phase);
+    // Services that keep their data on one node, pinned there by hostname (the plan places them there too).
+    let pinned = plan::schedule::data_pins(phase);
     for service in phase.services.values() {
         let eligible: Vec<&Node> = phase.nodes.values().filter(|n| service.placement.admits(n)).collect();
         let mut entry = docker::service_entry::<Deploy>(model, service, Flavor::Swarm);
@@ -240,12 +239,6 @@ fn deploy(model: &Model, phase: &Phase, service: &Service, eligible: &[&Node], p
         update_config: update("rollback", "10s"),
         rollback_config: update("pause", "0s"),
     }
-}
-
-/// The node each service that keeps its data on one node is pinned to, by
-/// hostname ([`plan::schedule::data_pins`]: the plan places it there too).
-fn pinned_nodes(phase: &Phase) -> BTreeMap<String, String> {
-    plan::schedule::data_pins(phase)
 }
 
 fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Option<&str>) {
