@@ -81,7 +81,7 @@ struct Loaded {
 
 fn load(spec_path: &Path) -> Loaded {
     let file = spec_path.display().to_string();
-    match fs_err::read(spec_path) {
+    match topo::read_file_bounded(spec_path) {
         Err(error) => {
             let mut diags = Diagnostics::default();
             let hint = (spec_path == Path::new("topo.yaml"))
@@ -294,14 +294,19 @@ pub fn render_all(spec_path: &Path, out: Option<&Path>, check: bool, format: For
 /// `topo completions SHELL`.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitStatus> {
     let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut command, "topo", &mut std::io::stdout().lock());
+    // Generated into memory: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "topo", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
     Ok(ExitStatus::Success)
 }
 
 /// `topo man`.
 pub fn man() -> anyhow::Result<ExitStatus> {
     let command = <crate::cli::Cli as clap::CommandFactory>::command();
-    clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command).render(&mut page)?;
+    std::io::stdout().lock().write_all(&page)?;
     Ok(ExitStatus::Success)
 }
 
@@ -323,11 +328,9 @@ pub fn import(
     let stdin = file == Path::new("-");
     let shown = if stdin { "<stdin>".to_owned() } else { file.display().to_string() };
     let bytes = if stdin {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)?;
-        bytes
+        topo::read_bounded(std::io::stdin().lock())?
     } else {
-        match fs_err::read(file) {
+        match topo::read_file_bounded(file) {
             Ok(bytes) => bytes,
             Err(error) => {
                 let mut diags = Diagnostics::default();

@@ -36,9 +36,29 @@ impl Compiled {
     }
 }
 
+/// Reads `reader` up to one byte past [`spec::yaml::MAX_BYTES`]: enough for
+/// [`compile`] (or import) to refuse a file that is too large, without
+/// reading a 1 GiB file, `/dev/zero` or `/dev/urandom` whole.
+pub fn read_bounded(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let limit = spec::yaml::MAX_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut reader.take(limit), &mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_bounded`] of the file at `path`; errors name the path.
+pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    read_bounded(fs_err::File::open(path)?)
+}
+
 /// Read, validate and resolve a spec from its bytes. On failure, every
 /// diagnostic found (errors and warnings), located and in source order.
 pub fn compile(bytes: &[u8]) -> Result<Compiled, Diagnostics> {
+    if bytes.len() > spec::yaml::MAX_BYTES {
+        let mut diags = Diagnostics::default();
+        diags.push(spec::yaml::too_large());
+        return Err(diags);
+    }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {

@@ -1,6 +1,7 @@
 mod cli;
 mod commands;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -34,9 +35,19 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(status) => status.into(),
+        // The reader went away (`topo … | head -c1`): stop quietly, with the
+        // status a shell gives a program that SIGPIPE ended (128 + 13).
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(141),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Even stderr may be closed (`2>&-`): the exit status still says it failed.
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
             ExitCode::from(1)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
 }

@@ -147,7 +147,7 @@ impl Decode for f64 {
             Some(Resolved::Int(i)) => Some(i as f64),
             Some(Resolved::Float(f)) if f.is_finite() => Some(f),
             _ => {
-                d.wrong_type(node, path, Self::EXPECTED);
+                d.wrong_type(node, path, "a finite number, such as `12` or `0.5`");
                 None
             }
         }
@@ -360,7 +360,7 @@ pub fn parse_scalar<T>(
             resolved_int = i.to_string();
             resolved_int.as_str()
         }
-        Some(Resolved::Float(_)) if numbers => node.scalar_text().unwrap_or_default(),
+        Some(Resolved::Float(f)) if numbers && f.is_finite() => node.scalar_text().unwrap_or_default(),
         _ => {
             d.wrong_type(node, path, expected);
             return None;

@@ -19,6 +19,10 @@ pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes a document may have once its aliases are expanded.
 pub const MAX_NODES: usize = 200_000;
+/// Most bytes of keys and scalars a document may hold once its aliases are
+/// expanded (the copies an anchor keeps count too): one large string aliased
+/// many times is as much an alias bomb as many small nodes.
+pub const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
 
 /// A position in the source: 1-based line and column (in characters), and byte offset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,6 +104,8 @@ impl Resolved<'_> {
             Resolved::Null => "nothing (null)",
             Resolved::Bool(_) => "a boolean",
             Resolved::Int(_) => "an integer",
+            Resolved::Float(f) if f.is_nan() => "YAML's not-a-number (`.nan`)",
+            Resolved::Float(f) if f.is_infinite() => "YAML's infinity (`.inf`)",
             Resolved::Float(_) => "a number",
             Resolved::Str(_) => "a string",
         }
@@ -207,11 +213,13 @@ impl Node {
         }
     }
 
-    fn size(&self) -> usize {
+    /// How many nodes, and how many bytes of scalar text, this node holds.
+    fn size(&self) -> (usize, usize) {
+        let add = |(n, b): (usize, usize), (m, c): (usize, usize)| (n + m, b + c);
         match &self.value {
-            Value::Scalar(..) => 1,
-            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            Value::Map(entries) => 1 + entries.iter().map(|e| e.key.size() + e.value.size()).sum::<usize>(),
+            Value::Scalar(text, _) => (1, text.len()),
+            Value::Seq(items) => items.iter().map(Node::size).fold((1, 0), add),
+            Value::Map(entries) => entries.iter().map(|e| add(e.key.size(), e.value.size())).fold((1, 0), add),
         }
     }
 }
@@ -333,22 +341,30 @@ fn is_core_float(s: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// The file is larger than [`MAX_BYTES`] (only that much more is ever read, so
+/// its real size is not known).
+pub fn too_large() -> Diagnostic {
+    Diagnostic::syntax(
+        "file-too-large",
+        format!("the file is larger than 4 MiB ({MAX_BYTES} bytes), the most topo reads"),
+        Span::point(Pos { line: 1, column: 1, offset: 0 }),
+    )
+    .help("specs and compose files are a few kilobytes: is this the right file?")
+}
+
 /// Parse one YAML document. Duplicate keys are reported in `diags` but do not
 /// stop the parse; anything else that is wrong is a single syntax error.
 pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
     let positions = Positions::new(text);
     if text.len() > MAX_BYTES {
-        return Err(Diagnostic::syntax(
-            "file-too-large",
-            format!("the spec is {} bytes; topo reads at most {MAX_BYTES}", text.len()),
-            Span::point(positions.at_char(0)),
-        ));
+        return Err(too_large());
     }
     let mut builder = Builder {
         positions: &positions,
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         root: None,
         documents: 0,
         diags,
@@ -356,7 +372,11 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
         match next {
-            Ok((event, span)) => builder.event(event, span)?,
+            Ok((event, span)) => {
+                builder
+                    .event(event, span)
+                    .map_err(|d| if d.path.is_root() { d.at(&builder.path_here()) } else { d })?;
+            }
             Err(error) => {
                 let marker = error.marker();
                 let mut pos = positions.at_line_col(marker.index(), marker.line(), marker.col());
@@ -461,6 +481,8 @@ enum Open {
         entries: Vec<Entry>,
         index: HashMap<String, usize>,
         pending_key: Option<Node>,
+        /// Where this mapping's `<<` key is, once it has one.
+        merge: Option<Span>,
         start: Span,
         anchor: usize,
     },
@@ -471,6 +493,8 @@ struct Builder<'p, 't, 'd> {
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// Bytes of keys and scalars so far, alias copies included.
+    bytes: usize,
     root: Option<Node>,
     documents: usize,
     diags: &'d mut Diagnostics,
@@ -493,26 +517,28 @@ impl Builder<'_, '_, '_> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let style = match (style, tag.as_deref()) {
-                    (_, Some(tag)) if tag.is_yaml_core_schema() && tag.suffix == "str" => Style::Quoted,
-                    (_, Some(tag)) if !tag.is_yaml_core_schema() => {
-                        return Err(Diagnostic::syntax(
-                            "yaml-tag",
-                            format!("YAML tags like `{tag}` are not part of the spec language"),
-                            span,
-                        ));
-                    }
+                    (_, Some(tag)) => scalar_tag(tag, &text, span)?,
                     (ScalarStyle::Plain, _) => Style::Plain,
                     _ => Style::Quoted,
                 };
                 let node = Node { value: Value::Scalar(text.into_owned(), style), span };
                 self.add(node, anchor)?;
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(anchor, tag) => {
+                collection_tag(tag.as_deref(), "seq", span)?;
                 self.open(Open::Seq { items: Vec::new(), start: span, anchor }, span)?;
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(anchor, tag) => {
+                collection_tag(tag.as_deref(), "map", span)?;
                 self.open(
-                    Open::Map { entries: Vec::new(), index: HashMap::new(), pending_key: None, start: span, anchor },
+                    Open::Map {
+                        entries: Vec::new(),
+                        index: HashMap::new(),
+                        pending_key: None,
+                        merge: None,
+                        start: span,
+                        anchor,
+                    },
                     span,
                 )?;
             }
@@ -529,13 +555,15 @@ impl Builder<'_, '_, '_> {
                 self.add(node, anchor)?;
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
+                let Some((nodes, bytes)) = self.anchors.get(&id).map(Node::size) else {
                     return Err(Diagnostic::syntax("yaml-syntax", "invalid YAML: unknown alias", span));
                 };
-                let node = target.clone();
-                let size = node.size();
-                self.count(size, span)?;
-                self.insert(node)?;
+                // Count what the copy costs before making it.
+                self.count(nodes, span)?;
+                self.count_bytes(bytes, span)?;
+                if let Some(node) = self.anchors.get(&id).cloned() {
+                    self.insert(node)?;
+                }
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
@@ -555,6 +583,19 @@ impl Builder<'_, '_, '_> {
         Ok(())
     }
 
+    fn count_bytes(&mut self, added: usize, span: Span) -> Result<(), Diagnostic> {
+        self.bytes = self.bytes.saturating_add(added);
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(Diagnostic::syntax(
+                "too-many-bytes",
+                format!("the spec expands to more than {MAX_EXPANDED_BYTES} bytes of keys and values"),
+                span,
+            )
+            .help("aliases (`*name`) that copy a large value many times are the usual cause"));
+        }
+        Ok(())
+    }
+
     fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(Diagnostic::syntax(
@@ -569,35 +610,73 @@ impl Builder<'_, '_, '_> {
 
     fn add(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
         self.count(1, node.span)?;
+        if let Value::Scalar(text, _) = &node.value {
+            self.count_bytes(text.len(), node.span)?;
+        }
         if anchor > 0 {
+            // The anchor keeps a copy: nested anchors would otherwise copy one
+            // large value once per level, uncounted.
+            self.count_bytes(node.size().1, node.span)?;
             self.anchors.insert(anchor, node.clone());
         }
         self.insert(node)
     }
 
     fn insert(&mut self, node: Node) -> Result<(), Diagnostic> {
-        let duplicate = match self.stack.last_mut() {
+        let outcome = match self.stack.last_mut() {
             None => {
                 self.root = Some(node);
-                None
+                Ok(None)
             }
             Some(Open::Seq { items, .. }) => {
                 items.push(node);
-                None
+                Ok(None)
             }
-            Some(Open::Map { entries, index, pending_key, .. }) => match pending_key.take() {
+            Some(Open::Map { entries, index, pending_key, merge, .. }) => match pending_key.take() {
                 None => {
                     *pending_key = Some(node);
-                    None
+                    Ok(None)
                 }
-                Some(key) => insert_entry(entries, index, key, node),
+                Some(key) if is_merge_key(&key) => match merge {
+                    Some(first) => Err(Diagnostic::syntax(
+                        "duplicate-merge-key",
+                        "a second `<<` merge key in one mapping",
+                        key.span,
+                    )
+                    .label("merged again here")
+                    .help(format!(
+                        "the first `<<` is at line {}; YAML readers disagree on which one wins: merge \
+                         several mappings with one key, `<<: [*first, *second]`",
+                        first.start.line
+                    ))),
+                    None => {
+                        *merge = Some(key.span);
+                        merge_entries(entries, index, &node).map(|()| None)
+                    }
+                },
+                Some(key) => Ok(insert_entry(entries, index, key, node)),
             },
         };
-        if let Some((name, diagnostic)) = duplicate {
-            let path = self.path_to_top().key(name);
-            self.diags.push(diagnostic.at(&path));
+        match outcome {
+            Ok(None) => Ok(()),
+            Ok(Some((name, diagnostic))) => {
+                let path = self.path_to_top().key(name);
+                self.diags.push(diagnostic.at(&path));
+                Ok(())
+            }
+            Err(diagnostic) => Err(diagnostic.at(&self.path_to_top().key("<<"))),
         }
-        Ok(())
+    }
+
+    /// The spec path of the node being read now: the collection at the top of
+    /// the stack, and the key or index within it.
+    fn path_here(&self) -> SpecPath {
+        let path = self.path_to_top();
+        match self.stack.last() {
+            Some(Open::Seq { items, .. }) => path.index(items.len()),
+            Some(Open::Map { pending_key: Some(key), .. }) => path.key(key.scalar_text().unwrap_or_default()),
+            Some(Open::Map { pending_key: None, .. }) | None => path,
+        }
     }
 
     /// The spec path of the collection being built at the top of the stack.
@@ -615,7 +694,103 @@ impl Builder<'_, '_, '_> {
     }
 }
 
-/// Add `key: value` to a mapping, expanding `<<` merges. A duplicate key is
+/// Whether `key` is the merge key `<<` (plain: a quoted `"<<"` is an ordinary key).
+fn is_merge_key(key: &Node) -> bool {
+    key.scalar_text() == Some("<<") && matches!(key.value, Value::Scalar(_, Style::Plain))
+}
+
+/// Adds the entries of a `<<` merge's mapping, or list of mappings, to a
+/// mapping; keys already there (or merged from an earlier source) win.
+fn merge_entries(entries: &mut Vec<Entry>, index: &mut HashMap<String, usize>, value: &Node) -> Result<(), Diagnostic> {
+    let not_a_mapping = |node: &Node| {
+        Diagnostic::syntax(
+            "invalid-merge",
+            format!("a `<<` merge takes a mapping or a list of mappings, not {}", node.describe()),
+            node.span,
+        )
+        .help("merge an anchored mapping: `<<: *defaults`, or several: `<<: [*a, *b]`")
+    };
+    let sources: Vec<&Node> = match &value.value {
+        Value::Map(_) => vec![value],
+        Value::Seq(items) => items.iter().collect(),
+        Value::Scalar(..) => return Err(not_a_mapping(value)),
+    };
+    for source in sources {
+        let Some(merged_entries) = source.entries() else {
+            return Err(not_a_mapping(source));
+        };
+        for merged in merged_entries {
+            if let Some(text) = merged.key.scalar_text() {
+                if index.contains_key(text) {
+                    continue;
+                }
+                index.insert(text.to_owned(), entries.len());
+            }
+            entries.push(Entry { merged: true, ..merged.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// What a tag on a scalar means: `!!str` (or `!`) makes it a string; `!!int`,
+/// `!!float`, `!!bool` and `!!null` are accepted when the value is one; any
+/// other tag (`!!binary`, `!!python/object/apply:…`, `!Ref`) is an error,
+/// since topo would otherwise drop what the tag asks for.
+fn scalar_tag(tag: &saphyr_parser::Tag, text: &str, span: Span) -> Result<Style, Diagnostic> {
+    if tag.handle == "!" && tag.suffix.is_empty() {
+        return Ok(Style::Quoted);
+    }
+    if tag.is_yaml_core_schema() {
+        let fits = match (tag.suffix.as_str(), resolve_plain(text)) {
+            ("str", _) => return Ok(Style::Quoted),
+            ("int", Resolved::Int(_)) | ("bool", Resolved::Bool(_)) | ("null", Resolved::Null) => true,
+            ("int", Resolved::Str(t)) => is_core_int(t),
+            ("float", Resolved::Float(_) | Resolved::Int(_)) => true,
+            ("int" | "float" | "bool" | "null", _) => false,
+            _ => return Err(unknown_tag(tag, span)),
+        };
+        if !fits {
+            return Err(Diagnostic::syntax(
+                "yaml-tag",
+                format!("the tag `!!{}` says this is {}, but `{}` is not", tag.suffix, tag_kind(&tag.suffix), text),
+                span,
+            )
+            .help("remove the tag: topo reads plain values by YAML 1.2's core schema"));
+        }
+        return Ok(Style::Plain);
+    }
+    Err(unknown_tag(tag, span))
+}
+
+/// A tag on a sequence or mapping: only `!!seq` and `!!map` (which change nothing).
+fn collection_tag(tag: Option<&saphyr_parser::Tag>, kind: &str, span: Span) -> Result<(), Diagnostic> {
+    match tag {
+        None => Ok(()),
+        Some(tag) if tag.is_yaml_core_schema() && tag.suffix == kind => Ok(()),
+        Some(tag) => Err(unknown_tag(tag, span)),
+    }
+}
+
+fn tag_kind(suffix: &str) -> &'static str {
+    match suffix {
+        "int" => "an integer",
+        "float" => "a number",
+        "bool" => "a boolean",
+        _ => "null",
+    }
+}
+
+fn unknown_tag(tag: &saphyr_parser::Tag, span: Span) -> Diagnostic {
+    let shown = if tag.is_yaml_core_schema() { format!("!!{}", tag.suffix) } else { tag.to_string() };
+    Diagnostic::syntax("yaml-tag", format!("the YAML tag `{shown}` is not part of the spec language"), span)
+        .label("tagged here")
+        .help(
+            "topo reads plain YAML: remove the tag (only `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, \
+             `!!seq` and `!!map` are accepted, and they change nothing but quoting)",
+        )
+}
+
+/// Add `key: value` to a mapping (`<<` merges are handled by the caller). A duplicate key is
 /// not added but returned with its diagnostic, for the caller to give it a path.
 ///
 /// `index` maps the text of each scalar key in `entries` to its position;
@@ -626,25 +801,6 @@ fn insert_entry(
     key: Node,
     value: Node,
 ) -> Option<(String, Diagnostic)> {
-    if key.scalar_text() == Some("<<") && matches!(key.value, Value::Scalar(_, Style::Plain)) {
-        let sources: Vec<&Node> = match &value.value {
-            Value::Map(_) => vec![&value],
-            Value::Seq(items) => items.iter().collect(),
-            Value::Scalar(..) => Vec::new(),
-        };
-        for source in sources {
-            for merged in source.entries().unwrap_or_default() {
-                if let Some(text) = merged.key.scalar_text() {
-                    if index.contains_key(text) {
-                        continue;
-                    }
-                    index.insert(text.to_owned(), entries.len());
-                }
-                entries.push(Entry { merged: true, ..merged.clone() });
-            }
-        }
-        return None;
-    }
     let Some(text) = key.scalar_text() else {
         entries.push(Entry { key, value, merged: false });
         return None;
