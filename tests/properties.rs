@@ -116,7 +116,18 @@ fn yaml_bytes() -> impl Strategy<Value = Vec<u8>> {
             "&a ",
             "*a",
             "<<: *a",
+            "<<: [*a, *a]",
+            "&a [*a, *a]",
             "!!str ",
+            "!!int ",
+            "!!binary ",
+            "!!python/object/apply:os.system ",
+            "!!js/function ",
+            "!Ref ",
+            "! ",
+            ".nan",
+            ".inf",
+            "-.inf",
             "? ",
             "|\n",
             ">-\n",
@@ -531,6 +542,51 @@ fn an_oversized_spec_is_refused() {
     let text = "# padding\n".repeat(4 * 1024 * 1024 / 10 + 1);
     let Err(diags) = topo::compile(text.as_bytes()) else { unreachable!("a 4 MiB + 1 spec compiled") };
     assert!(diags.iter().any(|d| d.code == "file-too-large"), "{:?}", diags.iter().map(|d| d.code).collect::<Vec<_>>());
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// A string of `len` bytes copied by `copies` aliases, `levels` deep (each
+    /// level a list of `fan` aliases of the one below): refused with
+    /// `too-many-bytes` or `too-many-nodes` exactly when the expansion passes
+    /// the budgets, read in full otherwise.
+    #[test]
+    fn alias_expansion_is_refused_exactly_past_the_budgets(
+        len in 1usize..200_000,
+        fan in 1usize..12,
+        levels in 1usize..5,
+    ) {
+        let mut text = format!("x0: &l0 \"{}\"\n", "z".repeat(len));
+        for level in 1..=levels {
+            let list = vec![format!("*l{}", level - 1); fan].join(", ");
+            text.push_str(&format!("x{level}: &l{level} [{list}]\n"));
+        }
+        // Bytes: the string, its anchor's copy, then each level's `fan` copies of the
+        // level below (alias copies) plus the anchor's copy of the level itself.
+        let mut below = len as u128;
+        let mut bytes = 2 * below + 2 * (levels as u128 + 1); // keys `x0`…: 2 bytes each
+        let mut nodes: u128 = 2;
+        let mut below_nodes: u128 = 1;
+        for _ in 1..=levels {
+            below *= fan as u128;
+            below_nodes = 1 + below_nodes * fan as u128;
+            bytes += 2 * below;
+            nodes += 1 + below_nodes;
+        }
+        let diags = match topo::compile(text.as_bytes()) {
+            Ok(_) => unreachable!("not a spec"),
+            Err(diags) => diags,
+        };
+        let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+        let refused = codes.iter().any(|c| *c == "too-many-bytes" || *c == "too-many-nodes");
+        let over = bytes > 16 * 1024 * 1024 || nodes > 200_000;
+        // Near a budget the count above is an estimate (keys, the top mapping): leave a margin.
+        let near = |value: u128, budget: u128| value.abs_diff(budget) < budget / 50 + 64;
+        if !near(bytes, 16 * 1024 * 1024) && !near(nodes, 200_000) {
+            prop_assert_eq!(refused, over, "bytes {} nodes {} codes {:?}", bytes, nodes, codes);
+        }
+    }
 }
 
 /// Regression (src/spec/quantity.rs, `split_number`): an exponent that sums to
