@@ -4,60 +4,13 @@
 
 use crate::spec::{Cpu, Duration, Memory};
 
-/// Words that make an environment variable a secret when they are a whole
-/// `_`-separated part of its name (`API_KEY`, `DB_PASS`).
-const SECRET_PARTS: [&str; 17] = [
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PWD",
-    "SECRET",
-    "SECRETS",
-    "TOKEN",
-    "TOKENS",
-    "KEY",
-    "KEYS",
-    "APIKEY",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "PRIVATE",
-    "SALT",
-    "DSN",
-    "PASSPHRASE",
-];
+pub use crate::secret_shape::is_secret_name;
 
-/// Words that make a name secret anywhere in it (`DBPASSWORD`, `JWTSECRET`).
-const SECRET_INFIXES: [&str; 5] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY"];
-
-/// Last parts that name something about a secret, not the secret itself (`SECRET_KEY_FILE`, `JWT_TOKEN_TTL`).
-const NOT_SECRET_LAST: [&str; 10] =
-    ["FILE", "PATH", "DIR", "FILENAME", "LENGTH", "TTL", "EXPIRY", "EXPIRES", "ALGORITHM", "ALG"];
-
-/// Whether an environment variable's name says it holds a secret.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).collect();
-    if parts.len() > 1 && parts.last().is_some_and(|last| NOT_SECRET_LAST.contains(last)) {
-        return false;
-    }
-    if upper == "PWD" {
-        return false; // the shell's working directory
-    }
-    parts.iter().any(|p| SECRET_PARTS.contains(p)) || SECRET_INFIXES.iter().any(|w| upper.contains(w))
-}
-
-/// Whether a value carries a secret whatever its name: a URL with a password
-/// (`postgres://user:pw@db/app`), or an interpolation of a secret-looking variable.
+/// Whether a value carries a secret whatever its name: a secret shape
+/// ([`crate::secret_shape::shape`]: a URL with a password, a key prefix, a
+/// JWT, …), or an interpolation of a secret-looking variable.
 pub fn is_secret_value(value: &str) -> bool {
-    if let Some((_, rest)) = value.split_once("://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && userinfo.contains(':')
-        {
-            return true;
-        }
-    }
-    interpolations(value).iter().any(|var| is_secret_name(var))
+    crate::secret_shape::shape(value).is_some() || interpolations(value).iter().any(|var| is_secret_name(var))
 }
 
 /// The variables a compose string interpolates (`${DB_PASSWORD}`, `$HOST`,
@@ -323,35 +276,6 @@ pub fn port_range(text: &str) -> Option<(Vec<u16>, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_names() {
-        for name in [
-            "POSTGRES_PASSWORD",
-            "JWT_SECRET",
-            "API_KEY",
-            "GITHUB_TOKEN",
-            "DBPASSWORD",
-            "db_pass",
-            "SENTRY_DSN",
-            "AWS_SECRET_ACCESS_KEY",
-            "SECRET_KEY_BASE",
-        ] {
-            assert!(is_secret_name(name), "{name}");
-        }
-        for name in [
-            "POSTGRES_USER",
-            "KEYCLOAK_URL",
-            "MONKEY",
-            "POSTGRES_PASSWORD_FILE",
-            "JWT_TOKEN_TTL",
-            "PWD",
-            "NODE_ENV",
-            "PASSTHROUGH",
-        ] {
-            assert!(!is_secret_name(name), "{name}");
-        }
-    }
 
     #[test]
     fn secret_values() {
