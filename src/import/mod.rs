@@ -68,7 +68,7 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
-            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            let lossy = crate::diag::mask::every_value(&String::from_utf8_lossy(bytes));
             let mut report = Diagnostics::default();
             report.push(not_utf8(bytes, error.valid_up_to()));
             return Imported { spec: None, report, source: lossy, services: 0 };
@@ -76,7 +76,6 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     };
     let mut reader = Reader {
         report: Diagnostics::default(),
-        redact: Vec::new(),
         base_dir: options.base_dir.clone(),
         declared_volumes: BTreeSet::new(),
         secret_names: BTreeMap::new(),
@@ -95,7 +94,8 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
             (None, 0)
         }
     };
-    let source = redact(text, &reader.redact);
+    // A compose file comes from anywhere: its snippets show keys, never values.
+    let source = crate::diag::mask::every_value(text);
     reader.report.sort();
     let spec = spec.filter(|_| !reader.report.has_errors());
     Imported { spec, report: reader.report, source, services }
@@ -669,82 +669,18 @@ fn finish(reader: &mut Reader, text: String, options: &Options, root: &Node) -> 
     Some(text)
 }
 
-/// The compose text with secret values masked (`*` for each byte, so every
-/// position stays where it was), for the report's source snippets. Besides
-/// the values the import made secrets, any line whose key looks secret is
-/// masked: a malformed file has no tree to say which values those are.
-fn redact(text: &str, ranges: &[(usize, usize)]) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    let mut mask = |start: usize, end: usize| {
-        for b in bytes.iter_mut().take(end.min(text.len())).skip(start) {
-            if *b != b'\n' && *b != b'\r' {
-                *b = b'*';
-            }
-        }
-    };
-    for &(start, end) in ranges {
-        // `- NAME=value` in a list: keep the name, hide the value.
-        let item = text.get(start..end).unwrap_or_default();
-        let name_end = item
-            .trim_start_matches(['"', '\''])
-            .find('=')
-            .map(|i| i + 1 + (item.len() - item.trim_start_matches(['"', '\'']).len()));
-        let start = match name_end {
-            Some(at) if words::is_env_name(item[..at - 1].trim_start_matches(['"', '\''])) => start + at,
-            _ => start,
-        };
-        mask(start, end);
-    }
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if let Some(value_start) = secret_value_start(line) {
-            mask(offset + value_start, offset + line.trim_end_matches(['\n', '\r']).len());
-        }
-        offset += line.len();
-    }
-    // Only ASCII bytes were written over, and whole characters: still UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// Where the value starts on a `NAME: value` or `- NAME=value` line whose name looks secret.
-fn secret_value_start(line: &str) -> Option<usize> {
-    let trimmed = line.trim_start();
-    let mut start = line.len() - trimmed.len();
-    let mut rest = trimmed;
-    if let Some(after) = rest.strip_prefix("- ") {
-        start += 2;
-        rest = after;
-    }
-    let quote = rest.starts_with(['"', '\'']);
-    if quote {
-        start += 1;
-        rest = &rest[1..];
-    }
-    let name_len =
-        rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(rest.len());
-    let name = &rest[..name_len];
-    let after = rest[name_len..].trim_start_matches(['"', '\'']);
-    let separator = after.starts_with([':', '=']);
-    if name.is_empty() || !separator || !words::is_secret_name(name) || name.eq_ignore_ascii_case("secrets") {
-        return None;
-    }
-    let value_at = start + name_len + (rest[name_len..].len() - after.len()) + 1;
-    let value = line.get(value_at..)?;
-    let skipped = value.len() - value.trim_start().len();
-    (!value.trim().is_empty()).then_some(value_at + skipped)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn redaction_keeps_positions_and_hides_values() {
-        let text = "a:\n  DB_PASSWORD: hunter2\n  - API_KEY=abc\n  USER: bob\n";
-        let masked = redact(text, &[]);
-        assert_eq!(masked.len(), text.len());
-        assert!(!masked.contains("hunter2") && !masked.contains("abc"));
-        assert!(masked.contains("USER: bob"));
-        assert!(masked.contains("DB_PASSWORD:"));
+    fn the_report_source_shows_no_value() {
+        let imported = import(
+            b"services:\n  web:\n    image: nginx\n    environment: {DB_PASSWORD: hunter2, X: y]\n",
+            &Options::default(),
+        );
+        assert!(imported.report.has_errors());
+        assert!(!imported.source.contains("hunter2") && !imported.source.contains("nginx"));
+        assert!(imported.source.contains("environment: {DB_PASSWORD: "));
     }
 }

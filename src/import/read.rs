@@ -146,8 +146,6 @@ pub struct Dependency {
 /// The reading state of one compose file.
 pub struct Reader {
     pub report: Diagnostics,
-    /// Byte ranges of secret values in the compose text, hidden from the report.
-    pub redact: Vec<(usize, usize)>,
     pub base_dir: Option<PathBuf>,
     /// Top-level `volumes`: the names declared there.
     pub declared_volumes: BTreeSet<String>,
@@ -1233,9 +1231,6 @@ impl Reader {
         let secret = is_secret_name(name) || value.as_deref().is_some_and(is_secret_value);
         if (secret || value.is_none()) && !is_env_name(name) {
             // A secret is written as `${NAME}` in compose and stack files: it needs a shell name.
-            if let Some(node) = value_node {
-                self.hide(node);
-            }
             self.dropped(
                 key_node,
                 path,
@@ -1260,9 +1255,6 @@ impl Reader {
             return;
         };
         if secret {
-            if let Some(node) = value_node {
-                self.hide(node);
-            }
             read.draft.env.remove(name);
             let vars: Vec<String> = interpolations(&value).into_iter().filter(|v| v != name).collect();
             read.secret_values.insert(name.to_owned(), value);
@@ -1419,11 +1411,6 @@ impl Reader {
                 format!("guessed from the image ({name}): a StatefulSet on k8s, pinned on Swarm"),
             ));
         }
-    }
-
-    /// Keep a secret value out of the report's source snippets.
-    fn hide(&mut self, node: &Node) {
-        self.redact.push((node.span.start.offset, node.span.end.offset));
     }
 }
 
