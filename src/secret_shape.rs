@@ -111,7 +111,7 @@ impl Shape {
         match self {
             Shape::UrlPassword => "a URL with a password",
             Shape::SecretParameter => "a URL with a secret query parameter",
-            Shape::KeyPrefix => "an API key (by its prefix)",
+            Shape::KeyPrefix => "a vendor's API key",
             Shape::Jwt => "a JSON Web Token",
             Shape::PrivateKey => "a private key",
             Shape::PasswordHash => "a password hash",

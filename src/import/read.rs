@@ -1315,27 +1315,10 @@ impl Reader {
             Value::Map(_) => Vec::new(),
         };
         for (file, required, node, path) in files {
-            let full = match &self.base_dir {
-                Some(dir) => dir.join(&file),
-                None => PathBuf::from(&file),
-            };
-            let text = match fs_err::read_to_string(&full) {
-                Ok(text) => text,
-                Err(_) => {
-                    let status = if required { "compose would refuse to start without it" } else { "it is optional" };
-                    self.warn(
-                        "env-file-missing",
-                        &node,
-                        &path,
-                        format!("env file `{file}` is not there ({status}): its variables are not imported"),
-                        Some("run `topo import` where the file is, or add its variables to the spec by hand (secrets by name only)".to_owned()),
-                    );
-                    continue;
-                }
-            };
-            for line in text.lines() {
+            let Some(text) = self.env_file_text(&file, required, &node, &path) else { continue };
+            for (number, line) in text.lines().enumerate() {
                 let line = line.trim();
-                let line = line.strip_prefix("export ").unwrap_or(line);
+                let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
@@ -1343,7 +1326,89 @@ impl Reader {
                     Some((k, v)) => (k.trim(), Some(env_file_value(v))),
                     None => (line, None),
                 };
+                if !is_env_key(name) {
+                    // The line is not `NAME=value`: it may be a value itself, so only its number is shown.
+                    self.dropped(
+                        &node,
+                        &path,
+                        &format!("line {} of env file `{file}`", number + 1),
+                        "it is not `NAME=value` with a variable name of letters, digits, `_`, `.` and `-`",
+                    );
+                    continue;
+                }
                 self.env_var(read, name, value, &node, None, &path, Some(&file));
+            }
+        }
+    }
+
+    /// The text of an env file inside the project directory (the compose file's), at most
+    /// [`crate::spec::yaml::MAX_BYTES`]; `None` with a note when it is missing, outside, too large or not text.
+    fn env_file_text(&mut self, file: &str, required: bool, node: &Node, path: &SpecPath) -> Option<String> {
+        let project = self.base_dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let relative = std::path::Path::new(file);
+        let escapes = relative.is_absolute()
+            || file.starts_with('~')
+            || relative.components().any(|c| matches!(c, std::path::Component::ParentDir));
+        let full = project.join(relative);
+        // A symbolic link may lead out of the project too.
+        let resolved = (!escapes)
+            .then(|| Some((fs_err::canonicalize(&full).ok()?, fs_err::canonicalize(&project).ok()?)))
+            .flatten();
+        let outside = escapes || resolved.as_ref().is_some_and(|(file, project)| !file.starts_with(project));
+        if outside {
+            self.error(
+                "env-file-outside",
+                node,
+                path,
+                format!("env file `{file}` is outside the compose file's directory: topo does not read it"),
+                Some("copy the file next to the compose file (or below it), or add its variables to the spec by hand (secrets by name only)".to_owned()),
+            );
+            return None;
+        }
+        let limit = crate::spec::yaml::MAX_BYTES;
+        // Only a regular file: a FIFO or a device would block or never end.
+        let regular = fs_err::metadata(&full).is_ok_and(|m| m.is_file());
+        let read = fs_err::File::open(&full).and_then(|f| {
+            if !regular {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, limit as u64 + 1), &mut bytes).map(|_| bytes)
+        });
+        match read {
+            Ok(bytes) if bytes.len() > limit => {
+                self.error(
+                    "env-file-too-large",
+                    node,
+                    path,
+                    format!("env file `{file}` is larger than {limit} bytes: topo does not read it"),
+                    None,
+                );
+                None
+            }
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    self.error(
+                        "env-file-not-text",
+                        node,
+                        path,
+                        format!("env file `{file}` is not UTF-8 text"),
+                        Some("save it as UTF-8".to_owned()),
+                    );
+                    None
+                }
+            },
+            Err(_) => {
+                let status = if required { "compose would refuse to start without it" } else { "it is optional" };
+                self.warn(
+                    "env-file-missing",
+                    node,
+                    path,
+                    format!("env file `{file}` is not there ({status}): its variables are not imported"),
+                    Some("run `topo import` where the file is, or add its variables to the spec by hand (secrets by name only)".to_owned()),
+                );
+                None
             }
         }
     }
