@@ -11,6 +11,7 @@
 //! Nothing here reads the environment of the machine it runs on: `${VAR}`
 //! stays as written, so the output depends only on the input.
 
+mod credentials;
 mod draft;
 mod emit;
 mod read;

@@ -13,11 +13,11 @@ use crate::spec::{Memory, Role};
 use crate::target::image_name;
 
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
-use super::traefik;
 use super::words::{
     dns_1123, docker_cpus, docker_memory, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name,
     is_secret_name, is_secret_value, port_range, port_spec, unescape_dollars,
 };
+use super::{credentials, traefik};
 
 /// The size given to every volume: compose volumes have none, and a Kubernetes claim needs one.
 pub const GUESSED_VOLUME_SIZE: Memory = Memory::mebibytes(10 * 1024);
@@ -380,6 +380,11 @@ impl Reader {
         }
         if let Some((value, at)) = environment {
             self.environment(&mut read, value, &at);
+        }
+        for (what, at) in [("command", "command"), ("entrypoint", "entrypoint"), ("healthcheck", "healthcheck")] {
+            if let Some(entry) = node.get(at) {
+                self.command_credentials(&mut read, what, &entry.value, &path.key(at));
+            }
         }
         self.legacy(&mut read, legacy);
         if let Some((value, at)) = profiles {
@@ -1296,6 +1301,120 @@ impl Reader {
         read.draft.env.insert(name.to_owned(), Noted { value: text, note });
     }
 
+    /// Credentials written into `command`, `entrypoint` or the health check's
+    /// `test` become secrets the command reads from the environment
+    /// ([`credentials`]); a command whose credential cannot be moved is dropped.
+    fn command_credentials(&mut self, read: &mut ReadService, what: &str, node: &Node, at: &SpecPath) {
+        let slot = match what {
+            "command" => read.draft.command.clone(),
+            "entrypoint" => read.draft.entrypoint.clone(),
+            _ => read.draft.health.as_ref().map(|h| h.value.exec.clone()),
+        };
+        let Some(command) = slot else { return };
+        let entrypoint = what == "entrypoint";
+        // The health check's string runs through `/bin/sh -c`; `command` and `entrypoint` are split, not run by a shell.
+        let (script, shell_argv) = match &command {
+            CommandDraft::Line(line) if what == "healthcheck" => (line.clone(), None),
+            CommandDraft::Line(line) => match shell_words::split(line) {
+                Ok(argv) => script_and_argv(argv, entrypoint),
+                Err(_) => return,
+            },
+            CommandDraft::Argv(argv) => script_and_argv(argv.clone(), entrypoint),
+        };
+        let mut known: BTreeMap<String, String> = read
+            .secret_values
+            .iter()
+            .filter(|(_, value)| value.len() >= 4 && !value.contains('$'))
+            .map(|(name, value)| (value.clone(), name.clone()))
+            .collect();
+        let service = env_name(&read.compose_name);
+        let mut rewritten = script.clone();
+        let mut moved_all: Vec<credentials::Moved> = Vec::new();
+        // A credential repeated in the script is found again by its value on the next round.
+        for _ in 0..3 {
+            let taken = &read.secret_values;
+            let env = &read.draft.env;
+            let mut name_for = |name: &credentials::Name, value: &str| {
+                let base = match name {
+                    credentials::Name::Exact(n) => n.clone(),
+                    credentials::Name::Suffix(s) => format!("{service}{s}"),
+                };
+                let mut candidate = base.clone();
+                let mut n = 2;
+                while env.contains_key(&candidate) || taken.get(&candidate).is_some_and(|v| v != value) {
+                    candidate = format!("{base}_{n}");
+                    n += 1;
+                }
+                candidate
+            };
+            let Some((next, moved)) = credentials::rewrite(&rewritten, &known, &mut name_for) else {
+                rewritten.clear();
+                break;
+            };
+            if moved.is_empty() {
+                break;
+            }
+            for m in &moved {
+                known.insert(m.value.clone(), m.name.clone());
+            }
+            rewritten = next;
+            moved_all.extend(moved);
+        }
+        if moved_all.is_empty() && !rewritten.is_empty() {
+            return;
+        }
+        let leftover = moved_all.iter().any(|m| rewritten.contains(&m.value) && m.value.len() >= 6);
+        if rewritten.is_empty() || leftover {
+            match what {
+                "command" => read.draft.command = None,
+                "entrypoint" => read.draft.entrypoint = None,
+                _ => read.draft.health = None,
+            }
+            self.warn(
+                "secret",
+                node,
+                at,
+                format!("`{what}` carries a credential topo cannot move into a secret: it is not copied"),
+                Some("write it with a secret read from the environment (`sh -c '… \"$NAME\"'`), and list the secret in `secrets`".to_owned()),
+            );
+            return;
+        }
+        let rebuilt = match shell_argv {
+            None => CommandDraft::Line(rewritten),
+            Some((mut argv, index)) => {
+                argv[index] = rewritten;
+                CommandDraft::Argv(argv)
+            }
+        };
+        match what {
+            "command" => read.draft.command = Some(rebuilt),
+            "entrypoint" => read.draft.entrypoint = Some(rebuilt),
+            _ => {
+                if let Some(health) = &mut read.draft.health {
+                    health.value.exec = rebuilt;
+                }
+            }
+        }
+        let mut reported = BTreeSet::new();
+        for m in moved_all {
+            read.secret_values.insert(m.name.clone(), m.value);
+            read.draft
+                .secrets
+                .entry(m.name.clone())
+                .or_insert_with(|| Some(format!("was written in `{what}`; value not copied")));
+            if !reported.insert(m.name.clone()) {
+                continue;
+            }
+            self.warn(
+                "secret",
+                node,
+                at,
+                format!("a credential in `{what}` ({}) becomes the secret `{}`: the command reads it from the environment through `sh -c`, and its value is not copied", m.how, m.name),
+                Some(format!("set `{}` in the deploy environment (Dokploy's Environment tab); the image needs `/bin/sh`", m.name)),
+            );
+        }
+    }
+
     fn env_files(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
         let files: Vec<(String, bool, Node, SpecPath)> = match &value.value {
             Value::Scalar(..) => vec![(scalar(value).unwrap_or_default().to_owned(), true, value.clone(), at.clone())],
@@ -1559,6 +1678,22 @@ fn valid_label(text: &str) -> bool {
 fn dollar_list(text: &str) -> String {
     let vars: Vec<String> = interpolations(text).into_iter().map(|v| format!("`${{{v}}}`")).collect();
     vars.join(", ")
+}
+
+/// The script a command runs, and the argument list to put it back into (with the script's index):
+/// `sh -c SCRIPT` keeps its script; any other list becomes `sh -c 'exec …'` (an entrypoint passes
+/// the image's command on with `"$@"`).
+fn script_and_argv(argv: Vec<String>, entrypoint: bool) -> (String, Option<(Vec<String>, usize)>) {
+    if let Some(index) = credentials::shell_script(&argv) {
+        return (argv[index].clone(), Some((argv, index)));
+    }
+    let mut script = credentials::script_of(&argv);
+    let mut shell = vec!["sh".to_owned(), "-c".to_owned(), String::new()];
+    if entrypoint {
+        script.push_str(" \"$@\"");
+        shell.push("sh".to_owned());
+    }
+    (script, Some((shell, 2)))
 }
 
 /// A value in an env file: surrounding quotes removed, a trailing ` # comment` dropped.
