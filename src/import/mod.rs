@@ -87,6 +87,9 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     for d in parse_diags {
         reader.report.push(compose_wording(d));
     }
+    if let Ok(root) = &root {
+        interpolation_errors(root, text, &mut reader.report);
+    }
     let (spec, services) = match root {
         Ok(root) if !reader.report.has_errors() => convert(&root, options, &mut reader),
         Ok(_) => (None, 0),
@@ -100,6 +103,65 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     reader.report.sort();
     let spec = spec.filter(|_| !reader.report.has_errors());
     Imported { spec, report: reader.report, source, services }
+}
+
+/// Most interpolation errors reported: one is enough to fix, and a file of a
+/// million bad values must not print a million errors.
+const MAX_INTERPOLATION_ERRORS: usize = 20;
+
+/// Every value compose would refuse to interpolate, at the column of its `$`
+/// (compose interpolates every value of the file, keys excepted).
+fn interpolation_errors(root: &Node, text: &str, report: &mut Diagnostics) {
+    let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let mut found = 0;
+    let mut todo: Vec<(&Node, SpecPath)> = vec![(root, SpecPath::root())];
+    while let Some((node, path)) = todo.pop() {
+        match &node.value {
+            Value::Map(entries) => {
+                for entry in entries.iter().rev() {
+                    let key = entry.key.scalar_text().unwrap_or_default();
+                    todo.push((&entry.value, path.key(key)));
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    todo.push((item, path.index(i)));
+                }
+            }
+            Value::Scalar(value, _) => {
+                let Some((at, why)) = words::interpolation_error(value) else { continue };
+                if found == MAX_INTERPOLATION_ERRORS {
+                    return;
+                }
+                found += 1;
+                let pos = dollar_position(text, &line_starts, node.span, value, at);
+                let span = if pos.offset == node.span.start.offset {
+                    node.span
+                } else {
+                    Span { start: pos, end: node.span.end }
+                };
+                report.push(
+                    Diagnostic::error("invalid-interpolation", format!("invalid interpolation: {why}"), &path)
+                        .with_span(span)
+                        .help("compose refuses this file too; write `$$` for a literal `$`".to_owned()),
+                );
+            }
+        }
+    }
+}
+
+/// Where the `$` at byte `at` of a scalar's value is in the source: the same
+/// `$` counted from the scalar's start (escapes aside, the `$`s of the value are
+/// those of its source). The scalar's start when it cannot be found.
+fn dollar_position(text: &str, line_starts: &[usize], span: Span, value: &str, at: usize) -> yaml::Pos {
+    let nth = value[..at].matches('$').count();
+    let source = text.get(span.start.offset..span.end.offset.min(text.len())).unwrap_or_default();
+    let Some((index, _)) = source.match_indices('$').nth(nth) else { return span.start };
+    let offset = span.start.offset + index;
+    let line = line_starts.partition_point(|&start| start <= offset);
+    let line_start = line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+    let column = text.get(line_start..offset).map_or(1, |t| t.chars().count() + 1);
+    yaml::Pos { line, column, offset }
 }
 
 fn compose_wording(mut d: Diagnostic) -> Diagnostic {

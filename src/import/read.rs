@@ -424,6 +424,8 @@ impl Reader {
         let build = node.get("build").filter(|e| !is_null(&e.value));
         match (image, build) {
             (Some((image, at)), build) if !image.is_empty() => {
+                // `${TAG:?message}` is compose's "required"; the message does not fit in an image reference.
+                let image = super::words::without_required_messages(&image);
                 if let Some(build) = build {
                     self.dropped(
                         &build.key,

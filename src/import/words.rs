@@ -46,6 +46,87 @@ pub fn interpolations(text: &str) -> Vec<String> {
     vars
 }
 
+/// The first interpolation in `text` that compose refuses ("invalid interpolation
+/// format"): where its `$` is (a byte index) and what is wrong. `$$` is a literal
+/// `$`, and a `$` not followed by `{` or a name is literal text, as in compose.
+pub fn interpolation_error(text: &str) -> Option<(usize, &'static str)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'$') => i += 2,
+            Some(b'{') => match braced_end(text, i + 2) {
+                Ok(end) => i = end,
+                Err(why) => return Some((i, why)),
+            },
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// After `${` at `start`: the index just past its `}`, or what is wrong.
+fn braced_end(text: &str, start: usize) -> Result<usize, &'static str> {
+    let bytes = text.as_bytes();
+    let name_len = text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+    let name = &text[start..start + name_len];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(if bytes.get(start) == Some(&b'}') {
+            "`${}` names no variable"
+        } else {
+            "`${` is not followed by a variable name (letters, digits and `_`, not starting with a digit)"
+        });
+    }
+    let mut i = start + name_len;
+    match bytes.get(i) {
+        Some(b'}') => return Ok(i + 1),
+        Some(b':') if matches!(bytes.get(i + 1), Some(b'-' | b'?' | b'+')) => i += 2,
+        Some(b'-' | b'?' | b'+') => i += 1,
+        None => return Err("`${` is not closed by `}`"),
+        Some(_) => {
+            return Err("after a variable name, `${…}` takes `}`, or `:-`, `-`, `:?`, `?`, `:+`, `+` and a value");
+        }
+    }
+    // The default, message or alternative: up to the `}` that closes, nested `${…}` included.
+    while i < bytes.len() {
+        match bytes[i] {
+            b'}' => return Ok(i + 1),
+            b'$' if bytes.get(i + 1) == Some(&b'$') => i += 2,
+            b'$' if bytes.get(i + 1) == Some(&b'{') => i = braced_end(text, i + 2)?,
+            _ => i += 1,
+        }
+    }
+    Err("`${` is not closed by `}`")
+}
+
+/// `text` with the error message of each `${NAME:?message}` and `${NAME?message}` left out
+/// (`${NAME}`): for a value topo must read as one word, like an image reference.
+pub fn without_required_messages(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start + 2]);
+        let inner = &rest[start + 2..];
+        let name_len = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+        let after = &inner[name_len..];
+        let required = after.starts_with(":?") || after.starts_with('?');
+        match (required, after.find('}')) {
+            (true, Some(close)) if !after[..close].contains('{') => {
+                out.push_str(&inner[..name_len]);
+                out.push('}');
+                rest = &after[close + 1..];
+            }
+            _ => rest = inner,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Compose text → the text it stands for, keeping interpolations as written:
 /// `$$` (compose's escape for a literal `$`) becomes `$`, which topo's compose
 /// target writes back as `$$`.
@@ -335,6 +416,21 @@ mod tests {
         assert_eq!(spec("${PORT}:80"), Some((vec![80], "tcp".into(), true)));
         assert_eq!(spec("${PORT}"), None);
         assert!(port_spec("10000-20000").is_some_and(|p| p.truncated && p.container == [10000]));
+    }
+
+    #[test]
+    fn interpolation_errors() {
+        for ok in ["${A}", "$$", "$1 $ x", "${A:-x}", "${A-${B:-1}}", "${A:?needs A}", "${A+y}", "$${", "${A:-}"] {
+            assert_eq!(interpolation_error(ok), None, "{ok}");
+        }
+        assert_eq!(interpolation_error("x ${A").map(|e| e.0), Some(2));
+        assert_eq!(interpolation_error("ab${1x}").map(|e| e.0), Some(2));
+        assert_eq!(interpolation_error("${}").map(|e| e.0), Some(0));
+        assert_eq!(interpolation_error("${A B}").map(|e| e.0), Some(0));
+        assert_eq!(interpolation_error("${A:x}").map(|e| e.0), Some(0));
+        assert_eq!(interpolation_error("${A:-${B}").map(|e| e.0), Some(0));
+        assert_eq!(without_required_messages("nginx:${TAG:?tag required}"), "nginx:${TAG}");
+        assert_eq!(without_required_messages("${A?x} ${B:-y}"), "${A} ${B:-y}");
     }
 
     #[test]
