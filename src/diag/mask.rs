@@ -43,7 +43,7 @@ pub fn secret_values(text: &str) -> String {
         let env_name = unquoted.split_once('=').map(|(name, _)| name).filter(|n| is_env_name(n));
         if env_name.is_some_and(secret_shape::is_secret_name) {
             ranges.push(after_env_name(text, token.range));
-        } else if token.key.as_deref().is_some_and(secret_shape::is_secret_name) && env_name.is_none() {
+        } else if token.under_secret_key && env_name.is_none() {
             ranges.push(token.range);
         }
     }
@@ -74,8 +74,13 @@ enum TokenKind {
 struct Token {
     kind: TokenKind,
     range: Range<usize>,
-    /// For a value: the last key read before it.
-    key: Option<String>,
+    /// For a value: whether a key it is under (its own, or an enclosing one) looks secret.
+    under_secret_key: bool,
+}
+
+/// Whether a key makes the values under it secret (`secrets:` lists names only).
+fn secret_key(name: &str) -> bool {
+    secret_shape::is_secret_name(name) && !name.eq_ignore_ascii_case("secrets")
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -138,8 +143,12 @@ struct State {
     flow: usize,
     /// Inside a block scalar (`|`, `>`): the indentation of the line that started it.
     block: Option<usize>,
-    /// The last key read.
-    key: Option<String>,
+    /// Whether the last key read looks secret.
+    key: bool,
+    /// Block mapping keys enclosing the line: their column, and whether each looks secret.
+    block_keys: Vec<(usize, bool)>,
+    /// For each open flow collection: whether the key it is the value of looks secret.
+    flow_keys: Vec<bool>,
 }
 
 impl State {
@@ -155,6 +164,10 @@ impl State {
                 return;
             }
             self.block = None;
+        }
+        if self.quote.is_none() && self.flow == 0 && !line.trim().is_empty() {
+            self.block_keys.retain(|&(column, _)| column < indent);
+            self.key = false;
         }
         let mut i = 0;
         if let Some(quote) = self.quote {
@@ -178,17 +191,19 @@ impl State {
                         tokens.push(Token {
                             kind: TokenKind::Comment,
                             range: base + i + 1..base + line.len(),
-                            key: None,
+                            under_secret_key: false,
                         });
                     }
                     return;
                 }
                 b'{' | b'[' => {
                     self.flow += 1;
+                    self.flow_keys.push(self.key);
                     i += 1;
                 }
                 b'}' | b']' => {
                     self.flow = self.flow.saturating_sub(1);
+                    self.flow_keys.pop();
                     i += 1;
                 }
                 b',' if self.flow > 0 => i += 1,
@@ -204,7 +219,11 @@ impl State {
                     // The header may carry a comment.
                     if let Some(hash) = line[i..].find(" #") {
                         let start = base + i + hash + 2;
-                        tokens.push(Token { kind: TokenKind::Comment, range: start..base + line.len(), key: None });
+                        tokens.push(Token {
+                            kind: TokenKind::Comment,
+                            range: start..base + line.len(),
+                            under_secret_key: false,
+                        });
                     }
                     return;
                 }
@@ -261,9 +280,13 @@ impl State {
                 || line.as_bytes()[start] == b'"'
                 || line.as_bytes()[start] == b'\'');
         if is_key {
-            let name = line[start..stop].trim_matches(['"', '\'']).to_owned();
-            tokens.push(Token { kind: TokenKind::Key, range: base + start..base + stop, key: None });
-            self.key = Some(name);
+            let secret = secret_key(line[start..stop].trim_matches(['"', '\'']));
+            tokens.push(Token { kind: TokenKind::Key, range: base + start..base + stop, under_secret_key: false });
+            if self.flow == 0 {
+                self.block_keys.retain(|&(column, _)| column < start);
+                self.block_keys.push((start, secret));
+            }
+            self.key = secret;
         } else {
             self.value(base + start..base + stop, tokens);
         }
@@ -271,7 +294,8 @@ impl State {
 
     fn value(&self, range: Range<usize>, tokens: &mut Vec<Token>) {
         if !range.is_empty() {
-            tokens.push(Token { kind: TokenKind::Value, range, key: self.key.clone() });
+            let under = self.key || self.flow_keys.iter().any(|&k| k) || self.block_keys.iter().any(|&(_, k)| k);
+            tokens.push(Token { kind: TokenKind::Value, range, under_secret_key: under });
         }
     }
 }
@@ -329,6 +353,13 @@ mod tests {
         for gone in ["hunter2", "pw1", "sk-proj", "s1", "t0k"] {
             assert!(!masked.contains(gone), "{gone} in {masked}");
         }
+        let nested = secret_values(
+            "API_TOKEN: {x: v1, y: [v2]}\nDB_PASSWORD:\n  x: v3\n  - v4\nsecrets: [A_KEY]\nother:\n  x: v5\n",
+        );
+        for gone in ["v1", "v2", "v3", "v4"] {
+            assert!(!nested.contains(gone), "{gone} in {nested}");
+        }
+        assert!(nested.contains("[A_KEY]") && nested.contains("x: v5"), "{nested}");
         for kept in ["USER: bob", "list: [ok, ", "PORT: 80", "- TOKEN="] {
             assert!(masked.contains(kept), "{kept} not in {masked}");
         }
