@@ -1227,10 +1227,11 @@ impl Reader {
     ) {
         let name = name.trim();
         if !is_env_key(name) {
+            // The name is not shown: a malformed entry may be a value.
             self.dropped(
                 key_node,
                 path,
-                &format!("the variable `{name}`"),
+                "a variable with an invalid name",
                 "topo's environment names are letters, digits, `_`, `.` and `-`, not starting with a digit",
             );
             return;
@@ -1313,6 +1314,9 @@ impl Reader {
             _ => read.draft.health.as_ref().map(|h| h.value.exec.clone()),
         };
         let Some(command) = slot else { return };
+        if what == "command" && self.command_into_entrypoint(read, &command, node, at) {
+            return;
+        }
         let entrypoint = what == "entrypoint";
         // The health check's string runs through `/bin/sh -c`; `command` and `entrypoint` are split, not run by a shell.
         let (script, shell_argv) = match &command {
@@ -1323,12 +1327,7 @@ impl Reader {
             },
             CommandDraft::Argv(argv) => script_and_argv(argv.clone(), entrypoint),
         };
-        let mut known: BTreeMap<String, String> = read
-            .secret_values
-            .iter()
-            .filter(|(_, value)| value.len() >= 4 && !value.contains('$'))
-            .map(|(name, value)| (value.clone(), name.clone()))
-            .collect();
+        let mut known = known_values(read);
         let service = env_name(&read.compose_name);
         let mut rewritten = script.clone();
         let mut moved_all: Vec<credentials::Moved> = Vec::new();
@@ -1417,6 +1416,52 @@ impl Reader {
         }
     }
 
+    /// A `command` with a credential that is only arguments (to the service's
+    /// `entrypoint`, or to the image's when it starts with `-`) cannot run
+    /// through `sh -c` alone: it joins the entrypoint, which does, or it is
+    /// dropped when the entrypoint is the image's. Whether it was handled here.
+    fn command_into_entrypoint(
+        &mut self,
+        read: &mut ReadService,
+        command: &CommandDraft,
+        node: &Node,
+        at: &SpecPath,
+    ) -> bool {
+        let Some(argv) = argv_of(command) else { return false };
+        let args_only = read.draft.entrypoint.is_some() || argv.first().is_some_and(|a| a.starts_with('-'));
+        let known = known_values(read);
+        let carries = credentials::rewrite(&credentials::script_of(&argv), &known, &mut |_, _| "X".to_owned())
+            .is_none_or(|(_, moved)| !moved.is_empty());
+        if !args_only || !carries {
+            return false;
+        }
+        match read.draft.entrypoint.as_ref().and_then(argv_of) {
+            Some(mut merged) => {
+                merged.extend(argv);
+                read.draft.entrypoint = Some(CommandDraft::Argv(merged));
+                read.draft.command = None;
+                self.warn(
+                    "approximated",
+                    node,
+                    at,
+                    "`command` carries a credential and runs as arguments of `entrypoint`: it is joined to the entrypoint, which reads the credential from the environment",
+                    None,
+                );
+            }
+            None => {
+                read.draft.command = None;
+                self.warn(
+                    "secret",
+                    node,
+                    at,
+                    "`command` passes a credential to the image's entrypoint, where it cannot be read from the environment: the command is not copied",
+                    Some("write `entrypoint` and `command` together in the spec, with the credential as a secret (`sh -c '… \"$NAME\"'`)".to_owned()),
+                );
+            }
+        }
+        true
+    }
+
     fn env_files(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
         let files: Vec<(String, bool, Node, SpecPath)> = match &value.value {
             Value::Scalar(..) => vec![(scalar(value).unwrap_or_default().to_owned(), true, value.clone(), at.clone())],
@@ -1447,8 +1492,13 @@ impl Reader {
                     Some((k, v)) => (k.trim(), Some(env_file_value(v))),
                     None => (line, None),
                 };
-                if !is_env_key(name) {
-                    // The line is not `NAME=value`: it may be a value itself, so only its number is shown.
+                // A line without `=` passes the variable through from the deploy environment; one that
+                // does not read as a variable's name may be a value itself, so only its number is shown.
+                let bare_name = value.is_some()
+                    || (is_env_name(name)
+                        && !name.chars().any(|c| c.is_ascii_lowercase())
+                        && crate::secret_shape::shape(name).is_none());
+                if !is_env_key(name) || !bare_name {
                     self.dropped(
                         &node,
                         &path,
@@ -1680,6 +1730,23 @@ fn valid_label(text: &str) -> bool {
 fn dollar_list(text: &str) -> String {
     let vars: Vec<String> = interpolations(text).into_iter().map(|v| format!("`${{{v}}}`")).collect();
     vars.join(", ")
+}
+
+/// The values of a service's secrets that a command may carry as they are (value → name).
+fn known_values(read: &ReadService) -> BTreeMap<String, String> {
+    read.secret_values
+        .iter()
+        .filter(|(_, value)| value.len() >= 4 && !value.contains('$'))
+        .map(|(name, value)| (value.clone(), name.clone()))
+        .collect()
+}
+
+/// A command as its argument list (a string is split as compose splits it).
+fn argv_of(command: &CommandDraft) -> Option<Vec<String>> {
+    match command {
+        CommandDraft::Argv(argv) => Some(argv.clone()),
+        CommandDraft::Line(line) => shell_words::split(line).ok(),
+    }
 }
 
 /// The script a command runs, and the argument list to put it back into (with the script's index):
