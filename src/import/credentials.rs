@@ -186,6 +186,39 @@ fn find(words: &[Word], known: &BTreeMap<String, String>) -> Vec<Found> {
                 continue;
             }
         }
+        // `curl -u user:password`, `--user user:password`.
+        if let Some(next) = words.get(i + 1)
+            && matches!(text, "-u" | "--user" | "--proxy-user")
+            && words.iter().any(|w| matches!(program(&w.text), "curl" | "wget"))
+            && next.text.contains(':')
+            && usable(&next.text)
+        {
+            found.push(Found {
+                word: i + 1,
+                range: 0..next.text.len(),
+                name: named(&next.text, Name::Suffix("_CREDENTIALS".to_owned())),
+                how: format!("after `{text}`"),
+            });
+            skip_next = true;
+            continue;
+        }
+        // A header that carries a credential: `Authorization: Bearer …`, `X-Api-Key: …`.
+        if let Some((header, value)) = text.split_once(':')
+            && !header.is_empty()
+            && header.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && (header.eq_ignore_ascii_case("authorization") || secret_shape::is_secret_name(header))
+        {
+            let start = header.len() + 1 + (value.len() - value.trim_start().len());
+            if usable(&text[start..]) {
+                found.push(Found {
+                    word: i,
+                    range: start..text.len(),
+                    name: named(&text[start..], Name::Suffix("_AUTHORIZATION".to_owned())),
+                    how: format!("the `{header}` header"),
+                });
+                continue;
+            }
+        }
         // `-pPASSWORD` (mysql clients).
         if mysql && text.len() > 2 && text.starts_with("-p") && usable(&text[2..]) {
             found.push(Found {
@@ -319,6 +352,16 @@ mod tests {
             ("app --api-key=\"k3y\" run", "app --api-key=\"${WEB_API_KEY}\" run", "k3y"),
             ("curl redis://:pw3@redis:6379/0", "curl \"${WEB_REDIS_URL}\"", "redis://:pw3@redis:6379/0"),
             ("echo known-value-1", "echo \"${KNOWN}\"", "known-value-1"),
+            (
+                "curl -fsS -u admin:pw4 http://localhost/",
+                "curl -fsS -u \"${WEB_CREDENTIALS}\" http://localhost/",
+                "admin:pw4",
+            ),
+            (
+                "curl -H 'Authorization: Bearer t0k' x",
+                "curl -H 'Authorization: '\"${WEB_AUTHORIZATION}\"'' x",
+                "Bearer t0k",
+            ),
         ];
         for (script, expected, value) in cases {
             let (out, moved) = run(script);
