@@ -947,7 +947,12 @@ impl Reader {
         };
         for (key, value, node, path) in pairs {
             if let Some(why) = read.traefik.add(&key, &value, &node, &path) {
-                self.dropped(&node, &path, &format!("the label `{key}`"), why);
+                // A key that is no label key (`admin:hash`, words with spaces) may be a value: not quoted.
+                let label_key = !key.is_empty()
+                    && key.len() <= 253
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+                let what = if label_key { format!("the label `{key}`") } else { "a label".to_owned() };
+                self.dropped(&node, &path, &what, why);
             }
         }
     }
