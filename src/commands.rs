@@ -90,7 +90,8 @@ fn load(spec_path: &Path) -> Loaded {
             Loaded { file, source: String::new(), result: Err(diags) }
         }
         Ok(bytes) => {
-            let source = String::from_utf8_lossy(&bytes).into_owned();
+            // A snippet of the spec never shows a secret-looking value.
+            let source = topo::diag::mask::secret_values(&String::from_utf8_lossy(&bytes));
             Loaded { file, source, result: topo::compile(&bytes) }
         }
     }

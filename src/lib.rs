@@ -13,6 +13,7 @@ pub mod import;
 pub mod model;
 pub mod plan;
 pub mod schema;
+pub mod secret_shape;
 pub mod spec;
 pub mod target;
 pub mod validate;

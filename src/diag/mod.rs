@@ -5,6 +5,7 @@
 //! it is printed ([`Diagnostics::locate`]), so the validation stages never deal
 //! with positions they do not have.
 
+pub mod mask;
 mod render;
 
 use std::fmt;

@@ -12,6 +12,7 @@ pub fn render_human(diags: &Diagnostics, file: &str, source: &str, styled: bool)
     let source = Source::new(source);
     let mut out = String::new();
     for diagnostic in diags.iter() {
+        let diagnostic = &masked(diagnostic);
         let (groups, shown) = report(diagnostic, file, &source);
         let rendered = renderer.render(&groups).to_string();
         match shown {
@@ -26,6 +27,18 @@ pub fn render_human(diags: &Diagnostics, file: &str, source: &str, styled: bool)
         out.push_str("\n\n");
     }
     out
+}
+
+/// `d` with any secret-shaped text of its message, label and help masked: a
+/// message that quotes a value (an image, a port, a rule) never prints a
+/// credential, whatever the check that wrote it.
+fn masked(d: &Diagnostic) -> Diagnostic {
+    let mask = crate::secret_shape::mask;
+    let mut d = d.clone();
+    d.message = mask(&d.message);
+    d.label = d.label.as_deref().map(mask);
+    d.help = d.help.as_deref().map(mask);
+    d
 }
 
 /// The text the diagnostics point into, with the start of every line, so
@@ -155,12 +168,13 @@ struct JsonReport<'a> {
 
 /// Diagnostics as one JSON document: `{file, valid, errors, warnings, diagnostics: [...]}`.
 pub fn render_json(diags: &Diagnostics, file: &str, valid: bool) -> String {
+    let masked: Vec<Diagnostic> = diags.iter().map(masked).collect();
     let report = JsonReport {
         file,
         valid,
         errors: diags.error_count(),
         warnings: diags.warning_count(),
-        diagnostics: diags.iter().collect(),
+        diagnostics: masked.iter().collect(),
     };
     // Serialising plain data to a String cannot fail.
     serde_json::to_string_pretty(&report).unwrap_or_default()

@@ -11,6 +11,7 @@
 //! Nothing here reads the environment of the machine it runs on: `${VAR}`
 //! stays as written, so the output depends only on the input.
 
+mod credentials;
 mod draft;
 mod emit;
 mod read;
@@ -68,7 +69,7 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
-            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            let lossy = crate::diag::mask::every_value(&String::from_utf8_lossy(bytes));
             let mut report = Diagnostics::default();
             report.push(not_utf8(bytes, error.valid_up_to()));
             return Imported { spec: None, report, source: lossy, services: 0 };
@@ -76,7 +77,6 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     };
     let mut reader = Reader {
         report: Diagnostics::default(),
-        redact: Vec::new(),
         base_dir: options.base_dir.clone(),
         declared_volumes: BTreeSet::new(),
         secret_names: BTreeMap::new(),
@@ -87,6 +87,9 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
     for d in parse_diags {
         reader.report.push(compose_wording(d));
     }
+    if let Ok(root) = &root {
+        interpolation_errors(root, text, &mut reader.report);
+    }
     let (spec, services) = match root {
         Ok(root) if !reader.report.has_errors() => convert(&root, options, &mut reader),
         Ok(_) => (None, 0),
@@ -95,10 +98,70 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
             (None, 0)
         }
     };
-    let source = redact(text, &reader.redact);
+    // A compose file comes from anywhere: its snippets show keys, never values.
+    let source = crate::diag::mask::every_value(text);
     reader.report.sort();
     let spec = spec.filter(|_| !reader.report.has_errors());
     Imported { spec, report: reader.report, source, services }
+}
+
+/// Most interpolation errors reported: one is enough to fix, and a file of a
+/// million bad values must not print a million errors.
+const MAX_INTERPOLATION_ERRORS: usize = 20;
+
+/// Every value compose would refuse to interpolate, at the column of its `$`
+/// (compose interpolates every value of the file, keys excepted).
+fn interpolation_errors(root: &Node, text: &str, report: &mut Diagnostics) {
+    let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let mut found = 0;
+    let mut todo: Vec<(&Node, SpecPath)> = vec![(root, SpecPath::root())];
+    while let Some((node, path)) = todo.pop() {
+        match &node.value {
+            Value::Map(entries) => {
+                for entry in entries.iter().rev() {
+                    let key = entry.key.scalar_text().unwrap_or_default();
+                    todo.push((&entry.value, path.key(key)));
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    todo.push((item, path.index(i)));
+                }
+            }
+            Value::Scalar(value, _) => {
+                let Some((at, why)) = words::interpolation_error(value) else { continue };
+                if found == MAX_INTERPOLATION_ERRORS {
+                    return;
+                }
+                found += 1;
+                let pos = dollar_position(text, &line_starts, node.span, value, at);
+                let span = if pos.offset == node.span.start.offset {
+                    node.span
+                } else {
+                    Span { start: pos, end: node.span.end }
+                };
+                report.push(
+                    Diagnostic::error("invalid-interpolation", format!("invalid interpolation: {why}"), &path)
+                        .with_span(span)
+                        .help("compose refuses this file too; write `$$` for a literal `$`".to_owned()),
+                );
+            }
+        }
+    }
+}
+
+/// Where the `$` at byte `at` of a scalar's value is in the source: the same
+/// `$` counted from the scalar's start (escapes aside, the `$`s of the value are
+/// those of its source). The scalar's start when it cannot be found.
+fn dollar_position(text: &str, line_starts: &[usize], span: Span, value: &str, at: usize) -> yaml::Pos {
+    let nth = value[..at].matches('$').count();
+    let source = text.get(span.start.offset..span.end.offset.min(text.len())).unwrap_or_default();
+    let Some((index, _)) = source.match_indices('$').nth(nth) else { return span.start };
+    let offset = span.start.offset + index;
+    let line = line_starts.partition_point(|&start| start <= offset);
+    let line_start = line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+    let column = text.get(line_start..offset).map_or(1, |t| t.chars().count() + 1);
+    yaml::Pos { line, column, offset }
 }
 
 fn compose_wording(mut d: Diagnostic) -> Diagnostic {
@@ -669,82 +732,18 @@ fn finish(reader: &mut Reader, text: String, options: &Options, root: &Node) -> 
     Some(text)
 }
 
-/// The compose text with secret values masked (`*` for each byte, so every
-/// position stays where it was), for the report's source snippets. Besides
-/// the values the import made secrets, any line whose key looks secret is
-/// masked: a malformed file has no tree to say which values those are.
-fn redact(text: &str, ranges: &[(usize, usize)]) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    let mut mask = |start: usize, end: usize| {
-        for b in bytes.iter_mut().take(end.min(text.len())).skip(start) {
-            if *b != b'\n' && *b != b'\r' {
-                *b = b'*';
-            }
-        }
-    };
-    for &(start, end) in ranges {
-        // `- NAME=value` in a list: keep the name, hide the value.
-        let item = text.get(start..end).unwrap_or_default();
-        let name_end = item
-            .trim_start_matches(['"', '\''])
-            .find('=')
-            .map(|i| i + 1 + (item.len() - item.trim_start_matches(['"', '\'']).len()));
-        let start = match name_end {
-            Some(at) if words::is_env_name(item[..at - 1].trim_start_matches(['"', '\''])) => start + at,
-            _ => start,
-        };
-        mask(start, end);
-    }
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if let Some(value_start) = secret_value_start(line) {
-            mask(offset + value_start, offset + line.trim_end_matches(['\n', '\r']).len());
-        }
-        offset += line.len();
-    }
-    // Only ASCII bytes were written over, and whole characters: still UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// Where the value starts on a `NAME: value` or `- NAME=value` line whose name looks secret.
-fn secret_value_start(line: &str) -> Option<usize> {
-    let trimmed = line.trim_start();
-    let mut start = line.len() - trimmed.len();
-    let mut rest = trimmed;
-    if let Some(after) = rest.strip_prefix("- ") {
-        start += 2;
-        rest = after;
-    }
-    let quote = rest.starts_with(['"', '\'']);
-    if quote {
-        start += 1;
-        rest = &rest[1..];
-    }
-    let name_len =
-        rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(rest.len());
-    let name = &rest[..name_len];
-    let after = rest[name_len..].trim_start_matches(['"', '\'']);
-    let separator = after.starts_with([':', '=']);
-    if name.is_empty() || !separator || !words::is_secret_name(name) || name.eq_ignore_ascii_case("secrets") {
-        return None;
-    }
-    let value_at = start + name_len + (rest[name_len..].len() - after.len()) + 1;
-    let value = line.get(value_at..)?;
-    let skipped = value.len() - value.trim_start().len();
-    (!value.trim().is_empty()).then_some(value_at + skipped)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn redaction_keeps_positions_and_hides_values() {
-        let text = "a:\n  DB_PASSWORD: hunter2\n  - API_KEY=abc\n  USER: bob\n";
-        let masked = redact(text, &[]);
-        assert_eq!(masked.len(), text.len());
-        assert!(!masked.contains("hunter2") && !masked.contains("abc"));
-        assert!(masked.contains("USER: bob"));
-        assert!(masked.contains("DB_PASSWORD:"));
+    fn the_report_source_shows_no_value() {
+        let imported = import(
+            b"services:\n  web:\n    image: nginx\n    environment: {DB_PASSWORD: hunter2, X: y]\n",
+            &Options::default(),
+        );
+        assert!(imported.report.has_errors());
+        assert!(!imported.source.contains("hunter2") && !imported.source.contains("nginx"));
+        assert!(imported.source.contains("environment: {DB_PASSWORD: "));
     }
 }

@@ -13,11 +13,11 @@ use crate::spec::{Memory, Role};
 use crate::target::image_name;
 
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
-use super::traefik;
 use super::words::{
     dns_1123, docker_cpus, docker_memory, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name,
     is_secret_name, is_secret_value, port_range, port_spec, unescape_dollars,
 };
+use super::{credentials, traefik};
 
 /// The size given to every volume: compose volumes have none, and a Kubernetes claim needs one.
 pub const GUESSED_VOLUME_SIZE: Memory = Memory::mebibytes(10 * 1024);
@@ -146,8 +146,6 @@ pub struct Dependency {
 /// The reading state of one compose file.
 pub struct Reader {
     pub report: Diagnostics,
-    /// Byte ranges of secret values in the compose text, hidden from the report.
-    pub redact: Vec<(usize, usize)>,
     pub base_dir: Option<PathBuf>,
     /// Top-level `volumes`: the names declared there.
     pub declared_volumes: BTreeSet<String>,
@@ -383,6 +381,11 @@ impl Reader {
         if let Some((value, at)) = environment {
             self.environment(&mut read, value, &at);
         }
+        for (what, at) in [("command", "command"), ("entrypoint", "entrypoint"), ("healthcheck", "healthcheck")] {
+            if let Some(entry) = node.get(at) {
+                self.command_credentials(&mut read, what, &entry.value, &path.key(at));
+            }
+        }
         self.legacy(&mut read, legacy);
         if let Some((value, at)) = profiles {
             let names: Vec<String> = strings(value).into_iter().map(|(s, _)| s).collect();
@@ -421,6 +424,8 @@ impl Reader {
         let build = node.get("build").filter(|e| !is_null(&e.value));
         match (image, build) {
             (Some((image, at)), build) if !image.is_empty() => {
+                // `${TAG:?message}` is compose's "required"; the message does not fit in an image reference.
+                let image = super::words::without_required_messages(&image);
                 if let Some(build) = build {
                     self.dropped(
                         &build.key,
@@ -942,7 +947,12 @@ impl Reader {
         };
         for (key, value, node, path) in pairs {
             if let Some(why) = read.traefik.add(&key, &value, &node, &path) {
-                self.dropped(&node, &path, &format!("the label `{key}`"), why);
+                // A key that is no label key (`admin:hash`, words with spaces) may be a value: not quoted.
+                let label_key = !key.is_empty()
+                    && key.len() <= 253
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+                let what = if label_key { format!("the label `{key}`") } else { "a label".to_owned() };
+                self.dropped(&node, &path, &what, why);
             }
         }
     }
@@ -1222,10 +1232,11 @@ impl Reader {
     ) {
         let name = name.trim();
         if !is_env_key(name) {
+            // The name is not shown: a malformed entry may be a value.
             self.dropped(
                 key_node,
                 path,
-                &format!("the variable `{name}`"),
+                "a variable with an invalid name",
                 "topo's environment names are letters, digits, `_`, `.` and `-`, not starting with a digit",
             );
             return;
@@ -1233,9 +1244,6 @@ impl Reader {
         let secret = is_secret_name(name) || value.as_deref().is_some_and(is_secret_value);
         if (secret || value.is_none()) && !is_env_name(name) {
             // A secret is written as `${NAME}` in compose and stack files: it needs a shell name.
-            if let Some(node) = value_node {
-                self.hide(node);
-            }
             self.dropped(
                 key_node,
                 path,
@@ -1260,9 +1268,6 @@ impl Reader {
             return;
         };
         if secret {
-            if let Some(node) = value_node {
-                self.hide(node);
-            }
             read.draft.env.remove(name);
             let vars: Vec<String> = interpolations(&value).into_iter().filter(|v| v != name).collect();
             read.secret_values.insert(name.to_owned(), value);
@@ -1304,6 +1309,164 @@ impl Reader {
         read.draft.env.insert(name.to_owned(), Noted { value: text, note });
     }
 
+    /// Credentials written into `command`, `entrypoint` or the health check's
+    /// `test` become secrets the command reads from the environment
+    /// ([`credentials`]); a command whose credential cannot be moved is dropped.
+    fn command_credentials(&mut self, read: &mut ReadService, what: &str, node: &Node, at: &SpecPath) {
+        let slot = match what {
+            "command" => read.draft.command.clone(),
+            "entrypoint" => read.draft.entrypoint.clone(),
+            _ => read.draft.health.as_ref().map(|h| h.value.exec.clone()),
+        };
+        let Some(command) = slot else { return };
+        if what == "command" && self.command_into_entrypoint(read, &command, node, at) {
+            return;
+        }
+        let entrypoint = what == "entrypoint";
+        // The health check's string runs through `/bin/sh -c`; `command` and `entrypoint` are split, not run by a shell.
+        let (script, shell_argv) = match &command {
+            CommandDraft::Line(line) if what == "healthcheck" => (line.clone(), None),
+            CommandDraft::Line(line) => match shell_words::split(line) {
+                Ok(argv) => script_and_argv(argv, entrypoint),
+                Err(_) => return,
+            },
+            CommandDraft::Argv(argv) => script_and_argv(argv.clone(), entrypoint),
+        };
+        let mut known = known_values(read);
+        let service = env_name(&read.compose_name);
+        let mut rewritten = script.clone();
+        let mut moved_all: Vec<credentials::Moved> = Vec::new();
+        // A credential repeated in the script is found again by its value on the next round.
+        for _ in 0..3 {
+            let taken = &read.secret_values;
+            let env = &read.draft.env;
+            let mut name_for = |name: &credentials::Name, value: &str| {
+                let base = match name {
+                    credentials::Name::Exact(n) => n.clone(),
+                    credentials::Name::Suffix(s) => format!("{service}{s}"),
+                };
+                let mut candidate = base.clone();
+                let mut n = 2;
+                while env.contains_key(&candidate) || taken.get(&candidate).is_some_and(|v| v != value) {
+                    candidate = format!("{base}_{n}");
+                    n += 1;
+                }
+                candidate
+            };
+            let Some((next, moved)) = credentials::rewrite(&rewritten, &known, &mut name_for) else {
+                rewritten.clear();
+                break;
+            };
+            if moved.is_empty() {
+                break;
+            }
+            for m in &moved {
+                known.insert(m.value.clone(), m.name.clone());
+            }
+            rewritten = next;
+            moved_all.extend(moved);
+        }
+        if moved_all.is_empty() && !rewritten.is_empty() {
+            return;
+        }
+        let leftover = moved_all.iter().any(|m| rewritten.contains(&m.value) && m.value.len() >= 6);
+        if rewritten.is_empty() || leftover {
+            match what {
+                "command" => read.draft.command = None,
+                "entrypoint" => read.draft.entrypoint = None,
+                _ => read.draft.health = None,
+            }
+            self.warn(
+                "secret",
+                node,
+                at,
+                format!("`{what}` carries a credential topo cannot move into a secret: it is not copied"),
+                Some("write it with a secret read from the environment (`sh -c '… \"$NAME\"'`), and list the secret in `secrets`".to_owned()),
+            );
+            return;
+        }
+        let rebuilt = match shell_argv {
+            None => CommandDraft::Line(rewritten),
+            Some((mut argv, index)) => {
+                argv[index] = rewritten;
+                CommandDraft::Argv(argv)
+            }
+        };
+        match what {
+            "command" => read.draft.command = Some(rebuilt),
+            "entrypoint" => read.draft.entrypoint = Some(rebuilt),
+            _ => {
+                if let Some(health) = &mut read.draft.health {
+                    health.value.exec = rebuilt;
+                }
+            }
+        }
+        let mut reported = BTreeSet::new();
+        for m in moved_all {
+            read.secret_values.insert(m.name.clone(), m.value);
+            read.draft
+                .secrets
+                .entry(m.name.clone())
+                .or_insert_with(|| Some(format!("was written in `{what}`; value not copied")));
+            if !reported.insert(m.name.clone()) {
+                continue;
+            }
+            self.warn(
+                "secret",
+                node,
+                at,
+                format!("a credential in `{what}` ({}) becomes the secret `{}`: the command reads it from the environment through `sh -c`, and its value is not copied", m.how, m.name),
+                Some(format!("set `{}` in the deploy environment (Dokploy's Environment tab); the image needs `/bin/sh`", m.name)),
+            );
+        }
+    }
+
+    /// A `command` with a credential that is only arguments (to the service's
+    /// `entrypoint`, or to the image's when it starts with `-`) cannot run
+    /// through `sh -c` alone: it joins the entrypoint, which does, or it is
+    /// dropped when the entrypoint is the image's. Whether it was handled here.
+    fn command_into_entrypoint(
+        &mut self,
+        read: &mut ReadService,
+        command: &CommandDraft,
+        node: &Node,
+        at: &SpecPath,
+    ) -> bool {
+        let Some(argv) = argv_of(command) else { return false };
+        let args_only = read.draft.entrypoint.is_some() || argv.first().is_some_and(|a| a.starts_with('-'));
+        let known = known_values(read);
+        let carries = credentials::rewrite(&credentials::script_of(&argv), &known, &mut |_, _| "X".to_owned())
+            .is_none_or(|(_, moved)| !moved.is_empty());
+        if !args_only || !carries {
+            return false;
+        }
+        match read.draft.entrypoint.as_ref().and_then(argv_of) {
+            Some(mut merged) => {
+                merged.extend(argv);
+                read.draft.entrypoint = Some(CommandDraft::Argv(merged));
+                read.draft.command = None;
+                self.warn(
+                    "approximated",
+                    node,
+                    at,
+                    "`command` carries a credential and runs as arguments of `entrypoint`: it is joined to the entrypoint, which reads the credential from the environment",
+                    None,
+                );
+            }
+            None => {
+                read.draft.command = None;
+                self.warn(
+                    "secret",
+                    node,
+                    at,
+                    "`command` passes a credential to the image's entrypoint, where it cannot be read from the environment: the command is not copied",
+                    Some("write `entrypoint` and `command` together in the spec, with the credential as a secret (`sh -c '… \"$NAME\"'`)".to_owned()),
+                );
+            }
+        }
+        true
+    }
+
     fn env_files(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
         let files: Vec<(String, bool, Node, SpecPath)> = match &value.value {
             Value::Scalar(..) => vec![(scalar(value).unwrap_or_default().to_owned(), true, value.clone(), at.clone())],
@@ -1323,27 +1486,10 @@ impl Reader {
             Value::Map(_) => Vec::new(),
         };
         for (file, required, node, path) in files {
-            let full = match &self.base_dir {
-                Some(dir) => dir.join(&file),
-                None => PathBuf::from(&file),
-            };
-            let text = match fs_err::read_to_string(&full) {
-                Ok(text) => text,
-                Err(_) => {
-                    let status = if required { "compose would refuse to start without it" } else { "it is optional" };
-                    self.warn(
-                        "env-file-missing",
-                        &node,
-                        &path,
-                        format!("env file `{file}` is not there ({status}): its variables are not imported"),
-                        Some("run `topo import` where the file is, or add its variables to the spec by hand (secrets by name only)".to_owned()),
-                    );
-                    continue;
-                }
-            };
-            for line in text.lines() {
+            let Some(text) = self.env_file_text(&file, required, &node, &path) else { continue };
+            for (number, line) in text.lines().enumerate() {
                 let line = line.trim();
-                let line = line.strip_prefix("export ").unwrap_or(line);
+                let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
@@ -1351,7 +1497,93 @@ impl Reader {
                     Some((k, v)) => (k.trim(), Some(env_file_value(v))),
                     None => (line, None),
                 };
+                // A line without `=` passes the variable through from the deploy environment; one that
+                // does not read as a variable's name may be a value itself, so only its number is shown.
+                let bare_name = value.is_some()
+                    || (is_env_name(name)
+                        && !name.chars().any(|c| c.is_ascii_lowercase())
+                        && crate::secret_shape::shape(name).is_none());
+                if !is_env_key(name) || !bare_name {
+                    self.dropped(
+                        &node,
+                        &path,
+                        &format!("line {} of env file `{file}`", number + 1),
+                        "it is not `NAME=value` with a variable name of letters, digits, `_`, `.` and `-`",
+                    );
+                    continue;
+                }
                 self.env_var(read, name, value, &node, None, &path, Some(&file));
+            }
+        }
+    }
+
+    /// The text of an env file inside the project directory (the compose file's), at most
+    /// [`crate::spec::yaml::MAX_BYTES`]; `None` with a note when it is missing, outside, too large or not text.
+    fn env_file_text(&mut self, file: &str, required: bool, node: &Node, path: &SpecPath) -> Option<String> {
+        let project = self.base_dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let relative = std::path::Path::new(file);
+        let escapes = relative.is_absolute()
+            || file.starts_with('~')
+            || relative.components().any(|c| matches!(c, std::path::Component::ParentDir));
+        let full = project.join(relative);
+        // A symbolic link may lead out of the project too.
+        let resolved = (!escapes)
+            .then(|| Some((fs_err::canonicalize(&full).ok()?, fs_err::canonicalize(&project).ok()?)))
+            .flatten();
+        let outside = escapes || resolved.as_ref().is_some_and(|(file, project)| !file.starts_with(project));
+        if outside {
+            self.error(
+                "env-file-outside",
+                node,
+                path,
+                format!("env file `{file}` is outside the compose file's directory: topo does not read it"),
+                Some("copy the file next to the compose file (or below it), or add its variables to the spec by hand (secrets by name only)".to_owned()),
+            );
+            return None;
+        }
+        let limit = crate::spec::yaml::MAX_BYTES;
+        // Only a regular file: a FIFO or a device would block or never end.
+        let regular = fs_err::metadata(&full).is_ok_and(|m| m.is_file());
+        let read = fs_err::File::open(&full).and_then(|f| {
+            if !regular {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            crate::read_bounded(f)
+        });
+        match read {
+            Ok(bytes) if bytes.len() > limit => {
+                self.error(
+                    "env-file-too-large",
+                    node,
+                    path,
+                    format!("env file `{file}` is larger than {limit} bytes: topo does not read it"),
+                    None,
+                );
+                None
+            }
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    self.error(
+                        "env-file-not-text",
+                        node,
+                        path,
+                        format!("env file `{file}` is not UTF-8 text"),
+                        Some("save it as UTF-8".to_owned()),
+                    );
+                    None
+                }
+            },
+            Err(_) => {
+                let status = if required { "compose would refuse to start without it" } else { "it is optional" };
+                self.warn(
+                    "env-file-missing",
+                    node,
+                    path,
+                    format!("env file `{file}` is not there ({status}): its variables are not imported"),
+                    Some("run `topo import` where the file is, or add its variables to the spec by hand (secrets by name only)".to_owned()),
+                );
+                None
             }
         }
     }
@@ -1419,11 +1651,6 @@ impl Reader {
                 format!("guessed from the image ({name}): a StatefulSet on k8s, pinned on Swarm"),
             ));
         }
-    }
-
-    /// Keep a secret value out of the report's source snippets.
-    fn hide(&mut self, node: &Node) {
-        self.redact.push((node.span.start.offset, node.span.end.offset));
     }
 }
 
@@ -1507,6 +1734,39 @@ fn valid_label(text: &str) -> bool {
 fn dollar_list(text: &str) -> String {
     let vars: Vec<String> = interpolations(text).into_iter().map(|v| format!("`${{{v}}}`")).collect();
     vars.join(", ")
+}
+
+/// The values of a service's secrets that a command may carry as they are (value → name).
+fn known_values(read: &ReadService) -> BTreeMap<String, String> {
+    read.secret_values
+        .iter()
+        .filter(|(_, value)| value.len() >= 4 && !value.contains('$'))
+        .map(|(name, value)| (value.clone(), name.clone()))
+        .collect()
+}
+
+/// A command as its argument list (a string is split as compose splits it).
+fn argv_of(command: &CommandDraft) -> Option<Vec<String>> {
+    match command {
+        CommandDraft::Argv(argv) => Some(argv.clone()),
+        CommandDraft::Line(line) => shell_words::split(line).ok(),
+    }
+}
+
+/// The script a command runs, and the argument list to put it back into (with the script's index):
+/// `sh -c SCRIPT` keeps its script; any other list becomes `sh -c 'exec …'` (an entrypoint passes
+/// the image's command on with `"$@"`).
+fn script_and_argv(argv: Vec<String>, entrypoint: bool) -> (String, Option<(Vec<String>, usize)>) {
+    if let Some(index) = credentials::shell_script(&argv) {
+        return (argv[index].clone(), Some((argv, index)));
+    }
+    let mut script = credentials::script_of(&argv);
+    let mut shell = vec!["sh".to_owned(), "-c".to_owned(), String::new()];
+    if entrypoint {
+        script.push_str(" \"$@\"");
+        shell.push("sh".to_owned());
+    }
+    (script, Some((shell, 2)))
 }
 
 /// A value in an env file: surrounding quotes removed, a trailing ` # comment` dropped.

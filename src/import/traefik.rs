@@ -122,14 +122,22 @@ impl Routes {
                         notes.push((
                             node.clone(),
                             path.clone(),
-                            format!("rule `{rule}`: only its `Host` and `PathPrefix` are kept"),
+                            format!("router `{}`'s rule: only its `Host` and `PathPrefix` are kept", router.name),
                         ));
                     }
                     if parsed.hosts.len() > 1 {
-                        notes.push((node.clone(), path.clone(), format!("rule `{rule}`: only its first host is kept")));
+                        notes.push((
+                            node.clone(),
+                            path.clone(),
+                            format!("router `{}`'s rule: only its first host is kept", router.name),
+                        ));
                     }
                     if parsed.paths.len() > 1 || parsed.exact_path {
-                        notes.push((node.clone(), path.clone(), format!("rule `{rule}`: kept as one path prefix")));
+                        notes.push((
+                            node.clone(),
+                            path.clone(),
+                            format!("router `{}`'s rule: kept as one path prefix", router.name),
+                        ));
                     }
                     chosen = Some((parsed.hosts, parsed.paths, router));
                 }

@@ -4,60 +4,13 @@
 
 use crate::spec::{Cpu, Duration, Memory};
 
-/// Words that make an environment variable a secret when they are a whole
-/// `_`-separated part of its name (`API_KEY`, `DB_PASS`).
-const SECRET_PARTS: [&str; 17] = [
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PWD",
-    "SECRET",
-    "SECRETS",
-    "TOKEN",
-    "TOKENS",
-    "KEY",
-    "KEYS",
-    "APIKEY",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "PRIVATE",
-    "SALT",
-    "DSN",
-    "PASSPHRASE",
-];
+pub use crate::secret_shape::is_secret_name;
 
-/// Words that make a name secret anywhere in it (`DBPASSWORD`, `JWTSECRET`).
-const SECRET_INFIXES: [&str; 5] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY"];
-
-/// Last parts that name something about a secret, not the secret itself (`SECRET_KEY_FILE`, `JWT_TOKEN_TTL`).
-const NOT_SECRET_LAST: [&str; 10] =
-    ["FILE", "PATH", "DIR", "FILENAME", "LENGTH", "TTL", "EXPIRY", "EXPIRES", "ALGORITHM", "ALG"];
-
-/// Whether an environment variable's name says it holds a secret.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).collect();
-    if parts.len() > 1 && parts.last().is_some_and(|last| NOT_SECRET_LAST.contains(last)) {
-        return false;
-    }
-    if upper == "PWD" {
-        return false; // the shell's working directory
-    }
-    parts.iter().any(|p| SECRET_PARTS.contains(p)) || SECRET_INFIXES.iter().any(|w| upper.contains(w))
-}
-
-/// Whether a value carries a secret whatever its name: a URL with a password
-/// (`postgres://user:pw@db/app`), or an interpolation of a secret-looking variable.
+/// Whether a value carries a secret whatever its name: a secret shape
+/// ([`crate::secret_shape::shape`]: a URL with a password, a key prefix, a
+/// JWT, …), or an interpolation of a secret-looking variable.
 pub fn is_secret_value(value: &str) -> bool {
-    if let Some((_, rest)) = value.split_once("://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && userinfo.contains(':')
-        {
-            return true;
-        }
-    }
-    interpolations(value).iter().any(|var| is_secret_name(var))
+    crate::secret_shape::shape(value).is_some() || interpolations(value).iter().any(|var| is_secret_name(var))
 }
 
 /// The variables a compose string interpolates (`${DB_PASSWORD}`, `$HOST`,
@@ -91,6 +44,87 @@ pub fn interpolations(text: &str) -> Vec<String> {
         }
     }
     vars
+}
+
+/// The first interpolation in `text` that compose refuses ("invalid interpolation
+/// format"): where its `$` is (a byte index) and what is wrong. `$$` is a literal
+/// `$`, and a `$` not followed by `{` or a name is literal text, as in compose.
+pub fn interpolation_error(text: &str) -> Option<(usize, &'static str)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'$') => i += 2,
+            Some(b'{') => match braced_end(text, i + 2) {
+                Ok(end) => i = end,
+                Err(why) => return Some((i, why)),
+            },
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// After `${` at `start`: the index just past its `}`, or what is wrong.
+fn braced_end(text: &str, start: usize) -> Result<usize, &'static str> {
+    let bytes = text.as_bytes();
+    let name_len = text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+    let name = &text[start..start + name_len];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(if bytes.get(start) == Some(&b'}') {
+            "`${}` names no variable"
+        } else {
+            "`${` is not followed by a variable name (letters, digits and `_`, not starting with a digit)"
+        });
+    }
+    let mut i = start + name_len;
+    match bytes.get(i) {
+        Some(b'}') => return Ok(i + 1),
+        Some(b':') if matches!(bytes.get(i + 1), Some(b'-' | b'?' | b'+')) => i += 2,
+        Some(b'-' | b'?' | b'+') => i += 1,
+        None => return Err("`${` is not closed by `}`"),
+        Some(_) => {
+            return Err("after a variable name, `${…}` takes `}`, or `:-`, `-`, `:?`, `?`, `:+`, `+` and a value");
+        }
+    }
+    // The default, message or alternative: up to the `}` that closes, nested `${…}` included.
+    while i < bytes.len() {
+        match bytes[i] {
+            b'}' => return Ok(i + 1),
+            b'$' if bytes.get(i + 1) == Some(&b'$') => i += 2,
+            b'$' if bytes.get(i + 1) == Some(&b'{') => i = braced_end(text, i + 2)?,
+            _ => i += 1,
+        }
+    }
+    Err("`${` is not closed by `}`")
+}
+
+/// `text` with the error message of each `${NAME:?message}` and `${NAME?message}` left out
+/// (`${NAME}`): for a value topo must read as one word, like an image reference.
+pub fn without_required_messages(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start + 2]);
+        let inner = &rest[start + 2..];
+        let name_len = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+        let after = &inner[name_len..];
+        let required = after.starts_with(":?") || after.starts_with('?');
+        match (required, after.find('}')) {
+            (true, Some(close)) if !after[..close].contains('{') => {
+                out.push_str(&inner[..name_len]);
+                out.push('}');
+                rest = &after[close + 1..];
+            }
+            _ => rest = inner,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Compose text → the text it stands for, keeping interpolations as written:
@@ -325,35 +359,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_names() {
-        for name in [
-            "POSTGRES_PASSWORD",
-            "JWT_SECRET",
-            "API_KEY",
-            "GITHUB_TOKEN",
-            "DBPASSWORD",
-            "db_pass",
-            "SENTRY_DSN",
-            "AWS_SECRET_ACCESS_KEY",
-            "SECRET_KEY_BASE",
-        ] {
-            assert!(is_secret_name(name), "{name}");
-        }
-        for name in [
-            "POSTGRES_USER",
-            "KEYCLOAK_URL",
-            "MONKEY",
-            "POSTGRES_PASSWORD_FILE",
-            "JWT_TOKEN_TTL",
-            "PWD",
-            "NODE_ENV",
-            "PASSTHROUGH",
-        ] {
-            assert!(!is_secret_name(name), "{name}");
-        }
-    }
-
-    #[test]
     fn secret_values() {
         assert!(is_secret_value("postgresql://app:pw@db:5432/app"));
         assert!(is_secret_value("redis://:pw@redis:6379"));
@@ -411,6 +416,21 @@ mod tests {
         assert_eq!(spec("${PORT}:80"), Some((vec![80], "tcp".into(), true)));
         assert_eq!(spec("${PORT}"), None);
         assert!(port_spec("10000-20000").is_some_and(|p| p.truncated && p.container == [10000]));
+    }
+
+    #[test]
+    fn interpolation_errors() {
+        for ok in ["${A}", "$$", "$1 $ x", "${A:-x}", "${A-${B:-1}}", "${A:?needs A}", "${A+y}", "$${", "${A:-}"] {
+            assert_eq!(interpolation_error(ok), None, "{ok}");
+        }
+        assert_eq!(interpolation_error("x ${A").map(|e| e.0), Some(2));
+        assert_eq!(interpolation_error("ab${1x}").map(|e| e.0), Some(2));
+        assert_eq!(interpolation_error("${}").map(|e| e.0), Some(0));
+        assert_eq!(interpolation_error("${A B}").map(|e| e.0), Some(0));
+        assert_eq!(interpolation_error("${A:x}").map(|e| e.0), Some(0));
+        assert_eq!(interpolation_error("${A:-${B}").map(|e| e.0), Some(0));
+        assert_eq!(without_required_messages("nginx:${TAG:?tag required}"), "nginx:${TAG}");
+        assert_eq!(without_required_messages("${A?x} ${B:-y}"), "${A} ${B:-y}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod names;
 mod runtime;
+mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,6 +36,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.exposed_routes();
     v.triggers();
     v.metrics();
+    secrets::secret_looking_env(spec, &mut |d| v.push(d));
     v.diags
 }
 

@@ -1,0 +1,399 @@
+//! Credentials written into a command line (`command`, `entrypoint`,
+//! `healthcheck.test`): `--requirepass hunter2`, `redis-cli -a hunter2`,
+//! `mysqladmin -phunter2`, `PGPASSWORD=hunter2 psql`, `--password=…`, a URL
+//! with a password, a token by its shape. The import moves each out of the
+//! command into a declared secret, and the command reads it from the
+//! environment through `sh -c` (`"${REDIS_PASSWORD}"`), so the imported spec
+//! still works and holds no value.
+//!
+//! A script is read by a small POSIX-shell word splitter that remembers where
+//! each character of a word came from and how it was quoted, so a literal is
+//! replaced in place with the reference its quoting needs.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::secret_shape::{self, Shape};
+
+/// How a character of a shell word was quoted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quote {
+    None,
+    Single,
+    Double,
+}
+
+/// A shell word: its text, and for each of its bytes where it starts in the script and how it was quoted.
+#[derive(Debug)]
+struct Word {
+    text: String,
+    /// One entry per byte of `text`: (byte offset in the script, the character's length there, quoting).
+    origin: Vec<(usize, usize, Quote)>,
+}
+
+/// The words of a POSIX shell script (operators are words of their own; comments are skipped).
+fn split(script: &str) -> Vec<Word> {
+    let mut words = Vec::new();
+    let mut current = Word { text: String::new(), origin: Vec::new() };
+    let mut quote = Quote::None;
+    let mut chars = script.char_indices().peekable();
+    let push = |word: &mut Word, c: char, at: usize, len: usize, q: Quote| {
+        let start = word.text.len();
+        word.text.push(c);
+        for _ in start..word.text.len() {
+            word.origin.push((at, len, q));
+        }
+    };
+    let end = |words: &mut Vec<Word>, word: &mut Word| {
+        if !word.text.is_empty() {
+            words.push(std::mem::replace(word, Word { text: String::new(), origin: Vec::new() }));
+        }
+    };
+    while let Some((at, c)) = chars.next() {
+        match (quote, c) {
+            (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
+            (Quote::Single, _) => push(&mut current, c, at, c.len_utf8(), Quote::Single),
+            (Quote::Double, '\\') => match chars.peek().copied() {
+                Some((next_at, next)) if matches!(next, '"' | '\\' | '$' | '`') => {
+                    chars.next();
+                    push(&mut current, next, next_at, next.len_utf8(), Quote::Double);
+                }
+                _ => push(&mut current, c, at, 1, Quote::Double),
+            },
+            (Quote::Double, _) => push(&mut current, c, at, c.len_utf8(), Quote::Double),
+            (Quote::None, '\'') => quote = Quote::Single,
+            (Quote::None, '"') => quote = Quote::Double,
+            (Quote::None, '\\') => {
+                if let Some((next_at, next)) = chars.next() {
+                    push(&mut current, next, next_at, next.len_utf8(), Quote::None);
+                }
+            }
+            (Quote::None, '#') if current.text.is_empty() => while chars.next_if(|&(_, c)| c != '\n').is_some() {},
+            (Quote::None, c) if c.is_whitespace() => end(&mut words, &mut current),
+            (Quote::None, ';' | '&' | '|' | '(' | ')' | '<' | '>') => {
+                end(&mut words, &mut current);
+                push(&mut current, c, at, 1, Quote::None);
+                end(&mut words, &mut current);
+            }
+            (Quote::None, _) => push(&mut current, c, at, c.len_utf8(), Quote::None),
+        }
+    }
+    end(&mut words, &mut current);
+    words
+}
+
+/// Programs whose `-a PASSWORD` is a password.
+const REDIS_CLIENTS: [&str; 3] = ["redis-cli", "valkey-cli", "keydb-cli"];
+/// Programs whose `-pPASSWORD` is a password.
+const MYSQL_CLIENTS: [&str; 7] =
+    ["mysql", "mysqladmin", "mysqldump", "mariadb", "mariadb-admin", "mariadb-dump", "mysqlshow"];
+
+/// A credential found in a script: which word, which bytes of it, and the name its secret would take.
+#[derive(Debug, PartialEq, Eq)]
+struct Found {
+    word: usize,
+    range: std::ops::Range<usize>,
+    /// A secret name suggested by how it was written (`PGPASSWORD`), or the suffix after the service's name (`_PASSWORD`).
+    name: Name,
+    /// How it was recognised, for the report (never the value).
+    how: String,
+}
+
+/// The name a credential's secret takes: an exact name, or a suffix to the service's name.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub enum Name {
+    Exact(String),
+    Suffix(String),
+}
+
+fn program(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+fn usable(literal: &str) -> bool {
+    !literal.is_empty() && !literal.contains('$')
+}
+
+/// The credentials among `words`; `known` are the values of the service's secrets (by value → name).
+fn find(words: &[Word], known: &BTreeMap<String, String>) -> Vec<Found> {
+    let redis = words.iter().any(|w| REDIS_CLIENTS.contains(&program(&w.text)));
+    let mysql = words.iter().any(|w| MYSQL_CLIENTS.contains(&program(&w.text)));
+    let mut found = Vec::new();
+    let mut skip_next = false;
+    // A value the service already has as a secret keeps that secret's name.
+    let named = |value: &str, name: Name| known.get(value).map_or(name, |n| Name::Exact(n.clone()));
+    for (i, word) in words.iter().enumerate() {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        let text = word.text.as_str();
+        let whole = 0..text.len();
+        // A bare word equal to a secret's value: not an option's argument (`pg_isready -U postgres`
+        // with the password `postgres` is a user name), and not a plain lowercase word.
+        let after_option = i > 0 && words[i - 1].text.starts_with('-');
+        let word_like = text.chars().all(|c| c.is_ascii_lowercase());
+        if !after_option
+            && !word_like
+            && let Some(name) = known.get(text)
+        {
+            found.push(Found {
+                word: i,
+                range: whole,
+                name: Name::Exact(name.clone()),
+                how: format!("the value of `{name}`"),
+            });
+            continue;
+        }
+        // `--password=x`, `--api-key=x`, `PGPASSWORD=x`.
+        if let Some((flag, value)) = text.split_once('=')
+            && usable(value)
+        {
+            let bare = flag.trim_start_matches('-');
+            if !bare.is_empty()
+                && bare.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                && secret_shape::is_secret_name(bare)
+            {
+                let name = if flag.starts_with('-') {
+                    Name::Suffix(suffix_for_flag(bare))
+                } else if crate::import::words::is_env_name(bare) {
+                    Name::Exact(bare.to_owned())
+                } else {
+                    Name::Suffix(suffix_for_flag(bare))
+                };
+                let name = named(value, name);
+                found.push(Found { word: i, range: flag.len() + 1..text.len(), name, how: format!("`{flag}=`") });
+                continue;
+            }
+        }
+        // `--requirepass x`, `-a x` (redis clients), `--token x`.
+        if let Some(next) = words.get(i + 1)
+            && text.starts_with('-')
+            && usable(&next.text)
+            && !next.text.starts_with(['-', '/', '.', '~'])
+            && !matches!(next.text.as_str(), ";" | "&" | "|" | "(" | ")" | "<" | ">")
+        {
+            let bare = text.trim_start_matches('-');
+            let flag = (text == "-a" && redis)
+                || (text.starts_with("--") && !bare.contains('=') && secret_shape::is_secret_name(bare));
+            if flag {
+                found.push(Found {
+                    word: i + 1,
+                    range: 0..next.text.len(),
+                    name: named(&next.text, Name::Suffix(suffix_for_flag(bare))),
+                    how: format!("after `{text}`"),
+                });
+                skip_next = true;
+                continue;
+            }
+        }
+        // `curl -u user:password`, `--user user:password`.
+        if let Some(next) = words.get(i + 1)
+            && matches!(text, "-u" | "--user" | "--proxy-user")
+            && words.iter().any(|w| matches!(program(&w.text), "curl" | "wget"))
+            && next.text.contains(':')
+            && usable(&next.text)
+        {
+            found.push(Found {
+                word: i + 1,
+                range: 0..next.text.len(),
+                name: named(&next.text, Name::Suffix("_CREDENTIALS".to_owned())),
+                how: format!("after `{text}`"),
+            });
+            skip_next = true;
+            continue;
+        }
+        // A header that carries a credential: `Authorization: Bearer …`, `X-Api-Key: …`.
+        if let Some((header, value)) = text.split_once(':')
+            && !header.is_empty()
+            && header.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && (header.eq_ignore_ascii_case("authorization") || secret_shape::is_secret_name(header))
+        {
+            let start = header.len() + 1 + (value.len() - value.trim_start().len());
+            if usable(&text[start..]) {
+                found.push(Found {
+                    word: i,
+                    range: start..text.len(),
+                    name: named(&text[start..], Name::Suffix("_AUTHORIZATION".to_owned())),
+                    how: format!("the `{header}` header"),
+                });
+                continue;
+            }
+        }
+        // `-pPASSWORD` (mysql clients).
+        if mysql && text.len() > 2 && text.starts_with("-p") && usable(&text[2..]) {
+            found.push(Found {
+                word: i,
+                range: 2..text.len(),
+                name: named(&text[2..], Name::Suffix("_PASSWORD".to_owned())),
+                how: "`-p`".to_owned(),
+            });
+            continue;
+        }
+        if let Some((shape, range)) = secret_shape::find(text)
+            && usable(&text[range.clone()])
+        {
+            let suffix = match shape {
+                Shape::UrlPassword => {
+                    let scheme = text[range.clone()].split("://").next().unwrap_or_default();
+                    format!("_{}_URL", crate::import::words::env_name(scheme))
+                }
+                Shape::SecretParameter | Shape::PasswordHash => "_PASSWORD".to_owned(),
+                Shape::KeyPrefix => "_API_KEY".to_owned(),
+                Shape::Jwt => "_TOKEN".to_owned(),
+                Shape::PrivateKey => "_PRIVATE_KEY".to_owned(),
+                Shape::Random => "_SECRET".to_owned(),
+            };
+            let name = named(&text[range.clone()], Name::Suffix(suffix));
+            found.push(Found { word: i, range, name, how: shape.describe().to_owned() });
+        }
+    }
+    found
+}
+
+/// `_PASSWORD` for the password flags, else the flag in capitals (`--api-key` → `_API_KEY`).
+fn suffix_for_flag(flag: &str) -> String {
+    let upper = crate::import::words::env_name(flag);
+    if matches!(upper.as_str(), "A" | "P" | "PASS" | "PASSWORD" | "REQUIREPASS" | "MASTERAUTH" | "PWD") {
+        "_PASSWORD".to_owned()
+    } else {
+        format!("_{upper}")
+    }
+}
+
+/// One credential moved out of a command.
+#[derive(Debug)]
+pub struct Moved {
+    pub name: String,
+    pub value: String,
+    pub how: String,
+}
+
+/// `script` with every credential replaced by a reference to its secret, and
+/// what was moved; `name_for` picks the secret's name (`Exact` names are kept
+/// when free, `Suffix` ones follow the service's name). `None` when a
+/// credential cannot be replaced in place (it spans differently quoted text).
+pub fn rewrite(
+    script: &str,
+    known: &BTreeMap<String, String>,
+    name_for: &mut impl FnMut(&Name, &str) -> String,
+) -> Option<(String, Vec<Moved>)> {
+    let words = split(script);
+    let found = find(&words, known);
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut moved = Vec::new();
+    for f in found {
+        let word = &words[f.word];
+        let value = word.text[f.range.clone()].to_owned();
+        let name = name_for(&f.name, &value);
+        let origin = &word.origin[f.range.clone()];
+        let (first, last) = (origin.first()?, origin.last()?);
+        let quote = first.2;
+        if origin.iter().any(|o| o.2 != quote) {
+            return None;
+        }
+        let reference = match quote {
+            Quote::None => format!("\"${{{name}}}\""),
+            Quote::Double => format!("${{{name}}}"),
+            Quote::Single => format!("'\"${{{name}}}\"'"),
+        };
+        edits.push((first.0..last.0 + last.1, reference));
+        moved.push(Moved { name, value, how: f.how });
+    }
+    if moved.is_empty() {
+        return Some((script.to_owned(), moved));
+    }
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let mut out = script.to_owned();
+    let mut last_start = usize::MAX;
+    for (range, reference) in edits {
+        if range.end > last_start {
+            return None; // overlapping finds
+        }
+        out.replace_range(range.clone(), &reference);
+        last_start = range.start;
+    }
+    Some((out, moved))
+}
+
+/// An argument list as a shell script that runs it: `exec` and each word quoted as needed.
+pub fn script_of(argv: &[String]) -> String {
+    let words: Vec<Cow<'_, str>> = argv.iter().map(|w| shell_words::quote(w)).collect();
+    format!("exec {}", words.join(" "))
+}
+
+/// Whether `argv` runs a shell on a script (`sh -c SCRIPT …`): the script's index.
+pub fn shell_script(argv: &[String]) -> Option<usize> {
+    let shell = matches!(program(argv.first()?), "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh");
+    let flag = argv.get(1)?;
+    (shell && flag.starts_with('-') && !flag.starts_with("--") && flag.contains('c') && argv.len() > 2).then_some(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str) -> (String, Vec<(String, String)>) {
+        let known = BTreeMap::from([("known-value-1".to_owned(), "KNOWN".to_owned())]);
+        let mut name_for = |name: &Name, _: &str| match name {
+            Name::Exact(n) => n.clone(),
+            Name::Suffix(s) => format!("WEB{s}"),
+        };
+        let (out, moved) = rewrite(script, &known, &mut name_for).expect("rewritable");
+        (out, moved.into_iter().map(|m| (m.name, m.value)).collect())
+    }
+
+    #[test]
+    fn credentials_become_references() {
+        let cases = [
+            ("redis-server --requirepass hunter2", "redis-server --requirepass \"${WEB_PASSWORD}\"", "hunter2"),
+            ("redis-cli -a 'hunter2' ping", "redis-cli -a ''\"${WEB_PASSWORD}\"'' ping", "hunter2"),
+            ("PGPASSWORD=pw1 psql -h db", "PGPASSWORD=\"${PGPASSWORD}\" psql -h db", "pw1"),
+            ("mysqladmin ping -u root -ppw2", "mysqladmin ping -u root -p\"${WEB_PASSWORD}\"", "pw2"),
+            ("app --api-key=\"k3y\" run", "app --api-key=\"${WEB_API_KEY}\" run", "k3y"),
+            ("curl redis://:pw3@redis:6379/0", "curl \"${WEB_REDIS_URL}\"", "redis://:pw3@redis:6379/0"),
+            ("echo known-value-1", "echo \"${KNOWN}\"", "known-value-1"),
+            (
+                "curl -fsS -u admin:pw4 http://localhost/",
+                "curl -fsS -u \"${WEB_CREDENTIALS}\" http://localhost/",
+                "admin:pw4",
+            ),
+            (
+                "curl -H 'Authorization: Bearer t0k' x",
+                "curl -H 'Authorization: '\"${WEB_AUTHORIZATION}\"'' x",
+                "Bearer t0k",
+            ),
+        ];
+        for (script, expected, value) in cases {
+            let (out, moved) = run(script);
+            assert_eq!(out, expected, "{script}");
+            assert_eq!(moved.len(), 1, "{script}");
+            assert_eq!(moved[0].1, value, "{script}");
+        }
+    }
+
+    #[test]
+    fn plain_commands_stay() {
+        for script in [
+            "redis-server --maxmemory 1gb",
+            "ls -a /data",
+            "app --key-file /run/key.pem",
+            "redis-cli -a \"$REDIS_PASSWORD\" ping",
+            "nginx -p /etc/nginx",
+            "app --token-ttl 30",
+            "pg_isready -U known-value-1",
+        ] {
+            let (out, moved) = run(script);
+            assert_eq!(out, script);
+            assert!(moved.is_empty(), "{script}: {moved:?}");
+        }
+    }
+
+    #[test]
+    fn shell_scripts_are_recognised() {
+        let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(shell_script(&argv(&["sh", "-c", "x"])), Some(2));
+        assert_eq!(shell_script(&argv(&["/bin/bash", "-ec", "x"])), Some(2));
+        assert_eq!(shell_script(&argv(&["redis-server", "-c", "x"])), None);
+        assert_eq!(script_of(&argv(&["a", "b c", "--x"])), "exec a 'b c' --x");
+    }
+}
