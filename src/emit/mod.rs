@@ -236,25 +236,47 @@ impl Created {
     }
 }
 
-/// A temporary directory of this run, locked while it lives (see the module docs).
+/// A temporary directory of this run, `<base>new-XXXXXX`, locked while it
+/// lives (see the module docs) and removed when dropped.
 struct Staging {
-    dir: tempfile::TempDir,
+    path: PathBuf,
     _lock: std::fs::File,
 }
 
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
 impl Staging {
-    fn new_in(parent: &Path, prefix: &str) -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
+    /// Made as `<base>init-XXXXXX`, locked, then renamed: a cleaning run only
+    /// ever sees it locked.
+    fn new_in(parent: &Path, base: &str) -> std::io::Result<Self> {
+        let init = tempfile::Builder::new()
+            .prefix(&format!("{base}init-"))
             .permissions(std::fs::Permissions::from_mode(0o777))
             .tempdir_in(parent)?;
-        let lock = fs_err::File::open(dir.path())?.into_file();
+        let lock = fs_err::File::open(init.path())?.into_file();
         lock.try_lock().map_err(std::io::Error::other)?;
-        Ok(Self { dir, _lock: lock })
+        let name = init.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let suffix = name.rsplit('-').next().unwrap_or_default();
+        let path = parent.join(format!("{base}new-{suffix}"));
+        fs_err::rename(init.path(), &path)?;
+        let _ = init.keep();
+        Ok(Self { path, _lock: lock })
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
+    }
+
+    /// Remove what is left at the staging path (nothing, or a previous tree).
+    fn close(&self) -> std::io::Result<()> {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(_) => fs_err::remove_dir_all(&self.path),
+            Err(_) => Ok(()),
+        }
     }
 
     /// Write `files` under the staging directory, each synced to disk.
@@ -309,7 +331,8 @@ fn beside_prefixes(name: &str) -> Vec<String> {
     vec![format!(".{name}.topo-new-"), format!(".{name}.topo-old-")]
 }
 
-const INSIDE_PREFIX: &str = ".topo-new-";
+/// The temporaries inside a single-phase --out: `.topo-new-XXXXXX`.
+const INSIDE_BASE: &str = ".topo-";
 
 /// Write `files` (relative paths, `/`-separated) into the directory `dir`,
 /// all or nothing: the files topo owns there (its marker lists them) are
@@ -324,7 +347,7 @@ pub fn write_files(dir: &Path, files: &[(String, String)], options: Options) -> 
         None => false,
     };
     if exists {
-        clean_stale(&root, &[INSIDE_PREFIX.to_owned()]);
+        clean_stale(&root, &[format!("{INSIDE_BASE}new-")]);
     }
     let previous = if exists { Marker::read(&root) } else { None };
     let mut marker = previous.clone().unwrap_or(Marker { whole: false, files: BTreeSet::new() });
@@ -340,7 +363,7 @@ pub fn write_files(dir: &Path, files: &[(String, String)], options: Options) -> 
         for ancestor in &ancestors {
             created.dir(ancestor)?;
         }
-        let staging = Staging::new_in(&root, INSIDE_PREFIX)?;
+        let staging = Staging::new_in(&root, INSIDE_BASE)?;
         staging.fill(&all)?;
         for folder in &new_dirs {
             created.dir(&join(&root, folder))?;
@@ -349,7 +372,7 @@ pub fn write_files(dir: &Path, files: &[(String, String)], options: Options) -> 
         for (relative, _) in &all {
             fs_err::rename(join(staging.path(), relative), join(&root, relative))?;
         }
-        staging.dir.close()
+        staging.close()
     })();
     match result {
         Ok(()) => {
@@ -528,7 +551,7 @@ pub fn replace_dir(dir: &Path, files: &[(String, String)], options: Options) -> 
         for folder in &ancestors {
             created.dir(folder)?;
         }
-        let staging = Staging::new_in(parent, &format!(".{name}.topo-new-"))?;
+        let staging = Staging::new_in(parent, &format!(".{name}.topo-"))?;
         staging.fill(files)?;
         fs_err::File::open(staging.path())?.sync_all()?;
         Ok(staging)
@@ -548,7 +571,7 @@ pub fn replace_dir(dir: &Path, files: &[(String, String)], options: Options) -> 
     // The staging path now holds the previous tree, if there was one.
     let old = staging.path().to_path_buf();
     let mut written = Written::default();
-    if let Err(error) = staging.dir.close()
+    if let Err(error) = staging.close()
         && lstat(&old).ok().flatten().is_some()
     {
         written.left_behind = Some((old, error.to_string()));
@@ -651,7 +674,11 @@ fn owned_whole(dir: &Path, root: &Path, force: bool) -> Result<(), WriteError> {
     if marker.as_ref().is_some_and(|m| m.whole) {
         return Ok(());
     }
-    let listed = marker.map(|m| m.files).unwrap_or_default();
+    // A `.topo` that is not topo's marker is a file like any other.
+    let mut listed = marker.map(|m| m.files).unwrap_or_default();
+    if Marker::read(root).is_some() {
+        listed.insert(MARKER.to_owned());
+    }
     let mut foreign = Vec::new();
     let mut seen = 0;
     let mut todo = vec![(root.to_path_buf(), String::new())];
@@ -667,7 +694,7 @@ fn owned_whole(dir: &Path, root: &Path, force: bool) -> Result<(), WriteError> {
             }
             if entry.file_type()?.is_dir() {
                 todo.push((entry.path(), relative));
-            } else if relative != MARKER && !listed.contains(&relative) {
+            } else if !listed.contains(&relative) {
                 foreign.push(relative);
             }
             if foreign.len() > 3 {
@@ -739,15 +766,10 @@ pub fn write_file(path: &Path, contents: &str, inputs: &[&Path]) -> Result<(), W
         for dir in &ancestors {
             created.dir(dir)?;
         }
-        let mut temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.topo-new-"))
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(&folder)?;
-        temp.as_file().try_lock().map_err(std::io::Error::other)?;
-        temp.write_all(contents.as_bytes())?;
-        temp.as_file().sync_all()?;
-        temp.persist(&target).map_err(|e| e.error)?;
-        Ok(())
+        let staging = Staging::new_in(&folder, &format!(".{name}.topo-"))?;
+        staging.fill(&[(name.clone(), contents.to_owned())])?;
+        fs_err::rename(staging.path().join(&name), &target)?;
+        staging.close()
     })();
     match result {
         Ok(()) => Ok(()),
