@@ -21,7 +21,9 @@
 //! `render --all` replaces (and beside a single output file), and
 //! `.topo-new-XXXXXX` inside the directory of a single-phase render. A run
 //! holds a lock on its own while it works; the next run removes any of these
-//! that no run holds (a killed run's), and nothing else.
+//! that no run holds (a killed run's), and nothing else. A temporary is made
+//! as `…topo-init-XXXXXX`, locked, and only then renamed to its `-new-`
+//! name, so a cleaning run never sees one of a live run unlocked.
 
 mod marker;
 
@@ -144,9 +146,18 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
     Ok(resolved)
 }
 
-/// The inputs, resolved the same way (those that exist).
+/// The inputs, resolved the same way (those that exist): where each one is,
+/// and, when it is a symbolic link, where the link is.
 fn resolved_inputs(inputs: &[&Path]) -> Vec<PathBuf> {
-    inputs.iter().filter_map(|input| fs_err::canonicalize(input).ok()).collect()
+    let mut resolved = Vec::new();
+    for input in inputs {
+        resolved.extend(fs_err::canonicalize(input).ok());
+        let parent = input.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let (Ok(folder), Some(name)) = (resolve(parent), input.file_name()) {
+            resolved.push(folder.join(name));
+        }
+    }
+    resolved
 }
 
 pub(crate) fn lstat(path: &Path) -> std::io::Result<Option<std::fs::Metadata>> {

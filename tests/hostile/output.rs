@@ -152,6 +152,12 @@ fn render_all_refuses_a_directory_that_holds_the_spec() {
         }
     }
     assert_eq!(snapshot(dir), before);
+
+    // A tree of topo's that holds a link to the spec, read through the link: the link stays.
+    let out = rendered(dir);
+    std::os::unix::fs::symlink("../topo.yaml", out.join("spec.yaml")).unwrap();
+    topo(&["render", "--all", "--spec", "out/spec.yaml", "--out", "out"], dir).code(1).says("out-is-input");
+    assert!(fs_err::symlink_metadata(out.join("spec.yaml")).unwrap().file_type().is_symlink());
 }
 
 #[test]
@@ -641,4 +647,5 @@ fn check_survives_fifos_links_loops_deep_chains_and_many_files() {
 fn help_says_what_force_and_the_marker_do() {
     let run = topo(&["render", "--help"], &root());
     run.code(0).says("--force").says("`.topo`").says("Never `/`, the home or current directory");
+    topo(&["render", "--all", "--out", "x", "--check", "--force"], &root()).code(2);
 }
