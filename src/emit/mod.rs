@@ -124,7 +124,19 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
                     Err(error) => return Err(fs_err::symlink_metadata(&resolved).err().unwrap_or(error).into()),
                     Ok(meta) => {
                         if meta.file_type().is_symlink() {
-                            resolved = fs_err::canonicalize(&resolved)?;
+                            resolved = std::fs::canonicalize(&resolved).map_err(|error| {
+                                let target = std::fs::read_link(&resolved).unwrap_or_default();
+                                refuse(
+                                    "out-not-a-directory",
+                                    format!(
+                                        "cannot write {}: `{}` is a symbolic link to `{}`, which cannot be followed ({error})",
+                                        shown(path, &absolute),
+                                        resolved.display(),
+                                        target.display()
+                                    ),
+                                    Some("point --out at a directory, or at a path that does not exist yet"),
+                                )
+                            })?;
                         }
                         let last = components[index + 1..].iter().all(|c| matches!(c, Component::CurDir));
                         if !last && !fs_err::metadata(&resolved)?.is_dir() {

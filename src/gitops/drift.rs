@@ -109,7 +109,7 @@ pub fn drift(dir: &Path, files: &[(String, String)]) -> Result<Drift, WriteError
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = if folder.is_empty() { name } else { format!("{folder}/{name}") };
-            let meta = std::fs::symlink_metadata(entry.path())?;
+            let meta = fs_err::symlink_metadata(entry.path())?;
             if let Some(rendered) = expected.get(path.as_str()) {
                 seen.insert(path.clone());
                 if let Some(how) = compare(&entry.path(), &meta, rendered, &path, &mut budget)? {

@@ -327,6 +327,19 @@ fn an_out_path_through_a_file_writes_nothing_and_names_it() {
     }
     topo(&["render", "--phase", "1", "--out", "plain"], dir).code(1).says("out-not-a-directory");
     assert_eq!(snapshot(dir), before);
+
+    // A link to nothing, and a loop of links.
+    std::os::unix::fs::symlink("nowhere", dir.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
+    let before = snapshot(dir);
+    for out in ["dangling", "loop", "loop/deploy"] {
+        for all in [false, true] {
+            let args =
+                if all { vec!["render", "--all", "--out", out] } else { vec!["render", "--phase", "1", "--out", out] };
+            topo(&args, dir).code(1).says("out-not-a-directory").says("is a symbolic link to");
+        }
+    }
+    assert_eq!(snapshot(dir), before);
 }
 
 #[test]
