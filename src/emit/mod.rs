@@ -377,7 +377,8 @@ pub fn write_files(dir: &Path, files: &[(String, String)], options: Options) -> 
     marker.files.extend(files.iter().map(|(path, _)| path.clone()));
     let mut all: Vec<(String, String)> = vec![(MARKER.to_owned(), marker.text())];
     all.extend(files.iter().filter(|(path, _)| path != MARKER).cloned());
-    let owned = |path: &str| previous.as_ref().is_some_and(|m| path == MARKER || m.files.contains(path));
+    // A tree of `render --all` is topo's as a whole: its next render would remove a stray file anyway.
+    let owned = |path: &str| previous.as_ref().is_some_and(|m| m.whole || path == MARKER || m.files.contains(path));
     let new_dirs = survey(dir, &root, exists, &all, &owned, options.force, &inputs)?;
 
     let (_, ancestors) = missing_ancestors(&root)?;
@@ -549,9 +550,9 @@ pub fn replace_dir(dir: &Path, files: &[(String, String)], options: Options) -> 
         Some(meta) => return Err(not_a_directory(dir, &root, &meta, &inputs)),
         None => false,
     };
-    if let Some(why) = protected(&root, &inputs) {
+    if let Some((code, why)) = protected(&root, &inputs) {
         return Err(refuse(
-            if why.starts_with("it holds the spec") { "out-is-input" } else { "out-protected" },
+            code,
             format!("refusing to replace {}: {why}", shown(dir, &root)),
             Some("`render --all` replaces the whole --out directory; give it a directory of its own, like `deploy`"),
         ));
@@ -655,30 +656,28 @@ fn swap_by_renames(staging: &Path, root: &Path, parent: &Path, name: &str) -> st
 }
 
 /// Why `root` must never be replaced, if it must not.
-fn protected(root: &Path, inputs: &[PathBuf]) -> Option<String> {
+fn protected(root: &Path, inputs: &[PathBuf]) -> Option<(&'static str, String)> {
     let canonical = |path: PathBuf| fs_err::canonicalize(path).ok();
     if root.parent().is_none() {
-        return Some("it is the root directory".to_owned());
+        return Some(("out-protected", "it is the root directory".to_owned()));
     }
     if let Some(input) = inputs.iter().find(|input| input.starts_with(root)) {
-        return Some(format!("it holds the spec `{}`", input.display()));
+        return Some(("out-is-input", format!("it holds the spec `{}`", input.display())));
     }
     if let Some(cwd) = std::env::current_dir().ok().and_then(canonical)
         && cwd.starts_with(root)
     {
-        return Some(if cwd == root {
-            "it is the current directory".to_owned()
-        } else {
-            "it holds the current directory".to_owned()
-        });
+        let why = if cwd == root { "it is the current directory" } else { "it holds the current directory" };
+        return Some(("out-protected", why.to_owned()));
     }
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).and_then(canonical)
         && home.starts_with(root)
     {
-        return Some(if home == root { "it is the home directory" } else { "it holds the home directory" }.to_owned());
+        let why = if home == root { "it is the home directory" } else { "it holds the home directory" };
+        return Some(("out-protected", why.to_owned()));
     }
     if lstat(&root.join(".git")).ok().flatten().is_some() {
-        return Some("it is a git repository (it holds `.git`)".to_owned());
+        return Some(("out-protected", "it is a git repository (it holds `.git`)".to_owned()));
     }
     None
 }

@@ -265,6 +265,12 @@ fn a_single_phase_render_replaces_only_its_own_files() {
     }
     assert!(!marker.contains(".env"), "{marker}");
     assert_eq!(fs_err::read_to_string(dir.join("deploy/.env")).unwrap(), "KEEP=1\n");
+
+    // A tree of `render --all` is topo's as a whole, a stray file in it too.
+    let out = rendered(dir);
+    fs_err::write(out.join("kustomization.yaml"), "stray\n").unwrap();
+    topo(&["render", "--phase", "3", "--out", "out"], dir).code(0);
+    assert_ne!(fs_err::read_to_string(out.join("kustomization.yaml")).unwrap(), "stray\n");
 }
 
 /// The adversarial run's case: the sixteenth of twenty files meets a
