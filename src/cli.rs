@@ -31,7 +31,8 @@ pub enum Command {
     /// Render one phase for a target: to stdout, or into a directory.
     ///
     /// Warnings (what the target cannot honour) go to stderr. Exit status: 0 when rendered,
-    /// 1 when the spec is invalid (nothing is written then).
+    /// 1 when the spec is invalid or the output cannot go where --out says (nothing is written then),
+    /// or when --check finds drift.
     Render {
         /// The spec to read.
         #[arg(long, short, default_value = "topo.yaml", value_name = "FILE")]
@@ -42,13 +43,21 @@ pub enum Command {
         /// The target to render for; the phase's own target when omitted.
         #[arg(long, short, value_enum, conflicts_with = "all")]
         target: Option<TargetArg>,
-        /// Write files into this directory instead of printing one YAML stream.
+        /// Write files into this directory instead of printing one YAML stream. topo replaces only the
+        /// files it wrote there before (its marker file `.topo` lists them) and leaves every other file
+        /// alone; a file in the way that topo did not write is refused, and nothing is written.
         #[arg(long, short, value_name = "DIR", required_if_eq("all", "true"))]
         out: Option<PathBuf>,
-        /// Every phase, each with its own target and alert rules, into --out DIR (which topo then owns:
-        /// files it did not render are removed).
+        /// Every phase, each with its own target and alert rules, into --out DIR, which topo then owns:
+        /// it replaces the whole directory, and files it did not render are removed. DIR must be new,
+        /// empty, or a directory topo rendered (it holds the marker `.topo`), unless --force.
         #[arg(long)]
         all: bool,
+        /// Write into an --out DIR that topo did not write: with --all, delete what is there; without it,
+        /// replace files of the same names. Never `/`, the home or current directory, a git
+        /// repository, or a directory that holds the spec.
+        #[arg(long, conflicts_with = "check")]
+        force: bool,
         /// With --all: write nothing; exit 1 with a diff when DIR differs from what would be rendered.
         #[arg(long, requires = "all")]
         check: bool,

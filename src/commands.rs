@@ -112,12 +112,13 @@ fn report(diags: &Diagnostics, loaded: &Loaded, format: Format, json_to_stdout: 
     Ok(())
 }
 
-/// `topo render --phase N [--target T] [--out DIR]`.
+/// `topo render --phase N [--target T] [--out DIR] [--force]`.
 pub fn render(
     spec_path: &Path,
     phase: &str,
     output: Option<Output>,
     out: Option<&Path>,
+    force: bool,
     format: Format,
 ) -> anyhow::Result<ExitStatus> {
     let loaded = load(spec_path);
@@ -129,14 +130,25 @@ pub fn render(
     let mut diags = compiled.warnings.clone();
     diags.extend(rendered.warnings.clone());
     compiled.locate(&mut diags);
-    let failed = diags.has_errors();
-    if !failed {
+    let mut refused = false;
+    if !diags.has_errors() {
         match out {
-            Some(dir) => topo::emit::write_files(dir, &rendered.files())?,
+            Some(dir) => {
+                let options = topo::emit::Options { inputs: &[spec_path], force };
+                if let Err(error) = topo::emit::write_files(dir, &rendered.files(), options) {
+                    diags.push(write_diagnostic(error));
+                    refused = true;
+                }
+            }
             None => std::io::stdout().lock().write_all(rendered.stream().as_bytes())?,
         }
     }
+    let failed = diags.has_errors();
     report(&diags, &loaded, format, out.is_some(), !failed)?;
+    if format == Format::Human && refused {
+        let dir = out.map(Path::display).map(|d| d.to_string()).unwrap_or_default();
+        writeln!(std::io::stderr(), "error: nothing written into {dir}")?;
+    }
     if format == Format::Human && !failed {
         for note in &rendered.notes {
             writeln!(std::io::stderr(), "note: {note}")?;
@@ -148,6 +160,16 @@ pub fn render(
         writeln!(std::io::stderr(), "wrote {files} file{} into {dir}", plural(files))?;
     }
     Ok(if failed { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// A write that did not happen, as a diagnostic: the report shows it in either format.
+fn write_diagnostic(error: topo::emit::WriteError) -> Diagnostic {
+    match error {
+        topo::emit::WriteError::Refused(refusal) => {
+            Diagnostic::output(refusal.code, refusal.message).help_opt(refusal.help)
+        }
+        topo::emit::WriteError::Io(error) => Diagnostic::output("out-write-failed", format!("cannot write: {error}")),
+    }
 }
 
 /// The compiled spec; or `None` once the diagnostics that stopped it are printed.
@@ -198,9 +220,13 @@ pub fn plan(
     };
     match out {
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            topo::emit::write_files(dir, &[(name, text)])?;
+            if let Err(error) = topo::emit::write_file(path, &text, &[spec_path]) {
+                let mut diags = Diagnostics::default();
+                diags.push(write_diagnostic(error));
+                report(&diags, &loaded, Format::Human, false, false)?;
+                writeln!(std::io::stderr(), "error: nothing written to {}", path.display())?;
+                return Ok(ExitStatus::Failure);
+            }
         }
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
@@ -222,8 +248,14 @@ pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyho
     Ok(ExitStatus::Success)
 }
 
-/// `topo render --all --out DIR [--check]`.
-pub fn render_all(spec_path: &Path, out: Option<&Path>, check: bool, format: Format) -> anyhow::Result<ExitStatus> {
+/// `topo render --all --out DIR [--check] [--force]`.
+pub fn render_all(
+    spec_path: &Path,
+    out: Option<&Path>,
+    check: bool,
+    force: bool,
+    format: Format,
+) -> anyhow::Result<ExitStatus> {
     let Some(dir) = out else { anyhow::bail!("--all needs --out DIR") };
     let loaded = load(spec_path);
     let Some(compiled) = compiled_or_report(&loaded, format, true)? else { return Ok(ExitStatus::Failure) };
@@ -232,6 +264,21 @@ pub fn render_all(spec_path: &Path, out: Option<&Path>, check: bool, format: For
     let mut diags = compiled.warnings.clone();
     diags.extend(all.warnings.clone());
     compiled.locate(&mut diags);
+    let fix = format!("topo render --all --spec {} --out {}", spec_path.display(), dir.display());
+    let mut written = None;
+    if !diags.has_errors() {
+        if check {
+            match topo::gitops::drift(dir, &all.files) {
+                Ok(drift) => return report_drift(&drift, dir, &loaded.file, all.files.len(), &fix, format),
+                Err(error) => diags.push(write_diagnostic(error)),
+            }
+        } else {
+            match topo::emit::replace_dir(dir, &all.files, topo::emit::Options { inputs: &[spec_path], force }) {
+                Ok(done) => written = Some(done),
+                Err(error) => diags.push(write_diagnostic(error)),
+            }
+        }
+    }
     let failed = diags.has_errors();
     // A drift check stays quiet about warnings: rendering reports them.
     if failed || !check {
@@ -243,53 +290,80 @@ pub fn render_all(spec_path: &Path, out: Option<&Path>, check: bool, format: For
         }
         return Ok(ExitStatus::Failure);
     }
-    let fix = format!("topo render --all --spec {} --out {}", spec_path.display(), dir.display());
-    if check {
-        let drift = topo::gitops::drift(dir, &all.files)?;
-        if drift.is_empty() {
-            if format == Format::Human {
-                writeln!(
-                    std::io::stderr(),
-                    "ok: {} matches {} ({} files)",
-                    dir.display(),
-                    loaded.file,
-                    all.files.len()
-                )?;
-            }
-            return Ok(ExitStatus::Success);
-        }
-        let mut stdout = std::io::stdout().lock();
-        for (_, diff) in &drift.changed {
-            write!(stdout, "{diff}")?;
-        }
-        let mut stderr = std::io::stderr().lock();
-        for (path, _) in &drift.changed {
-            writeln!(stderr, "changed: {path}")?;
-        }
-        for path in &drift.missing {
-            writeln!(stderr, "missing: {path}")?;
-        }
-        for path in &drift.extra {
-            writeln!(stderr, "not rendered by topo: {path}")?;
-        }
-        writeln!(
-            stderr,
-            "error: {} is stale ({} changed, {} missing, {} extra); to fix it run:\n  {fix}",
-            dir.display(),
-            drift.changed.len(),
-            drift.missing.len(),
-            drift.extra.len()
-        )?;
-        return Ok(ExitStatus::Failure);
-    }
-    topo::emit::replace_dir(dir, &all.files)?;
     if format == Format::Human {
+        let mut stderr = std::io::stderr().lock();
         for note in &all.notes {
-            writeln!(std::io::stderr(), "note: {note}")?;
+            writeln!(stderr, "note: {note}")?;
         }
-        writeln!(std::io::stderr(), "wrote {} files into {}", all.files.len(), dir.display())?;
+        if let Some((old, error)) = written.and_then(|w| w.left_behind) {
+            writeln!(
+                stderr,
+                "warning: the previous tree is left in {} ({error}); the next render removes it",
+                old.display()
+            )?;
+        }
+        writeln!(stderr, "wrote {} files into {}", all.files.len(), dir.display())?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// `--check`: the bounded diff on stdout, the summary on stderr.
+fn report_drift(
+    drift: &topo::gitops::Drift,
+    dir: &Path,
+    file: &str,
+    files: usize,
+    fix: &str,
+    format: Format,
+) -> anyhow::Result<ExitStatus> {
+    use topo::gitops::How;
+    if drift.is_empty() {
+        if format == Format::Human {
+            writeln!(std::io::stderr(), "ok: {} matches {file} ({files} files)", dir.display())?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let mut stdout = std::io::stdout().lock();
+    for changed in &drift.changed {
+        if let How::Diff { diff, .. } = &changed.how {
+            write!(stdout, "{diff}")?;
+        }
+    }
+    let mut stderr = std::io::stderr().lock();
+    for changed in &drift.changed {
+        let path = &changed.path;
+        match &changed.how {
+            How::Diff { left_out: 0, .. } => writeln!(stderr, "changed: {path}")?,
+            How::Diff { left_out, .. } => {
+                writeln!(stderr, "changed: {path} (its diff is cut short: {left_out} more lines left out)")?
+            }
+            How::TooLarge { on_disk, rendered } => {
+                writeln!(stderr, "changed: {path} ({on_disk} bytes on disk, {rendered} rendered: too large to diff)")?
+            }
+            How::NotAFile(what) => writeln!(stderr, "changed: {path} (it is {what}, where topo writes a file)")?,
+        }
+    }
+    for path in &drift.missing {
+        writeln!(stderr, "missing: {path}")?;
+    }
+    for extra in &drift.extra {
+        match extra.what {
+            "a file" => writeln!(stderr, "not rendered by topo: {}", extra.path)?,
+            what => writeln!(stderr, "not rendered by topo: {} ({what})", extra.path)?,
+        }
+    }
+    if drift.extra_count > drift.extra.len() {
+        writeln!(stderr, "not rendered by topo: {} more entries", drift.extra_count - drift.extra.len())?;
+    }
+    writeln!(
+        stderr,
+        "error: {} is stale ({} changed, {} missing, {} extra); to fix it run:\n  {fix}",
+        dir.display(),
+        drift.changed.len(),
+        drift.missing.len(),
+        drift.extra_count
+    )?;
+    Ok(ExitStatus::Failure)
 }
 
 /// `topo completions SHELL`.
@@ -360,18 +434,25 @@ pub fn import(
     };
     let imported = topo::import::import(&bytes, &options);
     let loaded = Loaded { file: shown.clone(), source: imported.source.clone(), result: Err(imported.report.clone()) };
-    let ok = imported.spec.is_some();
+    let mut ok = imported.spec.is_some();
+    let mut refusal = None;
     if let Some(spec) = &imported.spec {
         match out {
             Some(path) => {
-                let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                topo::emit::write_files(dir, &[(name, spec.clone())])?;
+                let inputs: &[&Path] = if stdin { &[] } else { &[file] };
+                if let Err(error) = topo::emit::write_file(path, spec, inputs) {
+                    refusal = Some(write_diagnostic(error));
+                }
             }
             None => std::io::stdout().lock().write_all(spec.as_bytes())?,
         }
     }
-    report(&imported.report, &loaded, format, out.is_some(), ok)?;
+    let mut diags = imported.report.clone();
+    if let Some(refusal) = refusal {
+        diags.push(refusal);
+        ok = false;
+    }
+    report(&diags, &loaded, format, out.is_some(), ok)?;
     if format == Format::Human {
         let notes = imported.report.warning_count();
         let line = if ok {
@@ -383,6 +464,8 @@ pub fn import(
                 plural(imported.services),
                 plural(notes)
             )
+        } else if imported.spec.is_some() {
+            format!("error: nothing written to {}", out.map(Path::display).map(|d| d.to_string()).unwrap_or_default())
         } else {
             format!(
                 "error: {shown} cannot be imported ({} error{})",

@@ -16,11 +16,11 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         cli::Command::Check { spec, strict, format } => commands::check(&spec, strict, format),
-        cli::Command::Render { spec, phase: Some(phase), target, out, all: false, check: _, format } => {
-            commands::render(&spec, &phase, target.map(Into::into), out.as_deref(), format)
+        cli::Command::Render { spec, phase: Some(phase), target, out, all: false, check: _, force, format } => {
+            commands::render(&spec, &phase, target.map(Into::into), out.as_deref(), force, format)
         }
-        cli::Command::Render { spec, out, check, format, .. } => {
-            commands::render_all(&spec, out.as_deref(), check, format)
+        cli::Command::Render { spec, out, check, force, format, .. } => {
+            commands::render_all(&spec, out.as_deref(), check, force, format)
         }
         cli::Command::Completions { shell } => commands::completions(shell),
         cli::Command::Man => commands::man(),

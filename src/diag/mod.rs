@@ -34,6 +34,8 @@ pub enum Kind {
     Shape,
     /// The spec reads, but says something impossible or inconsistent.
     Semantic,
+    /// The output cannot be written where it was asked to go (`--out`).
+    Output,
 }
 
 /// One segment of a spec path: a mapping key or a sequence index.
@@ -153,6 +155,11 @@ impl Diagnostic {
     /// A spec file that cannot be read at all.
     pub fn unreadable(message: impl Into<String>) -> Self {
         Self::new(Severity::Error, Kind::Syntax, "unreadable-spec", message)
+    }
+
+    /// An output path topo refuses, or cannot write: nothing was written.
+    pub fn output(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, Kind::Output, code, message)
     }
 
     pub fn shape(code: &'static str, message: impl Into<String>, path: &SpecPath) -> Self {

@@ -3,7 +3,7 @@
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
-use super::{Diagnostic, Diagnostics, Severity};
+use super::{Diagnostic, Diagnostics, Kind, Severity};
 
 /// Diagnostics as a person reads them: a title with the code, the source line
 /// with a caret under the problem, the spec path, and the help line.
@@ -117,6 +117,8 @@ fn report<'a>(d: &'a Diagnostic, file: &'a str, source: &Source<'a>) -> (Vec<Gro
                 .element(Snippet::source(line).line_start(number).path(file).annotation(annotation))
                 .element(Level::NOTE.message(format!("at `{}`", d.path)))
         }
+        // About a path on disk, which the message names, not about the spec.
+        None if d.kind == Kind::Output => Group::with_title(title),
         None if d.path.is_root() => title.element(Level::NOTE.message(format!("in {file}"))),
         None => title.element(Level::NOTE.message(format!("in {file}, at `{}`", d.path))),
     };
