@@ -325,3 +325,26 @@ fn a_required_variable_in_an_image_imports() {
     run.code(0).says("the image `nginx:${TAG}` is interpolated");
     assert!(run.stdout.contains("image: \"nginx:${TAG}\""), "{}", run.describe());
 }
+
+/// Masking is one pass over the text: 2 MiB lines of what every detector
+/// starts on (`?`, `://`, a hash marker, random-looking words, a key header)
+/// are read well within the CPU cap, which kills a quadratic scan.
+#[test]
+fn masking_a_long_hostile_line_is_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, unit) in [
+        ("query", "?password=x"),
+        ("url", "://a:b@"),
+        ("hash", "$$2y$$"),
+        ("words", "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0 "),
+        ("key", "-----BEGIN KEY-----"),
+    ] {
+        let body = unit.repeat(2 * 1024 * 1024 / unit.len());
+        let spec = dir.path().join(format!("{name}.yaml"));
+        fs_err::write(&spec, format!("project: x\nenv:\n  A: \"{body}\n")).unwrap();
+        Topo::new(["check", "--spec"]).run_with_path(&spec).code(1).says("yaml-syntax");
+        let compose = dir.path().join(format!("{name}.yml"));
+        fs_err::write(&compose, format!("services:\n  web:\n    image: \"{body}\n")).unwrap();
+        Topo::new(["import"]).run_with_path(&compose).code(1).says("yaml-syntax");
+    }
+}
