@@ -10,6 +10,8 @@
 //! hash, or a long random-looking token. The rules are in the README
 //! (`topo import`, "Secrets").
 
+use std::ops::Range;
+
 /// Words that make a name secret when they are a whole `_`-separated part of it (`API_KEY`, `DB_PASS`).
 const SECRET_PARTS: [&str; 27] = [
     "PASSWORD",
@@ -152,59 +154,169 @@ pub fn shape(value: &str) -> Option<Shape> {
 }
 
 /// Where the first secret-shaped part of `text` is: its shape and byte range.
-pub fn find(text: &str) -> Option<(Shape, std::ops::Range<usize>)> {
-    if let Some(start) = text.find("-----BEGIN")
-        && text[start..].find("-----").is_some()
-        && text[start..].split("-----").nth(1).is_some_and(|header| header.ends_with("KEY"))
-    {
-        let end = text[start..].find("-----END").map_or(text.len(), |e| {
-            let after = start + e + "-----END".len();
-            text[after..].find("-----").map_or(text.len(), |f| after + f + 5)
-        });
-        return Some((Shape::PrivateKey, start..end));
-    }
-    if let Some(range) = url_password(text) {
-        return Some((Shape::UrlPassword, range));
-    }
-    if let Some(range) = secret_parameter(text) {
-        return Some((Shape::SecretParameter, range));
-    }
-    if let Some(range) = password_hash(text) {
-        return Some((Shape::PasswordHash, range));
-    }
+pub fn find(text: &str) -> Option<(Shape, Range<usize>)> {
+    find_all(text).into_iter().next()
+}
+
+/// Most bytes a detector looks at from one starting point (a URL, a query
+/// parameter, a hash): every detector is one pass over the text, so that a
+/// 4 MiB line of `?` or `://` costs O(n), not O(n²).
+const WINDOW: usize = 4096;
+
+/// Every secret-shaped part of `text`, in order and not overlapping.
+pub fn find_all(text: &str) -> Vec<(Shape, Range<usize>)> {
+    let mut found: Vec<(Shape, Range<usize>)> = Vec::new();
+    private_keys(text, &mut found);
+    url_passwords(text, &mut found);
+    secret_parameters(text, &mut found);
+    password_hashes(text, &mut found);
     for (start, word) in words(text) {
         let range = start..start + word.len();
         if key_prefix(word) {
-            return Some((Shape::KeyPrefix, range));
-        }
-        if jwt(word) {
-            return Some((Shape::Jwt, range));
-        }
-        let mut at = start;
-        for segment in word.split('.') {
-            if high_entropy(segment) {
-                return Some((Shape::Random, at..at + segment.len()));
+            found.push((Shape::KeyPrefix, range));
+        } else if jwt(word) {
+            found.push((Shape::Jwt, range));
+        } else {
+            let mut at = start;
+            for segment in word.split('.') {
+                if high_entropy(segment) {
+                    found.push((Shape::Random, at..at + segment.len()));
+                }
+                at += segment.len() + 1;
             }
-            at += segment.len() + 1;
         }
     }
-    None
+    found.sort_by_key(|(_, range)| (range.start, std::cmp::Reverse(range.end)));
+    let mut kept: Vec<(Shape, Range<usize>)> = Vec::with_capacity(found.len());
+    for (shape, range) in found {
+        match kept.last_mut() {
+            Some((_, last)) if range.start < last.end => last.end = last.end.max(range.end),
+            _ => kept.push((shape, range)),
+        }
+    }
+    kept
 }
 
 /// `text` with every secret-shaped part replaced by `***`.
 pub fn mask(text: &str) -> String {
     let mut out = String::new();
-    let mut rest = text;
-    // Each round removes at least the part found: at most `text.len()` rounds.
-    while let Some((_, range)) = find(rest) {
-        let end = range.end.max(range.start + 1).min(rest.len());
-        let end = (end..=rest.len()).find(|&i| rest.is_char_boundary(i)).unwrap_or(rest.len());
-        out.push_str(&rest[..range.start]);
+    let mut at = 0;
+    for (_, range) in find_all(text) {
+        out.push_str(&text[at..range.start]);
         out.push_str("***");
-        rest = &rest[end..];
+        at = range.end;
     }
-    out.push_str(rest);
+    out.push_str(&text[at..]);
     out
+}
+
+/// The largest char boundary of `text` at or below `i`.
+fn floor(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// `-----BEGIN … KEY-----` up to its `-----END …-----` (or the end of the text).
+fn private_keys(text: &str, found: &mut Vec<(Shape, Range<usize>)>) {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("-----BEGIN") {
+        let start = from + i;
+        let after = start + "-----BEGIN".len();
+        let header_end = floor(text, after + 80);
+        let header = text[after..header_end].split("-----").next().unwrap_or_default();
+        if !header.ends_with("KEY") || !text[after..header_end].contains("-----") {
+            from = after;
+            continue;
+        }
+        let end = text[after..].find("-----END").map_or(text.len(), |e| {
+            let end_at = after + e + "-----END".len();
+            text[end_at..floor(text, end_at + 80)].find("-----").map_or(text.len(), |f| end_at + f + 5)
+        });
+        found.push((Shape::PrivateKey, start..end));
+        from = end.max(after);
+    }
+}
+
+/// URLs whose userinfo has a password (`scheme://user:PASSWORD@host`): the whole URL.
+fn url_passwords(text: &str, found: &mut Vec<(Shape, Range<usize>)>) {
+    let mut covered = 0;
+    for (scheme_end, _) in text.match_indices("://") {
+        if scheme_end < covered {
+            continue;
+        }
+        let back = floor(text, scheme_end.saturating_sub(32));
+        let back = (back..=scheme_end).find(|&i| text.is_char_boundary(i)).unwrap_or(scheme_end);
+        let scheme_start = text[back..scheme_end]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(back, |i| back + i + 1);
+        if scheme_start == scheme_end {
+            continue;
+        }
+        let rest = &text[scheme_end + 3..floor(text, scheme_end + 3 + WINDOW)];
+        let stop = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '/' | '?' | '#');
+        let authority = &rest[..rest.find(stop).unwrap_or(rest.len())];
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+            && !password.is_empty()
+        {
+            let tail = &text[scheme_end + 3..];
+            let url_end = tail.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`')).unwrap_or(tail.len());
+            covered = scheme_end + 3 + url_end;
+            found.push((Shape::UrlPassword, scheme_start..covered));
+        }
+    }
+}
+
+/// Query parameters whose name says secret (`?password=x`, `&api_key=x`): the value.
+fn secret_parameters(text: &str, found: &mut Vec<(Shape, Range<usize>)>) {
+    for (i, _) in text.match_indices(['?', '&', ';']) {
+        let start = i + 1;
+        let rest = &text[start..floor(text, start + WINDOW)];
+        let pair_end = rest.find(['?', '&', '#', ' ', '"', '\'', ';', '\n']).unwrap_or(rest.len());
+        if let Some((name, value)) = rest[..pair_end].split_once('=')
+            && !value.is_empty()
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && is_secret_name(name)
+        {
+            found.push((Shape::SecretParameter, start + name.len() + 1..start + pair_end));
+        }
+    }
+}
+
+/// Markers of password hashes; compose writes `$` as `$$`.
+const HASH_MARKERS: [&str; 8] = ["$2a$", "$2b$", "$2y$", "$apr1$", "$5$", "$6$", "$1$", "{SHA}"];
+
+/// bcrypt (`$2a$`, `$2b$`, `$2y$`), Apache MD5 (`$apr1$`), SHA-crypt (`$5$`, `$6$`), MD5-crypt
+/// (`$1$`), htpasswd SHA (`{SHA}`), with or without compose's `$$` escapes: to the end of the word.
+fn password_hashes(text: &str, found: &mut Vec<(Shape, Range<usize>)>) {
+    for marker in HASH_MARKERS {
+        let escaped = marker.replace('$', "$$");
+        for form in [marker, escaped.as_str()] {
+            // A marker inside a hash already found is part of it: each byte is scanned once.
+            let mut covered = 0;
+            for (start, _) in text.match_indices(form) {
+                if start < covered {
+                    continue;
+                }
+                let body = &text[start + form.len()..floor(text, start + form.len() + 64)];
+                let hashy = body
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '$' | '+' | '='))
+                    .count();
+                if hashy < 8 {
+                    continue;
+                }
+                let tail = &text[start..];
+                let end = tail.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',')).unwrap_or(tail.len());
+                covered = start + end;
+                found.push((Shape::PasswordHash, start..start + end));
+            }
+        }
+    }
 }
 
 /// The runs of token characters in `text` (letters, digits, `+/_-.`) and where each starts.
@@ -218,75 +330,6 @@ fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
         at = start + len;
         Some((start, &text[start..start + len]))
     })
-}
-
-/// The password of a URL's userinfo (`scheme://user:PASSWORD@host`): the whole URL's range.
-fn url_password(text: &str) -> Option<std::ops::Range<usize>> {
-    let mut from = 0;
-    while let Some(found) = text[from..].find("://") {
-        let scheme_end = from + found;
-        let scheme_start = text[..scheme_end]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1);
-        let rest = &text[scheme_end + 3..];
-        let url_end = rest.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`')).unwrap_or(rest.len());
-        let authority = rest[..url_end].split(['/', '?', '#']).next().unwrap_or_default();
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-            && !password.is_empty()
-            && scheme_start < scheme_end
-        {
-            return Some(scheme_start..scheme_end + 3 + url_end);
-        }
-        from = scheme_end + 3;
-    }
-    None
-}
-
-/// A query parameter whose name says secret (`?password=x`, `&api_key=x`): the value's range.
-fn secret_parameter(text: &str) -> Option<std::ops::Range<usize>> {
-    let mut from = 0;
-    while let Some(found) = text[from..].find(['?', '&', ';']) {
-        let start = from + found + 1;
-        let rest = &text[start..];
-        let pair_end = rest.find(['&', '#', ' ', '"', '\'', ';']).unwrap_or(rest.len());
-        if let Some((name, value)) = rest[..pair_end].split_once('=')
-            && !value.is_empty()
-            && !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-            && is_secret_name(name)
-        {
-            let value_start = start + name.len() + 1;
-            return Some(value_start..start + pair_end);
-        }
-        from = start;
-    }
-    None
-}
-
-/// bcrypt (`$2a$`, `$2b$`, `$2y$`), Apache MD5 (`$apr1$`), SHA-crypt (`$5$`, `$6$`), htpasswd SHA (`{SHA}`):
-/// compose's `$$` escapes count as `$`.
-fn password_hash(text: &str) -> Option<std::ops::Range<usize>> {
-    let unescaped = text.replace("$$", "$");
-    let found = ["$2a$", "$2b$", "$2y$", "$apr1$", "$5$", "$6$", "$1$", "{SHA}"].iter().any(|marker| {
-        unescaped.match_indices(marker).any(|(i, _)| {
-            let body = &unescaped[i + marker.len()..];
-            body.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '$' | '+' | '=')).count()
-                >= 8
-        })
-    });
-    if !found {
-        return None;
-    }
-    // Mask from the hash's start (in the escaped text) to the end of its word.
-    let start = ["$2a$", "$2b$", "$2y$", "$apr1$", "$5$", "$6$", "$1$", "{SHA}", "$$"]
-        .iter()
-        .filter_map(|m| text.find(m))
-        .min()?;
-    let end = text[start..]
-        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ','))
-        .map_or(text.len(), |e| start + e);
-    Some(start..end)
 }
 
 fn key_prefix(word: &str) -> bool {
@@ -368,11 +411,6 @@ pub fn entropy(text: &str) -> f64 {
     }
     let len = text.len() as f64;
     counts.iter().filter(|&&n| n > 0).map(|&n| f64::from(n) / len).map(|p| -p * p.log2()).sum()
-}
-
-/// Whether a `NAME: value` pair is a secret: by the name, or by the value's shape.
-pub fn is_secret(name: &str, value: &str) -> bool {
-    is_secret_name(name) || shape(value).is_some()
 }
 
 #[cfg(test)]

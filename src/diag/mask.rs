@@ -20,47 +20,76 @@ use crate::secret_shape;
 
 /// `text` with every scalar value and comment masked.
 pub fn every_value(text: &str) -> String {
-    let mut ranges = Vec::new();
-    for token in lex(text) {
-        match token.kind {
-            TokenKind::Key => {}
-            TokenKind::Comment => ranges.push(token.range),
-            TokenKind::Value => ranges.push(after_env_name(text, token.range)),
-        }
-    }
-    apply(text, &ranges)
+    let mut mask = Mask::new(text);
+    lex(text, &mut |token| match token.kind {
+        TokenKind::Key => {}
+        TokenKind::Comment => mask.add(token.range),
+        TokenKind::Value => mask.add(after_env_name(text, token.range)),
+    });
+    mask.apply()
 }
 
 /// `text` with the values of secret-looking keys, and secret-shaped text, masked.
 pub fn secret_values(text: &str) -> String {
-    let mut ranges = Vec::new();
-    for token in lex(text) {
+    let mut mask = Mask::new(text);
+    lex(text, &mut |token| {
         if token.kind != TokenKind::Value {
-            continue;
+            return;
         }
         let value = &text[token.range.clone()];
         let unquoted = value.trim_start_matches(['"', '\'']);
         let env_name = unquoted.split_once('=').map(|(name, _)| name).filter(|n| is_env_name(n));
         if env_name.is_some_and(secret_shape::is_secret_name) {
-            ranges.push(after_env_name(text, token.range));
+            mask.add(after_env_name(text, token.range));
         } else if token.under_secret_key && env_name.is_none() {
-            ranges.push(token.range);
+            mask.add(token.range);
         }
-    }
+    });
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let mut from = 0;
-        while let Some((_, range)) = secret_shape::find(&line[from..]) {
-            let range = offset + from + range.start..offset + from + range.end.max(range.start + 1);
-            from = range.end - offset;
-            ranges.push(range);
-            if from >= line.len() {
-                break;
-            }
+        for (_, range) in secret_shape::find_all(line) {
+            mask.add(offset + range.start..offset + range.end);
         }
         offset += line.len();
     }
-    apply(text, &ranges)
+    mask.apply()
+}
+
+/// The bytes of a text to mask.
+struct Mask<'t> {
+    text: &'t str,
+    masked: Vec<bool>,
+}
+
+impl<'t> Mask<'t> {
+    fn new(text: &'t str) -> Self {
+        Self { text, masked: vec![false; text.len()] }
+    }
+
+    fn add(&mut self, range: Range<usize>) {
+        let end = range.end.min(self.text.len());
+        for flag in self.masked.iter_mut().take(end).skip(range.start) {
+            *flag = true;
+        }
+    }
+
+    /// The text with each masked character replaced by one of the same length in bytes.
+    fn apply(self) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        for (i, c) in self.text.char_indices() {
+            if !self.masked[i] || c == '\n' || c == '\r' {
+                out.push(c);
+                continue;
+            }
+            out.push(match c.len_utf8() {
+                1 => '*',
+                2 => '·',
+                3 => '•',
+                _ => '\u{1F784}',
+            });
+        }
+        out
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,41 +127,15 @@ fn after_env_name(text: &str, range: Range<usize>) -> Range<usize> {
     }
 }
 
-/// `text` with the bytes of `ranges` masked, each character by one of the same length.
-fn apply(text: &str, ranges: &[Range<usize>]) -> String {
-    let mut masked = vec![false; text.len()];
-    for range in ranges {
-        for flag in masked.iter_mut().take(range.end.min(text.len())).skip(range.start) {
-            *flag = true;
-        }
-    }
-    let mut out = String::with_capacity(text.len());
-    for (i, c) in text.char_indices() {
-        if !masked[i] || c == '\n' || c == '\r' {
-            out.push(c);
-            continue;
-        }
-        out.push(match c.len_utf8() {
-            1 => '*',
-            2 => '·',
-            3 => '•',
-            _ => '\u{1F784}',
-        });
-    }
-    out
-}
-
-/// The keys, values and comments of `text`, in order.
-fn lex(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
+/// The keys, values and comments of `text`, in order, handed to `tokens`.
+fn lex(text: &str, tokens: &mut dyn FnMut(Token)) {
     let mut state = State::default();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let content = line.trim_end_matches(['\n', '\r']);
-        state.line(content, offset, &mut tokens);
+        state.line(content, offset, tokens);
         offset += line.len();
     }
-    tokens
 }
 
 #[derive(Default)]
@@ -152,7 +155,7 @@ struct State {
 }
 
 impl State {
-    fn line(&mut self, line: &str, base: usize, tokens: &mut Vec<Token>) {
+    fn line(&mut self, line: &str, base: usize, tokens: &mut dyn FnMut(Token)) {
         let bytes = line.as_bytes();
         let indent = bytes.iter().take_while(|&&b| b == b' ').count();
         if let Some(block_indent) = self.block {
@@ -188,7 +191,7 @@ impl State {
                 b' ' | b'\t' => i += 1,
                 b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t') => {
                     if i + 1 < line.len() {
-                        tokens.push(Token {
+                        tokens(Token {
                             kind: TokenKind::Comment,
                             range: base + i + 1..base + line.len(),
                             under_secret_key: false,
@@ -219,7 +222,7 @@ impl State {
                     // The header may carry a comment.
                     if let Some(hash) = line[i..].find(" #") {
                         let start = base + i + hash + 2;
-                        tokens.push(Token {
+                        tokens(Token {
                             kind: TokenKind::Comment,
                             range: start..base + line.len(),
                             under_secret_key: false,
@@ -270,7 +273,7 @@ impl State {
     }
 
     /// A scalar at `start..stop` of the line: a key when a `:` follows.
-    fn scalar(&mut self, line: &str, base: usize, start: usize, stop: usize, tokens: &mut Vec<Token>) {
+    fn scalar(&mut self, line: &str, base: usize, start: usize, stop: usize, tokens: &mut dyn FnMut(Token)) {
         let rest = &line.as_bytes()[stop..];
         let spaces = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
         let after = rest.get(spaces + 1).copied();
@@ -281,7 +284,7 @@ impl State {
                 || line.as_bytes()[start] == b'\'');
         if is_key {
             let secret = secret_key(line[start..stop].trim_matches(['"', '\'']));
-            tokens.push(Token { kind: TokenKind::Key, range: base + start..base + stop, under_secret_key: false });
+            tokens(Token { kind: TokenKind::Key, range: base + start..base + stop, under_secret_key: false });
             if self.flow == 0 {
                 self.block_keys.retain(|&(column, _)| column < start);
                 self.block_keys.push((start, secret));
@@ -292,10 +295,10 @@ impl State {
         }
     }
 
-    fn value(&self, range: Range<usize>, tokens: &mut Vec<Token>) {
+    fn value(&self, range: Range<usize>, tokens: &mut dyn FnMut(Token)) {
         if !range.is_empty() {
             let under = self.key || self.flow_keys.iter().any(|&k| k) || self.block_keys.iter().any(|&(_, k)| k);
-            tokens.push(Token { kind: TokenKind::Value, range, under_secret_key: under });
+            tokens(Token { kind: TokenKind::Value, range, under_secret_key: under });
         }
     }
 }

@@ -23,30 +23,70 @@ enum Quote {
     Double,
 }
 
-/// A shell word: its text, and for each of its bytes where it starts in the script and how it was quoted.
+/// A shell word: its text, and where each part of it came from in the script.
 #[derive(Debug)]
 struct Word {
     text: String,
-    /// One entry per byte of `text`: (byte offset in the script, the character's length there, quoting).
-    origin: Vec<(usize, usize, Quote)>,
+    /// Runs of `text` copied verbatim from the script with one quoting, in order.
+    segments: Vec<Segment>,
+}
+
+/// `len` bytes of a word's text at `text_start`, copied from the script at `script_start`.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    text_start: usize,
+    script_start: usize,
+    len: usize,
+    quote: Quote,
+}
+
+impl Word {
+    fn new() -> Self {
+        Self { text: String::new(), segments: Vec::new() }
+    }
+
+    /// Append `c`, found at `at` in the script.
+    fn push(&mut self, c: char, at: usize, quote: Quote) {
+        let text_start = self.text.len();
+        self.text.push(c);
+        let len = c.len_utf8();
+        match self.segments.last_mut() {
+            Some(last)
+                if last.quote == quote
+                    && last.script_start + last.len == at
+                    && last.text_start + last.len == text_start =>
+            {
+                last.len += len;
+            }
+            _ => self.segments.push(Segment { text_start, script_start: at, len, quote }),
+        }
+    }
+
+    /// Where the bytes `range` of the text are in the script, and their quoting; `None` when
+    /// they are not one run of one quoting (an escape or a quote change inside).
+    fn source(&self, range: &std::ops::Range<usize>) -> Option<(std::ops::Range<usize>, Quote)> {
+        let first = self.segments.iter().find(|s| s.text_start + s.len > range.start)?;
+        let last = self.segments.iter().rev().find(|s| s.text_start < range.end)?;
+        let inside = self.segments.iter().filter(|s| s.text_start < range.end && s.text_start + s.len > range.start);
+        if inside.clone().any(|s| s.quote != first.quote) {
+            return None;
+        }
+        let start = first.script_start + (range.start - first.text_start);
+        let end = last.script_start + (range.end - last.text_start);
+        Some((start..end, first.quote))
+    }
 }
 
 /// The words of a POSIX shell script (operators are words of their own; comments are skipped).
 fn split(script: &str) -> Vec<Word> {
     let mut words = Vec::new();
-    let mut current = Word { text: String::new(), origin: Vec::new() };
+    let mut current = Word::new();
     let mut quote = Quote::None;
     let mut chars = script.char_indices().peekable();
-    let push = |word: &mut Word, c: char, at: usize, len: usize, q: Quote| {
-        let start = word.text.len();
-        word.text.push(c);
-        for _ in start..word.text.len() {
-            word.origin.push((at, len, q));
-        }
-    };
+    let push = |word: &mut Word, c: char, at: usize, _len: usize, q: Quote| word.push(c, at, q);
     let end = |words: &mut Vec<Word>, word: &mut Word| {
         if !word.text.is_empty() {
-            words.push(std::mem::replace(word, Word { text: String::new(), origin: Vec::new() }));
+            words.push(std::mem::replace(word, Word::new()));
         }
     };
     while let Some((at, c)) = chars.next() {
@@ -268,6 +308,9 @@ pub struct Moved {
     pub how: String,
 }
 
+/// Most credentials one command may carry: more is no real command, and it is dropped.
+const MAX_CREDENTIALS: usize = 16;
+
 /// `script` with every credential replaced by a reference to its secret, and
 /// what was moved; `name_for` picks the secret's name (`Exact` names are kept
 /// when free, `Suffix` ones follow the service's name). `None` when a
@@ -279,39 +322,39 @@ pub fn rewrite(
 ) -> Option<(String, Vec<Moved>)> {
     let words = split(script);
     let found = find(&words, known);
+    if found.len() > MAX_CREDENTIALS {
+        return None;
+    }
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut moved = Vec::new();
     for f in found {
         let word = &words[f.word];
         let value = word.text[f.range.clone()].to_owned();
         let name = name_for(&f.name, &value);
-        let origin = &word.origin[f.range.clone()];
-        let (first, last) = (origin.first()?, origin.last()?);
-        let quote = first.2;
-        if origin.iter().any(|o| o.2 != quote) {
-            return None;
-        }
+        let (source, quote) = word.source(&f.range)?;
         let reference = match quote {
             Quote::None => format!("\"${{{name}}}\""),
             Quote::Double => format!("${{{name}}}"),
             Quote::Single => format!("'\"${{{name}}}\"'"),
         };
-        edits.push((first.0..last.0 + last.1, reference));
+        edits.push((source, reference));
         moved.push(Moved { name, value, how: f.how });
     }
     if moved.is_empty() {
         return Some((script.to_owned(), moved));
     }
-    edits.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
-    let mut out = script.to_owned();
-    let mut last_start = usize::MAX;
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(script.len());
+    let mut at = 0;
     for (range, reference) in edits {
-        if range.end > last_start {
+        if range.start < at {
             return None; // overlapping finds
         }
-        out.replace_range(range.clone(), &reference);
-        last_start = range.start;
+        out.push_str(&script[at..range.start]);
+        out.push_str(&reference);
+        at = range.end;
     }
+    out.push_str(&script[at..]);
     Some((out, moved))
 }
 

@@ -114,38 +114,53 @@ const MAX_INTERPOLATION_ERRORS: usize = 20;
 fn interpolation_errors(root: &Node, text: &str, report: &mut Diagnostics) {
     let line_starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
     let mut found = 0;
-    let mut todo: Vec<(&Node, SpecPath)> = vec![(root, SpecPath::root())];
-    while let Some((node, path)) = todo.pop() {
-        match &node.value {
-            Value::Map(entries) => {
-                for entry in entries.iter().rev() {
-                    let key = entry.key.scalar_text().unwrap_or_default();
-                    todo.push((&entry.value, path.key(key)));
-                }
+    // Depth-first with one path, pushed and popped: the reader nests at most
+    // `yaml::MAX_DEPTH` levels, and no path is kept per pending node.
+    let mut path = Vec::new();
+    interpolations_in(root, &mut path, text, &line_starts, &mut found, report);
+}
+
+fn interpolations_in(
+    node: &Node,
+    path: &mut Vec<crate::diag::Segment>,
+    text: &str,
+    line_starts: &[usize],
+    found: &mut usize,
+    report: &mut Diagnostics,
+) {
+    if *found >= MAX_INTERPOLATION_ERRORS {
+        return;
+    }
+    match &node.value {
+        Value::Map(entries) => {
+            for entry in entries {
+                path.push(crate::diag::Segment::Key(entry.key.scalar_text().unwrap_or_default().to_owned()));
+                interpolations_in(&entry.value, path, text, line_starts, found, report);
+                path.pop();
             }
-            Value::Seq(items) => {
-                for (i, item) in items.iter().enumerate().rev() {
-                    todo.push((item, path.index(i)));
-                }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(crate::diag::Segment::Index(i));
+                interpolations_in(item, path, text, line_starts, found, report);
+                path.pop();
             }
-            Value::Scalar(value, _) => {
-                let Some((at, why)) = words::interpolation_error(value) else { continue };
-                if found == MAX_INTERPOLATION_ERRORS {
-                    return;
-                }
-                found += 1;
-                let pos = dollar_position(text, &line_starts, node.span, value, at);
-                let span = if pos.offset == node.span.start.offset {
-                    node.span
-                } else {
-                    Span { start: pos, end: node.span.end }
-                };
-                report.push(
-                    Diagnostic::error("invalid-interpolation", format!("invalid interpolation: {why}"), &path)
-                        .with_span(span)
-                        .help("compose refuses this file too; write `$$` for a literal `$`".to_owned()),
-                );
-            }
+        }
+        Value::Scalar(value, _) => {
+            let Some((at, why)) = words::interpolation_error(value) else { return };
+            *found += 1;
+            let pos = dollar_position(text, line_starts, node.span, value, at);
+            let span =
+                if pos.offset == node.span.start.offset { node.span } else { Span { start: pos, end: node.span.end } };
+            let spec_path = path.iter().fold(SpecPath::root(), |p, segment| match segment {
+                crate::diag::Segment::Key(key) => p.key(key.clone()),
+                crate::diag::Segment::Index(i) => p.index(*i),
+            });
+            report.push(
+                Diagnostic::error("invalid-interpolation", format!("invalid interpolation: {why}"), &spec_path)
+                    .with_span(span)
+                    .help("compose refuses this file too; write `$$` for a literal `$`".to_owned()),
+            );
         }
     }
 }

@@ -143,6 +143,10 @@ pub struct Dependency {
     pub path: SpecPath,
 }
 
+/// Longest `command`, `entrypoint` or health check carried over: each is checked for
+/// credentials word by word, and no real command is longer.
+const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
 /// The reading state of one compose file.
 pub struct Reader {
     pub report: Diagnostics,
@@ -1319,6 +1323,24 @@ impl Reader {
             _ => read.draft.health.as_ref().map(|h| h.value.exec.clone()),
         };
         let Some(command) = slot else { return };
+        let length = match &command {
+            CommandDraft::Line(line) => line.len(),
+            CommandDraft::Argv(argv) => argv.iter().map(String::len).sum(),
+        };
+        if length > MAX_COMMAND_BYTES {
+            match what {
+                "command" => read.draft.command = None,
+                "entrypoint" => read.draft.entrypoint = None,
+                _ => read.draft.health = None,
+            }
+            self.dropped(
+                node,
+                at,
+                &format!("`{what}`"),
+                &format!("it is longer than {MAX_COMMAND_BYTES} bytes: too long to check for credentials"),
+            );
+            return;
+        }
         if what == "command" && self.command_into_entrypoint(read, &command, node, at) {
             return;
         }

@@ -325,3 +325,52 @@ fn a_required_variable_in_an_image_imports() {
     run.code(0).says("the image `nginx:${TAG}` is interpolated");
     assert!(run.stdout.contains("image: \"nginx:${TAG}\""), "{}", run.describe());
 }
+
+/// Masking is one pass over the text: 2 MiB lines of what every detector
+/// starts on (`?`, `://`, a hash marker, random-looking words, a key header)
+/// are read well within the CPU cap, which kills a quadratic scan.
+#[test]
+fn masking_a_long_hostile_line_is_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, unit) in [
+        ("query", "?password=x"),
+        ("url", "://a:b@"),
+        ("hash", "$$2y$$"),
+        ("words", "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0 "),
+        ("key", "-----BEGIN KEY-----"),
+    ] {
+        let body = unit.repeat(2 * 1024 * 1024 / unit.len());
+        let spec = dir.path().join(format!("{name}.yaml"));
+        fs_err::write(&spec, format!("project: x\nenv:\n  A: \"{body}\n")).unwrap();
+        Topo::new(["check", "--spec"]).run_with_path(&spec).code(1).says("yaml-syntax");
+        let compose = dir.path().join(format!("{name}.yml"));
+        fs_err::write(&compose, format!("services:\n  web:\n    image: \"{body}\n")).unwrap();
+        Topo::new(["import"]).run_with_path(&compose).code(1).says("yaml-syntax");
+    }
+}
+
+/// A 3 MiB command is dropped without being split into words (each word
+/// would cost more than the memory cap allows), and a command with more
+/// credentials than any real one is dropped whole: neither leaks a value.
+#[test]
+fn an_oversized_or_overfull_command_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.yml");
+    let body = "--requirepass s3cr3t-long-command ".repeat(3 * 1024 * 1024 / 34);
+    fs_err::write(&long, format!("services:\n  web:\n    image: redis:7.4\n    command: \"{body}\"\n")).unwrap();
+    Topo::new(["import"])
+        .run_with_path(&long)
+        .code(0)
+        .says("`command` is not carried over: it is longer than 65536 bytes")
+        .leaks_none(&["s3cr3t-long-command"]);
+    let full = dir.path().join("full.yml");
+    let flags: String = (0..20).map(|i| format!(" --password=s3cr3t-overfull-{i:02}")).collect();
+    fs_err::write(&full, format!("services:\n  web:\n    image: redis:7.4\n    command: app{flags}\n")).unwrap();
+    let secrets: Vec<String> = (0..20).map(|i| format!("s3cr3t-overfull-{i:02}")).collect();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    Topo::new(["import"])
+        .run_with_path(&full)
+        .code(0)
+        .says("`command` carries a credential topo cannot move into a secret: it is not copied")
+        .leaks_none(&secrets);
+}
