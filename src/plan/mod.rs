@@ -194,7 +194,7 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
     let mut reasons = Vec::new();
     let mut verdict = Verdict::Fits;
 
-    let unplaced: Vec<String> = base.unplaced().map(describe_unplaced).collect();
+    let unplaced: Vec<String> = describe_unplaced(base.unplaced());
     if !unplaced.is_empty() {
         verdict = Verdict::DoesNotFit;
         reasons.extend(unplaced);
@@ -255,7 +255,7 @@ fn peak(phase: &Phase, verdict: &mut Verdict, reasons: &mut Vec<String>) -> Opti
     let peak = phase.services.values().any(|s| s.autoscale.is_some()).then(|| {
         let peak_replicas = replicas(phase, Load::Peak);
         let at_peak = schedule(phase, phase.target, &peak_replicas, None);
-        let unplaced: Vec<String> = at_peak.unplaced().map(describe_unplaced).collect();
+        let unplaced: Vec<String> = describe_unplaced(at_peak.unplaced());
         Peak {
             fits: unplaced.is_empty(),
             replicas: phase
@@ -374,13 +374,31 @@ fn better_order(phase: &Phase, replicas: &[Replica]) -> Option<(String, Schedule
     Some((format!("creating the largest replicas first places every one: {}; {how}", services.join(", ")), again))
 }
 
-fn describe_unplaced(placed: &schedule::Placed) -> String {
-    format!(
-        "{} replica {}: {}",
-        placed.replica.service,
-        placed.replica.index,
-        placed.reason.as_deref().unwrap_or("cannot be placed")
-    )
+/// One line per unplaced replica, or per run of replicas of one service that went nowhere for the same reason
+/// (`web replicas 3–10000: …`): ten thousand stranded replicas make one line, not ten thousand.
+fn describe_unplaced<'a>(unplaced: impl Iterator<Item = &'a schedule::Placed>) -> Vec<String> {
+    let mut runs: Vec<(&str, u32, u32, &str)> = Vec::new();
+    for placed in unplaced {
+        let reason = placed.reason.as_deref().unwrap_or("cannot be placed");
+        let index = placed.replica.index;
+        match runs.last_mut() {
+            Some((service, _, last, why))
+                if *service == placed.replica.service && *why == reason && *last + 1 == index =>
+            {
+                *last = index;
+            }
+            _ => runs.push((&placed.replica.service, index, index, reason)),
+        }
+    }
+    runs.into_iter()
+        .map(|(service, first, last, reason)| {
+            if first == last {
+                format!("{service} replica {first}: {reason}")
+            } else {
+                format!("{service} replicas {first}–{last}: {reason}")
+            }
+        })
+        .collect()
 }
 
 /// Lose each node in turn and place everything again: a node alone in

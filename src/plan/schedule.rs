@@ -183,11 +183,38 @@ pub fn empty_nodes(phase: &Phase, target: Target, without: Option<&str>) -> Vec<
         .collect()
 }
 
+/// Rejections a reason lists one by one; the others are counted.
+const LISTED_REJECTIONS: usize = 3;
+
+/// What the scheduler knows of the service being placed: which nodes its
+/// placement admits and how many of its replicas each runs. Built once per
+/// run of one service's replicas, so that each replica costs one pass over
+/// the nodes, without allocating.
+struct Current<'p> {
+    service: &'p Service,
+    admits: Vec<bool>,
+    counts: Vec<u32>,
+}
+
+impl<'p> Current<'p> {
+    fn of(phase: &Phase, service: &'p Service, nodes: &[NodeLoad]) -> Self {
+        Current {
+            service,
+            admits: nodes
+                .iter()
+                .map(|n| phase.nodes.get(&n.name).is_some_and(|node| service.placement.admits(node)))
+                .collect(),
+            counts: nodes.iter().map(|n| n.of(&service.name)).collect(),
+        }
+    }
+}
+
 /// Place `replicas` (in this order) on the phase's nodes, as `target` would.
 /// `without` leaves one node out (the N+1 check).
 pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>) -> Schedule {
     let mut nodes = empty_nodes(phase, target, without);
-    let mut placed = Vec::with_capacity(replicas.len());
+    let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
+    let mut current: Option<Current> = None;
     for replica in replicas {
         let Some(service) = phase.services.get(&replica.service) else { continue };
         // A global replica whose node is left out (the N+1 check) does not exist: nothing is lost with it.
@@ -196,53 +223,101 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
         {
             continue;
         }
-        let (node, reason) = match choose(phase, target, service, replica, &nodes) {
-            Ok(i) => {
-                let node = &mut nodes[i];
-                node.requested_cpu += replica.request_cpu;
-                node.requested_memory += replica.request_memory;
-                node.limits_cpu += replica.limit_cpu;
-                node.limits_memory += replica.limit_memory;
-                node.replicas += 1;
-                *node.services.entry(replica.service.clone()).or_default() += 1;
-                (Some(node.name.clone()), None)
-            }
-            Err(reason) => (None, Some(reason)),
+        // The same replica as the last, which went nowhere: nothing has changed since, nor will the answer.
+        if let Some(last) = placed.last()
+            && last.node.is_none()
+            && replica.node.is_none()
+            && same_ask(&last.replica, replica)
+        {
+            let reason = last.reason.clone();
+            placed.push(Placed { replica: replica.clone(), node: None, reason });
+            continue;
+        }
+        let current = match &mut current {
+            Some(c) if std::ptr::eq(c.service, service) => c,
+            slot => slot.insert(Current::of(phase, service, &nodes)),
         };
+        let (node, reason) =
+            match choose(target, replica, &nodes, current).and_then(|i| add(&mut nodes[i], replica).map(|()| i)) {
+                Ok(i) => {
+                    current.counts[i] += 1;
+                    (Some(nodes[i].name.clone()), None)
+                }
+                Err(reason) => (None, Some(reason)),
+            };
         placed.push(Placed { replica: replica.clone(), node, reason });
     }
     Schedule { target, nodes, placed }
 }
 
+/// Whether two replicas of a service ask for the same.
+fn same_ask(a: &Replica, b: &Replica) -> bool {
+    a.service == b.service
+        && a.node == b.node
+        && (a.request_cpu, a.request_memory, a.limit_cpu, a.limit_memory)
+            == (b.request_cpu, b.request_memory, b.limit_cpu, b.limit_memory)
+}
+
+/// Count `replica` on `node`, in checked arithmetic: a total past what a `u64`
+/// holds places nothing (the bounds of [`crate::validate::limits`] keep every
+/// real total far below it).
+fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> {
+    let sums = (
+        node.requested_cpu.checked_add(replica.request_cpu),
+        node.requested_memory.checked_add(replica.request_memory),
+        node.limits_cpu.checked_add(replica.limit_cpu),
+        node.limits_memory.checked_add(replica.limit_memory),
+        node.replicas.checked_add(1),
+    );
+    let (Some(requested_cpu), Some(requested_memory), Some(limits_cpu), Some(limits_memory), Some(count)) = sums else {
+        return Err(format!("its requests and limits would add up past what topo can count on {}", node.name));
+    };
+    let service_count = node.services.get(&replica.service).copied().unwrap_or(0);
+    let Some(service_count) = service_count.checked_add(1) else {
+        return Err(format!("{} would run more replicas than topo can count", node.name));
+    };
+    node.requested_cpu = requested_cpu;
+    node.requested_memory = requested_memory;
+    node.limits_cpu = limits_cpu;
+    node.limits_memory = limits_memory;
+    node.replicas = count;
+    match node.services.get_mut(&replica.service) {
+        Some(count) => *count = service_count,
+        None => {
+            node.services.insert(replica.service.clone(), service_count);
+        }
+    }
+    Ok(())
+}
+
+/// Why a node refuses a replica.
+enum Refusal {
+    Memory(u64),
+    Cpu(u64),
+    Pods,
+    OnePerNode,
+    Skew,
+}
+
 /// The index of the node the scheduler picks, or why none can take the replica.
-fn choose(
-    phase: &Phase,
-    target: Target,
-    service: &Service,
-    replica: &Replica,
-    nodes: &[NodeLoad],
-) -> Result<usize, String> {
-    let eligible: Vec<usize> = (0..nodes.len())
-        .filter(|&i| phase.nodes.get(&nodes[i].name).is_some_and(|n| service.placement.admits(n)))
-        .filter(|&i| replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name))
-        .collect();
-    if eligible.is_empty() {
+fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Result<usize, String> {
+    let service = current.service;
+    let eligible = |i: usize| current.admits[i] && replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name);
+    let Some(first) = (0..nodes.len()).find(|&i| eligible(i)) else {
         return Err(if nodes.is_empty() {
             "the phase has no node left".to_owned()
         } else {
             format!("no node matches its placement ({})", describe_placement(service))
         });
-    }
+    };
     if target == Target::Compose {
         // No admission: the first eligible node (a compose phase has one).
-        return Ok(eligible[0]);
+        return Ok(first);
     }
     // A global replica has its node already: spreading has nothing to choose.
     let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
-    let least_of_service = eligible.iter().map(|&i| nodes[i].of(&service.name)).min().unwrap_or(0);
-    let mut rejections: Vec<String> = Vec::new();
-    let mut candidates: Vec<usize> = Vec::new();
-    for &i in &eligible {
+    let least_of_service = (first..nodes.len()).filter(|&i| eligible(i)).map(|i| current.counts[i]).min().unwrap_or(0);
+    let refusal = |i: usize| -> Option<Refusal> {
         let node = &nodes[i];
         let (free_cpu, free_memory) = match target {
             // Swarm admits against the node's total resources.
@@ -252,36 +327,70 @@ fn choose(
             ),
             _ => (node.free_cpu(), node.free_memory()),
         };
+        let of_service = current.counts[i];
         if replica.request_memory > free_memory {
-            rejections.push(format!(
-                "needs {} memory, {} free on {}",
-                mem(replica.request_memory),
-                mem(free_memory),
-                node.name
-            ));
+            Some(Refusal::Memory(free_memory))
         } else if replica.request_cpu > free_cpu {
-            rejections.push(format!("needs {} cpu, {} free on {}", cpu(replica.request_cpu), cpu(free_cpu), node.name));
+            Some(Refusal::Cpu(free_cpu))
         } else if target == Target::K8s && node.replicas >= MAX_PODS {
-            rejections.push(format!("{} already runs {MAX_PODS} pods", node.name));
-        } else if hard && target == Target::Swarm && node.of(&service.name) >= 1 {
-            rejections.push(format!("{} already runs one (max_replicas_per_node: 1)", node.name));
-        } else if hard && target == Target::K8s && node.of(&service.name) + 1 > least_of_service + 1 {
-            rejections.push(format!("{} would skew the hard topology spread", node.name));
+            Some(Refusal::Pods)
+        } else if hard && target == Target::Swarm && of_service >= 1 {
+            Some(Refusal::OnePerNode)
+        } else if hard && target == Target::K8s && of_service > least_of_service {
+            Some(Refusal::Skew)
         } else {
-            candidates.push(i);
+            None
+        }
+    };
+    // The smallest by spread, then Swarm's fewest tasks or Kubernetes' most free share, then name.
+    let mut best: Option<(usize, f64)> = None;
+    for i in (first..nodes.len()).filter(|&i| eligible(i)) {
+        if refusal(i).is_some() {
+            continue;
+        }
+        let share = if target == Target::Swarm { 0.0 } else { free_share(&nodes[i], replica) };
+        let better = match best {
+            None => true,
+            Some((b, best_share)) => {
+                let (na, nb) = (&nodes[i], &nodes[b]);
+                let spread = current.counts[i].cmp(&current.counts[b]);
+                let rest = match target {
+                    Target::Swarm => na.replicas.cmp(&nb.replicas),
+                    // Least allocated: the larger free share wins, so compare b to a.
+                    _ => best_share.total_cmp(&share),
+                };
+                spread.then(rest).then(na.name.cmp(&nb.name)).is_lt()
+            }
+        };
+        if better {
+            best = Some((i, share));
         }
     }
-    let best = candidates.into_iter().min_by(|&a, &b| {
-        let (na, nb) = (&nodes[a], &nodes[b]);
-        let spread = na.of(&service.name).cmp(&nb.of(&service.name));
-        let rest = match target {
-            Target::Swarm => na.replicas.cmp(&nb.replicas),
-            // Least allocated: the larger free share wins, so compare b to a.
-            _ => free_share(nb, replica).total_cmp(&free_share(na, replica)),
-        };
-        spread.then(rest).then(na.name.cmp(&nb.name))
-    });
-    best.ok_or_else(|| rejections.join("; "))
+    if let Some((i, _)) = best {
+        return Ok(i);
+    }
+    let refused: Vec<(usize, Refusal)> =
+        (first..nodes.len()).filter(|&i| eligible(i)).filter_map(|i| refusal(i).map(|r| (i, r))).collect();
+    let mut listed: Vec<String> = refused
+        .iter()
+        .take(LISTED_REJECTIONS)
+        .map(|(i, refusal)| {
+            let name = &nodes[*i].name;
+            match refusal {
+                Refusal::Memory(free) => {
+                    format!("needs {} memory, {} free on {name}", mem(replica.request_memory), mem(*free))
+                }
+                Refusal::Cpu(free) => format!("needs {} cpu, {} free on {name}", cpu(replica.request_cpu), cpu(*free)),
+                Refusal::Pods => format!("{name} already runs {MAX_PODS} pods"),
+                Refusal::OnePerNode => format!("{name} already runs one (max_replicas_per_node: 1)"),
+                Refusal::Skew => format!("{name} would skew the hard topology spread"),
+            }
+        })
+        .collect();
+    if refused.len() > LISTED_REJECTIONS {
+        listed.push(format!("{} more nodes refuse it", refused.len() - LISTED_REJECTIONS));
+    }
+    Err(listed.join("; "))
 }
 
 /// Kubernetes' least-allocated score: the mean free share of cpu and memory after placing.
