@@ -24,7 +24,7 @@
 //! `docker stack deploy` and `kubectl apply` of the rendered files create
 //! them), one replica at a time; ties go to the node first by name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -197,14 +197,12 @@ struct Current<'p> {
 }
 
 impl<'p> Current<'p> {
-    fn of(phase: &Phase, service: &'p Service, nodes: &[NodeLoad]) -> Self {
+    /// `machines` are the phase's nodes behind `nodes`; `seen` whether the service has replicas placed already.
+    fn of(service: &'p Service, machines: &[Option<&crate::model::Node>], nodes: &[NodeLoad], seen: bool) -> Self {
         Current {
             service,
-            admits: nodes
-                .iter()
-                .map(|n| phase.nodes.get(&n.name).is_some_and(|node| service.placement.admits(node)))
-                .collect(),
-            counts: nodes.iter().map(|n| n.of(&service.name)).collect(),
+            admits: machines.iter().map(|m| m.is_some_and(|node| service.placement.admits(node))).collect(),
+            counts: if seen { nodes.iter().map(|n| n.of(&service.name)).collect() } else { vec![0; nodes.len()] },
         }
     }
 }
@@ -212,14 +210,22 @@ impl<'p> Current<'p> {
 /// Place `replicas` (in this order) on the phase's nodes, as `target` would.
 /// `without` leaves one node out (the N+1 check).
 pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>) -> Schedule {
+    schedule_with(phase, target, replicas, without, true)
+}
+
+/// [`schedule`], with the ordered set of [`Run`] (`fast`) or one pass over the nodes per replica: the same placement.
+fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>, fast: bool) -> Schedule {
     let mut nodes = empty_nodes(phase, target, without);
     let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
+    let machines: Vec<Option<&crate::model::Node>> = nodes.iter().map(|n| phase.nodes.get(&n.name)).collect();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut current: Option<Current> = None;
+    let mut run: Option<Run> = None;
     for replica in replicas {
         let Some(service) = phase.services.get(&replica.service) else { continue };
         // A global replica whose node is left out (the N+1 check) does not exist: nothing is lost with it.
         if let Some(bound) = &replica.node
-            && !nodes.iter().any(|n| n.name == *bound)
+            && nodes.binary_search_by(|n| n.name.as_str().cmp(bound)).is_err()
         {
             continue;
         }
@@ -235,19 +241,136 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
         }
         let current = match &mut current {
             Some(c) if std::ptr::eq(c.service, service) => c,
-            slot => slot.insert(Current::of(phase, service, &nodes)),
+            slot => slot.insert(Current::of(service, &machines, &nodes, !seen.insert(&service.name))),
         };
-        let (node, reason) =
-            match choose(target, replica, &nodes, current).and_then(|i| add(&mut nodes[i], replica).map(|()| i)) {
-                Ok(i) => {
-                    current.counts[i] += 1;
-                    (Some(nodes[i].name.clone()), None)
-                }
-                Err(reason) => (None, Some(reason)),
+        let by_run = fast && replica.node.is_none() && target != Target::Compose;
+        let picked = if by_run {
+            let run = match &mut run {
+                Some(r) if same_ask(&r.ask, replica) => r,
+                slot => slot.insert(Run::new(target, replica, &nodes, current)),
             };
+            run.pick(target, current)
+        } else {
+            None
+        };
+        let chosen = match picked {
+            Some(i) => Ok(i),
+            None => choose(target, replica, &nodes, current),
+        };
+        let (node, reason) = match chosen.and_then(|i| add(&mut nodes[i], replica).map(|()| i)) {
+            Ok(i) => {
+                current.counts[i] += 1;
+                match (&mut run, picked) {
+                    (Some(r), Some(_)) => r.placed(i, target, replica, &nodes, current),
+                    // Placed without the run: its order no longer matches the nodes.
+                    _ => run = None,
+                }
+                (Some(nodes[i].name.clone()), None)
+            }
+            Err(reason) => (None, Some(reason)),
+        };
         placed.push(Placed { replica: replica.clone(), node, reason });
     }
     Schedule { target, nodes, placed }
+}
+
+/// The scheduler's preference among nodes: fewest replicas of the service, then Swarm's fewest
+/// tasks or Kubernetes' largest free share (negated), then name (the nodes are in name order).
+#[derive(Clone, Copy, Debug)]
+struct Key(u32, f64, usize);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0).then(self.1.total_cmp(&other.1)).then(self.2.cmp(&other.2))
+    }
+}
+
+/// A run of identical replicas of one service: the nodes that can still take one, in the
+/// scheduler's order. Placing a replica changes only its node, so each replica costs
+/// O(log n), not a pass over the nodes: the plan's N+1 check schedules the phase once per node.
+/// A node that refuses the ask for memory, cpu, pods or one per node refuses it for the rest of
+/// the run (nodes only fill); the hard spread's skew is checked against the least loaded node.
+struct Run {
+    ask: Replica,
+    open: BTreeSet<Key>,
+    keys: Vec<Option<Key>>,
+    /// How many admitted nodes run each number of the service's replicas.
+    counts: BTreeMap<u32, usize>,
+}
+
+impl Run {
+    fn new(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Self {
+        let mut run =
+            Run { ask: replica.clone(), open: BTreeSet::new(), keys: vec![None; nodes.len()], counts: BTreeMap::new() };
+        for i in (0..nodes.len()).filter(|&i| current.admits[i]) {
+            *run.counts.entry(current.counts[i]).or_default() += 1;
+            run.enter(i, target, replica, nodes, current);
+        }
+        run
+    }
+
+    fn hard(current: &Current) -> bool {
+        current.service.placement.spread == Some(Spread::Hard) && !current.service.global
+    }
+
+    /// Put node `i` in the order, unless it refuses the ask for good.
+    fn enter(&mut self, i: usize, target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) {
+        let hard = Self::hard(current);
+        if refusal(target, hard, u32::MAX, replica, &nodes[i], current.counts[i]).is_some() {
+            return;
+        }
+        let rest = match target {
+            Target::Swarm => f64::from(nodes[i].replicas),
+            _ => -free_share(&nodes[i], replica),
+        };
+        let key = Key(current.counts[i], rest, i);
+        self.open.insert(key);
+        self.keys[i] = Some(key);
+    }
+
+    /// The node the scheduler picks, or `None` when none can take the replica.
+    fn pick(&self, target: Target, current: &Current) -> Option<usize> {
+        let Key(count, _, i) = *self.open.first()?;
+        if Self::hard(current) && target == Target::K8s {
+            let least = *self.counts.keys().next()?;
+            if count > least {
+                return None;
+            }
+        }
+        Some(i)
+    }
+
+    /// Node `i` took a replica (already counted in `current`).
+    fn placed(&mut self, i: usize, target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) {
+        let now = current.counts[i];
+        if let Some(before) = now.checked_sub(1)
+            && let Some(n) = self.counts.get_mut(&before)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&before);
+            }
+        }
+        *self.counts.entry(now).or_default() += 1;
+        if let Some(key) = self.keys[i].take() {
+            self.open.remove(&key);
+        }
+        self.enter(i, target, replica, nodes, current);
+    }
 }
 
 /// Whether two replicas of a service ask for the same.
@@ -299,6 +422,39 @@ enum Refusal {
     Skew,
 }
 
+/// Why `node`, running `of_service` replicas of the service, refuses `replica`; `least` is the
+/// fewest any admitted node runs (the hard spread's skew; `u32::MAX` to leave the skew out).
+fn refusal(
+    target: Target,
+    hard: bool,
+    least: u32,
+    replica: &Replica,
+    node: &NodeLoad,
+    of_service: u32,
+) -> Option<Refusal> {
+    let (free_cpu, free_memory) = match target {
+        // Swarm admits against the node's total resources.
+        Target::Swarm => (
+            node.capacity_cpu.saturating_sub(node.requested_cpu),
+            node.capacity_memory.saturating_sub(node.requested_memory),
+        ),
+        _ => (node.free_cpu(), node.free_memory()),
+    };
+    if replica.request_memory > free_memory {
+        Some(Refusal::Memory(free_memory))
+    } else if replica.request_cpu > free_cpu {
+        Some(Refusal::Cpu(free_cpu))
+    } else if target == Target::K8s && node.replicas >= MAX_PODS {
+        Some(Refusal::Pods)
+    } else if hard && target == Target::Swarm && of_service >= 1 {
+        Some(Refusal::OnePerNode)
+    } else if hard && target == Target::K8s && of_service > least {
+        Some(Refusal::Skew)
+    } else {
+        None
+    }
+}
+
 /// The index of the node the scheduler picks, or why none can take the replica.
 fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Result<usize, String> {
     let service = current.service;
@@ -317,31 +473,7 @@ fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Curre
     // A global replica has its node already: spreading has nothing to choose.
     let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
     let least_of_service = (first..nodes.len()).filter(|&i| eligible(i)).map(|i| current.counts[i]).min().unwrap_or(0);
-    let refusal = |i: usize| -> Option<Refusal> {
-        let node = &nodes[i];
-        let (free_cpu, free_memory) = match target {
-            // Swarm admits against the node's total resources.
-            Target::Swarm => (
-                node.capacity_cpu.saturating_sub(node.requested_cpu),
-                node.capacity_memory.saturating_sub(node.requested_memory),
-            ),
-            _ => (node.free_cpu(), node.free_memory()),
-        };
-        let of_service = current.counts[i];
-        if replica.request_memory > free_memory {
-            Some(Refusal::Memory(free_memory))
-        } else if replica.request_cpu > free_cpu {
-            Some(Refusal::Cpu(free_cpu))
-        } else if target == Target::K8s && node.replicas >= MAX_PODS {
-            Some(Refusal::Pods)
-        } else if hard && target == Target::Swarm && of_service >= 1 {
-            Some(Refusal::OnePerNode)
-        } else if hard && target == Target::K8s && of_service > least_of_service {
-            Some(Refusal::Skew)
-        } else {
-            None
-        }
-    };
+    let refusal = |i: usize| refusal(target, hard, least_of_service, replica, &nodes[i], current.counts[i]);
     // The smallest by spread, then Swarm's fewest tasks or Kubernetes' most free share, then name.
     let mut best: Option<(usize, f64)> = None;
     for i in (first..nodes.len()).filter(|&i| eligible(i)) {
@@ -459,4 +591,101 @@ pub fn with_data_pins(phase: &Phase) -> std::borrow::Cow<'_, Phase> {
         }
     }
     std::borrow::Cow::Owned(pinned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of scheduling place every replica alike, and say the same of those they cannot place.
+    fn same_both_ways(phase: &Phase) {
+        for load in [Load::Base, Load::Peak] {
+            let asked = replicas(phase, load);
+            let mut lost: Vec<Option<&str>> = vec![None];
+            lost.extend(phase.nodes.keys().map(|n| Some(n.as_str())));
+            for without in lost {
+                let fast = schedule_with(phase, phase.target, &asked, without, true);
+                let linear = schedule_with(phase, phase.target, &asked, without, false);
+                let outcome = |s: &Schedule| -> Vec<(String, u32, Option<String>, Option<String>)> {
+                    s.placed
+                        .iter()
+                        .map(|p| (p.replica.service.clone(), p.replica.index, p.node.clone(), p.reason.clone()))
+                        .collect()
+                };
+                assert_eq!(outcome(&fast), outcome(&linear), "phase {} without {without:?}", phase.number);
+            }
+        }
+    }
+
+    fn phases_of(yaml: &str) -> Vec<Phase> {
+        match crate::compile(yaml.as_bytes()) {
+            Ok(compiled) => compiled.model.phases,
+            Err(diags) => panic!("{:?}", diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()),
+        }
+    }
+
+    #[test]
+    fn the_ordered_runs_place_as_one_pass_per_replica_does_on_every_shipped_spec() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut specs = 0;
+        for dir in ["examples", "specs", "tests/fixtures/valid"] {
+            for entry in fs_err::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()) {
+                if entry.extension().is_some_and(|e| e == "yaml") {
+                    let text = fs_err::read_to_string(&entry).unwrap();
+                    for phase in phases_of(&text) {
+                        same_both_ways(&phase);
+                    }
+                    specs += 1;
+                }
+            }
+        }
+        assert!(specs >= 8, "found only {specs} specs");
+    }
+
+    #[test]
+    fn the_ordered_runs_place_as_one_pass_per_replica_does_when_nodes_fill_up() {
+        // Nodes of different sizes, services with and without placement and hard spreading,
+        // more replicas than fit: every refusal and every tie.
+        for target in ["swarm", "k8s"] {
+            for (replicas, spread) in [(3, "soft"), (7, "hard"), (25, "soft"), (40, "hard")] {
+                let yaml = format!(
+                    "project: p
+phases:
+  1:
+    name: one
+    target: {target}
+    nodes:
+      a: {{ role: manager, cpu: 4, memory: 8Gi, labels: {{ tier: web }} }}
+      b: {{ cpu: 2, memory: 4Gi, labels: {{ tier: web }} }}
+      c: {{ cpu: 8, memory: 16Gi }}
+      d: {{ cpu: 2, memory: 4Gi }}
+      e: {{ cpu: 1, memory: 2Gi, labels: {{ tier: web }} }}
+services:
+  api:
+    image: api:1.0
+    replicas: {replicas}
+    resources: {{ requests: {{ cpu: 300m, memory: 700Mi }} }}
+    placement: {{ spread: {spread} }}
+  cache:
+    image: cache:1.0
+    replicas: global
+    resources: {{ requests: {{ cpu: 100m, memory: 256Mi }} }}
+  web:
+    image: web:1.0
+    replicas: {replicas}
+    resources: {{ requests: {{ cpu: 250m, memory: 512Mi }} }}
+    placement: {{ labels: {{ tier: web }}, spread: {spread} }}
+  worker:
+    image: worker:1.0
+    replicas: 2
+    autoscale: {{ max: {replicas}, cpu: 70% }}
+    resources: {{ requests: {{ cpu: 1, memory: 1Gi }} }}
+"
+                );
+                for phase in phases_of(&yaml) {
+                    same_both_ways(&phase);
+                }
+            }
+        }
+    }
 }

@@ -15,11 +15,13 @@ pub const MAX_PHASES: usize = 10;
 /// Nodes in one phase.
 pub const MAX_NODES: usize = 100;
 /// Services in a spec.
-pub const MAX_SERVICES: usize = 500;
+pub const MAX_SERVICES: usize = 200;
 /// Replicas of one service (`replicas`, `autoscale.min`, `autoscale.max`).
-pub const MAX_REPLICAS: u32 = 10_000;
-/// Replicas of all services in one phase, at the autoscaling peak (a global service counts one per node).
-pub const MAX_PHASE_REPLICAS: u64 = 10_000;
+pub const MAX_REPLICAS: u32 = 5_000;
+/// Replicas of all services in all phases together, each phase at its autoscaling peak (a global
+/// service counts one per node of the phase). The plan places every replica of a phase once per
+/// node of it (N+1), so this bound with [`MAX_NODES`] bounds its work.
+pub const MAX_SPEC_REPLICAS: u64 = 5_000;
 /// Volumes and ports of one service.
 pub const MAX_PER_SERVICE: usize = 100;
 /// CPU of a node or of a replica, in cores.
@@ -219,10 +221,10 @@ fn entries<'a, T>(path: &SpecPath, value: &'a Option<Phased<T>>) -> Vec<(SpecPat
     }
 }
 
-/// The replicas of each phase at the peak, all services together: one error per phase over the bound.
+/// The replicas of every phase at its peak, all services together, against [`MAX_SPEC_REPLICAS`].
 fn phase_replicas(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let mut total: u64 = 0;
     for (number, phase) in &spec.phases.0 {
-        let mut total: u64 = 0;
         for service in spec.services.values() {
             let replicas = service.replicas.as_ref().and_then(|r| r.at(*number)).copied().unwrap_or(Replicas::Count(1));
             let count = match replicas {
@@ -234,15 +236,15 @@ fn phase_replicas(spec: &Spec, out: &mut Vec<Diagnostic>) {
             let peak = autoscale.map_or(count, |a| count.max(u64::from(a.max))).min(u64::from(MAX_REPLICAS));
             total = total.saturating_add(peak);
         }
-        if total > MAX_PHASE_REPLICAS {
-            out.push(
-                over(
-                    &SpecPath::root().key("phases").key(number.to_string()),
-                    format!("phase {number} runs {total} replicas at its peak, which"),
-                    &format!("{MAX_PHASE_REPLICAS} replicas per phase"),
-                )
-                .on_key(),
-            );
-        }
+    }
+    if total > MAX_SPEC_REPLICAS {
+        out.push(
+            over(
+                &SpecPath::root().key("phases"),
+                format!("{total} replicas in all phases together, each at its peak,"),
+                &format!("{MAX_SPEC_REPLICAS} replicas in a spec"),
+            )
+            .on_key(),
+        );
     }
 }
