@@ -149,8 +149,8 @@ impl NodeLoss {
 /// The fewest nodes of the phase's largest size that could hold its requests.
 #[derive(Clone, Debug, Serialize)]
 pub struct LowerBound {
-    pub by_cpu: u32,
-    pub by_memory: u32,
+    pub by_cpu: u64,
+    pub by_memory: u64,
     pub given: u32,
 }
 
@@ -451,11 +451,14 @@ fn node_fit(phase: &Phase, load: &NodeLoad) -> NodeFit {
 }
 
 fn lower_bound(schedule: &Schedule, replicas: &[Replica]) -> LowerBound {
-    let cpu: u64 = replicas.iter().map(|r| r.request_cpu).sum();
-    let memory: u64 = replicas.iter().map(|r| r.request_memory).sum();
+    // In u128: no sum of `u64` requests can overflow it.
+    let cpu: u128 = replicas.iter().map(|r| u128::from(r.request_cpu)).sum();
+    let memory: u128 = replicas.iter().map(|r| u128::from(r.request_memory)).sum();
     let largest_cpu = schedule.nodes.iter().map(|n| n.allocatable_cpu).max().unwrap_or(0);
     let largest_memory = schedule.nodes.iter().map(|n| n.allocatable_memory).max().unwrap_or(0);
-    let nodes = |sum: u64, size: u64| if size == 0 { 0 } else { u32::try_from(sum.div_ceil(size)).unwrap_or(u32::MAX) };
+    let nodes = |sum: u128, size: u64| {
+        if size == 0 { 0 } else { u64::try_from(sum.div_ceil(u128::from(size))).unwrap_or(u64::MAX) }
+    };
     LowerBound {
         by_cpu: nodes(cpu, largest_cpu),
         by_memory: nodes(memory, largest_memory),

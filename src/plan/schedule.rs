@@ -689,3 +689,30 @@ services:
         }
     }
 }
+
+#[cfg(test)]
+mod checked {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A total past `u64::MAX` places nothing and says why, where wrapping would have found room.
+    #[test]
+    fn a_total_past_what_u64_holds_places_nothing() {
+        let yaml = "project: p\nphases:\n  1: { name: one, target: compose, nodes: { a: { role: manager, cpu: 1, memory: 1Gi } } }\nservices:\n  web: { image: web:1.0 }\n";
+        let phases = crate::compile(yaml.as_bytes()).ok().unwrap().model.phases;
+        let mut nodes = empty_nodes(&phases[0], Target::Compose, None);
+        nodes[0].limits_memory = u64::MAX - 1;
+        let replica = Replica {
+            service: "web".into(),
+            index: 1,
+            request_cpu: 0,
+            request_memory: 0,
+            limit_cpu: 0,
+            limit_memory: 2,
+            node: None,
+        };
+        let reason = add(&mut nodes[0], &replica).unwrap_err();
+        assert!(reason.contains("past what topo can count"), "{reason}");
+        assert_eq!((nodes[0].limits_memory, nodes[0].replicas), (u64::MAX - 1, 0), "nothing was counted");
+    }
+}
