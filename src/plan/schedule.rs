@@ -183,6 +183,9 @@ pub fn empty_nodes(phase: &Phase, target: Target, without: Option<&str>) -> Vec<
         .collect()
 }
 
+/// Identical replicas in a row from which a [`Run`] orders the nodes; fewer take a pass over the nodes each.
+const RUN_FROM: usize = 8;
+
 /// Rejections a reason lists one by one; the others are counted.
 const LISTED_REJECTIONS: usize = 3;
 
@@ -221,7 +224,9 @@ fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: O
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut current: Option<Current> = None;
     let mut run: Option<Run> = None;
-    for replica in replicas {
+    // The first replica of the current run of identical ones too short for a [`Run`].
+    let mut short: Option<usize> = None;
+    for (k, replica) in replicas.iter().enumerate() {
         let Some(service) = phase.services.get(&replica.service) else { continue };
         // A global replica whose node is left out (the N+1 check) does not exist: nothing is lost with it.
         if let Some(bound) = &replica.node
@@ -243,7 +248,16 @@ fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: O
             Some(c) if std::ptr::eq(c.service, service) => c,
             slot => slot.insert(Current::of(service, &machines, &nodes, !seen.insert(&service.name))),
         };
-        let by_run = fast && replica.node.is_none() && target != Target::Compose;
+        let mut by_run = fast && replica.node.is_none() && target != Target::Compose;
+        if by_run && run.as_ref().is_none_or(|r| !same_ask(&r.ask, replica)) {
+            // A run of a few replicas: a pass over the nodes for each costs less than ordering them.
+            if short.is_some_and(|first| same_ask(&replicas[first], replica)) {
+                by_run = false;
+            } else if replicas[k..].iter().take(RUN_FROM).take_while(|r| same_ask(r, replica)).count() < RUN_FROM {
+                short = Some(k);
+                by_run = false;
+            }
+        }
         let picked = if by_run {
             let run = match &mut run {
                 Some(r) if same_ask(&r.ask, replica) => r,
