@@ -24,7 +24,8 @@
 //! `docker stack deploy` and `kubectl apply` of the rendered files create
 //! them), one replica at a time; ties go to the node first by name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use serde::Serialize;
 
@@ -320,7 +321,8 @@ impl Ord for Key {
 /// the run (nodes only fill); the hard spread's skew is checked against the least loaded node.
 struct Run {
     ask: Replica,
-    open: BTreeSet<Key>,
+    /// Each node's key as it was pushed; an entry whose node has another key since is stale, skipped.
+    open: BinaryHeap<Reverse<Key>>,
     keys: Vec<Option<Key>>,
     /// How many admitted nodes run each number of the service's replicas.
     counts: BTreeMap<u32, usize>,
@@ -328,12 +330,20 @@ struct Run {
 
 impl Run {
     fn new(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Self {
-        let mut run =
-            Run { ask: replica.clone(), open: BTreeSet::new(), keys: vec![None; nodes.len()], counts: BTreeMap::new() };
+        let mut run = Run {
+            ask: replica.clone(),
+            open: BinaryHeap::new(),
+            keys: vec![None; nodes.len()],
+            counts: BTreeMap::new(),
+        };
+        let mut open = Vec::with_capacity(nodes.len());
         for i in (0..nodes.len()).filter(|&i| current.admits[i]) {
             *run.counts.entry(current.counts[i]).or_default() += 1;
-            run.enter(i, target, replica, nodes, current);
+            if let Some(key) = run.key(i, target, replica, nodes, current) {
+                open.push(Reverse(key));
+            }
         }
+        run.open = BinaryHeap::from(open);
         run
     }
 
@@ -341,24 +351,37 @@ impl Run {
         current.service.placement.spread == Some(Spread::Hard) && !current.service.global
     }
 
-    /// Put node `i` in the order, unless it refuses the ask for good.
-    fn enter(&mut self, i: usize, target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) {
+    /// Node `i`'s key (kept in `keys`), unless it refuses the ask for good.
+    fn key(
+        &mut self,
+        i: usize,
+        target: Target,
+        replica: &Replica,
+        nodes: &[NodeLoad],
+        current: &Current,
+    ) -> Option<Key> {
         let hard = Self::hard(current);
+        self.keys[i] = None;
         if refusal(target, hard, u32::MAX, replica, &nodes[i], current.counts[i]).is_some() {
-            return;
+            return None;
         }
         let rest = match target {
             Target::Swarm => f64::from(nodes[i].replicas),
             _ => -free_share(&nodes[i], replica),
         };
         let key = Key(current.counts[i], rest, i);
-        self.open.insert(key);
         self.keys[i] = Some(key);
+        Some(key)
     }
 
     /// The node the scheduler picks, or `None` when none can take the replica.
-    fn pick(&self, target: Target, current: &Current) -> Option<usize> {
-        let Key(count, _, i) = *self.open.first()?;
+    fn pick(&mut self, target: Target, current: &Current) -> Option<usize> {
+        while let Some(Reverse(key)) = self.open.peek()
+            && self.keys[key.2] != Some(*key)
+        {
+            self.open.pop();
+        }
+        let Reverse(Key(count, _, i)) = *self.open.peek()?;
         if Self::hard(current) && target == Target::K8s {
             let least = *self.counts.keys().next()?;
             if count > least {
@@ -380,10 +403,9 @@ impl Run {
             }
         }
         *self.counts.entry(now).or_default() += 1;
-        if let Some(key) = self.keys[i].take() {
-            self.open.remove(&key);
+        if let Some(key) = self.key(i, target, replica, nodes, current) {
+            self.open.push(Reverse(key));
         }
-        self.enter(i, target, replica, nodes, current);
     }
 }
 
