@@ -273,7 +273,9 @@ pub fn docker_cpus(text: &str) -> Option<Cpu> {
     (1.0..1.0e12).contains(&millis).then(|| Cpu::from_millis(millis as u64))
 }
 
-/// A Go duration (`1m30s`, `1.5s`, `500ms`, `10us`), to whole milliseconds rounded up.
+/// A Go duration (`1m30s`, `1.5s`, `500ms`, `10us`), to whole milliseconds rounded up, and at most
+/// the spec's longest duration ([`crate::validate::limits::MAX_DURATION`], 10 years): Go's own
+/// maximum (~292 years, "forever") becomes that, never a value the spec refuses.
 pub fn go_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text == "0" {
@@ -300,7 +302,8 @@ pub fn go_duration(text: &str) -> Option<Duration> {
         rest = next;
     }
     let millis = (nanos / 1e6).ceil();
-    (millis.is_finite() && millis < 1.0e15).then(|| Duration::from_millis(millis as u64))
+    let longest = crate::validate::limits::MAX_DURATION;
+    (millis.is_finite() && millis >= 0.0).then(|| Duration::from_millis((millis as u64).min(longest.millis())))
 }
 
 /// The container side of a short port specification

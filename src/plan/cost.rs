@@ -18,7 +18,10 @@ const GIB: u128 = 1 << 30;
 pub fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
     let mut cost = Cost::default();
     let all_priced = nodes.iter().all(|n| n.cost_cents.is_some());
-    let total: u64 = nodes.iter().filter_map(|n| n.cost_cents).sum();
+    // Checked: the bounds on prices and nodes keep the total far below `u64::MAX`; past it, no total.
+    let total = nodes.iter().filter_map(|n| n.cost_cents).try_fold(0u64, u64::checked_add);
+    let all_priced = all_priced && total.is_some();
+    let total = total.unwrap_or(0);
     cost.total_cents = all_priced.then_some(total);
     let mut per_service: BTreeMap<String, f64> = BTreeMap::new();
     let (mut reserve, mut headroom) = (0.0, 0.0);

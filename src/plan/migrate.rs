@@ -106,7 +106,9 @@ pub fn migration(model: &Model, spec: &str, a: &Phase, b: &Phase) -> Migration {
     let runbook = steps::derive(&ctx);
     let data = data::rows(&ctx, &data::carried(&ctx), &runbook);
     let checklist = checklist(a, b, &data);
-    let cost = |p: &Phase| -> Option<i64> { p.nodes.values().map(|n| n.cost_cents.map(|c| c as i64)).sum() };
+    let cost = |p: &Phase| -> Option<i64> {
+        p.nodes.values().try_fold(0i64, |sum, n| sum.checked_add(i64::try_from(n.cost_cents?).ok()?))
+    };
     let monthly_cost_change_cents = cost(a).zip(cost(b)).map(|(x, y)| y - x);
     Migration {
         from: a.number,

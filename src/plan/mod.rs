@@ -149,8 +149,8 @@ impl NodeLoss {
 /// The fewest nodes of the phase's largest size that could hold its requests.
 #[derive(Clone, Debug, Serialize)]
 pub struct LowerBound {
-    pub by_cpu: u32,
-    pub by_memory: u32,
+    pub by_cpu: u64,
+    pub by_memory: u64,
     pub given: u32,
 }
 
@@ -194,7 +194,7 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
     let mut reasons = Vec::new();
     let mut verdict = Verdict::Fits;
 
-    let unplaced: Vec<String> = base.unplaced().map(describe_unplaced).collect();
+    let unplaced: Vec<String> = describe_unplaced(base.unplaced());
     if !unplaced.is_empty() {
         verdict = Verdict::DoesNotFit;
         reasons.extend(unplaced);
@@ -255,7 +255,7 @@ fn peak(phase: &Phase, verdict: &mut Verdict, reasons: &mut Vec<String>) -> Opti
     let peak = phase.services.values().any(|s| s.autoscale.is_some()).then(|| {
         let peak_replicas = replicas(phase, Load::Peak);
         let at_peak = schedule(phase, phase.target, &peak_replicas, None);
-        let unplaced: Vec<String> = at_peak.unplaced().map(describe_unplaced).collect();
+        let unplaced: Vec<String> = describe_unplaced(at_peak.unplaced());
         Peak {
             fits: unplaced.is_empty(),
             replicas: phase
@@ -374,13 +374,31 @@ fn better_order(phase: &Phase, replicas: &[Replica]) -> Option<(String, Schedule
     Some((format!("creating the largest replicas first places every one: {}; {how}", services.join(", ")), again))
 }
 
-fn describe_unplaced(placed: &schedule::Placed) -> String {
-    format!(
-        "{} replica {}: {}",
-        placed.replica.service,
-        placed.replica.index,
-        placed.reason.as_deref().unwrap_or("cannot be placed")
-    )
+/// One line per unplaced replica, or per run of replicas of one service that went nowhere for the same reason
+/// (`web replicas 3–10000: …`): ten thousand stranded replicas make one line, not ten thousand.
+fn describe_unplaced<'a>(unplaced: impl Iterator<Item = &'a schedule::Placed>) -> Vec<String> {
+    let mut runs: Vec<(&str, u32, u32, &str)> = Vec::new();
+    for placed in unplaced {
+        let reason = placed.reason.as_deref().unwrap_or("cannot be placed");
+        let index = placed.replica.index;
+        match runs.last_mut() {
+            Some((service, _, last, why))
+                if *service == placed.replica.service && *why == reason && *last + 1 == index =>
+            {
+                *last = index;
+            }
+            _ => runs.push((&placed.replica.service, index, index, reason)),
+        }
+    }
+    runs.into_iter()
+        .map(|(service, first, last, reason)| {
+            if first == last {
+                format!("{service} replica {first}: {reason}")
+            } else {
+                format!("{service} replicas {first}–{last}: {reason}")
+            }
+        })
+        .collect()
 }
 
 /// Lose each node in turn and place everything again: a node alone in
@@ -433,11 +451,14 @@ fn node_fit(phase: &Phase, load: &NodeLoad) -> NodeFit {
 }
 
 fn lower_bound(schedule: &Schedule, replicas: &[Replica]) -> LowerBound {
-    let cpu: u64 = replicas.iter().map(|r| r.request_cpu).sum();
-    let memory: u64 = replicas.iter().map(|r| r.request_memory).sum();
+    // In u128: no sum of `u64` requests can overflow it.
+    let cpu: u128 = replicas.iter().map(|r| u128::from(r.request_cpu)).sum();
+    let memory: u128 = replicas.iter().map(|r| u128::from(r.request_memory)).sum();
     let largest_cpu = schedule.nodes.iter().map(|n| n.allocatable_cpu).max().unwrap_or(0);
     let largest_memory = schedule.nodes.iter().map(|n| n.allocatable_memory).max().unwrap_or(0);
-    let nodes = |sum: u64, size: u64| if size == 0 { 0 } else { u32::try_from(sum.div_ceil(size)).unwrap_or(u32::MAX) };
+    let nodes = |sum: u128, size: u64| {
+        if size == 0 { 0 } else { u64::try_from(sum.div_ceil(u128::from(size))).unwrap_or(u64::MAX) }
+    };
     LowerBound {
         by_cpu: nodes(cpu, largest_cpu),
         by_memory: nodes(memory, largest_memory),

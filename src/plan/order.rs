@@ -62,7 +62,7 @@ struct Demand<'a> {
     replicas: u32,
     /// cpu (millicores) and memory (bytes) per replica.
     request: [u64; 2],
-    /// Indices of the nodes it may run on.
+    /// Indices of the nodes it may run on, ascending (looked up by binary search).
     nodes: Vec<usize>,
     /// Replicas one node may run (1 under hard spreading or for a bound replica).
     per_node: u32,
@@ -155,7 +155,7 @@ fn room_per_node(demands: &[Demand], index: usize, room: &[usize], capacity: &[[
     for &node in room {
         let mut others = [0u64; 2];
         for (j, other) in demands.iter().enumerate() {
-            if j != index && other.nodes.contains(&node) {
+            if j != index && other.nodes.binary_search(&node).is_ok() {
                 let count = u64::from(other.replicas.min(other.per_node));
                 for (sum, request) in others.iter_mut().zip(other.request) {
                     *sum = sum.saturating_add(count.saturating_mul(request));
@@ -179,7 +179,7 @@ fn too_little_to_block(demands: &[Demand], index: usize, room: &[usize], capacit
     // Loads are sums of requests: multiples of their greatest common divisor.
     let grain: Vec<u64> = (0..2)
         .map(|d| {
-            let reaching = demands.iter().filter(|o| o.nodes.iter().any(|n| room.contains(n)));
+            let reaching = demands.iter().filter(|o| o.nodes.iter().any(|n| room.binary_search(n).is_ok()));
             reaching.map(|o| o.request[d]).fold(demand.request[d], gcd).max(1)
         })
         .collect();
@@ -200,7 +200,7 @@ fn too_little_to_block(demands: &[Demand], index: usize, room: &[usize], capacit
     let own = if demand.per_node == 1 { 1.0 } else { weight(demand.request, room) };
     let mut total = f64::from(demand.replicas - 1) * own;
     for (j, other) in demands.iter().enumerate() {
-        let on: Vec<usize> = other.nodes.iter().copied().filter(|n| room.contains(n)).collect();
+        let on: Vec<usize> = other.nodes.iter().copied().filter(|n| room.binary_search(n).is_ok()).collect();
         if j == index || on.is_empty() {
             continue;
         }
@@ -219,7 +219,7 @@ fn gcd(a: u64, b: u64) -> u64 {
 fn competitors(demands: &[Demand], index: usize, nodes: &[usize]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for (j, other) in demands.iter().enumerate() {
-        let reaches = other.nodes.iter().any(|n| nodes.contains(n));
+        let reaches = other.nodes.iter().any(|n| nodes.binary_search(n).is_ok());
         let name = other.service.to_owned();
         if j != index
             && reaches

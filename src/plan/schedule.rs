@@ -24,7 +24,8 @@
 //! `docker stack deploy` and `kubectl apply` of the rendered files create
 //! them), one replica at a time; ties go to the node first by name.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use serde::Serialize;
 
@@ -183,29 +184,103 @@ pub fn empty_nodes(phase: &Phase, target: Target, without: Option<&str>) -> Vec<
         .collect()
 }
 
+/// Identical replicas in a row from which a [`Run`] orders the nodes; fewer take a pass over the nodes each.
+const RUN_FROM: usize = 8;
+
+/// Rejections a reason lists one by one; the others are counted.
+const LISTED_REJECTIONS: usize = 3;
+
+/// What the scheduler knows of the service being placed: which nodes its
+/// placement admits and how many of its replicas each runs. Built once per
+/// run of one service's replicas, so that each replica costs one pass over
+/// the nodes, without allocating.
+struct Current<'p> {
+    service: &'p Service,
+    admits: Vec<bool>,
+    counts: Vec<u32>,
+}
+
+impl<'p> Current<'p> {
+    /// `machines` are the phase's nodes behind `nodes`; `seen` whether the service has replicas placed already.
+    fn of(service: &'p Service, machines: &[Option<&crate::model::Node>], nodes: &[NodeLoad], seen: bool) -> Self {
+        Current {
+            service,
+            admits: machines.iter().map(|m| m.is_some_and(|node| service.placement.admits(node))).collect(),
+            counts: if seen { nodes.iter().map(|n| n.of(&service.name)).collect() } else { vec![0; nodes.len()] },
+        }
+    }
+}
+
 /// Place `replicas` (in this order) on the phase's nodes, as `target` would.
 /// `without` leaves one node out (the N+1 check).
 pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>) -> Schedule {
+    schedule_with(phase, target, replicas, without, true)
+}
+
+/// [`schedule`], with the ordered set of [`Run`] (`fast`) or one pass over the nodes per replica: the same placement.
+fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>, fast: bool) -> Schedule {
     let mut nodes = empty_nodes(phase, target, without);
-    let mut placed = Vec::with_capacity(replicas.len());
-    for replica in replicas {
+    let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
+    let machines: Vec<Option<&crate::model::Node>> = nodes.iter().map(|n| phase.nodes.get(&n.name)).collect();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut current: Option<Current> = None;
+    let mut run: Option<Run> = None;
+    // The first replica of the current run of identical ones too short for a [`Run`].
+    let mut short: Option<usize> = None;
+    for (k, replica) in replicas.iter().enumerate() {
         let Some(service) = phase.services.get(&replica.service) else { continue };
         // A global replica whose node is left out (the N+1 check) does not exist: nothing is lost with it.
         if let Some(bound) = &replica.node
-            && !nodes.iter().any(|n| n.name == *bound)
+            && nodes.binary_search_by(|n| n.name.as_str().cmp(bound)).is_err()
         {
             continue;
         }
-        let (node, reason) = match choose(phase, target, service, replica, &nodes) {
+        // The same replica as the last, which went nowhere: nothing has changed since, nor will the answer.
+        if let Some(last) = placed.last()
+            && last.node.is_none()
+            && replica.node.is_none()
+            && same_ask(&last.replica, replica)
+        {
+            let reason = last.reason.clone();
+            placed.push(Placed { replica: replica.clone(), node: None, reason });
+            continue;
+        }
+        let current = match &mut current {
+            Some(c) if std::ptr::eq(c.service, service) => c,
+            slot => slot.insert(Current::of(service, &machines, &nodes, !seen.insert(&service.name))),
+        };
+        let mut by_run = fast && replica.node.is_none() && target != Target::Compose;
+        if by_run && run.as_ref().is_none_or(|r| !same_ask(&r.ask, replica)) {
+            // A run of a few replicas: a pass over the nodes for each costs less than ordering them.
+            if short.is_some_and(|first| same_ask(&replicas[first], replica)) {
+                by_run = false;
+            } else if replicas[k..].iter().take(RUN_FROM).take_while(|r| same_ask(r, replica)).count() < RUN_FROM {
+                short = Some(k);
+                by_run = false;
+            }
+        }
+        let picked = if by_run {
+            let run = match &mut run {
+                Some(r) if same_ask(&r.ask, replica) => r,
+                slot => slot.insert(Run::new(target, replica, &nodes, current)),
+            };
+            run.pick(target, current)
+        } else {
+            None
+        };
+        let chosen = match picked {
+            Some(i) => Ok(i),
+            None => choose(target, replica, &nodes, current),
+        };
+        let (node, reason) = match chosen.and_then(|i| add(&mut nodes[i], replica).map(|()| i)) {
             Ok(i) => {
-                let node = &mut nodes[i];
-                node.requested_cpu += replica.request_cpu;
-                node.requested_memory += replica.request_memory;
-                node.limits_cpu += replica.limit_cpu;
-                node.limits_memory += replica.limit_memory;
-                node.replicas += 1;
-                *node.services.entry(replica.service.clone()).or_default() += 1;
-                (Some(node.name.clone()), None)
+                current.counts[i] += 1;
+                match (&mut run, picked) {
+                    (Some(r), Some(_)) => r.placed(i, target, replica, &nodes, current),
+                    // Placed without the run: its order no longer matches the nodes.
+                    _ => run = None,
+                }
+                (Some(nodes[i].name.clone()), None)
             }
             Err(reason) => (None, Some(reason)),
         };
@@ -214,74 +289,276 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
     Schedule { target, nodes, placed }
 }
 
-/// The index of the node the scheduler picks, or why none can take the replica.
-fn choose(
-    phase: &Phase,
+/// The scheduler's preference among nodes: fewest replicas of the service, then Swarm's fewest
+/// tasks or Kubernetes' largest free share (negated), then name (the nodes are in name order).
+#[derive(Clone, Copy, Debug)]
+struct Key(u32, f64, usize);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0).then(self.1.total_cmp(&other.1)).then(self.2.cmp(&other.2))
+    }
+}
+
+/// A run of identical replicas of one service: the nodes that can still take one, in the
+/// scheduler's order. Placing a replica changes only its node, so each replica costs
+/// O(log n), not a pass over the nodes: the plan's N+1 check schedules the phase once per node.
+/// A node that refuses the ask for memory, cpu, pods or one per node refuses it for the rest of
+/// the run (nodes only fill); the hard spread's skew is checked against the least loaded node.
+struct Run {
+    ask: Replica,
+    /// Each node's key as it was pushed; an entry whose node has another key since is stale, skipped.
+    open: BinaryHeap<Reverse<Key>>,
+    keys: Vec<Option<Key>>,
+    /// How many admitted nodes run each number of the service's replicas.
+    counts: BTreeMap<u32, usize>,
+}
+
+impl Run {
+    fn new(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Self {
+        let mut run = Run {
+            ask: replica.clone(),
+            open: BinaryHeap::new(),
+            keys: vec![None; nodes.len()],
+            counts: BTreeMap::new(),
+        };
+        let mut open = Vec::with_capacity(nodes.len());
+        for i in (0..nodes.len()).filter(|&i| current.admits[i]) {
+            *run.counts.entry(current.counts[i]).or_default() += 1;
+            if let Some(key) = run.key(i, target, replica, nodes, current) {
+                open.push(Reverse(key));
+            }
+        }
+        run.open = BinaryHeap::from(open);
+        run
+    }
+
+    fn hard(current: &Current) -> bool {
+        current.service.placement.spread == Some(Spread::Hard) && !current.service.global
+    }
+
+    /// Node `i`'s key (kept in `keys`), unless it refuses the ask for good.
+    fn key(
+        &mut self,
+        i: usize,
+        target: Target,
+        replica: &Replica,
+        nodes: &[NodeLoad],
+        current: &Current,
+    ) -> Option<Key> {
+        let hard = Self::hard(current);
+        self.keys[i] = None;
+        if refusal(target, hard, u32::MAX, replica, &nodes[i], current.counts[i]).is_some() {
+            return None;
+        }
+        let rest = match target {
+            Target::Swarm => f64::from(nodes[i].replicas),
+            _ => -free_share(&nodes[i], replica),
+        };
+        let key = Key(current.counts[i], rest, i);
+        self.keys[i] = Some(key);
+        Some(key)
+    }
+
+    /// The node the scheduler picks, or `None` when none can take the replica.
+    fn pick(&mut self, target: Target, current: &Current) -> Option<usize> {
+        while let Some(Reverse(key)) = self.open.peek()
+            && self.keys[key.2] != Some(*key)
+        {
+            self.open.pop();
+        }
+        let Reverse(Key(count, _, i)) = *self.open.peek()?;
+        if Self::hard(current) && target == Target::K8s {
+            let least = *self.counts.keys().next()?;
+            if count > least {
+                return None;
+            }
+        }
+        Some(i)
+    }
+
+    /// Node `i` took a replica (already counted in `current`).
+    fn placed(&mut self, i: usize, target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) {
+        let now = current.counts[i];
+        if let Some(before) = now.checked_sub(1)
+            && let Some(n) = self.counts.get_mut(&before)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&before);
+            }
+        }
+        *self.counts.entry(now).or_default() += 1;
+        if let Some(key) = self.key(i, target, replica, nodes, current) {
+            self.open.push(Reverse(key));
+        }
+    }
+}
+
+/// Whether two replicas of a service ask for the same.
+fn same_ask(a: &Replica, b: &Replica) -> bool {
+    a.service == b.service
+        && a.node == b.node
+        && (a.request_cpu, a.request_memory, a.limit_cpu, a.limit_memory)
+            == (b.request_cpu, b.request_memory, b.limit_cpu, b.limit_memory)
+}
+
+/// Count `replica` on `node`, in checked arithmetic: a total past what a `u64`
+/// holds places nothing (the bounds of [`crate::validate::limits`] keep every
+/// real total far below it).
+fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> {
+    let sums = (
+        node.requested_cpu.checked_add(replica.request_cpu),
+        node.requested_memory.checked_add(replica.request_memory),
+        node.limits_cpu.checked_add(replica.limit_cpu),
+        node.limits_memory.checked_add(replica.limit_memory),
+        node.replicas.checked_add(1),
+    );
+    let (Some(requested_cpu), Some(requested_memory), Some(limits_cpu), Some(limits_memory), Some(count)) = sums else {
+        return Err(format!("its requests and limits would add up past what topo can count on {}", node.name));
+    };
+    let service_count = node.services.get(&replica.service).copied().unwrap_or(0);
+    let Some(service_count) = service_count.checked_add(1) else {
+        return Err(format!("{} would run more replicas than topo can count", node.name));
+    };
+    node.requested_cpu = requested_cpu;
+    node.requested_memory = requested_memory;
+    node.limits_cpu = limits_cpu;
+    node.limits_memory = limits_memory;
+    node.replicas = count;
+    match node.services.get_mut(&replica.service) {
+        Some(count) => *count = service_count,
+        None => {
+            node.services.insert(replica.service.clone(), service_count);
+        }
+    }
+    Ok(())
+}
+
+/// Why a node refuses a replica.
+enum Refusal {
+    Memory(u64),
+    Cpu(u64),
+    Pods,
+    OnePerNode,
+    Skew,
+}
+
+/// Why `node`, running `of_service` replicas of the service, refuses `replica`; `least` is the
+/// fewest any admitted node runs (the hard spread's skew; `u32::MAX` to leave the skew out).
+fn refusal(
     target: Target,
-    service: &Service,
+    hard: bool,
+    least: u32,
     replica: &Replica,
-    nodes: &[NodeLoad],
-) -> Result<usize, String> {
-    let eligible: Vec<usize> = (0..nodes.len())
-        .filter(|&i| phase.nodes.get(&nodes[i].name).is_some_and(|n| service.placement.admits(n)))
-        .filter(|&i| replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name))
-        .collect();
-    if eligible.is_empty() {
+    node: &NodeLoad,
+    of_service: u32,
+) -> Option<Refusal> {
+    let (free_cpu, free_memory) = match target {
+        // Swarm admits against the node's total resources.
+        Target::Swarm => (
+            node.capacity_cpu.saturating_sub(node.requested_cpu),
+            node.capacity_memory.saturating_sub(node.requested_memory),
+        ),
+        _ => (node.free_cpu(), node.free_memory()),
+    };
+    if replica.request_memory > free_memory {
+        Some(Refusal::Memory(free_memory))
+    } else if replica.request_cpu > free_cpu {
+        Some(Refusal::Cpu(free_cpu))
+    } else if target == Target::K8s && node.replicas >= MAX_PODS {
+        Some(Refusal::Pods)
+    } else if hard && target == Target::Swarm && of_service >= 1 {
+        Some(Refusal::OnePerNode)
+    } else if hard && target == Target::K8s && of_service > least {
+        Some(Refusal::Skew)
+    } else {
+        None
+    }
+}
+
+/// The index of the node the scheduler picks, or why none can take the replica.
+fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Result<usize, String> {
+    let service = current.service;
+    let eligible = |i: usize| current.admits[i] && replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name);
+    let Some(first) = (0..nodes.len()).find(|&i| eligible(i)) else {
         return Err(if nodes.is_empty() {
             "the phase has no node left".to_owned()
         } else {
             format!("no node matches its placement ({})", describe_placement(service))
         });
-    }
+    };
     if target == Target::Compose {
         // No admission: the first eligible node (a compose phase has one).
-        return Ok(eligible[0]);
+        return Ok(first);
     }
     // A global replica has its node already: spreading has nothing to choose.
     let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
-    let least_of_service = eligible.iter().map(|&i| nodes[i].of(&service.name)).min().unwrap_or(0);
-    let mut rejections: Vec<String> = Vec::new();
-    let mut candidates: Vec<usize> = Vec::new();
-    for &i in &eligible {
-        let node = &nodes[i];
-        let (free_cpu, free_memory) = match target {
-            // Swarm admits against the node's total resources.
-            Target::Swarm => (
-                node.capacity_cpu.saturating_sub(node.requested_cpu),
-                node.capacity_memory.saturating_sub(node.requested_memory),
-            ),
-            _ => (node.free_cpu(), node.free_memory()),
+    let least_of_service = (first..nodes.len()).filter(|&i| eligible(i)).map(|i| current.counts[i]).min().unwrap_or(0);
+    let refusal = |i: usize| refusal(target, hard, least_of_service, replica, &nodes[i], current.counts[i]);
+    // The smallest by spread, then Swarm's fewest tasks or Kubernetes' most free share, then name.
+    let mut best: Option<(usize, f64)> = None;
+    for i in (first..nodes.len()).filter(|&i| eligible(i)) {
+        if refusal(i).is_some() {
+            continue;
+        }
+        let share = if target == Target::Swarm { 0.0 } else { free_share(&nodes[i], replica) };
+        let better = match best {
+            None => true,
+            Some((b, best_share)) => {
+                let (na, nb) = (&nodes[i], &nodes[b]);
+                let spread = current.counts[i].cmp(&current.counts[b]);
+                let rest = match target {
+                    Target::Swarm => na.replicas.cmp(&nb.replicas),
+                    // Least allocated: the larger free share wins, so compare b to a.
+                    _ => best_share.total_cmp(&share),
+                };
+                spread.then(rest).then(na.name.cmp(&nb.name)).is_lt()
+            }
         };
-        if replica.request_memory > free_memory {
-            rejections.push(format!(
-                "needs {} memory, {} free on {}",
-                mem(replica.request_memory),
-                mem(free_memory),
-                node.name
-            ));
-        } else if replica.request_cpu > free_cpu {
-            rejections.push(format!("needs {} cpu, {} free on {}", cpu(replica.request_cpu), cpu(free_cpu), node.name));
-        } else if target == Target::K8s && node.replicas >= MAX_PODS {
-            rejections.push(format!("{} already runs {MAX_PODS} pods", node.name));
-        } else if hard && target == Target::Swarm && node.of(&service.name) >= 1 {
-            rejections.push(format!("{} already runs one (max_replicas_per_node: 1)", node.name));
-        } else if hard && target == Target::K8s && node.of(&service.name) + 1 > least_of_service + 1 {
-            rejections.push(format!("{} would skew the hard topology spread", node.name));
-        } else {
-            candidates.push(i);
+        if better {
+            best = Some((i, share));
         }
     }
-    let best = candidates.into_iter().min_by(|&a, &b| {
-        let (na, nb) = (&nodes[a], &nodes[b]);
-        let spread = na.of(&service.name).cmp(&nb.of(&service.name));
-        let rest = match target {
-            Target::Swarm => na.replicas.cmp(&nb.replicas),
-            // Least allocated: the larger free share wins, so compare b to a.
-            _ => free_share(nb, replica).total_cmp(&free_share(na, replica)),
-        };
-        spread.then(rest).then(na.name.cmp(&nb.name))
-    });
-    best.ok_or_else(|| rejections.join("; "))
+    if let Some((i, _)) = best {
+        return Ok(i);
+    }
+    let refused: Vec<(usize, Refusal)> =
+        (first..nodes.len()).filter(|&i| eligible(i)).filter_map(|i| refusal(i).map(|r| (i, r))).collect();
+    let mut listed: Vec<String> = refused
+        .iter()
+        .take(LISTED_REJECTIONS)
+        .map(|(i, refusal)| {
+            let name = &nodes[*i].name;
+            match refusal {
+                Refusal::Memory(free) => {
+                    format!("needs {} memory, {} free on {name}", mem(replica.request_memory), mem(*free))
+                }
+                Refusal::Cpu(free) => format!("needs {} cpu, {} free on {name}", cpu(replica.request_cpu), cpu(*free)),
+                Refusal::Pods => format!("{name} already runs {MAX_PODS} pods"),
+                Refusal::OnePerNode => format!("{name} already runs one (max_replicas_per_node: 1)"),
+                Refusal::Skew => format!("{name} would skew the hard topology spread"),
+            }
+        })
+        .collect();
+    if refused.len() > LISTED_REJECTIONS {
+        listed.push(format!("{} more nodes refuse it", refused.len() - LISTED_REJECTIONS));
+    }
+    Err(listed.join("; "))
 }
 
 /// Kubernetes' least-allocated score: the mean free share of cpu and memory after placing.
@@ -350,4 +627,128 @@ pub fn with_data_pins(phase: &Phase) -> std::borrow::Cow<'_, Phase> {
         }
     }
     std::borrow::Cow::Owned(pinned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of scheduling place every replica alike, and say the same of those they cannot place.
+    fn same_both_ways(phase: &Phase) {
+        for load in [Load::Base, Load::Peak] {
+            let asked = replicas(phase, load);
+            let mut lost: Vec<Option<&str>> = vec![None];
+            lost.extend(phase.nodes.keys().map(|n| Some(n.as_str())));
+            for without in lost {
+                let fast = schedule_with(phase, phase.target, &asked, without, true);
+                let linear = schedule_with(phase, phase.target, &asked, without, false);
+                let outcome = |s: &Schedule| -> Vec<(String, u32, Option<String>, Option<String>)> {
+                    s.placed
+                        .iter()
+                        .map(|p| (p.replica.service.clone(), p.replica.index, p.node.clone(), p.reason.clone()))
+                        .collect()
+                };
+                assert_eq!(outcome(&fast), outcome(&linear), "phase {} without {without:?}", phase.number);
+            }
+        }
+    }
+
+    fn phases_of(yaml: &str) -> Vec<Phase> {
+        match crate::compile(yaml.as_bytes()) {
+            Ok(compiled) => compiled.model.phases,
+            Err(diags) => panic!("{:?}", diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()),
+        }
+    }
+
+    #[test]
+    fn the_ordered_runs_place_as_one_pass_per_replica_does_on_every_shipped_spec() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut specs = 0;
+        for dir in ["examples", "specs", "tests/fixtures/valid"] {
+            for entry in fs_err::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()) {
+                if entry.extension().is_some_and(|e| e == "yaml") {
+                    let text = fs_err::read_to_string(&entry).unwrap();
+                    for phase in phases_of(&text) {
+                        same_both_ways(&phase);
+                    }
+                    specs += 1;
+                }
+            }
+        }
+        assert!(specs >= 8, "found only {specs} specs");
+    }
+
+    #[test]
+    fn the_ordered_runs_place_as_one_pass_per_replica_does_when_nodes_fill_up() {
+        // Nodes of different sizes, services with and without placement and hard spreading,
+        // more replicas than fit: every refusal and every tie.
+        for target in ["swarm", "k8s"] {
+            for (replicas, spread) in [(3, "soft"), (7, "hard"), (25, "soft"), (40, "hard")] {
+                let yaml = format!(
+                    "project: p
+phases:
+  1:
+    name: one
+    target: {target}
+    nodes:
+      a: {{ role: manager, cpu: 4, memory: 8Gi, labels: {{ tier: web }} }}
+      b: {{ cpu: 2, memory: 4Gi, labels: {{ tier: web }} }}
+      c: {{ cpu: 8, memory: 16Gi }}
+      d: {{ cpu: 2, memory: 4Gi }}
+      e: {{ cpu: 1, memory: 2Gi, labels: {{ tier: web }} }}
+services:
+  api:
+    image: api:1.0
+    replicas: {replicas}
+    resources: {{ requests: {{ cpu: 300m, memory: 700Mi }} }}
+    placement: {{ spread: {spread} }}
+  cache:
+    image: cache:1.0
+    replicas: global
+    resources: {{ requests: {{ cpu: 100m, memory: 256Mi }} }}
+  web:
+    image: web:1.0
+    replicas: {replicas}
+    resources: {{ requests: {{ cpu: 250m, memory: 512Mi }} }}
+    placement: {{ labels: {{ tier: web }}, spread: {spread} }}
+  worker:
+    image: worker:1.0
+    replicas: 2
+    autoscale: {{ max: {replicas}, cpu: 70% }}
+    resources: {{ requests: {{ cpu: 1, memory: 1Gi }} }}
+"
+                );
+                for phase in phases_of(&yaml) {
+                    same_both_ways(&phase);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod checked {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A total past `u64::MAX` places nothing and says why, where wrapping would have found room.
+    #[test]
+    fn a_total_past_what_u64_holds_places_nothing() {
+        let yaml = "project: p\nphases:\n  1: { name: one, target: compose, nodes: { a: { role: manager, cpu: 1, memory: 1Gi } } }\nservices:\n  web: { image: web:1.0 }\n";
+        let phases = crate::compile(yaml.as_bytes()).ok().unwrap().model.phases;
+        let mut nodes = empty_nodes(&phases[0], Target::Compose, None);
+        nodes[0].limits_memory = u64::MAX - 1;
+        let replica = Replica {
+            service: "web".into(),
+            index: 1,
+            request_cpu: 0,
+            request_memory: 0,
+            limit_cpu: 0,
+            limit_memory: 2,
+            node: None,
+        };
+        let reason = add(&mut nodes[0], &replica).unwrap_err();
+        assert!(reason.contains("past what topo can count"), "{reason}");
+        assert_eq!((nodes[0].limits_memory, nodes[0].replicas), (u64::MAX - 1, 0), "nothing was counted");
+    }
 }

@@ -209,7 +209,8 @@ fn trigger_rule(
         Some(expr) => Query {
             expr: format!("{} {comparison} {threshold}", own_query(expr, window)),
             measure: Measure {
-                subject: trigger.metric.as_str().to_owned(),
+                // A name of the user's: Prometheus expands templates in annotations and labels alike.
+                subject: template_text(trigger.metric.as_str()),
                 scope: String::new(),
                 value: value_format(trigger),
             },
@@ -238,7 +239,7 @@ fn trigger_rule(
     let mut labels = BTreeMap::from([
         ("severity".to_owned(), trigger.severity.as_str().to_owned()),
         ("project".to_owned(), model.project.clone()),
-        ("metric".to_owned(), trigger.metric.as_str().to_owned()),
+        ("metric".to_owned(), template_text(trigger.metric.as_str())),
     ]);
     if let Some(service) = &trigger.service {
         labels.insert("service".to_owned(), service.clone());

@@ -3,7 +3,9 @@
 //! Every check runs and every finding is collected; none stops the others.
 //! Findings carry spec paths only — positions are looked up when printed.
 
+pub mod limits;
 pub mod names;
+pub mod promql;
 mod runtime;
 mod secrets;
 
@@ -25,6 +27,9 @@ pub fn validate(spec: &Spec) -> Diagnostics {
         secrets: spec.secrets.iter().map(String::as_str).collect(),
         used_secrets: spec.services.values().flat_map(|s| &s.secrets).map(String::as_str).collect(),
     };
+    for diagnostic in limits::check(spec).into_iter().chain(promql::check(spec)) {
+        v.push(diagnostic);
+    }
     v.names();
     v.phases();
     v.shared();

@@ -1,0 +1,81 @@
+//! A trigger's own `expr` is PromQL: parsed as Prometheus would, alone and in
+//! the comparison the alert rule wraps it in, so that `topo check` refuses
+//! what `promtool check rules` would.
+
+use crate::diag::{Diagnostic, SpecPath};
+use crate::spec::Spec;
+
+/// Parse `expr` with the PromQL grammar; the parser's reason when it is not PromQL.
+pub fn parse_error(expr: &str) -> Option<String> {
+    promql_parser::parser::parse(expr).err()
+}
+
+/// Every trigger `expr` that is not PromQL, or that is not a value a threshold can be compared with.
+pub fn check(spec: &Spec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (index, trigger) in spec.triggers.iter().enumerate() {
+        let Some(expr) = &trigger.expr else { continue };
+        let path = SpecPath::root().key("triggers").index(index).key("expr");
+        let trimmed = expr.trim();
+        let reason = if trimmed.is_empty() {
+            Some("it is empty".to_owned())
+        } else if let Some(reason) = parse_error(trimmed) {
+            Some(reason)
+        } else {
+            // The rule compares it with the threshold: a range vector or a string cannot be compared.
+            parse_error(&format!("({trimmed}) > 0"))
+                .map(|reason| format!("it cannot be compared with a threshold ({reason})"))
+        };
+        if let Some(reason) = reason {
+            out.push(
+                Diagnostic::error("invalid-promql", format!("`expr` is not a PromQL expression: {}", one_line(&reason)), &path)
+                    .help("write an instant-vector or scalar PromQL query, like `sum(rate(http_requests_total[5m]))`; topo adds the comparison with the threshold"),
+            );
+        }
+    }
+    out
+}
+
+/// The parser's message on one line, at most 200 characters.
+fn one_line(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= 200 { line } else { format!("{}…", line.chars().take(200).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    /// Every rule topo emits, for every shipped spec and every phase, is PromQL Prometheus would load.
+    #[test]
+    fn every_emitted_rule_expression_parses() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut rules = 0;
+        for dir in ["examples", "specs", "tests/fixtures/valid"] {
+            for path in fs_err::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()) {
+                if path.extension().is_none_or(|e| e != "yaml") {
+                    continue;
+                }
+                let Ok(compiled) = crate::compile(&fs_err::read(&path).unwrap()) else { continue };
+                for phase in &compiled.model.phases {
+                    let mut rendered = crate::target::Rendered::default();
+                    let (file, _) = crate::target::rules::rule_file(&compiled.model, phase, &mut rendered);
+                    for rule in file.groups.iter().flat_map(|g| &g.rules) {
+                        if let Some(reason) = parse_error(&rule.expr) {
+                            panic!("{}: rule {}: `{}`: {reason}", path.display(), rule.alert, rule.expr);
+                        }
+                        rules += 1;
+                    }
+                }
+            }
+        }
+        assert!(rules > 20, "only {rules} rules");
+    }
+
+    #[test]
+    fn an_expression_that_is_not_promql_is_refused() {
+        assert!(parse_error("sum(rate(x[5m])").is_some());
+        assert!(parse_error("rate(x[5m])").is_none());
+    }
+}
