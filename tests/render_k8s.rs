@@ -75,7 +75,7 @@ fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-const KIND_ORDER: [&str; 11] = [
+const KIND_ORDER: [&str; 12] = [
     "Namespace",
     "ConfigMap",
     "PersistentVolumeClaim",
@@ -87,6 +87,7 @@ const KIND_ORDER: [&str; 11] = [
     "Middleware",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
+    "NetworkPolicy",
 ];
 
 #[test]
@@ -396,7 +397,11 @@ services:
     let rendered = render(&compiled, 1);
     let docs = documents(&rendered.stream());
     let kinds: Vec<&str> = docs.iter().map(|d| str_at(d, "kind")).collect();
-    assert_eq!(kinds, ["Namespace", "DaemonSet", "Service"], "no Deployment, HPA or PDB");
+    assert_eq!(
+        kinds,
+        ["Namespace", "DaemonSet", "Service", "NetworkPolicy", "NetworkPolicy"],
+        "no Deployment, HPA or PDB"
+    );
     let set = find(&docs, "DaemonSet", "agent");
     assert_eq!(str_at(set, "apiVersion"), "apps/v1");
     assert!(get(set, "spec").get("replicas").is_none());
@@ -443,7 +448,7 @@ fn out_dir_holds_one_file_per_object_and_a_kustomization_that_builds() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("wrote 20 files"), "{stderr}");
+    assert!(stderr.contains("wrote 27 files"), "{stderr}");
     assert!(out.join("backend-hpa.yaml").is_file() && out.join("postgres-statefulset.yaml").is_file());
     let built = validators::kubectl_kustomize(&out).unwrap();
     let input = validators::TempInput::new("built.yaml", &built).unwrap();
@@ -479,11 +484,10 @@ fn render_fails_cleanly() {
 /// Checkov's findings on the finanzas cluster, each skipped for a stated
 /// reason (README, "Checkov findings"). Any other finding fails the test, and
 /// so does a skipped check that no longer fires.
-const CHECKOV_EXPLAINED: [(&str, &str); 7] = [
+const CHECKOV_EXPLAINED: [(&str, &str); 6] = [
     ("CKV_K8S_43", "images are pinned by tag; a digest is the spec's choice (`image: app@sha256:…`)"),
     ("CKV_K8S_15", "IfNotPresent for a pinned tag, Always only for latest or no tag"),
     ("CKV_K8S_40", "the UID is the image's own (999 for postgres and redis); set run_as_user to change it"),
-    ("CKV2_K8S_6", "no NetworkPolicy: topo does not know every caller of a service (monitoring, jobs)"),
     ("CKV_K8S_35", "secrets reach the app as env vars, which is what the services read"),
     ("CKV_K8S_8", "a service without `health` (the BullMQ worker) gets no liveness probe"),
     ("CKV_K8S_9", "a service without `health` (the BullMQ worker) gets no readiness probe"),

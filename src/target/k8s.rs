@@ -6,7 +6,10 @@
 //! claim templates (stateful), a Service for its ports, an Ingress when
 //! exposed, an HPA when autoscaled and a PodDisruptionBudget when more than
 //! one replica of a Deployment or StatefulSet runs. Secrets are only
-//! referenced: one Secret per project, created out of band.
+//! referenced: one Secret per project, created out of band. NetworkPolicies
+//! allow exactly the traffic of the dependency graph ([`netpol`]).
+
+pub mod netpol;
 
 use std::collections::BTreeMap;
 
@@ -92,6 +95,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     for service in phase.services.values() {
         render_service(model, phase, service, &mut out, &mut rendered);
     }
+    netpol::render(model, phase, &mut out);
     if let Some(middleware) = https_redirect_middleware(model, phase) {
         out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
     }
@@ -160,6 +164,7 @@ enum Kind {
     Middleware,
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
+    NetworkPolicy,
 }
 
 struct Object {

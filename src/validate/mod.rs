@@ -4,6 +4,7 @@
 //! Findings carry spec paths only — positions are looked up when printed.
 
 pub mod names;
+mod network;
 mod runtime;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.exposed_routes();
     v.triggers();
     v.metrics();
+    v.network();
     v.diags
 }
 
