@@ -75,7 +75,7 @@ fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-const KIND_ORDER: [&str; 12] = [
+const KIND_ORDER: [&str; 14] = [
     "Namespace",
     "ConfigMap",
     "PersistentVolumeClaim",
@@ -88,6 +88,8 @@ const KIND_ORDER: [&str; 12] = [
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
     "NetworkPolicy",
+    "ServiceMonitor",
+    "PrometheusRule",
 ];
 
 #[test]
@@ -448,7 +450,7 @@ fn out_dir_holds_one_file_per_object_and_a_kustomization_that_builds() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("wrote 27 files"), "{stderr}");
+    assert!(stderr.contains("wrote 29 files"), "{stderr}");
     assert!(out.join("backend-hpa.yaml").is_file() && out.join("postgres-statefulset.yaml").is_file());
     let built = validators::kubectl_kustomize(&out).unwrap();
     let input = validators::TempInput::new("built.yaml", &built).unwrap();
@@ -595,4 +597,53 @@ fn tls_ingresses_redirect_plain_http_through_a_traefik_middleware() {
     bad["spec"]["redirectScheme"]["permanent"] = Value::String("yes".into());
     let bad = serde_norway::to_string(&bad).unwrap();
     assert!(validators::split_custom_resources(&bad).is_err(), "the vendored schema rejects a string for a boolean");
+}
+
+/// With `monitoring:`, kube-prometheus-stack's objects: a PrometheusRule with
+/// exactly the rules the rules target writes for the phase, a ServiceMonitor
+/// for each service with `metrics` that selects its Service by a port the
+/// Service has, both labelled `release: <the release>`; without it, none.
+#[test]
+fn monitoring_objects_carry_the_rules_and_the_release_label() {
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
+            let at = format!("{} phase {}", path.display(), phase.number);
+            let stream = topo::target::render(&compiled.model, phase, Target::K8s).stream();
+            let docs = documents(&stream);
+            let of_kind = |kind: &str| docs.iter().filter(|d| str_at(d, "kind") == kind).count();
+            let monitoring = &compiled.model.monitoring;
+            if !monitoring.enabled {
+                assert_eq!(of_kind("PrometheusRule") + of_kind("ServiceMonitor"), 0, "{at}");
+                continue;
+            }
+            let rule = find(&docs, "PrometheusRule", &format!("{}-alerts", compiled.model.project));
+            assert_eq!(str_at(rule, "metadata.labels.release"), monitoring.release, "{at}");
+            let rules = topo::target::render_output(&compiled.model, phase, topo::target::Output::Rules);
+            let file: Value = serde_norway::from_str(&rules.documents[0].yaml).unwrap();
+            assert_eq!(get(rule, "spec.groups"), get(&file, "groups"), "{at}: the rules target's rules");
+            assert!(get(rule, "spec.groups.0.rules").as_sequence().is_some_and(|r| !r.is_empty()), "{at}");
+            let with_metrics: Vec<_> = phase.services.values().filter(|s| s.metrics.is_some()).collect();
+            assert_eq!(of_kind("ServiceMonitor"), with_metrics.len(), "{at}");
+            for service in with_metrics {
+                let monitor = find(&docs, "ServiceMonitor", &service.name);
+                assert_eq!(str_at(monitor, "metadata.labels.release"), monitoring.release, "{at}");
+                let k8s_service = find(&docs, "Service", &service.name);
+                for (key, value) in get(monitor, "spec.selector.matchLabels").as_mapping().unwrap() {
+                    assert_eq!(get(k8s_service, "metadata.labels").get(key), Some(value), "{at}: selects the Service");
+                }
+                let port = str_at(monitor, "spec.endpoints.0.port");
+                let ports = get(k8s_service, "spec.ports").as_sequence().unwrap();
+                assert!(ports.iter().any(|p| str_at(p, "name") == port), "{at}: {port} is a port of the Service");
+                assert_eq!(str_at(monitor, "spec.endpoints.0.path"), service.metrics.as_ref().unwrap().path);
+            }
+        }
+    }
+    let compiled = compile(&root().join("specs/finanzas.yaml"));
+    assert!(compiled.model.monitoring.enabled, "finanzas runs kube-prometheus-stack");
+    let text = fs_err::read_to_string(root().join("specs/finanzas.yaml")).unwrap();
+    let text = text.replace("release: kube-prometheus-stack }", "release: prom }");
+    let docs = documents(&render(&compile_text(&text), 3).stream());
+    assert_eq!(str_at(find(&docs, "ServiceMonitor", "backend"), "metadata.labels.release"), "prom");
+    assert_eq!(str_at(find(&docs, "PrometheusRule", "finanzas-alerts"), "metadata.labels.release"), "prom");
 }

@@ -71,6 +71,8 @@ pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 /// kube-prometheus-stack's place.
 #[derive(Clone, Debug, Serialize)]
 pub struct Monitoring {
+    /// The spec names the stack (`monitoring:`): render the PrometheusRule and ServiceMonitors its CRDs define.
+    pub enabled: bool,
     pub namespace: String,
     /// The Helm release name: the `release` label its selectors want.
     pub release: String,
@@ -333,11 +335,11 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         controller_namespace: controller.namespace.unwrap_or_else(|| DEFAULT_CONTROLLER_NAMESPACE.to_owned()),
         controller_pods: controller.pods.unwrap_or(default_pods),
     };
-    let monitoring = spec.monitoring.clone().unwrap_or_default();
     let monitoring = Monitoring {
-        namespace: monitoring.namespace.unwrap_or_else(|| DEFAULT_MONITORING_NAMESPACE.to_owned()),
-        release: monitoring.release.unwrap_or_else(|| DEFAULT_MONITORING_RELEASE.to_owned()),
+        enabled: spec.monitoring.is_some(),
+        ..resolve_monitoring(spec.monitoring.clone().unwrap_or_default())
     };
+
     let mut secrets = spec.secrets.clone();
     secrets.sort();
     secrets.dedup();
@@ -356,6 +358,14 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         metrics: resolve_metrics(spec.metrics.as_ref()),
         monitoring,
         phases,
+    }
+}
+
+fn resolve_monitoring(monitoring: spec::Monitoring) -> Monitoring {
+    Monitoring {
+        enabled: true,
+        namespace: monitoring.namespace.unwrap_or_else(|| DEFAULT_MONITORING_NAMESPACE.to_owned()),
+        release: monitoring.release.unwrap_or_else(|| DEFAULT_MONITORING_RELEASE.to_owned()),
     }
 }
 

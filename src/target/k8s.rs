@@ -7,8 +7,10 @@
 //! exposed, an HPA when autoscaled and a PodDisruptionBudget when more than
 //! one replica of a Deployment or StatefulSet runs. Secrets are only
 //! referenced: one Secret per project, created out of band. NetworkPolicies
-//! allow exactly the traffic of the dependency graph ([`netpol`]).
+//! allow exactly the traffic of the dependency graph ([`netpol`]); with
+//! `monitoring:`, kube-prometheus-stack's objects ([`monitoring`]).
 
+pub mod monitoring;
 pub mod netpol;
 
 use std::collections::BTreeMap;
@@ -96,6 +98,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         render_service(model, phase, service, &mut out, &mut rendered);
     }
     netpol::render(model, phase, &mut out);
+    monitoring::render(model, phase, &mut out);
     if let Some(middleware) = https_redirect_middleware(model, phase) {
         out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
     }
@@ -165,6 +168,8 @@ enum Kind {
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
     NetworkPolicy,
+    ServiceMonitor,
+    PrometheusRule,
 }
 
 struct Object {

@@ -187,8 +187,11 @@ pub fn kubernetes_validate_version(path: impl AsRef<Path>, version: &str) -> Res
 
 /// The custom resources topo emits, by `apiVersion` and `kind`, and the
 /// vendored JSON Schema of each (`tests/crd-schemas/`, see its README).
-const CUSTOM_RESOURCES: [(&str, &str, &str); 1] =
-    [("traefik.io/v1alpha1", "Middleware", "tests/crd-schemas/traefik.io/middleware_v1alpha1.json")];
+const CUSTOM_RESOURCES: [(&str, &str, &str); 3] = [
+    ("traefik.io/v1alpha1", "Middleware", "tests/crd-schemas/traefik.io/middleware_v1alpha1.json"),
+    ("monitoring.coreos.com/v1", "PrometheusRule", "tests/crd-schemas/monitoring.coreos.com/prometheusrule_v1.json"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor", "tests/crd-schemas/monitoring.coreos.com/servicemonitor_v1.json"),
+];
 
 /// Validates every custom resource of a YAML stream against its vendored
 /// schema (a kind with none is an error, as kubernetes-validate's "no schema"
