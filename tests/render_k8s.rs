@@ -647,3 +647,58 @@ fn monitoring_objects_carry_the_rules_and_the_release_label() {
     assert_eq!(str_at(find(&docs, "ServiceMonitor", "backend"), "metadata.labels.release"), "prom");
     assert_eq!(str_at(find(&docs, "PrometheusRule", "finanzas-alerts"), "metadata.labels.release"), "prom");
 }
+
+/// Every custom resource kind that has a vendored schema is emitted by some
+/// shipped spec, and the check of it is as strict as kubernetes-validate's of
+/// a built-in kind: an unknown field at the top, in `spec` or in `metadata`,
+/// a missing name, a wrong type or another kind's apiVersion are all refused.
+#[test]
+fn custom_resources_are_checked_strictly() {
+    let mut examples: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
+            for doc in documents(&topo::target::render(&compiled.model, phase, Target::K8s).stream()) {
+                let kind = str_at(&doc, "kind").to_owned();
+                if validators::CUSTOM_RESOURCES.iter().any(|(_, k, _)| *k == kind) {
+                    examples.entry(kind).or_insert(doc);
+                }
+            }
+        }
+    }
+    let mut kinds: Vec<&str> = validators::CUSTOM_RESOURCES.iter().map(|(_, k, _)| *k).collect();
+    kinds.sort_unstable();
+    assert_eq!(examples.keys().map(String::as_str).collect::<Vec<_>>(), kinds, "each vendored kind is emitted");
+    let check = |doc: &Value| {
+        let input = validators::TempInput::new("custom.yaml", &serde_norway::to_string(doc).unwrap()).unwrap();
+        validators::kubernetes_validate(input.path())
+    };
+    for (kind, doc) in &examples {
+        check(doc).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut mutants: Vec<(&str, Value)> = Vec::new();
+        let mut top = doc.clone();
+        top["bogus"] = Value::from(1);
+        mutants.push(("an unknown top-level field", top));
+        let mut in_spec = doc.clone();
+        in_spec["spec"]["bogus"] = Value::from(1);
+        mutants.push(("an unknown field in spec", in_spec));
+        let mut in_meta = doc.clone();
+        in_meta["metadata"]["labelz"] = Value::from("x");
+        mutants.push(("an unknown field in metadata", in_meta));
+        let mut bad_labels = doc.clone();
+        bad_labels["metadata"]["labels"] = Value::from("x");
+        mutants.push(("labels that are not a map", bad_labels));
+        let mut nameless = doc.clone();
+        nameless["metadata"].as_mapping_mut().unwrap().remove("name");
+        mutants.push(("no metadata.name", nameless));
+        let mut other_version = doc.clone();
+        other_version["apiVersion"] = Value::from(format!("{}9", str_at(doc, "apiVersion")));
+        mutants.push(("an apiVersion without a schema", other_version));
+        let mut wrong_type = doc.clone();
+        wrong_type["spec"] = Value::from("x");
+        mutants.push(("a spec that is not an object", wrong_type));
+        for (what, mutant) in mutants {
+            assert!(check(&mutant).is_err(), "{kind} with {what} passed");
+        }
+    }
+}
