@@ -90,6 +90,17 @@ fn mismatches(model: &Model, phase: &Phase) -> Vec<String> {
         }
         expect(format!("{} → kube-system:80", a.name), cluster.may_reach(from, &dns, 80, "TCP"), false);
     }
+    // cert-manager's HTTP-01 solver, in the namespace, behind a temporary Ingress.
+    let mut solver = Pod::new("solver", &model.project, &[("acme.cert-manager.io/http01-solver", "true")]);
+    solver.ports = vec![("http".into(), 8089, "TCP".into())];
+    let certificates = model.ingress.cluster_issuer.is_some()
+        && phase.services.values().any(|s| s.expose.as_ref().is_some_and(|e| e.tls));
+    expect(
+        "ingress controller → HTTP-01 solver".into(),
+        cluster.may_reach(&traefik, &solver, 8089, "TCP"),
+        certificates,
+    );
+    expect("elsewhere → HTTP-01 solver".into(), cluster.may_reach(&stranger, &solver, 8089, "TCP"), false);
     wrong
 }
 

@@ -75,8 +75,9 @@ fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-const KIND_ORDER: [&str; 14] = [
+const KIND_ORDER: [&str; 15] = [
     "Namespace",
+    "ClusterIssuer",
     "ConfigMap",
     "PersistentVolumeClaim",
     "Deployment",
@@ -155,7 +156,8 @@ fn objects_follow_the_rules_for_every_spec() {
             // Secrets are only referenced.
             assert!(docs.iter().all(|d| str_at(d, "kind") != "Secret"), "{at}: a Secret object");
             for doc in &docs {
-                if str_at(doc, "kind") != "Namespace" {
+                // Namespace and ClusterIssuer are cluster-scoped.
+                if !["Namespace", "ClusterIssuer"].contains(&str_at(doc, "kind")) {
                     assert_eq!(str_at(doc, "metadata.namespace"), compiled.model.project, "{at}");
                     assert_eq!(str_at(doc, "metadata.labels.app.kubernetes.io/managed-by"), "topo", "{at}");
                 }

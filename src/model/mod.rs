@@ -58,6 +58,17 @@ pub struct Ingress {
     /// The ingress controller's namespace and pod labels (empty: every pod of it), for NetworkPolicies.
     pub controller_namespace: String,
     pub controller_pods: BTreeMap<String, String>,
+    /// The ACME account of the ClusterIssuer topo renders (`ingress.acme`); none: the issuer exists already.
+    pub acme: Option<Acme>,
+}
+
+/// Let's Encrypt's production ACME directory.
+pub const DEFAULT_ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Acme {
+    pub email: String,
+    pub server: String,
 }
 
 /// Where K3s runs its Traefik and CoreDNS.
@@ -334,6 +345,10 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         certresolver,
         controller_namespace: controller.namespace.unwrap_or_else(|| DEFAULT_CONTROLLER_NAMESPACE.to_owned()),
         controller_pods: controller.pods.unwrap_or(default_pods),
+        acme: spec.ingress.as_ref().and_then(|i| i.acme.as_ref()).map(|a| Acme {
+            email: a.email.clone(),
+            server: a.server.clone().unwrap_or_else(|| DEFAULT_ACME_SERVER.to_owned()),
+        }),
     };
     let monitoring = Monitoring {
         enabled: spec.monitoring.is_some(),

@@ -276,8 +276,21 @@ impl Decode for Ingress {
         let class = f.opt(d, "class");
         let tls = f.opt(d, "tls");
         let controller = f.opt(d, "controller");
+        let acme = f.opt(d, "acme");
         f.finish(d);
-        Some(Ingress { class, tls, controller })
+        Some(Ingress { class, tls, controller, acme })
+    }
+}
+
+impl Decode for super::Acme {
+    const EXPECTED: &'static str = "an ACME account (`email`, `server`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "acme")?;
+        let email = f.req(d, "email");
+        let server = f.opt(d, "server");
+        f.finish(d);
+        Some(super::Acme { email: email?, server })
     }
 }
 

@@ -152,6 +152,18 @@ pub struct Ingress {
     pub tls: Option<Tls>,
     /// Where the ingress controller runs (Kubernetes NetworkPolicies let it reach exposed services).
     pub controller: Option<IngressController>,
+    /// Kubernetes: render the cert-manager ClusterIssuer that `tls` names, for this ACME account (opt-in; without it the issuer must exist).
+    pub acme: Option<Acme>,
+}
+
+/// An ACME account for cert-manager's ClusterIssuer, answering HTTP-01 challenges through the ingress class.
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema, Serialize)]
+#[schemars(deny_unknown_fields)]
+pub struct Acme {
+    /// The account's contact address (expiry notices).
+    pub email: String,
+    /// The ACME directory (default Let's Encrypt's production one, `https://acme-v02.api.letsencrypt.org/directory`).
+    pub server: Option<String>,
 }
 
 /// Where certificates come from.

@@ -10,6 +10,7 @@
 //! allow exactly the traffic of the dependency graph ([`netpol`]); with
 //! `monitoring:`, kube-prometheus-stack's objects ([`monitoring`]).
 
+pub mod issuer;
 pub mod monitoring;
 pub mod netpol;
 
@@ -99,6 +100,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     }
     netpol::render(model, phase, &mut out);
     monitoring::render(model, phase, &mut out);
+    issuer::render(model, phase, &mut out);
     if let Some(middleware) = https_redirect_middleware(model, phase) {
         out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
     }
@@ -113,12 +115,10 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         }
         files
     };
-    let kustomization = Kustomization {
-        api_version: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        namespace: model.project.clone(),
-        resources,
-    };
+    // No `namespace:`: every namespaced object names its own, and kustomize
+    // would put one on a cluster-scoped custom resource (a ClusterIssuer) too.
+    let kustomization =
+        Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
     rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
     let used: Vec<String> =
         model.secrets.iter().filter(|s| phase.services.values().any(|sv| sv.secrets.contains(s))).cloned().collect();
@@ -149,7 +149,6 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
 struct Kustomization {
     api_version: &'static str,
     kind: &'static str,
-    namespace: String,
     resources: Vec<String>,
 }
 
@@ -157,6 +156,7 @@ struct Kustomization {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Namespace,
+    ClusterIssuer,
     ConfigMap,
     PersistentVolumeClaim,
     Deployment,

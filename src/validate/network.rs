@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::diag::{Diagnostic, SpecPath};
-use crate::spec::{Peer, Service};
+use crate::spec::{Acme, Peer, Service};
 
 use super::{Validator, names, root};
 
@@ -19,6 +19,9 @@ impl Validator<'_> {
             if let Some(pods) = &controller.pods {
                 self.labels(&path.key("pods"), pods);
             }
+        }
+        if let Some(acme) = spec.ingress.as_ref().and_then(|i| i.acme.as_ref()) {
+            self.acme(acme);
         }
         if let Some(monitoring) = &spec.monitoring {
             let path = root().key("monitoring");
@@ -39,6 +42,36 @@ impl Validator<'_> {
                     self.peer(&path.key("allow").key(side).index(i), peer, (side == "from").then_some(service));
                 }
             }
+        }
+    }
+
+    fn acme(&mut self, acme: &Acme) {
+        let path = root().key("ingress").key("acme");
+        if self.spec.ingress.as_ref().and_then(|i| i.tls.as_ref()).is_none() {
+            self.push(
+                Diagnostic::error(
+                    "acme-without-tls",
+                    "`ingress.acme` without `ingress.tls`: no issuer is named",
+                    &path,
+                )
+                .on_key()
+                .help("name the ClusterIssuer: `tls: letsencrypt-prod`"),
+            );
+        }
+        let (user, domain) = acme.email.split_once('@').unwrap_or_default();
+        if user.is_empty() || !domain.contains('.') || acme.email.chars().any(char::is_whitespace) {
+            let message = format!("`{}` is not an email address", acme.email);
+            self.push(Diagnostic::error("invalid-value", message, &path.key("email")));
+        }
+        if let Some(server) = &acme.server
+            && !(server.starts_with("https://") && server.len() > "https://".len())
+        {
+            let message = format!("`{server}` is not an https URL of an ACME directory");
+            self.push(
+                Diagnostic::error("invalid-value", message, &path.key("server")).help(
+                    "Let's Encrypt's staging directory is https://acme-staging-v02.api.letsencrypt.org/directory",
+                ),
+            );
         }
     }
 

@@ -31,6 +31,12 @@ pub const DNS_NAMESPACE: &str = "kube-system";
 pub const DNS_POD_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
 /// The name of the namespace-wide policy.
 pub const DEFAULT_DENY: &str = "default-deny";
+/// The label and port of cert-manager's HTTP-01 solver pods, which it runs in
+/// the namespace of the certificate's Ingress.
+pub const ACME_SOLVER_LABEL: (&str, &str) = ("acme.cert-manager.io/http01-solver", "true");
+pub const ACME_SOLVER_PORT: u16 = 8089;
+/// The policy that lets the ingress controller reach them.
+pub const ACME_SOLVER_POLICY: &str = "acme-http01-solver";
 
 /// The phase's NetworkPolicies, unless the phase opts out.
 pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
@@ -38,6 +44,11 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
         return;
     }
     out.push("networkpolicy.yaml", Kind::NetworkPolicy, DEFAULT_DENY, &default_deny(model));
+    if model.ingress.cluster_issuer.is_some()
+        && phase.services.values().any(|s| s.expose.as_ref().is_some_and(|e| e.tls))
+    {
+        out.push("networkpolicy.yaml", Kind::NetworkPolicy, ACME_SOLVER_POLICY, &acme_solver(model));
+    }
     for service in phase.services.values() {
         let policy = service_policy(model, phase, service);
         out.push(&format!("{}-networkpolicy.yaml", service.name), Kind::NetworkPolicy, &service.name, &policy);
@@ -70,6 +81,30 @@ fn default_deny(model: &Model) -> NetworkPolicy {
                 ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
             }]),
             ingress: None,
+        }),
+    }
+}
+
+/// cert-manager answers an HTTP-01 challenge from a solver pod it starts in
+/// this namespace, behind a temporary Ingress: the ingress controller must
+/// reach it, or no certificate is ever issued.
+fn acme_solver(model: &Model) -> NetworkPolicy {
+    let ingress = &model.ingress;
+    NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some(ACME_SOLVER_POLICY.to_owned()),
+            namespace: Some(model.project.clone()),
+            labels: Some(project_labels(model)),
+            ..Default::default()
+        },
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(match_labels([ACME_SOLVER_LABEL])),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![namespace_peer(&ingress.controller_namespace, &ingress.controller_pods)]),
+                ports: Some(tcp_ports(&[ACME_SOLVER_PORT])),
+            }]),
+            egress: None,
         }),
     }
 }
