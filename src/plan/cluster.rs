@@ -31,7 +31,7 @@ pub fn setup(ctx: &Ctx, rb: &mut Runbook) {
     secrets(ctx, rb);
     if ctx.b.target == Target::K8s && new_cluster(ctx) {
         cert_manager(ctx, rb);
-        if !ctx.model.triggers.is_empty() {
+        if !ctx.model.triggers.is_empty() || ctx.model.monitoring.enabled {
             monitoring(ctx, rb);
         }
     }
@@ -339,6 +339,20 @@ fn cert_manager(ctx: &Ctx, rb: &mut Runbook) {
     if ops::hosts(b).is_empty() {
         return;
     }
+    let install = vec![
+        format!(
+            "kubectl apply -f https://github.com/cert-manager/cert-manager/releases/download/{CERT_MANAGER_VERSION}/cert-manager.yaml"
+        ),
+        "kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout=300s".to_owned(),
+    ];
+    if model.ingress.acme.is_some() {
+        // The spec's `ingress.acme`: the ClusterIssuer is among the rendered manifests.
+        let notes = vec![format!(
+            "the ClusterIssuer `{issuer}` comes with the manifests (`ingress.acme`); the Ingresses ask for it, and its certificates are issued only after the DNS move"
+        )];
+        rb.run("Install cert-manager", Some(&manager(b)), install, notes);
+        return;
+    }
     rb.input("ACME_EMAIL", "the e-mail address Let's Encrypt writes to about the certificates");
     let server = if issuer.contains("staging") {
         "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -349,44 +363,58 @@ fn cert_manager(ctx: &Ctx, rb: &mut Runbook) {
         "cat > cluster-issuer.yaml <<EOF\napiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: {issuer}\nspec:\n  acme:\n    server: {server}\n    email: $ACME_EMAIL\n    privateKeySecretRef:\n      name: {issuer}-account-key\n    solvers:\n    - http01:\n        ingress:\n          ingressClassName: {}\nEOF",
         model.ingress.class
     );
-    let commands = vec![
-        format!(
-            "kubectl apply -f https://github.com/cert-manager/cert-manager/releases/download/{CERT_MANAGER_VERSION}/cert-manager.yaml"
-        ),
-        "kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout=300s".to_owned(),
+    let mut commands = install;
+    commands.extend([
         manifest,
         // The webhook may still be starting: retry the apply.
         wait_until("kubectl apply -f cluster-issuer.yaml", 12, 10, ""),
-    ];
+    ]);
     let notes = vec![format!(
         "the Ingresses ask for the ClusterIssuer `{issuer}` (cert-manager.io/cluster-issuer); its certificates are issued only after the DNS move"
     )];
     rb.run(format!("Install cert-manager and the ClusterIssuer {issuer}"), Some(&manager(b)), commands, notes);
 }
 
-/// Step: the exporters the alert rules read, and the rules themselves.
+/// Step: the exporters the alert rules read, and the rules themselves. With
+/// the spec's `monitoring:`, the release and namespace are the spec's and the
+/// rules come with the manifests (a PrometheusRule labelled for the
+/// release), so the chart gets none of its own.
 fn monitoring(ctx: &Ctx, rb: &mut Runbook) {
     let (model, b) = (ctx.model, ctx.b);
     let mut commands = vec![
         "command -v helm > /dev/null || curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3 | sh".to_owned(),
         "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update".to_owned(),
     ];
-    let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
+    let stack = &model.monitoring;
+    let (release, namespace, values) = if stack.enabled {
+        (stack.release.as_str(), stack.namespace.as_str(), String::new())
+    } else {
+        let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
+        commands.push(format!(
+            "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
+            model.project
+        ));
+        ("monitoring", "monitoring", " --values monitoring-values.yaml".to_owned())
+    };
     commands.push(format!(
-        "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
-        model.project
+        "KUBECONFIG=/etc/rancher/k3s/k3s.yaml helm upgrade --install {} prometheus-community/kube-prometheus-stack \
+         --namespace {} --create-namespace{values} --set kubeEtcd.enabled=false --set kubeControllerManager.enabled=false \
+         --set kubeScheduler.enabled=false --set kubeProxy.enabled=false --wait --timeout 15m",
+        word(release),
+        word(namespace)
     ));
-    commands.push(
-        "KUBECONFIG=/etc/rancher/k3s/k3s.yaml helm upgrade --install monitoring prometheus-community/kube-prometheus-stack \
-         --namespace monitoring --create-namespace --values monitoring-values.yaml --set kubeEtcd.enabled=false --set kubeControllerManager.enabled=false \
-         --set kubeScheduler.enabled=false --set kubeProxy.enabled=false --wait --timeout 15m"
-            .to_owned(),
-    );
-    let notes = vec![
+    let mut notes = vec![
         "kube-prometheus-stack: Prometheus, node-exporter (node cpu, memory, disk), the kubelet's cAdvisor (containers) and kube-state-metrics (replicas), which the alert rules read".to_owned(),
         "K3s runs etcd, the scheduler, the controller manager and kube-proxy inside one process: their scrapes are off".to_owned(),
-        format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each)"),
     ];
+    notes.push(if stack.enabled {
+        format!(
+            "the alert rules (PrometheusRule {}) and the ServiceMonitors come with the manifests, labelled `release: {release}`, which the chart's default selectors match",
+            k8s::monitoring::rule_name(model)
+        )
+    } else {
+        format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each: name the stack with `monitoring:` in the spec)")
+    });
     rb.run("Install the monitoring stack and the alert rules", Some(&manager(b)), commands, notes);
 }
 
