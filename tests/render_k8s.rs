@@ -704,3 +704,29 @@ fn custom_resources_are_checked_strictly() {
         }
     }
 }
+
+/// A pod pulling from a registry the spec gives a `pull_secret` for lists
+/// that Secret in `imagePullSecrets`; no other pod lists one.
+#[test]
+fn pods_from_a_private_registry_get_its_pull_secret() {
+    let mut with_secret = 0;
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
+            let docs = documents(&topo::target::render(&compiled.model, phase, Target::K8s).stream());
+            for service in phase.services.values() {
+                let kind = match (service.global, service.stateful) {
+                    (true, _) => "DaemonSet",
+                    (false, true) => "StatefulSet",
+                    (false, false) => "Deployment",
+                };
+                let pod = get(find(&docs, kind, &service.name), "spec.template.spec");
+                let expected = compiled.model.registries.get(topo::target::image_registry(&service.image));
+                let listed = get(pod, "imagePullSecrets.0.name").as_str();
+                assert_eq!(listed, expected.map(String::as_str), "{} {}", path.display(), service.name);
+                with_secret += usize::from(listed.is_some());
+            }
+        }
+    }
+    assert!(with_secret >= 5, "finanzas and every-field pull from private registries");
+}

@@ -38,6 +38,8 @@ pub struct Model {
     pub metrics: AppMetrics,
     /// Where kube-prometheus-stack runs (Kubernetes phases).
     pub monitoring: Monitoring,
+    /// Registry host → the name of its pull Secret (Kubernetes `imagePullSecrets`).
+    pub registries: BTreeMap<String, String>,
     /// Phases in growth order.
     pub phases: Vec<Phase>,
 }
@@ -372,6 +374,7 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         triggers: spec.triggers.iter().map(resolve_trigger).collect(),
         metrics: resolve_metrics(spec.metrics.as_ref()),
         monitoring,
+        registries: spec.registries.iter().map(|(host, r)| (host.clone(), r.pull_secret.clone())).collect(),
         phases,
     }
 }

@@ -4,9 +4,9 @@
 //! the spec's ClusterIssuer, the kube-prometheus-stack exporters). Also the
 //! nodes a cluster loses.
 
-use crate::model::{Node, Phase};
+use crate::model::{Model, Node, Phase};
 use crate::spec::{Role, SecretsAs, Target};
-use crate::target::{docker, k8s};
+use crate::target::{docker, image_registry, k8s};
 
 use super::ops::{self, RENDER_DIR, manager};
 use super::steps::{Ctx, Runbook, wait_until, word};
@@ -28,6 +28,7 @@ pub fn setup(ctx: &Ctx, rb: &mut Runbook) {
     }
     labels(ctx, rb);
     registry_login(ctx, rb);
+    pull_secrets(ctx, rb);
     secrets(ctx, rb);
     if ctx.b.target == Target::K8s && new_cluster(ctx) {
         cert_manager(ctx, rb);
@@ -123,15 +124,17 @@ fn swarm_role(role: Role) -> &'static str {
 }
 
 /// The registries the phase's images come from that need a login, sorted:
-/// an image's first path component when it has a dot or a colon (or is `localhost`).
-pub fn private_registries(phase: &Phase) -> Vec<String> {
+/// an image's first path component when it has a dot or a colon (or is
+/// `localhost`) and is not a public registry, and any registry the spec
+/// gives pull credentials for (`registries:`, Docker Hub's private images).
+pub fn private_registries(model: &Model, phase: &Phase) -> Vec<String> {
     let mut hosts: Vec<String> = phase
         .services
         .values()
         .filter_map(|s| {
-            let (first, _) = s.image.split_once('/')?;
-            let host = first.contains(['.', ':']) || first == "localhost";
-            (host && !PUBLIC_REGISTRIES.contains(&first)).then(|| first.to_owned())
+            let host = image_registry(&s.image);
+            let private = host != "docker.io" && !PUBLIC_REGISTRIES.contains(&host);
+            (private || model.registries.contains_key(host)).then(|| host.to_owned())
         })
         .collect();
     hosts.sort();
@@ -169,7 +172,7 @@ fn k3s(ctx: &Ctx, rb: &mut Runbook) {
     let joining = joining(ctx);
     let new = new_cluster(ctx);
     let first = manager(ctx.b);
-    let hosts = private_registries(ctx.b);
+    let hosts = private_registries(ctx.model, ctx.b);
     const TOKEN: &str = "cat /var/lib/rancher/k3s/server/node-token";
     let notes = vec!["as root; registries.yaml first: K3s reads it when it starts".to_owned()];
     let step = if new {
@@ -264,8 +267,8 @@ fn wait_nodes(target: Target, names: &[String]) -> Vec<String> {
 /// Step: the Docker manager logs in to each private registry (compose and Swarm).
 fn registry_login(ctx: &Ctx, rb: &mut Runbook) {
     let (a, b) = (ctx.a, ctx.b);
-    let hosts = private_registries(b);
-    let before = private_registries(a);
+    let hosts = private_registries(ctx.model, b);
+    let before = private_registries(ctx.model, a);
     let needed = b.target != Target::K8s
         && !hosts.is_empty()
         && (a.target != b.target || new_cluster(ctx) || hosts.iter().any(|h| !before.contains(h)));
@@ -283,6 +286,39 @@ fn registry_login(ctx: &Ctx, rb: &mut Runbook) {
     let notes =
         vec![format!("the images come from {}; skip this step if it serves them without a login", hosts.join(", "))];
     rb.run(format!("Log in to {} on {}", hosts.join(", "), manager(b)), Some(&manager(b)), commands, notes);
+}
+
+/// Step (Kubernetes): the `docker-registry` Secret of each registry the spec
+/// names a `pull_secret` for, which the pods pulling from it list in
+/// `imagePullSecrets` (registries.yaml gives K3s's own nodes the login too;
+/// the Secret works on any cluster).
+fn pull_secrets(ctx: &Ctx, rb: &mut Runbook) {
+    let (model, a, b) = (ctx.model, ctx.a, ctx.b);
+    if b.target != Target::K8s {
+        return;
+    }
+    let hosts = private_registries(model, b);
+    let before = if a.target == Target::K8s && !new_cluster(ctx) { private_registries(model, a) } else { Vec::new() };
+    let mut commands = Vec::new();
+    for (index, host) in hosts.iter().enumerate() {
+        let Some(secret) = model.registries.get(host).filter(|_| !before.contains(host)) else { continue };
+        let (user, password) = registry_vars(rb, &hosts, index);
+        commands.push(format!(
+            "kubectl create secret docker-registry {} --namespace {} --docker-server={} \\\n  --docker-username=\"${user}\" --docker-password=\"${password}\" --dry-run=client -o yaml | kubectl apply -f -",
+            word(secret),
+            word(&model.project),
+            word(host)
+        ));
+    }
+    if commands.is_empty() {
+        return;
+    }
+    commands.insert(
+        0,
+        format!("kubectl create namespace {} --dry-run=client -o yaml | kubectl apply -f -", word(&model.project)),
+    );
+    let notes = vec!["the pods that pull from these registries list the Secrets in imagePullSecrets; the values come from this shell's environment, none is written to a file".to_owned()];
+    rb.run("Create the registry pull secrets", Some(&manager(b)), commands, notes);
 }
 
 /// Step: the secrets the new target stores itself (a Kubernetes Secret, Swarm secrets as files).

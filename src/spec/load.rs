@@ -64,6 +64,7 @@ impl Decode for Spec {
         let triggers = f.opt(d, "triggers").unwrap_or_default();
         let metrics = f.opt(d, "metrics");
         let monitoring = f.opt(d, "monitoring");
+        let registries = f.opt(d, "registries").unwrap_or_default();
         let services = f.req(d, "services");
         f.finish(d);
         Some(Spec {
@@ -75,6 +76,7 @@ impl Decode for Spec {
             triggers,
             metrics,
             monitoring,
+            registries,
             services: services?,
         })
     }
@@ -279,6 +281,17 @@ impl Decode for Ingress {
         let acme = f.opt(d, "acme");
         f.finish(d);
         Some(Ingress { class, tls, controller, acme })
+    }
+}
+
+impl Decode for super::Registry {
+    const EXPECTED: &'static str = "a registry's pull credentials (`pull_secret`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "registry")?;
+        let pull_secret = f.req(d, "pull_secret");
+        f.finish(d);
+        Some(super::Registry { pull_secret: pull_secret? })
     }
 }
 

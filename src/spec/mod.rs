@@ -44,6 +44,9 @@ pub struct Spec {
     pub metrics: Option<Metrics>,
     /// Where kube-prometheus-stack runs, for the ServiceMonitors, PrometheusRules and NetworkPolicies of Kubernetes phases.
     pub monitoring: Option<Monitoring>,
+    /// Private registries, by host (`registry.example.com`, `docker.io` for Docker Hub): the pull credentials the images from each need.
+    #[serde(default)]
+    pub registries: BTreeMap<String, Registry>,
     /// The services, by name. A name is a DNS-1035 label (starts with a letter), because it becomes a Kubernetes Service.
     pub services: BTreeMap<String, Service>,
 }
@@ -154,6 +157,14 @@ pub struct Ingress {
     pub controller: Option<IngressController>,
     /// Kubernetes: render the cert-manager ClusterIssuer that `tls` names, for this ACME account (opt-in; without it the issuer must exist).
     pub acme: Option<Acme>,
+}
+
+/// A registry's pull credentials: only the name of where they are kept, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema, Serialize)]
+#[schemars(deny_unknown_fields)]
+pub struct Registry {
+    /// Kubernetes: the `docker-registry` Secret every pod pulling from this registry lists in `imagePullSecrets` (the plan's steps create it with `kubectl create secret docker-registry`).
+    pub pull_secret: String,
 }
 
 /// An ACME account for cert-manager's ClusterIssuer, answering HTTP-01 challenges through the ingress class.

@@ -26,8 +26,8 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace, NodeAffinity, NodeSelector,
-    NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, LocalObjectReference, Namespace, NodeAffinity,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
     Probe as K8sProbe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service as K8sService,
     ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume as K8sVolume, VolumeMount,
@@ -49,7 +49,7 @@ use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
 use super::images::{self, Family};
 
-use super::{Document, Rendered, image_is_pinned, image_tag, service_path, to_yaml};
+use super::{Document, Rendered, image_is_pinned, image_registry, image_tag, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -759,6 +759,10 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             node_selector,
             affinity,
             topology_spread_constraints: spread,
+            image_pull_secrets: model
+                .registries
+                .get(image_registry(&service.image))
+                .map(|name| vec![LocalObjectReference { name: name.clone() }]),
             ..Default::default()
         }),
     }

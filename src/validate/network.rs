@@ -33,6 +33,23 @@ impl Validator<'_> {
                 self.push(Diagnostic::error("invalid-label", message, &path.key("release")));
             }
         }
+        for (host, registry) in &spec.registries {
+            let path = root().key("registries").key(host);
+            if host.is_empty() || host.contains(['/', '@']) || host.chars().any(char::is_whitespace) {
+                self.push(
+                    Diagnostic::error("invalid-name", format!("`{host}` is not a registry host"), &path)
+                        .on_key()
+                        .help("write the host as images name it: `registry.example.com`, `registry.example.com:5000`"),
+                );
+            }
+            if let Some(why) = names::dns1123_label(&registry.pull_secret) {
+                self.push(Diagnostic::error(
+                    "invalid-name",
+                    format!("pull secret `{}` {why}", registry.pull_secret),
+                    &path.key("pull_secret"),
+                ));
+            }
+        }
         for (name, service) in &spec.services {
             let path = root().key("services").key(name);
             self.metrics_port(&path, service);
