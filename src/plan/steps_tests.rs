@@ -343,3 +343,15 @@ fn a_private_registry_gets_its_pull_secret_before_the_deploy() {
     // The same variables as registries.yaml: one login for both.
     assert!(commands(&m, step(&m, "Install the K3s server on node-1"))[1].contains("\"$REGISTRY_PASSWORD\""));
 }
+
+#[test]
+fn with_ingress_acme_the_issuer_comes_with_the_manifests() {
+    let certresolver = "    certresolver: letsencrypt          # Dokploy's Traefik certresolver\n";
+    let spec = FINANZAS.replace(certresolver, &format!("{certresolver}  acme: {{ email: ops@tudominio.cloud }}\n"));
+    assert_ne!(spec, FINANZAS);
+    let m = migrate(&spec, 2, 3);
+    let install = step(&m, "Install cert-manager");
+    assert!(!has_step(&m, "ClusterIssuer letsencrypt-prod"), "no second ClusterIssuer: {:#?}", m.steps);
+    assert!(commands(&m, install).iter().all(|c| !c.contains("kind: ClusterIssuer")));
+    assert!(install < step(&m, "Deploy phase 3"), "the CRDs exist before the manifests are applied");
+}
