@@ -75,8 +75,9 @@ fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-const KIND_ORDER: [&str; 11] = [
+const KIND_ORDER: [&str; 15] = [
     "Namespace",
+    "ClusterIssuer",
     "ConfigMap",
     "PersistentVolumeClaim",
     "Deployment",
@@ -87,6 +88,9 @@ const KIND_ORDER: [&str; 11] = [
     "Middleware",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
+    "NetworkPolicy",
+    "ServiceMonitor",
+    "PrometheusRule",
 ];
 
 #[test]
@@ -152,7 +156,8 @@ fn objects_follow_the_rules_for_every_spec() {
             // Secrets are only referenced.
             assert!(docs.iter().all(|d| str_at(d, "kind") != "Secret"), "{at}: a Secret object");
             for doc in &docs {
-                if str_at(doc, "kind") != "Namespace" {
+                // Namespace and ClusterIssuer are cluster-scoped.
+                if !["Namespace", "ClusterIssuer"].contains(&str_at(doc, "kind")) {
                     assert_eq!(str_at(doc, "metadata.namespace"), compiled.model.project, "{at}");
                     assert_eq!(str_at(doc, "metadata.labels.app.kubernetes.io/managed-by"), "topo", "{at}");
                 }
@@ -396,7 +401,11 @@ services:
     let rendered = render(&compiled, 1);
     let docs = documents(&rendered.stream());
     let kinds: Vec<&str> = docs.iter().map(|d| str_at(d, "kind")).collect();
-    assert_eq!(kinds, ["Namespace", "DaemonSet", "Service"], "no Deployment, HPA or PDB");
+    assert_eq!(
+        kinds,
+        ["Namespace", "DaemonSet", "Service", "NetworkPolicy", "NetworkPolicy"],
+        "no Deployment, HPA or PDB"
+    );
     let set = find(&docs, "DaemonSet", "agent");
     assert_eq!(str_at(set, "apiVersion"), "apps/v1");
     assert!(get(set, "spec").get("replicas").is_none());
@@ -443,7 +452,7 @@ fn out_dir_holds_one_file_per_object_and_a_kustomization_that_builds() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("wrote 20 files"), "{stderr}");
+    assert!(stderr.contains("wrote 29 files"), "{stderr}");
     assert!(out.join("backend-hpa.yaml").is_file() && out.join("postgres-statefulset.yaml").is_file());
     let built = validators::kubectl_kustomize(&out).unwrap();
     let input = validators::TempInput::new("built.yaml", &built).unwrap();
@@ -479,11 +488,10 @@ fn render_fails_cleanly() {
 /// Checkov's findings on the finanzas cluster, each skipped for a stated
 /// reason (README, "Checkov findings"). Any other finding fails the test, and
 /// so does a skipped check that no longer fires.
-const CHECKOV_EXPLAINED: [(&str, &str); 7] = [
+const CHECKOV_EXPLAINED: [(&str, &str); 6] = [
     ("CKV_K8S_43", "images are pinned by tag; a digest is the spec's choice (`image: app@sha256:…`)"),
     ("CKV_K8S_15", "IfNotPresent for a pinned tag, Always only for latest or no tag"),
     ("CKV_K8S_40", "the UID is the image's own (999 for postgres and redis); set run_as_user to change it"),
-    ("CKV2_K8S_6", "no NetworkPolicy: topo does not know every caller of a service (monitoring, jobs)"),
     ("CKV_K8S_35", "secrets reach the app as env vars, which is what the services read"),
     ("CKV_K8S_8", "a service without `health` (the BullMQ worker) gets no liveness probe"),
     ("CKV_K8S_9", "a service without `health` (the BullMQ worker) gets no readiness probe"),
@@ -591,4 +599,134 @@ fn tls_ingresses_redirect_plain_http_through_a_traefik_middleware() {
     bad["spec"]["redirectScheme"]["permanent"] = Value::String("yes".into());
     let bad = serde_norway::to_string(&bad).unwrap();
     assert!(validators::split_custom_resources(&bad).is_err(), "the vendored schema rejects a string for a boolean");
+}
+
+/// With `monitoring:`, kube-prometheus-stack's objects: a PrometheusRule with
+/// exactly the rules the rules target writes for the phase, a ServiceMonitor
+/// for each service with `metrics` that selects its Service by a port the
+/// Service has, both labelled `release: <the release>`; without it, none.
+#[test]
+fn monitoring_objects_carry_the_rules_and_the_release_label() {
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
+            let at = format!("{} phase {}", path.display(), phase.number);
+            let stream = topo::target::render(&compiled.model, phase, Target::K8s).stream();
+            let docs = documents(&stream);
+            let of_kind = |kind: &str| docs.iter().filter(|d| str_at(d, "kind") == kind).count();
+            let monitoring = &compiled.model.monitoring;
+            if !monitoring.enabled {
+                assert_eq!(of_kind("PrometheusRule") + of_kind("ServiceMonitor"), 0, "{at}");
+                continue;
+            }
+            let rule = find(&docs, "PrometheusRule", &format!("{}-alerts", compiled.model.project));
+            assert_eq!(str_at(rule, "metadata.labels.release"), monitoring.release, "{at}");
+            let rules = topo::target::render_output(&compiled.model, phase, topo::target::Output::Rules);
+            let file: Value = serde_norway::from_str(&rules.documents[0].yaml).unwrap();
+            assert_eq!(get(rule, "spec.groups"), get(&file, "groups"), "{at}: the rules target's rules");
+            assert!(get(rule, "spec.groups.0.rules").as_sequence().is_some_and(|r| !r.is_empty()), "{at}");
+            let with_metrics: Vec<_> = phase.services.values().filter(|s| s.metrics.is_some()).collect();
+            assert_eq!(of_kind("ServiceMonitor"), with_metrics.len(), "{at}");
+            for service in with_metrics {
+                let monitor = find(&docs, "ServiceMonitor", &service.name);
+                assert_eq!(str_at(monitor, "metadata.labels.release"), monitoring.release, "{at}");
+                let k8s_service = find(&docs, "Service", &service.name);
+                for (key, value) in get(monitor, "spec.selector.matchLabels").as_mapping().unwrap() {
+                    assert_eq!(get(k8s_service, "metadata.labels").get(key), Some(value), "{at}: selects the Service");
+                }
+                let port = str_at(monitor, "spec.endpoints.0.port");
+                let ports = get(k8s_service, "spec.ports").as_sequence().unwrap();
+                assert!(ports.iter().any(|p| str_at(p, "name") == port), "{at}: {port} is a port of the Service");
+                assert_eq!(str_at(monitor, "spec.endpoints.0.path"), service.metrics.as_ref().unwrap().path);
+            }
+        }
+    }
+    let compiled = compile(&root().join("specs/finanzas.yaml"));
+    assert!(compiled.model.monitoring.enabled, "finanzas runs kube-prometheus-stack");
+    let text = fs_err::read_to_string(root().join("specs/finanzas.yaml")).unwrap();
+    let text = text.replace("release: kube-prometheus-stack }", "release: prom }");
+    let docs = documents(&render(&compile_text(&text), 3).stream());
+    assert_eq!(str_at(find(&docs, "ServiceMonitor", "backend"), "metadata.labels.release"), "prom");
+    assert_eq!(str_at(find(&docs, "PrometheusRule", "finanzas-alerts"), "metadata.labels.release"), "prom");
+}
+
+/// Every custom resource kind that has a vendored schema is emitted by some
+/// shipped spec, and the check of it is as strict as kubernetes-validate's of
+/// a built-in kind: an unknown field at the top, in `spec` or in `metadata`,
+/// a missing name, a wrong type or another kind's apiVersion are all refused.
+#[test]
+fn custom_resources_are_checked_strictly() {
+    let mut examples: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
+            for doc in documents(&topo::target::render(&compiled.model, phase, Target::K8s).stream()) {
+                let kind = str_at(&doc, "kind").to_owned();
+                if validators::CUSTOM_RESOURCES.iter().any(|(_, k, _)| *k == kind) {
+                    examples.entry(kind).or_insert(doc);
+                }
+            }
+        }
+    }
+    let mut kinds: Vec<&str> = validators::CUSTOM_RESOURCES.iter().map(|(_, k, _)| *k).collect();
+    kinds.sort_unstable();
+    assert_eq!(examples.keys().map(String::as_str).collect::<Vec<_>>(), kinds, "each vendored kind is emitted");
+    let check = |doc: &Value| {
+        let input = validators::TempInput::new("custom.yaml", &serde_norway::to_string(doc).unwrap()).unwrap();
+        validators::kubernetes_validate(input.path())
+    };
+    for (kind, doc) in &examples {
+        check(doc).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut mutants: Vec<(&str, Value)> = Vec::new();
+        let mut top = doc.clone();
+        top["bogus"] = Value::from(1);
+        mutants.push(("an unknown top-level field", top));
+        let mut in_spec = doc.clone();
+        in_spec["spec"]["bogus"] = Value::from(1);
+        mutants.push(("an unknown field in spec", in_spec));
+        let mut in_meta = doc.clone();
+        in_meta["metadata"]["labelz"] = Value::from("x");
+        mutants.push(("an unknown field in metadata", in_meta));
+        let mut bad_labels = doc.clone();
+        bad_labels["metadata"]["labels"] = Value::from("x");
+        mutants.push(("labels that are not a map", bad_labels));
+        let mut nameless = doc.clone();
+        nameless["metadata"].as_mapping_mut().unwrap().remove("name");
+        mutants.push(("no metadata.name", nameless));
+        let mut other_version = doc.clone();
+        other_version["apiVersion"] = Value::from(format!("{}9", str_at(doc, "apiVersion")));
+        mutants.push(("an apiVersion without a schema", other_version));
+        let mut wrong_type = doc.clone();
+        wrong_type["spec"] = Value::from("x");
+        mutants.push(("a spec that is not an object", wrong_type));
+        for (what, mutant) in mutants {
+            assert!(check(&mutant).is_err(), "{kind} with {what} passed");
+        }
+    }
+}
+
+/// A pod pulling from a registry the spec gives a `pull_secret` for lists
+/// that Secret in `imagePullSecrets`; no other pod lists one.
+#[test]
+fn pods_from_a_private_registry_get_its_pull_secret() {
+    let mut with_secret = 0;
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
+            let docs = documents(&topo::target::render(&compiled.model, phase, Target::K8s).stream());
+            for service in phase.services.values() {
+                let kind = match (service.global, service.stateful) {
+                    (true, _) => "DaemonSet",
+                    (false, true) => "StatefulSet",
+                    (false, false) => "Deployment",
+                };
+                let pod = get(find(&docs, kind, &service.name), "spec.template.spec");
+                let expected = compiled.model.registries.get(topo::target::image_registry(&service.image));
+                let listed = get(pod, "imagePullSecrets.0.name").as_str();
+                assert_eq!(listed, expected.map(String::as_str), "{} {}", path.display(), service.name);
+                with_secret += usize::from(listed.is_some());
+            }
+        }
+    }
+    assert!(with_secret >= 5, "finanzas and every-field pull from private registries");
 }

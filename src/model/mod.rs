@@ -36,6 +36,10 @@ pub struct Model {
     pub triggers: Vec<Trigger>,
     /// The names of the application metrics that built-in triggers query.
     pub metrics: AppMetrics,
+    /// Where kube-prometheus-stack runs (Kubernetes phases).
+    pub monitoring: Monitoring,
+    /// Registry host → the name of its pull Secret (Kubernetes `imagePullSecrets`).
+    pub registries: BTreeMap<String, String>,
     /// Phases in growth order.
     pub phases: Vec<Phase>,
 }
@@ -53,6 +57,45 @@ pub struct Ingress {
     pub cluster_issuer: Option<String>,
     /// Traefik certresolver for compose and Swarm targets; `None` without TLS.
     pub certresolver: Option<String>,
+    /// The ingress controller's namespace and pod labels (empty: every pod of it), for NetworkPolicies.
+    pub controller_namespace: String,
+    pub controller_pods: BTreeMap<String, String>,
+    /// The ACME account of the ClusterIssuer topo renders (`ingress.acme`); none: the issuer exists already.
+    pub acme: Option<Acme>,
+}
+
+/// Let's Encrypt's production ACME directory.
+pub const DEFAULT_ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Acme {
+    pub email: String,
+    pub server: String,
+}
+
+/// Where K3s runs its Traefik and CoreDNS.
+pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "kube-system";
+/// The label of the pods of K3s' Traefik (its Helm chart's `app.kubernetes.io/name`).
+pub const TRAEFIK_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "traefik");
+pub const DEFAULT_MONITORING_NAMESPACE: &str = "monitoring";
+pub const DEFAULT_MONITORING_RELEASE: &str = "kube-prometheus-stack";
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// kube-prometheus-stack's place.
+#[derive(Clone, Debug, Serialize)]
+pub struct Monitoring {
+    /// The spec names the stack (`monitoring:`): render the PrometheusRule and ServiceMonitors its CRDs define.
+    pub enabled: bool,
+    pub namespace: String,
+    /// The Helm release name: the `release` label its selectors want.
+    pub release: String,
+}
+
+/// Where a service serves its metrics.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricsEndpoint {
+    pub port: Port,
+    pub path: String,
 }
 
 /// Application metric names; the defaults are the Prometheus client libraries' usual names.
@@ -97,6 +140,8 @@ pub struct Phase {
     pub headroom: Percent,
     /// Swarm: encrypt the overlay network between nodes (the spec's `encrypt_network`, else whether the phase has several nodes).
     pub encrypt_network: bool,
+    /// Kubernetes: render NetworkPolicies (the spec's `network_policies`, default `true`).
+    pub network_policies: bool,
     pub nodes: BTreeMap<String, Node>,
     pub services: BTreeMap<String, Service>,
 }
@@ -145,6 +190,9 @@ pub struct Service {
     pub placement: Placement,
     pub security: Security,
     pub stop_grace_period: Duration,
+    pub metrics: Option<MetricsEndpoint>,
+    /// Traffic beyond `depends_on` (Kubernetes NetworkPolicies).
+    pub allow: spec::Allow,
 }
 
 impl Service {
@@ -286,11 +334,29 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         Some(spec::Tls::Split(names)) => (Some(names.cluster_issuer.clone()), Some(names.certresolver.clone())),
         None => (None, None),
     };
+    let class = spec.ingress.as_ref().and_then(|i| i.class.clone()).unwrap_or_else(|| DEFAULT_INGRESS_CLASS.to_owned());
+    let controller = spec.ingress.as_ref().and_then(|i| i.controller.clone()).unwrap_or_default();
+    let default_pods = if class == DEFAULT_INGRESS_CLASS {
+        BTreeMap::from([(TRAEFIK_POD_LABEL.0.to_owned(), TRAEFIK_POD_LABEL.1.to_owned())])
+    } else {
+        BTreeMap::new()
+    };
     let ingress = Ingress {
-        class: spec.ingress.as_ref().and_then(|i| i.class.clone()).unwrap_or_else(|| DEFAULT_INGRESS_CLASS.to_owned()),
+        class,
         cluster_issuer,
         certresolver,
+        controller_namespace: controller.namespace.unwrap_or_else(|| DEFAULT_CONTROLLER_NAMESPACE.to_owned()),
+        controller_pods: controller.pods.unwrap_or(default_pods),
+        acme: spec.ingress.as_ref().and_then(|i| i.acme.as_ref()).map(|a| Acme {
+            email: a.email.clone(),
+            server: a.server.clone().unwrap_or_else(|| DEFAULT_ACME_SERVER.to_owned()),
+        }),
     };
+    let monitoring = Monitoring {
+        enabled: spec.monitoring.is_some(),
+        ..resolve_monitoring(spec.monitoring.clone().unwrap_or_default())
+    };
+
     let mut secrets = spec.secrets.clone();
     secrets.sort();
     secrets.dedup();
@@ -307,7 +373,17 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         secrets,
         triggers: spec.triggers.iter().map(resolve_trigger).collect(),
         metrics: resolve_metrics(spec.metrics.as_ref()),
+        monitoring,
+        registries: spec.registries.iter().map(|(host, r)| (host.clone(), r.pull_secret.clone())).collect(),
         phases,
+    }
+}
+
+fn resolve_monitoring(monitoring: spec::Monitoring) -> Monitoring {
+    Monitoring {
+        enabled: true,
+        namespace: monitoring.namespace.unwrap_or_else(|| DEFAULT_MONITORING_NAMESPACE.to_owned()),
+        release: monitoring.release.unwrap_or_else(|| DEFAULT_MONITORING_RELEASE.to_owned()),
     }
 }
 
@@ -388,6 +464,7 @@ fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_availa
         target: phase.target,
         headroom: phase.headroom.unwrap_or_else(|| Percent::from_whole(DEFAULT_HEADROOM)),
         encrypt_network: phase.encrypt_network.unwrap_or(nodes.len() > 1),
+        network_policies: phase.network_policies.unwrap_or(true),
         nodes,
         services,
     }
@@ -470,6 +547,12 @@ fn resolve_service(
         })
         .collect();
 
+    // Validation guarantees the port is one of the service's.
+    let metrics = service.metrics.as_ref().and_then(|m| {
+        let number = m.port.or(main_port)?;
+        let port = ports.iter().find(|p| p.number == number)?.clone();
+        Some(MetricsEndpoint { port, path: m.path.clone().unwrap_or_else(|| DEFAULT_METRICS_PATH.to_owned()) })
+    });
     let security = service.security.clone().unwrap_or_default();
     Service {
         name: name.to_owned(),
@@ -501,6 +584,8 @@ fn resolve_service(
             writable: security.writable,
         },
         stop_grace_period: service.stop_grace_period.unwrap_or(DEFAULT_STOP_GRACE),
+        metrics,
+        allow: service.allow.clone().unwrap_or_default(),
     }
 }
 

@@ -4,9 +4,9 @@
 //! the spec's ClusterIssuer, the kube-prometheus-stack exporters). Also the
 //! nodes a cluster loses.
 
-use crate::model::{Node, Phase};
+use crate::model::{Model, Node, Phase};
 use crate::spec::{Role, SecretsAs, Target};
-use crate::target::{docker, k8s};
+use crate::target::{docker, image_registry, k8s};
 
 use super::ops::{self, RENDER_DIR, manager};
 use super::steps::{Ctx, Runbook, wait_until, word};
@@ -28,10 +28,11 @@ pub fn setup(ctx: &Ctx, rb: &mut Runbook) {
     }
     labels(ctx, rb);
     registry_login(ctx, rb);
+    pull_secrets(ctx, rb);
     secrets(ctx, rb);
     if ctx.b.target == Target::K8s && new_cluster(ctx) {
         cert_manager(ctx, rb);
-        if !ctx.model.triggers.is_empty() {
+        if !ctx.model.triggers.is_empty() || ctx.model.monitoring.enabled {
             monitoring(ctx, rb);
         }
     }
@@ -123,15 +124,17 @@ fn swarm_role(role: Role) -> &'static str {
 }
 
 /// The registries the phase's images come from that need a login, sorted:
-/// an image's first path component when it has a dot or a colon (or is `localhost`).
-pub fn private_registries(phase: &Phase) -> Vec<String> {
+/// an image's first path component when it has a dot or a colon (or is
+/// `localhost`) and is not a public registry, and any registry the spec
+/// gives pull credentials for (`registries:`, Docker Hub's private images).
+pub fn private_registries(model: &Model, phase: &Phase) -> Vec<String> {
     let mut hosts: Vec<String> = phase
         .services
         .values()
         .filter_map(|s| {
-            let (first, _) = s.image.split_once('/')?;
-            let host = first.contains(['.', ':']) || first == "localhost";
-            (host && !PUBLIC_REGISTRIES.contains(&first)).then(|| first.to_owned())
+            let host = image_registry(&s.image);
+            let private = host != "docker.io" && !PUBLIC_REGISTRIES.contains(&host);
+            (private || model.registries.contains_key(host)).then(|| host.to_owned())
         })
         .collect();
     hosts.sort();
@@ -169,7 +172,7 @@ fn k3s(ctx: &Ctx, rb: &mut Runbook) {
     let joining = joining(ctx);
     let new = new_cluster(ctx);
     let first = manager(ctx.b);
-    let hosts = private_registries(ctx.b);
+    let hosts = private_registries(ctx.model, ctx.b);
     const TOKEN: &str = "cat /var/lib/rancher/k3s/server/node-token";
     let notes = vec!["as root; registries.yaml first: K3s reads it when it starts".to_owned()];
     let step = if new {
@@ -264,8 +267,8 @@ fn wait_nodes(target: Target, names: &[String]) -> Vec<String> {
 /// Step: the Docker manager logs in to each private registry (compose and Swarm).
 fn registry_login(ctx: &Ctx, rb: &mut Runbook) {
     let (a, b) = (ctx.a, ctx.b);
-    let hosts = private_registries(b);
-    let before = private_registries(a);
+    let hosts = private_registries(ctx.model, b);
+    let before = private_registries(ctx.model, a);
     let needed = b.target != Target::K8s
         && !hosts.is_empty()
         && (a.target != b.target || new_cluster(ctx) || hosts.iter().any(|h| !before.contains(h)));
@@ -283,6 +286,39 @@ fn registry_login(ctx: &Ctx, rb: &mut Runbook) {
     let notes =
         vec![format!("the images come from {}; skip this step if it serves them without a login", hosts.join(", "))];
     rb.run(format!("Log in to {} on {}", hosts.join(", "), manager(b)), Some(&manager(b)), commands, notes);
+}
+
+/// Step (Kubernetes): the `docker-registry` Secret of each registry the spec
+/// names a `pull_secret` for, which the pods pulling from it list in
+/// `imagePullSecrets` (registries.yaml gives K3s's own nodes the login too;
+/// the Secret works on any cluster).
+fn pull_secrets(ctx: &Ctx, rb: &mut Runbook) {
+    let (model, a, b) = (ctx.model, ctx.a, ctx.b);
+    if b.target != Target::K8s {
+        return;
+    }
+    let hosts = private_registries(model, b);
+    let before = if a.target == Target::K8s && !new_cluster(ctx) { private_registries(model, a) } else { Vec::new() };
+    let mut commands = Vec::new();
+    for (index, host) in hosts.iter().enumerate() {
+        let Some(secret) = model.registries.get(host).filter(|_| !before.contains(host)) else { continue };
+        let (user, password) = registry_vars(rb, &hosts, index);
+        commands.push(format!(
+            "kubectl create secret docker-registry {} --namespace {} --docker-server={} \\\n  --docker-username=\"${user}\" --docker-password=\"${password}\" --dry-run=client -o yaml | kubectl apply -f -",
+            word(secret),
+            word(&model.project),
+            word(host)
+        ));
+    }
+    if commands.is_empty() {
+        return;
+    }
+    commands.insert(
+        0,
+        format!("kubectl create namespace {} --dry-run=client -o yaml | kubectl apply -f -", word(&model.project)),
+    );
+    let notes = vec!["the pods that pull from these registries list the Secrets in imagePullSecrets; the values come from this shell's environment, none is written to a file".to_owned()];
+    rb.run("Create the registry pull secrets", Some(&manager(b)), commands, notes);
 }
 
 /// Step: the secrets the new target stores itself (a Kubernetes Secret, Swarm secrets as files).
@@ -339,6 +375,20 @@ fn cert_manager(ctx: &Ctx, rb: &mut Runbook) {
     if ops::hosts(b).is_empty() {
         return;
     }
+    let install = vec![
+        format!(
+            "kubectl apply -f https://github.com/cert-manager/cert-manager/releases/download/{CERT_MANAGER_VERSION}/cert-manager.yaml"
+        ),
+        "kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout=300s".to_owned(),
+    ];
+    if model.ingress.acme.is_some() {
+        // The spec's `ingress.acme`: the ClusterIssuer is among the rendered manifests.
+        let notes = vec![format!(
+            "the ClusterIssuer `{issuer}` comes with the manifests (`ingress.acme`); the Ingresses ask for it, and its certificates are issued only after the DNS move"
+        )];
+        rb.run("Install cert-manager", Some(&manager(b)), install, notes);
+        return;
+    }
     rb.input("ACME_EMAIL", "the e-mail address Let's Encrypt writes to about the certificates");
     let server = if issuer.contains("staging") {
         "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -349,44 +399,58 @@ fn cert_manager(ctx: &Ctx, rb: &mut Runbook) {
         "cat > cluster-issuer.yaml <<EOF\napiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: {issuer}\nspec:\n  acme:\n    server: {server}\n    email: $ACME_EMAIL\n    privateKeySecretRef:\n      name: {issuer}-account-key\n    solvers:\n    - http01:\n        ingress:\n          ingressClassName: {}\nEOF",
         model.ingress.class
     );
-    let commands = vec![
-        format!(
-            "kubectl apply -f https://github.com/cert-manager/cert-manager/releases/download/{CERT_MANAGER_VERSION}/cert-manager.yaml"
-        ),
-        "kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout=300s".to_owned(),
+    let mut commands = install;
+    commands.extend([
         manifest,
         // The webhook may still be starting: retry the apply.
         wait_until("kubectl apply -f cluster-issuer.yaml", 12, 10, ""),
-    ];
+    ]);
     let notes = vec![format!(
         "the Ingresses ask for the ClusterIssuer `{issuer}` (cert-manager.io/cluster-issuer); its certificates are issued only after the DNS move"
     )];
     rb.run(format!("Install cert-manager and the ClusterIssuer {issuer}"), Some(&manager(b)), commands, notes);
 }
 
-/// Step: the exporters the alert rules read, and the rules themselves.
+/// Step: the exporters the alert rules read, and the rules themselves. With
+/// the spec's `monitoring:`, the release and namespace are the spec's and the
+/// rules come with the manifests (a PrometheusRule labelled for the
+/// release), so the chart gets none of its own.
 fn monitoring(ctx: &Ctx, rb: &mut Runbook) {
     let (model, b) = (ctx.model, ctx.b);
     let mut commands = vec![
         "command -v helm > /dev/null || curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3 | sh".to_owned(),
         "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update".to_owned(),
     ];
-    let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
+    let stack = &model.monitoring;
+    let (release, namespace, values) = if stack.enabled {
+        (stack.release.as_str(), stack.namespace.as_str(), String::new())
+    } else {
+        let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
+        commands.push(format!(
+            "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
+            model.project
+        ));
+        ("monitoring", "monitoring", " --values monitoring-values.yaml".to_owned())
+    };
     commands.push(format!(
-        "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
-        model.project
+        "KUBECONFIG=/etc/rancher/k3s/k3s.yaml helm upgrade --install {} prometheus-community/kube-prometheus-stack \
+         --namespace {} --create-namespace{values} --set kubeEtcd.enabled=false --set kubeControllerManager.enabled=false \
+         --set kubeScheduler.enabled=false --set kubeProxy.enabled=false --wait --timeout 15m",
+        word(release),
+        word(namespace)
     ));
-    commands.push(
-        "KUBECONFIG=/etc/rancher/k3s/k3s.yaml helm upgrade --install monitoring prometheus-community/kube-prometheus-stack \
-         --namespace monitoring --create-namespace --values monitoring-values.yaml --set kubeEtcd.enabled=false --set kubeControllerManager.enabled=false \
-         --set kubeScheduler.enabled=false --set kubeProxy.enabled=false --wait --timeout 15m"
-            .to_owned(),
-    );
-    let notes = vec![
+    let mut notes = vec![
         "kube-prometheus-stack: Prometheus, node-exporter (node cpu, memory, disk), the kubelet's cAdvisor (containers) and kube-state-metrics (replicas), which the alert rules read".to_owned(),
         "K3s runs etcd, the scheduler, the controller manager and kube-proxy inside one process: their scrapes are off".to_owned(),
-        format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each)"),
     ];
+    notes.push(if stack.enabled {
+        format!(
+            "the alert rules (PrometheusRule {}) and the ServiceMonitors come with the manifests, labelled `release: {release}`, which the chart's default selectors match",
+            k8s::monitoring::rule_name(model)
+        )
+    } else {
+        format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each: name the stack with `monitoring:` in the spec)")
+    });
     rb.run("Install the monitoring stack and the alert rules", Some(&manager(b)), commands, notes);
 }
 

@@ -326,3 +326,32 @@ fn compose_to_k8s_without_applications_or_triggers_holds_nothing() {
         assert!(!has_step(&m, absent), "{absent}: {:#?}", m.steps);
     }
 }
+
+#[test]
+fn a_private_registry_gets_its_pull_secret_before_the_deploy() {
+    let m = migrate(FINANZAS, 2, 3);
+    let pull = step(&m, "Create the registry pull secrets");
+    assert!(pull < step(&m, "Deploy phase 3"));
+    let create = commands(&m, pull);
+    assert!(
+        create[1].starts_with(
+            "kubectl create secret docker-registry tudominio-registry --namespace finanzas --docker-server=registry.tudominio.cloud"
+        ),
+        "{create:?}"
+    );
+    assert!(create[1].contains("--docker-password=\"$REGISTRY_PASSWORD\""), "a variable, never a value");
+    // The same variables as registries.yaml: one login for both.
+    assert!(commands(&m, step(&m, "Install the K3s server on node-1"))[1].contains("\"$REGISTRY_PASSWORD\""));
+}
+
+#[test]
+fn with_ingress_acme_the_issuer_comes_with_the_manifests() {
+    let certresolver = "    certresolver: letsencrypt          # Dokploy's Traefik certresolver\n";
+    let spec = FINANZAS.replace(certresolver, &format!("{certresolver}  acme: {{ email: ops@tudominio.cloud }}\n"));
+    assert_ne!(spec, FINANZAS);
+    let m = migrate(&spec, 2, 3);
+    let install = step(&m, "Install cert-manager");
+    assert!(!has_step(&m, "ClusterIssuer letsencrypt-prod"), "no second ClusterIssuer: {:#?}", m.steps);
+    assert!(commands(&m, install).iter().all(|c| !c.contains("kind: ClusterIssuer")));
+    assert!(install < step(&m, "Deploy phase 3"), "the CRDs exist before the manifests are applied");
+}

@@ -63,9 +63,22 @@ impl Decode for Spec {
         let secrets = f.opt(d, "secrets").unwrap_or_default();
         let triggers = f.opt(d, "triggers").unwrap_or_default();
         let metrics = f.opt(d, "metrics");
+        let monitoring = f.opt(d, "monitoring");
+        let registries = f.opt(d, "registries").unwrap_or_default();
         let services = f.req(d, "services");
         f.finish(d);
-        Some(Spec { project: project?, phases: phases?, ingress, env, secrets, triggers, metrics, services: services? })
+        Some(Spec {
+            project: project?,
+            phases: phases?,
+            ingress,
+            env,
+            secrets,
+            triggers,
+            metrics,
+            monitoring,
+            registries,
+            services: services?,
+        })
     }
 }
 
@@ -191,8 +204,9 @@ impl Decode for Phase {
         let nodes = f.req(d, "nodes");
         let headroom = f.opt(d, "headroom");
         let encrypt_network = f.opt(d, "encrypt_network");
+        let network_policies = f.opt(d, "network_policies");
         f.finish(d);
-        Some(Phase { name: name?, target: target?, nodes: nodes?, headroom, encrypt_network })
+        Some(Phase { name: name?, target: target?, nodes: nodes?, headroom, encrypt_network, network_policies })
     }
 }
 
@@ -263,8 +277,33 @@ impl Decode for Ingress {
         let mut f = Fields::open(d, node, path, "ingress")?;
         let class = f.opt(d, "class");
         let tls = f.opt(d, "tls");
+        let controller = f.opt(d, "controller");
+        let acme = f.opt(d, "acme");
         f.finish(d);
-        Some(Ingress { class, tls })
+        Some(Ingress { class, tls, controller, acme })
+    }
+}
+
+impl Decode for super::Registry {
+    const EXPECTED: &'static str = "a registry's pull credentials (`pull_secret`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "registry")?;
+        let pull_secret = f.req(d, "pull_secret");
+        f.finish(d);
+        Some(super::Registry { pull_secret: pull_secret? })
+    }
+}
+
+impl Decode for super::Acme {
+    const EXPECTED: &'static str = "an ACME account (`email`, `server`)";
+
+    fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
+        let mut f = Fields::open(d, node, path, "acme")?;
+        let email = f.req(d, "email");
+        let server = f.opt(d, "server");
+        f.finish(d);
+        Some(super::Acme { email: email?, server })
     }
 }
 
@@ -429,6 +468,8 @@ impl Decode for Service {
         let placement = f.opt(d, "placement");
         let security = f.opt(d, "security");
         let stop_grace_period = f.opt(d, "stop_grace_period");
+        let metrics = f.opt(d, "metrics");
+        let allow = f.opt(d, "allow");
         f.finish(d);
         Some(Service {
             image: image?,
@@ -450,6 +491,8 @@ impl Decode for Service {
             placement,
             security,
             stop_grace_period,
+            metrics,
+            allow,
         })
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod decode;
 pub mod load;
+pub mod network;
 pub mod phased;
 pub mod quantity;
 pub mod yaml;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+pub use network::{Allow, IngressController, Monitoring, Peer, ServiceMetrics};
 pub use phased::{PhaseMap, Phased};
 pub use quantity::{Cpu, Duration, Memory, Percent};
 
@@ -40,6 +42,11 @@ pub struct Spec {
     pub triggers: Vec<Trigger>,
     /// The names of your services' own Prometheus metrics, which the `latency_p95`, `latency_p99`, `error_rate` and `queue_depth` triggers query.
     pub metrics: Option<Metrics>,
+    /// Where kube-prometheus-stack runs, for the ServiceMonitors, PrometheusRules and NetworkPolicies of Kubernetes phases.
+    pub monitoring: Option<Monitoring>,
+    /// Private registries, by host (`registry.example.com`, `docker.io` for Docker Hub): the pull credentials the images from each need.
+    #[serde(default)]
+    pub registries: BTreeMap<String, Registry>,
     /// The services, by name. A name is a DNS-1035 label (starts with a letter), because it becomes a Kubernetes Service.
     pub services: BTreeMap<String, Service>,
 }
@@ -58,6 +65,8 @@ pub struct Phase {
     pub headroom: Option<Percent>,
     /// Swarm: encrypt the overlay network's traffic between nodes (IPsec, `driver_opts: { encrypted: "true" }`). Default `true` when the phase has more than one node; `false` opts out (encryption costs some throughput).
     pub encrypt_network: Option<bool>,
+    /// Kubernetes: NetworkPolicies from the dependency graph, denying all other traffic (default `true`); `false` renders none.
+    pub network_policies: Option<bool>,
 }
 
 /// What a phase renders to.
@@ -144,6 +153,28 @@ pub struct Ingress {
     pub class: Option<String>,
     /// TLS for exposed hosts: the name of a cert-manager ClusterIssuer (k8s) that is also the Traefik certresolver (compose, Swarm), or both named apart.
     pub tls: Option<Tls>,
+    /// Where the ingress controller runs (Kubernetes NetworkPolicies let it reach exposed services).
+    pub controller: Option<IngressController>,
+    /// Kubernetes: render the cert-manager ClusterIssuer that `tls` names, for this ACME account (opt-in; without it the issuer must exist).
+    pub acme: Option<Acme>,
+}
+
+/// A registry's pull credentials: only the name of where they are kept, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema, Serialize)]
+#[schemars(deny_unknown_fields)]
+pub struct Registry {
+    /// Kubernetes: the `docker-registry` Secret every pod pulling from this registry lists in `imagePullSecrets` (the plan's steps create it with `kubectl create secret docker-registry`).
+    pub pull_secret: String,
+}
+
+/// An ACME account for cert-manager's ClusterIssuer, answering HTTP-01 challenges through the ingress class.
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema, Serialize)]
+#[schemars(deny_unknown_fields)]
+pub struct Acme {
+    /// The account's contact address (expiry notices).
+    pub email: String,
+    /// The ACME directory (default Let's Encrypt's production one, `https://acme-v02.api.letsencrypt.org/directory`).
+    pub server: Option<String>,
 }
 
 /// Where certificates come from.
@@ -405,6 +436,10 @@ pub struct Service {
     pub security: Option<Security>,
     /// How long a replica gets to stop before it is killed (default 30s).
     pub stop_grace_period: Option<Duration>,
+    /// Where the service serves Prometheus metrics: a ServiceMonitor on Kubernetes, which the monitoring namespace may scrape.
+    pub metrics: Option<ServiceMetrics>,
+    /// Traffic on Kubernetes beyond `depends_on`: callers and destinations outside the spec.
+    pub allow: Option<Allow>,
 }
 
 /// How many replicas of a service run in a phase.

@@ -6,7 +6,13 @@
 //! claim templates (stateful), a Service for its ports, an Ingress when
 //! exposed, an HPA when autoscaled and a PodDisruptionBudget when more than
 //! one replica of a Deployment or StatefulSet runs. Secrets are only
-//! referenced: one Secret per project, created out of band.
+//! referenced: one Secret per project, created out of band. NetworkPolicies
+//! allow exactly the traffic of the dependency graph ([`netpol`]); with
+//! `monitoring:`, kube-prometheus-stack's objects ([`monitoring`]).
+
+pub mod issuer;
+pub mod monitoring;
+pub mod netpol;
 
 use std::collections::BTreeMap;
 
@@ -20,8 +26,8 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace, NodeAffinity, NodeSelector,
-    NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, LocalObjectReference, Namespace, NodeAffinity,
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
     Probe as K8sProbe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service as K8sService,
     ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume as K8sVolume, VolumeMount,
@@ -43,7 +49,7 @@ use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
 use super::images::{self, Family};
 
-use super::{Document, Rendered, image_is_pinned, image_tag, service_path, to_yaml};
+use super::{Document, Rendered, image_is_pinned, image_registry, image_tag, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -92,6 +98,9 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     for service in phase.services.values() {
         render_service(model, phase, service, &mut out, &mut rendered);
     }
+    netpol::render(model, phase, &mut out);
+    monitoring::render(model, phase, &mut out);
+    issuer::render(model, phase, &mut out);
     if let Some(middleware) = https_redirect_middleware(model, phase) {
         out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
     }
@@ -106,12 +115,10 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         }
         files
     };
-    let kustomization = Kustomization {
-        api_version: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        namespace: model.project.clone(),
-        resources,
-    };
+    // No `namespace:`: every namespaced object names its own, and kustomize
+    // would put one on a cluster-scoped custom resource (a ClusterIssuer) too.
+    let kustomization =
+        Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
     rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
     let used: Vec<String> =
         model.secrets.iter().filter(|s| phase.services.values().any(|sv| sv.secrets.contains(s))).cloned().collect();
@@ -142,7 +149,6 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
 struct Kustomization {
     api_version: &'static str,
     kind: &'static str,
-    namespace: String,
     resources: Vec<String>,
 }
 
@@ -150,6 +156,7 @@ struct Kustomization {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Namespace,
+    ClusterIssuer,
     ConfigMap,
     PersistentVolumeClaim,
     Deployment,
@@ -160,6 +167,9 @@ enum Kind {
     Middleware,
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
+    NetworkPolicy,
+    ServiceMonitor,
+    PrometheusRule,
 }
 
 struct Object {
@@ -749,6 +759,10 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             node_selector,
             affinity,
             topology_spread_constraints: spread,
+            image_pull_secrets: model
+                .registries
+                .get(image_registry(&service.image))
+                .map(|name| vec![LocalObjectReference { name: name.clone() }]),
             ..Default::default()
         }),
     }

@@ -188,6 +188,15 @@ pub fn image_repository(image: &str) -> &str {
     }
 }
 
+/// The registry an image is pulled from: its first path component when that
+/// is a host (has a dot or a colon, or is `localhost`), else Docker Hub's `docker.io`.
+pub fn image_registry(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
 /// The last part of an image's repository (`pgvector/pgvector:pg18` → `pgvector`).
 pub fn image_name(image: &str) -> &str {
     let repository = image_repository(image);

@@ -5,6 +5,7 @@
 
 pub mod limits;
 pub mod names;
+mod network;
 pub mod promql;
 mod runtime;
 mod secrets;
@@ -42,6 +43,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.triggers();
     v.metrics();
     secrets::secret_looking_env(spec, &mut |d| v.push(d));
+    v.network();
     v.diags
 }
 

@@ -187,38 +187,102 @@ pub fn kubernetes_validate_version(path: impl AsRef<Path>, version: &str) -> Res
 
 /// The custom resources topo emits, by `apiVersion` and `kind`, and the
 /// vendored JSON Schema of each (`tests/crd-schemas/`, see its README).
-const CUSTOM_RESOURCES: [(&str, &str, &str); 1] =
-    [("traefik.io/v1alpha1", "Middleware", "tests/crd-schemas/traefik.io/middleware_v1alpha1.json")];
+pub const CUSTOM_RESOURCES: [(&str, &str, &str); 4] = [
+    ("cert-manager.io/v1", "ClusterIssuer", "tests/crd-schemas/cert-manager.io/clusterissuer_v1.json"),
+    ("traefik.io/v1alpha1", "Middleware", "tests/crd-schemas/traefik.io/middleware_v1alpha1.json"),
+    ("monitoring.coreos.com/v1", "PrometheusRule", "tests/crd-schemas/monitoring.coreos.com/prometheusrule_v1.json"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor", "tests/crd-schemas/monitoring.coreos.com/servicemonitor_v1.json"),
+];
 
 /// Validates every custom resource of a YAML stream against its vendored
 /// schema (a kind with none is an error, as kubernetes-validate's "no schema"
 /// is), and returns the stream of the other, built-in, objects.
+///
+/// As strictly as `kubernetes-validate --strict` checks a built-in kind: the
+/// schema is made [strict](strict_schema) (no unknown field wherever the CRD
+/// does not preserve unknown fields, `apiVersion`, `kind`, `metadata` and
+/// `metadata.name` required, `apiVersion` and `kind` exactly the vendored
+/// ones), and the object's `metadata`, which a CRD schema leaves open, goes
+/// to kubernetes-validate as the metadata of a ConfigMap: the real ObjectMeta
+/// schema, unknown fields and types included.
 pub fn split_custom_resources(stream: &str) -> Result<String, String> {
-    let mut built_in = Vec::new();
+    let mut built_in: Vec<String> = Vec::new();
     for text in stream.split("\n---\n") {
         let doc: serde_json::Value = serde_norway::from_str(text).map_err(|e| format!("not YAML: {e}\n{text}"))?;
         let api_version = doc["apiVersion"].as_str().unwrap_or_default();
         let kind = doc["kind"].as_str().unwrap_or_default();
         let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
         if !group.contains('.') || group.ends_with(".k8s.io") {
-            built_in.push(text);
+            built_in.push(text.to_owned());
             continue;
         }
         let Some((_, _, file)) = CUSTOM_RESOURCES.iter().find(|(v, k, _)| *v == api_version && *k == kind) else {
             return Err(format!("no vendored schema for {kind} ({api_version})"));
         };
-        let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        let schema: serde_json::Value =
-            serde_json::from_str(&fs_err::read_to_string(&schema_path).map_err(|e| e.to_string())?)
-                .map_err(|e| format!("{}: {e}", schema_path.display()))?;
+        let schema = strict_schema(&vendored_schema(file)?, api_version, kind);
         let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
         let errors: Vec<String> =
             validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
         if !errors.is_empty() {
             return Err(format!("{kind} ({api_version}) against {file}:\n{}\n{text}", errors.join("\n")));
         }
+        let carrier = serde_json::json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": doc["metadata"] });
+        built_in.push(serde_norway::to_string(&carrier).map_err(|e| e.to_string())?);
     }
     Ok(built_in.join("\n---\n"))
+}
+
+/// The vendored JSON Schema at `file` (relative to the repository).
+pub fn vendored_schema(file: &str) -> Result<serde_json::Value, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A CRD's schema made as strict as kubernetes-validate's `--strict`: every
+/// object schema with `properties` and neither `additionalProperties` nor
+/// `x-kubernetes-preserve-unknown-fields` admits no other property; the root
+/// requires `apiVersion`, `kind` (both fixed) and `metadata` with a `name`.
+pub fn strict_schema(schema: &serde_json::Value, api_version: &str, kind: &str) -> serde_json::Value {
+    let mut schema = schema.clone();
+    close_objects(&mut schema);
+    let root = schema.as_object_mut().expect("a CRD schema is an object");
+    let properties = root.entry("properties").or_insert_with(|| serde_json::json!({}));
+    properties["apiVersion"] = serde_json::json!({ "const": api_version });
+    properties["kind"] = serde_json::json!({ "const": kind });
+    properties["metadata"] = serde_json::json!({ "type": "object", "required": ["name"] });
+    let mut required: Vec<serde_json::Value> =
+        root.get("required").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+    for field in ["apiVersion", "kind", "metadata"] {
+        if !required.iter().any(|r| r == field) {
+            required.push(field.into());
+        }
+    }
+    root.insert("required".to_owned(), required.into());
+    root.insert("additionalProperties".to_owned(), false.into());
+    schema
+}
+
+fn close_objects(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            let open = map.contains_key("additionalProperties")
+                || map.get("x-kubernetes-preserve-unknown-fields").and_then(serde_json::Value::as_bool) == Some(true);
+            if map.contains_key("properties") && !open {
+                map.insert("additionalProperties".to_owned(), false.into());
+            }
+            for (key, value) in map.iter_mut() {
+                // `properties` maps names to schemas: recurse into each schema, not the map itself.
+                if key == "properties" {
+                    value.as_object_mut().into_iter().flat_map(|m| m.values_mut()).for_each(close_objects);
+                } else {
+                    close_objects(value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
 }
 
 /// `docker stack config -c FILE` (the docker CLI; needs no daemon) in a clean
