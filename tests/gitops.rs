@@ -295,3 +295,24 @@ fn all_needs_out_and_check_needs_all() {
     assert_eq!(topo(&["render", "--phase", "1", "--check"], ws.path()).status.code(), Some(2));
     assert_eq!(topo(&["render", "--phase", "1", "--all", "--out", "x"], ws.path()).status.code(), Some(2));
 }
+
+/// The README's first command, run as it says: `render --all` of the example
+/// into `finanzas-out`, ending with the line the README quotes.
+#[test]
+fn the_readme_s_first_command_ends_as_it_says() {
+    let readme = fs_err::read_to_string(root().join("README.md")).unwrap();
+    let command = "cargo run --release -- render --all --spec specs/finanzas.yaml --out finanzas-out";
+    assert!(readme.contains(command), "the README no longer shows `{command}`");
+    let quoted = readme
+        .split("ends with `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("the README no longer says what the first command ends with"));
+    let ws = tempfile::Builder::new().prefix("topo-readme-").tempdir().unwrap();
+    fs_err::create_dir(ws.path().join("specs")).unwrap();
+    fs_err::copy(root().join("specs/finanzas.yaml"), ws.path().join("specs/finanzas.yaml")).unwrap();
+    let render = topo(&["render", "--all", "--spec", "specs/finanzas.yaml", "--out", "finanzas-out"], ws.path());
+    assert!(render.status.success(), "{}", stderr(&render));
+    let last = stderr(&render).lines().last().unwrap_or_default().to_owned();
+    assert_eq!(last, quoted, "the README says the first command ends with `{quoted}`");
+}
