@@ -362,13 +362,7 @@ const INSIDE_BASE: &str = ".topo-";
 /// replaced, every other file is left alone, and a file in the way that topo
 /// did not write is refused unless `options.force`.
 pub fn write_files(dir: &Path, files: &[(String, String)], options: Options) -> Result<Written, WriteError> {
-    let root = resolve(dir)?;
-    let inputs = resolved_inputs(options.inputs);
-    let exists = match lstat(&root)? {
-        Some(meta) if meta.is_dir() => true,
-        Some(meta) => return Err(not_a_directory(dir, &root, &meta, &inputs)),
-        None => false,
-    };
+    let Destination { root, inputs, exists } = destination(dir, &options)?;
     if exists {
         clean_stale(&root, &[format!("{INSIDE_BASE}new-")]);
     }
@@ -408,6 +402,25 @@ pub fn write_files(dir: &Path, files: &[(String, String)], options: Options) -> 
             Err(error.into())
         }
     }
+}
+
+/// Where `--out` points once resolved, the inputs it must not touch, and
+/// whether it already is a directory (anything else there is refused).
+struct Destination {
+    root: PathBuf,
+    inputs: Vec<PathBuf>,
+    exists: bool,
+}
+
+fn destination(dir: &Path, options: &Options) -> Result<Destination, WriteError> {
+    let root = resolve(dir)?;
+    let inputs = resolved_inputs(options.inputs);
+    let exists = match lstat(&root)? {
+        Some(meta) if meta.is_dir() => true,
+        Some(meta) => return Err(not_a_directory(dir, &root, &meta, &inputs)),
+        None => false,
+    };
+    Ok(Destination { root, inputs, exists })
 }
 
 fn not_a_directory(dir: &Path, root: &Path, meta: &std::fs::Metadata, inputs: &[PathBuf]) -> WriteError {
@@ -543,13 +556,7 @@ fn survey(
 /// repository, or a directory that holds an input. `files` should hold the
 /// marker ([`Marker::text`] with `whole`).
 pub fn replace_dir(dir: &Path, files: &[(String, String)], options: Options) -> Result<Written, WriteError> {
-    let root = resolve(dir)?;
-    let inputs = resolved_inputs(options.inputs);
-    let exists = match lstat(&root)? {
-        Some(meta) if meta.is_dir() => true,
-        Some(meta) => return Err(not_a_directory(dir, &root, &meta, &inputs)),
-        None => false,
-    };
+    let Destination { root, inputs, exists } = destination(dir, &options)?;
     if let Some((code, why)) = protected(&root, &inputs) {
         return Err(refuse(
             code,
