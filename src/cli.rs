@@ -172,10 +172,12 @@ pub enum PlanFormat {
 
 fn parse_cpu(text: &str) -> Result<topo::spec::Cpu, String> {
     topo::spec::Cpu::parse(text)
+        .map_err(|e| e.to_string())
         .and_then(|cpu| if cpu.millis() > 0 { Ok(cpu) } else { Err("must be more than 0".into()) })
 }
 
 fn parse_memory(text: &str) -> Result<topo::spec::Memory, String> {
     topo::spec::Memory::parse(text)
+        .map_err(|e| e.to_string())
         .and_then(|memory| if memory.bytes() > 0 { Ok(memory) } else { Err("must be more than 0".into()) })
 }

@@ -9,6 +9,7 @@
 pub mod diag;
 pub mod emit;
 pub mod gitops;
+pub mod image;
 pub mod import;
 pub mod model;
 pub mod plan;

@@ -258,7 +258,7 @@ proptest! {
         // Generated strings may be too large for u64 bytes (`10000Ei`); the rest must round-trip.
         if let Ok(memory) = Memory::parse(&text) {
             let printed = memory.to_string();
-            let again = Memory::parse(&printed).map_err(TestCaseError::fail)?;
+            let again = Memory::parse(&printed).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(again.bytes(), memory.bytes(), "`{}` printed as `{}`", text, printed);
             // Printing is a fixed point: the re-read value prints the same way.
             prop_assert_eq!(again.to_string(), printed.clone(), "`{}`", text);
@@ -297,7 +297,7 @@ proptest! {
     #[test]
     fn percent_round_trips(thousandths in any::<u64>()) {
         let text = format!("{}.{:03}%", thousandths / 1000, thousandths % 1000);
-        let percent = Percent::parse(&text).map_err(TestCaseError::fail)?;
+        let percent = Percent::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(percent.whole(), thousandths / 1000);
         let printed = percent.to_string();
         prop_assert_eq!(Percent::parse(&printed), Ok(percent), "`{}` printed as `{}`", text, printed);

@@ -721,7 +721,7 @@ fn pods_from_a_private_registry_get_its_pull_secret() {
                     (false, false) => "Deployment",
                 };
                 let pod = get(find(&docs, kind, &service.name), "spec.template.spec");
-                let expected = compiled.model.registries.get(topo::target::image_registry(&service.image));
+                let expected = compiled.model.registries.get(service.image.registry());
                 let listed = get(pod, "imagePullSecrets.0.name").as_str();
                 assert_eq!(listed, expected.map(String::as_str), "{} {}", path.display(), service.name);
                 with_secret += usize::from(listed.is_some());

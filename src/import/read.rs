@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::image::ImageRef;
 use crate::spec::yaml::{Entry, Node, Value};
-use crate::spec::{Memory, Role};
-use crate::target::image_name;
+use crate::spec::{Cpu, Memory, Role};
 
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
 use super::words::{
-    dns_1123, docker_cpus, docker_memory, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name,
-    is_secret_name, is_secret_value, port_range, port_spec, unescape_dollars,
+    dns_1123, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name, is_secret_name,
+    is_secret_value, port_range, port_spec, unescape_dollars,
 };
 use super::{credentials, traefik};
 
@@ -411,7 +411,7 @@ impl Reader {
             }
         }
         self.stateful_guess(&mut read);
-        if image_name(&read.draft.image.value) == "traefik" {
+        if ImageRef::parse(&read.draft.image.value).name() == "traefik" {
             self.warn(
                 "traefik-service",
                 key,
@@ -815,7 +815,7 @@ impl Reader {
             for inner in entries(&entry.value) {
                 let key = key_text(inner);
                 match key {
-                    "cpus" => match scalar(&inner.value).and_then(docker_cpus) {
+                    "cpus" => match scalar(&inner.value).and_then(Cpu::from_docker) {
                         Some(cpu) => amounts.cpu = Some(cpu),
                         None => dropped.push((
                             inner.value.clone(),
@@ -824,7 +824,7 @@ impl Reader {
                             "it is not a number of CPUs",
                         )),
                     },
-                    "memory" => match scalar(&inner.value).and_then(docker_memory) {
+                    "memory" => match scalar(&inner.value).and_then(Memory::from_docker) {
                         Some(memory) => amounts.memory = Some(memory),
                         None => dropped.push((
                             inner.value.clone(),
@@ -1615,7 +1615,7 @@ impl Reader {
             let Some((value, at)) = entry else { return };
             let amounts = if limit { &mut read.draft.limits } else { &mut read.draft.requests };
             if slot_cpu {
-                match scalar(value).and_then(docker_cpus) {
+                match scalar(value).and_then(Cpu::from_docker) {
                     Some(cpu) if amounts.cpu.is_none() => amounts.cpu = Some(cpu),
                     Some(_) => this.warn(
                         "approximated",
@@ -1627,7 +1627,7 @@ impl Reader {
                     None => this.dropped(value, &at, &format!("`{key}`"), "it is not a number of CPUs"),
                 }
             } else {
-                match scalar(value).and_then(docker_memory) {
+                match scalar(value).and_then(Memory::from_docker) {
                     Some(memory) if amounts.memory.is_none() => amounts.memory = Some(memory),
                     Some(_) => this.warn(
                         "approximated",
@@ -1665,7 +1665,8 @@ impl Reader {
     }
 
     fn stateful_guess(&mut self, read: &mut ReadService) {
-        let name = image_name(&read.draft.image.value);
+        let image = ImageRef::parse(&read.draft.image.value);
+        let name = image.name();
         // A global service runs on every node; data that lives on one node cannot.
         if DATABASE_IMAGES.contains(&name) && !read.draft.volumes.is_empty() && !read.draft.global {
             read.draft.stateful = Some(Noted::with_note(

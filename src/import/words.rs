@@ -2,7 +2,7 @@
 //! Kubernetes accepts, `$` interpolation, Docker's memory and CPU notation,
 //! Go durations, and port specifications.
 
-use crate::spec::{Cpu, Duration, Memory};
+use crate::spec::{Duration, Memory};
 
 pub use crate::secret_shape::is_secret_name;
 
@@ -233,28 +233,6 @@ pub fn env_name(name: &str) -> String {
     out
 }
 
-/// Docker's memory notation (`512m`, `1g`, `1.5gb`, `1024` bytes; its units are powers of two).
-pub fn docker_memory(text: &str) -> Option<Memory> {
-    let lower = text.trim().to_ascii_lowercase();
-    let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(digits_end);
-    let unit = unit.trim();
-    let unit = unit.strip_suffix('b').unwrap_or(unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let factor: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        "p" => 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let value: f64 = number.parse().ok()?;
-    let bytes = (value * factor).ceil();
-    (1.0..9.0e18).contains(&bytes).then(|| Memory::from_bytes(bytes as u64))
-}
-
 /// Memory in the unit a person would write: `512Mi`, `1Gi`, else bytes.
 pub fn memory_text(memory: Memory) -> String {
     let bytes = memory.bytes();
@@ -266,44 +244,12 @@ pub fn memory_text(memory: Memory) -> String {
     bytes.to_string()
 }
 
-/// Docker's CPU notation (`0.5`, `"1.5"`), in whole millicores, rounded up.
-pub fn docker_cpus(text: &str) -> Option<Cpu> {
-    let cores: f64 = text.trim().parse().ok()?;
-    let millis = (cores * 1000.0).ceil();
-    (1.0..1.0e12).contains(&millis).then(|| Cpu::from_millis(millis as u64))
-}
-
 /// A Go duration (`1m30s`, `1.5s`, `500ms`, `10us`), to whole milliseconds rounded up, and at most
 /// the spec's longest duration ([`crate::validate::limits::MAX_DURATION`], 10 years): Go's own
 /// maximum (~292 years, "forever") becomes that, never a value the spec refuses.
 pub fn go_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text == "0" {
-        return Some(Duration::from_millis(0));
-    }
-    let mut rest = text;
-    let mut nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(end);
-        let value: f64 = number.parse().ok()?;
-        let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_end);
-        let factor = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        nanos += value * factor;
-        rest = next;
-    }
-    let millis = (nanos / 1e6).ceil();
     let longest = crate::validate::limits::MAX_DURATION;
-    (millis.is_finite() && millis >= 0.0).then(|| Duration::from_millis((millis as u64).min(longest.millis())))
+    Duration::from_go(text).map(|duration| duration.min(longest))
 }
 
 /// The container side of a short port specification
@@ -392,16 +338,11 @@ mod tests {
 
     #[test]
     fn docker_notations() {
-        assert_eq!(docker_memory("512m"), Some(Memory::mebibytes(512)));
-        assert_eq!(docker_memory("1g"), Some(Memory::mebibytes(1024)));
-        assert_eq!(docker_memory("1.5GB"), Some(Memory::mebibytes(1536)));
-        assert_eq!(docker_memory("1024"), Some(Memory::from_bytes(1024)));
-        assert_eq!(docker_memory("lots"), None);
         assert_eq!(memory_text(Memory::mebibytes(1536)), "1536Mi");
         assert_eq!(memory_text(Memory::mebibytes(2048)), "2Gi");
-        assert_eq!(docker_cpus("0.5"), Some(Cpu::from_millis(500)));
-        assert_eq!(docker_cpus("0.0001"), Some(Cpu::from_millis(1)));
-        assert_eq!(docker_cpus("0"), None);
+        assert_eq!(crate::spec::Cpu::from_docker("0.5"), Some(crate::spec::Cpu::from_millis(500)));
+        assert_eq!(crate::spec::Cpu::from_docker("0.0001"), Some(crate::spec::Cpu::from_millis(1)));
+        assert_eq!(crate::spec::Cpu::from_docker("0"), None);
         assert_eq!(go_duration("1m30s"), Some(Duration::from_millis(90_000)));
         assert_eq!(go_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(go_duration("10us"), Some(Duration::from_millis(1)));

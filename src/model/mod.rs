@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::image::{ImageRef, known};
 use crate::spec::{
     self, AccessMode, AlertSeverity, Cpu, Duration, HttpClient, Memory, Metric, Percent, Role, SecretsAs, Spread,
     Target, Threshold,
@@ -165,7 +166,7 @@ pub struct Node {
 #[derive(Clone, Debug, Serialize)]
 pub struct Service {
     pub name: String,
-    pub image: String,
+    pub image: ImageRef,
     /// The main port first (named after the service's protocol role: `http`), then named ports by name.
     pub ports: Vec<Port>,
     pub entrypoint: Option<Vec<String>>,
@@ -177,8 +178,11 @@ pub struct Service {
     pub global: bool,
     pub autoscale: Option<Autoscale>,
     pub resources: Resources,
-    /// Shared env merged with the service's own (which wins).
+    /// Shared env merged with the service's own (which wins): what the container sees.
     pub env: BTreeMap<String, String>,
+    /// What the service's own `env` adds to, or changes in, the shared env
+    /// (a target that ships the shared env once, as Kubernetes does, adds only these).
+    pub own_env: BTreeMap<String, String>,
     pub secrets: Vec<String>,
     /// How Swarm delivers the secrets (compose always uses env).
     pub secrets_as: SecretsAs,
@@ -323,6 +327,9 @@ pub struct Security {
     pub run_as_non_root_asked: bool,
     pub read_only_root_filesystem: bool,
     pub capabilities: Vec<String>,
+    /// Paths a read-only root keeps writable (tmpfs on Docker, emptyDir on
+    /// Kubernetes): `/tmp`, what the image writes outside its volumes, then
+    /// the spec's `writable`, each once. Empty when the root is writable.
     pub writable: Vec<String>,
 }
 
@@ -498,7 +505,6 @@ fn resolve_service(
     let mut ports: Vec<Port> =
         service.port.map(|number| Port { name: main_port_name(service), number }).into_iter().collect();
     ports.extend(service.ports.iter().map(|(name, number)| Port { name: name.clone(), number: *number }));
-    let main_port = service.port;
 
     let placement = service
         .placement
@@ -525,12 +531,14 @@ fn resolve_service(
     let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
 
     let mut env: BTreeMap<String, String> = spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-    env.extend(service.env.iter().map(|(k, v)| (k.clone(), v.0.clone())));
+    let own_env: BTreeMap<String, String> =
+        service.env.iter().filter(|(k, v)| env.get(*k) != Some(&v.0)).map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    env.extend(own_env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
     let expose = service.expose.as_ref().map(|e| Expose {
         host: e.host.clone(),
         path: e.path.clone().unwrap_or_else(|| "/".to_owned()),
-        port: e.port.or(main_port).unwrap_or_default(),
+        port: service.port_or_main(e.port).unwrap_or_default(),
         tls: e.tls.unwrap_or(true) && tls_available,
     });
 
@@ -549,14 +557,16 @@ fn resolve_service(
 
     // Validation guarantees the port is one of the service's.
     let metrics = service.metrics.as_ref().and_then(|m| {
-        let number = m.port.or(main_port)?;
+        let number = service.port_or_main(m.port)?;
         let port = ports.iter().find(|p| p.number == number)?.clone();
         Some(MetricsEndpoint { port, path: m.path.clone().unwrap_or_else(|| DEFAULT_METRICS_PATH.to_owned()) })
     });
     let security = service.security.clone().unwrap_or_default();
+    let read_only_root = security.read_only_root_filesystem.unwrap_or(true);
+    let image = ImageRef::parse(&service.image);
     Service {
         name: name.to_owned(),
-        image: service.image.clone(),
+        image: image.clone(),
         ports,
         entrypoint: service.entrypoint.as_ref().map(argv),
         command: service.command.as_ref().map(argv),
@@ -565,9 +575,10 @@ fn resolve_service(
         autoscale,
         resources,
         env,
+        own_env,
         secrets: service.secrets.clone(),
         secrets_as: service.secrets_as.unwrap_or_default(),
-        health: service.health.as_ref().and_then(|h| resolve_health(h, main_port)),
+        health: service.health.as_ref().and_then(|h| resolve_health(h, service)),
         expose,
         depends_on: service.depends_on.clone(),
         stateful: service.stateful.unwrap_or(false),
@@ -579,9 +590,9 @@ fn resolve_service(
             fs_group: security.fs_group,
             run_as_non_root: security.run_as_non_root.unwrap_or(true),
             run_as_non_root_asked: security.run_as_non_root == Some(true),
-            read_only_root_filesystem: security.read_only_root_filesystem.unwrap_or(true),
+            read_only_root_filesystem: read_only_root,
             capabilities: security.capabilities,
-            writable: security.writable,
+            writable: if read_only_root { writable_paths(&image, &security.writable) } else { Vec::new() },
         },
         stop_grace_period: service.stop_grace_period.unwrap_or(DEFAULT_STOP_GRACE),
         metrics,
@@ -610,34 +621,34 @@ pub fn argv(command: &spec::Command) -> Vec<String> {
 
 /// One check serves as both liveness and readiness when only one is given;
 /// `None` for a startup probe alone (which validation rejects).
-fn resolve_health(health: &spec::Health, main_port: Option<u16>) -> Option<Health> {
+fn resolve_health(health: &spec::Health, service: &spec::Service) -> Option<Health> {
     match health {
         spec::Health::One(check) => {
-            let check = resolve_check(check, main_port);
+            let check = resolve_check(check, service);
             Some(Health { liveness: check.clone(), readiness: check, startup: None })
         }
         spec::Health::Probes(probes) => {
             let liveness = probes.liveness.as_ref().or(probes.readiness.as_ref())?;
             let readiness = probes.readiness.as_ref().or(probes.liveness.as_ref())?;
             Some(Health {
-                liveness: resolve_check(liveness, main_port),
-                readiness: resolve_check(readiness, main_port),
-                startup: probes.startup.as_ref().map(|c| resolve_check(c, main_port)),
+                liveness: resolve_check(liveness, service),
+                readiness: resolve_check(readiness, service),
+                startup: probes.startup.as_ref().map(|c| resolve_check(c, service)),
             })
         }
     }
 }
 
-fn resolve_check(check: &spec::Check, main_port: Option<u16>) -> Check {
+fn resolve_check(check: &spec::Check, service: &spec::Service) -> Check {
     let probe = if let Some(path) = &check.http {
-        Probe::Http { path: path.clone(), port: check.port.or(main_port).unwrap_or_default() }
+        Probe::Http { path: path.clone(), port: service.port_or_main(check.port).unwrap_or_default() }
     } else if let Some(port) = check.tcp {
         Probe::Tcp { port }
     } else {
         match &check.exec {
             Some(spec::Command::Argv(args)) => Probe::Exec { argv: args.clone() },
             Some(spec::Command::Line(line)) => Probe::Shell { line: line.clone() },
-            None => Probe::Tcp { port: check.port.or(main_port).unwrap_or_default() },
+            None => Probe::Tcp { port: service.port_or_main(check.port).unwrap_or_default() },
         }
     };
     Check {
@@ -653,6 +664,18 @@ fn resolve_check(check: &spec::Check, main_port: Option<u16>) -> Check {
         }),
         http_client: check.http_client,
     }
+}
+
+/// The writable paths of a read-only root: `/tmp`, the image's own (postgres's
+/// socket directory), then the spec's, each once, in that order.
+fn writable_paths(image: &ImageRef, asked: &[String]) -> Vec<String> {
+    let mut paths: Vec<String> = vec!["/tmp".to_owned()];
+    for path in known::writable_dirs(image).iter().copied().chain(asked.iter().map(String::as_str)) {
+        if !paths.iter().any(|p| p == path) {
+            paths.push(path.to_owned());
+        }
+    }
+    paths
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use crate::model::{Model, Node, Phase};
 use crate::spec::{Role, SecretsAs, Target};
-use crate::target::{docker, image_registry, k8s};
+use crate::target::{docker, k8s};
 
 use super::ops::{self, RENDER_DIR, manager};
 use super::steps::{Ctx, Runbook, wait_until, word};
@@ -132,7 +132,7 @@ pub fn private_registries(model: &Model, phase: &Phase) -> Vec<String> {
         .services
         .values()
         .filter_map(|s| {
-            let host = image_registry(&s.image);
+            let host = s.image.registry();
             let private = host != "docker.io" && !PUBLIC_REGISTRIES.contains(&host);
             (private || model.registries.contains_key(host)).then(|| host.to_owned())
         })

@@ -3,6 +3,7 @@
 //! the new phase, and the commands that back it up, restore it and check it,
 //! per engine (PostgreSQL, MySQL/MariaDB, MongoDB, Redis, plain files).
 
+use crate::image::ImageRef;
 use crate::model::{Service, Volume};
 use crate::spec::Target;
 
@@ -22,8 +23,8 @@ pub enum Engine {
     Files,
 }
 
-pub fn engine(image: &str) -> Engine {
-    match crate::target::image_name(image) {
+pub fn engine(image: &ImageRef) -> Engine {
+    match image.name() {
         "postgres" | "pgvector" | "postgis" | "timescaledb" | "timescaledb-ha" => Engine::Postgres,
         "mysql" | "percona" => Engine::Mysql,
         "mariadb" => Engine::Mariadb,

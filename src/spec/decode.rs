@@ -344,13 +344,13 @@ pub fn scalar_text(d: &mut Decoder, node: &Node, path: &SpecPath, expected: &str
 }
 
 /// Parse a scalar with `parse` (for quantities), accepting numbers where `numbers` is set.
-pub fn parse_scalar<T>(
+pub fn parse_scalar<T, E: std::fmt::Display>(
     d: &mut Decoder,
     node: &Node,
     path: &SpecPath,
     expected: &str,
     numbers: bool,
-    parse: impl FnOnce(&str) -> Result<T, String>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Option<T> {
     let resolved_int;
     let text = match node.resolve() {
@@ -369,7 +369,7 @@ pub fn parse_scalar<T>(
     match parse(text) {
         Ok(value) => Some(value),
         Err(message) => {
-            d.invalid_value(node, path, message);
+            d.invalid_value(node, path, message.to_string());
             None
         }
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 pub use network::{Allow, IngressController, Monitoring, Peer, ServiceMetrics};
 pub use phased::{PhaseMap, Phased};
-pub use quantity::{Cpu, Duration, Memory, Percent};
+pub use quantity::{Cpu, Duration, Memory, Percent, QuantityError, QuantityKind};
 
 /// A topo spec: one project's services, and the machines of each growth phase.
 #[derive(Clone, Debug, JsonSchema)]
@@ -440,6 +440,15 @@ pub struct Service {
     pub metrics: Option<ServiceMetrics>,
     /// Traffic on Kubernetes beyond `depends_on`: callers and destinations outside the spec.
     pub allow: Option<Allow>,
+}
+
+impl Service {
+    /// The port of an `expose`, a `metrics` endpoint or an `http` check: its
+    /// own when it names one, else the service's main `port`. The one place
+    /// this fallback is decided; `None` when neither is set.
+    pub fn port_or_main(&self, own: Option<u16>) -> Option<u16> {
+        own.or(self.port)
+    }
 }
 
 /// How many replicas of a service run in a phase.

@@ -83,9 +83,45 @@ fn split_number(text: &str) -> Result<(Decimal, &str), String> {
     Ok((Decimal { digits, exponent }, suffix))
 }
 
-/// Error text for a quantity that does not parse.
-fn invalid(kind: &str, text: &str, reason: &str) -> String {
-    format!("`{text}` is not a valid {kind}: it {reason}")
+/// The kinds of quantity, as errors name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantityKind {
+    Cpu,
+    Memory,
+    Percent,
+    Duration,
+}
+
+impl fmt::Display for QuantityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "CPU quantity",
+            Self::Memory => "memory quantity",
+            Self::Percent => "percentage",
+            Self::Duration => "duration",
+        })
+    }
+}
+
+/// A quantity that does not parse: what it was meant to be, the text, and
+/// why (a phrase completing "it …", with the fix where there is one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuantityError {
+    pub kind: QuantityKind,
+    pub text: String,
+    pub reason: String,
+}
+
+impl fmt::Display for QuantityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` is not a valid {}: it {}", self.text, self.kind, self.reason)
+    }
+}
+
+impl std::error::Error for QuantityError {}
+
+fn invalid(kind: QuantityKind, text: &str, reason: &str) -> QuantityError {
+    QuantityError { kind, text: text.to_owned(), reason: reason.to_owned() }
 }
 
 /// CPU, in millicores: `250m`, `0.5`, `"1"`, `2`.
@@ -112,8 +148,8 @@ impl Cpu {
         format!("{whole}.{}", frac.trim_end_matches('0'))
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (number, suffix) = split_number(text).map_err(|r| invalid("CPU quantity", text, &r))?;
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        let (number, suffix) = split_number(text).map_err(|r| invalid(QuantityKind::Cpu, text, &r))?;
         let factor: u128 = match suffix {
             "" => 1000,
             "m" => 1,
@@ -124,14 +160,14 @@ impl Cpu {
                     "core" | "cores" | "cpu" | "vcpu" | "vCPU" => " (write just the number of cores: `2`)",
                     _ => " (expected cores like `0.5` or `2`, or millicores like `250m`)",
                 };
-                return Err(invalid("CPU quantity", text, &format!("has an unknown unit `{other}`{hint}")));
+                return Err(invalid(QuantityKind::Cpu, text, &format!("has an unknown unit `{other}`{hint}")));
             }
         };
         if !number.is_whole(factor) {
-            return Err(invalid("CPU quantity", text, "is finer than 1m, the smallest CPU Kubernetes can express"));
+            return Err(invalid(QuantityKind::Cpu, text, "is finer than 1m, the smallest CPU Kubernetes can express"));
         }
-        let millis = number.times_ceil(factor).ok_or_else(|| invalid("CPU quantity", text, "is too large"))?;
-        u64::try_from(millis).map(Self).map_err(|_| invalid("CPU quantity", text, "is too large"))
+        let millis = number.times_ceil(factor).ok_or_else(|| invalid(QuantityKind::Cpu, text, "is too large"))?;
+        u64::try_from(millis).map(Self).map_err(|_| invalid(QuantityKind::Cpu, text, "is too large"))
     }
 }
 
@@ -198,8 +234,8 @@ impl Memory {
         self.format
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let kind = "memory quantity";
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        let kind = QuantityKind::Memory;
         let (number, suffix) = split_number(text).map_err(|r| invalid(kind, text, &r))?;
         let (factor, format) = if suffix.is_empty() {
             (1, MemoryFormat::Decimal)
@@ -276,8 +312,8 @@ impl Percent {
         self.0 as f64 / 100_000.0
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let kind = "percentage";
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        let kind = QuantityKind::Percent;
         let Some(number) = text.trim().strip_suffix('%') else {
             return Err(invalid(kind, text, "needs a `%` sign, like `70%`"));
         };
@@ -337,8 +373,8 @@ impl Duration {
         self.0.div_ceil(1000)
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let kind = "duration";
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        let kind = QuantityKind::Duration;
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(invalid(kind, text, "is empty"));
@@ -393,6 +429,126 @@ impl fmt::Display for Duration {
         Ok(())
     }
 }
+
+// The targets' own notations, each printer beside its parser.
+
+impl Cpu {
+    /// Docker's `--cpus` / compose's `cpus`: cores as a decimal (`0.25`, `1.5`).
+    pub fn docker(self) -> String {
+        self.cores_decimal()
+    }
+
+    /// Docker's CPU notation (`0.5`, `"1.5"`), in whole millicores, rounded up; `None` for zero or nonsense.
+    pub fn from_docker(text: &str) -> Option<Self> {
+        let cores: f64 = text.trim().parse().ok()?;
+        let millis = (cores * 1000.0).ceil();
+        (1.0..1.0e12).contains(&millis).then(|| Self::from_millis(millis as u64))
+    }
+}
+
+impl Memory {
+    /// Docker's memory notation, whose `K`, `M` and `G` are powers of two: the
+    /// largest unit that divides the value exactly, else bytes.
+    pub fn docker(self) -> String {
+        let bytes = self.bytes();
+        for (unit, factor) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+            if bytes >= factor && bytes.is_multiple_of(factor) {
+                return format!("{}{unit}", bytes / factor);
+            }
+        }
+        bytes.to_string()
+    }
+
+    /// Docker's memory notation as compose files write it (`512m`, `1g`,
+    /// `1.5gb`, `1024` bytes; every unit a power of two), rounded up to a byte.
+    pub fn from_docker(text: &str) -> Option<Self> {
+        let lower = text.trim().to_ascii_lowercase();
+        let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
+        let (number, unit) = lower.split_at(digits_end);
+        let unit = unit.trim();
+        let unit = unit.strip_suffix('b').unwrap_or(unit);
+        let unit = unit.strip_suffix('i').unwrap_or(unit);
+        let power = match unit {
+            "" => 0,
+            "k" => 10,
+            "m" => 20,
+            "g" => 30,
+            "t" => 40,
+            "p" => 50,
+            _ => return None,
+        };
+        let value: f64 = number.parse().ok()?;
+        let bytes = (value * (1u64 << power) as f64).ceil();
+        (1.0..9.0e18).contains(&bytes).then(|| Self::from_bytes(bytes as u64))
+    }
+}
+
+const GO_UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
+
+impl Duration {
+    /// Go's `time.ParseDuration` notation, which compose and Swarm read (no
+    /// days): `1m30s`, `300ms`, `168h`. [`Display`](fmt::Display) is the
+    /// Prometheus and spec notation (`7d`, `1h30m`).
+    pub fn go(self) -> String {
+        let mut rest = self.millis();
+        if rest == 0 {
+            return "0s".to_owned();
+        }
+        let mut out = String::new();
+        for (unit, factor) in GO_UNITS {
+            if rest >= factor {
+                out.push_str(&format!("{}{unit}", rest / factor));
+                rest %= factor;
+            }
+        }
+        out
+    }
+
+    /// A Go duration (`1m30s`, `1.5s`, `500ms`, `10us`, `0`), to whole
+    /// milliseconds rounded up (saturating: Go's ~292-year maximum stays huge).
+    pub fn from_go(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text == "0" {
+            return Some(Self::from_millis(0));
+        }
+        let mut rest = text;
+        let mut nanos: f64 = 0.0;
+        while !rest.is_empty() {
+            let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let (number, tail) = rest.split_at(end);
+            let value: f64 = number.parse().ok()?;
+            let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+            let (unit, next) = tail.split_at(unit_end);
+            let factor = match unit {
+                "ns" => 1.0,
+                "us" | "µs" | "μs" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                "m" => 60e9,
+                "h" => 3600e9,
+                _ => return None,
+            };
+            nanos += value * factor;
+            rest = next;
+        }
+        let millis = (nanos / 1e6).ceil();
+        (millis.is_finite() && millis >= 0.0).then(|| Self::from_millis(millis as u64))
+    }
+}
+
+/// Quantities parse with `str::parse` too, with a typed error.
+macro_rules! from_str {
+    ($($ty:ty),*) => {$(
+        impl std::str::FromStr for $ty {
+            type Err = QuantityError;
+            fn from_str(text: &str) -> Result<Self, QuantityError> {
+                Self::parse(text)
+            }
+        }
+    )*};
+}
+
+from_str!(Cpu, Memory, Percent, Duration);
 
 /// Quantities serialise as their canonical text.
 macro_rules! serialize_as_text {
@@ -507,7 +663,7 @@ mod tests {
         for text in ["", "m", "-1", "250Mi", "1.0001", "0.0005", "two", "1..5", "2 cores", "1e99"] {
             assert!(Cpu::parse(text).is_err(), "{text} should be rejected");
         }
-        assert!(Cpu::parse("250Mi").unwrap_err().contains("millicores"));
+        assert!(Cpu::parse("250Mi").unwrap_err().reason.contains("millicores"));
     }
 
     #[test]
@@ -552,9 +708,9 @@ mod tests {
         for text in ["", "Mi", "-1Gi", "512MB", "1gb", "16GB", "1.2.3Gi", "1Zi", "99999999999Ei"] {
             assert!(Memory::parse(text).is_err(), "{text} should be rejected");
         }
-        assert!(Memory::parse("512m").unwrap_err().contains("thousandths"));
-        assert!(Memory::parse("512MB").unwrap_err().contains("`M`"));
-        assert!(Memory::parse("1gi").unwrap_err().contains("`Gi`"));
+        assert!(Memory::parse("512m").unwrap_err().reason.contains("thousandths"));
+        assert!(Memory::parse("512MB").unwrap_err().reason.contains("`M`"));
+        assert!(Memory::parse("1gi").unwrap_err().reason.contains("`Gi`"));
     }
 
     #[test]
@@ -595,5 +751,69 @@ mod tests {
         for text in ["", "30", "m", "5x", "1m1h", "1.5h", "-5m", "5m5m"] {
             assert!(Duration::parse(text).is_err(), "{text} should be rejected");
         }
+    }
+
+    #[test]
+    fn go_durations_both_ways() {
+        let cases = [(0, "0s"), (300, "300ms"), (10_000, "10s"), (90_000, "1m30s"), (7 * 86_400_000, "168h")];
+        for (millis, text) in cases {
+            assert_eq!(Duration::from_millis(millis).go(), text);
+            assert_eq!(Duration::from_go(text), Some(Duration::from_millis(millis)), "{text}");
+        }
+        // What Go reads and topo does not print: fractions, micro- and nanoseconds, bare zero.
+        for (text, millis) in [("1.5s", 1500), ("10us", 1), ("1ns", 1), ("0", 0), ("1h0m0s", 3_600_000)] {
+            assert_eq!(Duration::from_go(text), Some(Duration::from_millis(millis)), "{text}");
+        }
+        for text in ["5x", "1d", "s", "-1s"] {
+            assert_eq!(Duration::from_go(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn prometheus_durations_both_ways() {
+        for (millis, text) in
+            [(0, "0s"), (90_000, "1m30s"), (15 * 60_000, "15m"), (7 * 86_400_000, "7d"), (1500, "1s500ms")]
+        {
+            assert_eq!(Duration::from_millis(millis).to_string(), text);
+            assert_eq!(text.parse::<Duration>(), Ok(Duration::from_millis(millis)), "{text}");
+        }
+    }
+
+    #[test]
+    fn docker_memory_both_ways() {
+        let cases =
+            [(512 << 20, "512M"), (1 << 30, "1G"), (1536 << 20, "1536M"), (1_500_000_000, "1500000000"), (4096, "4K")];
+        for (bytes, text) in cases {
+            assert_eq!(Memory::from_bytes(bytes).docker(), text);
+            assert_eq!(Memory::from_docker(text).map(Memory::bytes), Some(bytes), "{text}");
+        }
+        assert_eq!(Memory::from_bytes(1_000_000).docker(), "1000000", "decimal M is not Docker's M");
+        for (text, bytes) in [("512m", 512 << 20), ("1.5gb", 1536 << 20), ("2GiB", 2 << 30), ("1024", 1024)] {
+            assert_eq!(Memory::from_docker(text).map(Memory::bytes), Some(bytes), "{text}");
+        }
+        for text in ["0", "12x", "-1m", ""] {
+            assert_eq!(Memory::from_docker(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn docker_cpus_both_ways() {
+        for (millis, text) in [(250, "0.25"), (1000, "1"), (1500, "1.5"), (1, "0.001")] {
+            assert_eq!(Cpu::from_millis(millis).docker(), text);
+            assert_eq!(Cpu::from_docker(text), Some(Cpu::from_millis(millis)), "{text}");
+        }
+        assert_eq!(Cpu::from_docker("0.0001"), Some(Cpu::from_millis(1)), "rounded up to 1m");
+        assert_eq!(Cpu::from_docker("0"), None);
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let error = "250Mi".parse::<Cpu>().unwrap_err();
+        assert_eq!(error.kind, QuantityKind::Cpu);
+        assert_eq!(error.text, "250Mi");
+        assert!(error.to_string().starts_with("`250Mi` is not a valid CPU quantity: it has an unknown unit"));
+        assert_eq!("70".parse::<Percent>().unwrap_err().kind, QuantityKind::Percent);
+        assert_eq!("5x".parse::<Duration>().unwrap_err().kind, QuantityKind::Duration);
+        assert_eq!("1gi".parse::<Memory>().unwrap_err().kind, QuantityKind::Memory);
     }
 }

@@ -9,10 +9,11 @@ use docker_compose_types as dct;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use crate::image::ImageRef;
 use crate::model::{Check, Model, Phase, Probe, Service};
 use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
 
-use super::images::{self, Family};
+use crate::image::known::{self as images, Family};
 
 use super::{Document, Rendered, service_path};
 
@@ -104,16 +105,11 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         })
         .collect();
     if security.read_only_root_filesystem {
-        // The root is read-only: /tmp and the spec's `writable` paths are tmpfs mounts.
-        let mut writable: Vec<&str> = vec!["/tmp"];
-        writable.extend(start.writable);
-        writable.extend(security.writable.iter().map(String::as_str));
-        let mut seen = std::collections::BTreeSet::new();
-        writable.retain(|p| seen.insert(*p));
-        volumes.extend(writable.into_iter().map(|target| {
+        // The root is read-only: the model's writable paths are tmpfs mounts.
+        volumes.extend(security.writable.iter().map(|target| {
             dct::Volumes::Advanced(dct::AdvancedVolumes {
                 source: None,
-                target: target.to_owned(),
+                target: target.clone(),
                 _type: "tmpfs".to_owned(),
                 read_only: false,
                 bind: None,
@@ -138,7 +134,7 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
             Flavor::Swarm => Vec::new(),
         },
         volumes,
-        stop_grace_period: Some(go_duration(service.stop_grace_period)),
+        stop_grace_period: Some(service.stop_grace_period.go()),
         secrets: match (flavor, service.secrets_as) {
             (Flavor::Swarm, SecretsAs::Files) if !service.secrets.is_empty() => {
                 Some(dct::Secrets::Simple(service.secrets.clone()))
@@ -148,7 +144,7 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         ..Default::default()
     };
     ServiceEntry {
-        image: service.image.clone(),
+        image: service.image.to_string(),
         entrypoint: service.entrypoint.as_ref().map(|argv| dct::Entrypoint::List(escape_all(argv))),
         command: service.command.as_ref().map(|argv| dct::Command::Args(escape_all(argv))),
         expose: service.ports.iter().map(|p| p.number).collect(),
@@ -165,8 +161,6 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
 pub struct RootStart {
     /// Capabilities its entrypoint uses as root before it drops to its user.
     pub capabilities: &'static [&'static str],
-    /// Directories it writes outside its volumes, made tmpfs under a read-only root.
-    pub writable: &'static [&'static str],
 }
 
 /// The official postgres entrypoint, as root, creates and chowns PGDATA and
@@ -181,14 +175,13 @@ pub struct RootStart {
 pub fn root_start(service: &Service) -> RootStart {
     const CHOWN_AND_DROP: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
     let Some(known) = images::known(&service.image) else { return RootStart::default() };
-    let writable = images::writable_dirs(&service.image);
     let as_root = known.starts_as_root && service.security.run_as_user.is_none();
     let capabilities: &'static [&'static str] = match known.family {
         _ if !as_root => &[],
         Family::Redis => &["CHOWN", "SETGID", "SETUID"],
         Family::Postgres | Family::Other => CHOWN_AND_DROP,
     };
-    RootStart { capabilities, writable }
+    RootStart { capabilities }
 }
 
 /// `cap_add`: what the image's entrypoint needs, then the spec's own, each once.
@@ -226,16 +219,16 @@ pub fn swarm_secret_name(model: &Model, secret: &str) -> String {
 
 /// Compose and Swarm have one health check. They run the readiness check
 /// (which is the liveness check when only one is given).
-fn healthcheck(check: &Check, image: &str) -> dct::Healthcheck {
+fn healthcheck(check: &Check, image: &ImageRef) -> dct::Healthcheck {
     let probe = check.compose_test.as_ref().unwrap_or(&check.probe);
     let client = check.http_client.or_else(|| images::http_client(image));
     let start_period = check.initial_delay.map_or(0, Duration::millis) + check.start_period.map_or(0, Duration::millis);
     dct::Healthcheck {
         test: Some(dct::HealthcheckTest::Multiple(health_test(probe, client))),
-        interval: Some(go_duration(check.interval)),
-        timeout: Some(go_duration(check.timeout)),
+        interval: Some(check.interval.go()),
+        timeout: Some(check.timeout.go()),
         retries: i64::from(check.retries),
-        start_period: (start_period > 0).then(|| go_duration(Duration::from_millis(start_period))),
+        start_period: (start_period > 0).then(|| Duration::from_millis(start_period).go()),
         start_interval: None,
         disable: false,
     }
@@ -392,8 +385,8 @@ pub fn top_level_volumes(phase: &Phase) -> dct::TopLevelVolumes {
 pub fn resources(service: &Service) -> Option<dct::Resources> {
     let amounts = |cpu: Option<Cpu>, memory: Option<Memory>| {
         (cpu.is_some() || memory.is_some()).then(|| dct::Limits {
-            cpus: cpu.map(Cpu::cores_decimal),
-            memory: memory.map(docker_memory),
+            cpus: cpu.map(Cpu::docker),
+            memory: memory.map(Memory::docker),
             devices: None,
         })
     };
@@ -401,34 +394,6 @@ pub fn resources(service: &Service) -> Option<dct::Resources> {
     let limits = amounts(resources.limits.cpu, resources.limits.memory);
     let reservations = amounts(resources.requests.cpu, resources.requests.memory);
     (limits.is_some() || reservations.is_some()).then_some(dct::Resources { limits, reservations })
-}
-
-/// Docker's memory notation, whose `K`, `M` and `G` are powers of two: the
-/// largest unit that divides the value exactly, else bytes.
-pub fn docker_memory(memory: Memory) -> String {
-    let bytes = memory.bytes();
-    for (unit, factor) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-        if bytes >= factor && bytes.is_multiple_of(factor) {
-            return format!("{}{unit}", bytes / factor);
-        }
-    }
-    bytes.to_string()
-}
-
-/// A duration as Go's `time.ParseDuration` reads it (compose has no days): `1m30s`, `300ms`, `168h`.
-pub fn go_duration(duration: Duration) -> String {
-    let mut rest = duration.millis();
-    if rest == 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    for (unit, factor) in [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
-        if rest >= factor {
-            out.push_str(&format!("{}{unit}", rest / factor));
-            rest %= factor;
-        }
-    }
-    out
 }
 
 /// Compose interpolates `$` everywhere in the file: a literal `$` is written `$$`.
@@ -656,23 +621,6 @@ services:
             topo_labels(&model, phase, &phase.services["web"]),
             ["topo.project=shop", "topo.service=web", "topo.phase=one"]
         );
-    }
-
-    #[test]
-    fn go_durations() {
-        let cases = [(0, "0s"), (300, "300ms"), (10_000, "10s"), (90_000, "1m30s"), (7 * 86_400_000, "168h")];
-        for (millis, text) in cases {
-            assert_eq!(go_duration(Duration::from_millis(millis)), text);
-        }
-    }
-
-    #[test]
-    fn docker_memory_units() {
-        assert_eq!(docker_memory(Memory::mebibytes(512)), "512M");
-        assert_eq!(docker_memory(Memory::mebibytes(1024)), "1G");
-        assert_eq!(docker_memory(Memory::mebibytes(1536)), "1536M");
-        assert_eq!(docker_memory(Memory::from_bytes(1_500_000_000)), "1500000000");
-        assert_eq!(docker_memory(Memory::from_bytes(1_000_000)), "1000000", "decimal M is not Docker's M");
     }
 
     #[test]

@@ -47,9 +47,9 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{Amounts, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
 use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
-use super::images::{self, Family};
+use crate::image::known::{self as images, Family};
 
-use super::{Document, Rendered, image_is_pinned, image_registry, image_tag, service_path, to_yaml};
+use super::{Document, Rendered, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -231,7 +231,7 @@ fn labels(model: &Model, service: &Service) -> BTreeMap<String, String> {
     let mut labels = selector_labels(model, service);
     labels.insert("app.kubernetes.io/part-of".to_owned(), model.project.clone());
     labels.insert("app.kubernetes.io/managed-by".to_owned(), "topo".to_owned());
-    if let Some(tag) = image_tag(&service.image).filter(|t| is_label_value(t)) {
+    if let Some(tag) = service.image.tag().filter(|t| is_label_value(t)) {
         labels.insert("app.kubernetes.io/version".to_owned(), tag.to_owned());
     }
     labels
@@ -268,20 +268,14 @@ fn shared_config_map_name(model: &Model) -> String {
     format!("{}-env", model.project)
 }
 
-/// What a service's env adds to, or changes in, the shared env.
-fn own_env(model: &Model, service: &Service) -> BTreeMap<String, String> {
-    service.env.iter().filter(|(k, v)| model.env.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 fn render_service(model: &Model, phase: &Phase, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
     let name = service.name.as_str();
     let file = |kind: &str| format!("{name}-{kind}.yaml");
 
-    let own = own_env(model, service);
-    if !own.is_empty() {
+    if !service.own_env.is_empty() {
         let config = ConfigMap {
             metadata: meta(model, service, &config_map_name(service)),
-            data: Some(own),
+            data: Some(service.own_env.clone()),
             ..Default::default()
         };
         out.push(&file("configmap"), Kind::ConfigMap, &config_map_name(service), &config);
@@ -630,19 +624,14 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
     if security.read_only_root_filesystem {
-        let mut writable: Vec<&str> = vec!["/tmp"];
-        writable.extend(images::writable_dirs(&service.image));
-        writable.extend(security.writable.iter().map(String::as_str));
-        let mut seen = std::collections::BTreeSet::new();
-        writable.retain(|p| seen.insert(*p));
-        for (i, path) in writable.iter().enumerate() {
+        for (i, path) in security.writable.iter().enumerate() {
             let volume = if i == 0 { "tmp".to_owned() } else { format!("writable-{i}") };
             volumes.push(K8sVolume {
                 name: volume.clone(),
                 empty_dir: Some(EmptyDirVolumeSource::default()),
                 ..Default::default()
             });
-            mounts.push(VolumeMount { name: volume, mount_path: (*path).to_owned(), ..Default::default() });
+            mounts.push(VolumeMount { name: volume, mount_path: path.clone(), ..Default::default() });
         }
     }
     for volume in &service.volumes {
@@ -684,7 +673,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     if !model.env.is_empty() {
         sources.push(shared_config_map_name(model));
     }
-    if !own_env(model, service).is_empty() {
+    if !service.own_env.is_empty() {
         sources.push(config_map_name(service));
     }
     let env_from = (!sources.is_empty()).then(|| {
@@ -701,8 +690,8 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
     let startup = health.and_then(|h| h.startup.as_ref().map(|c| probe(c, None)).or_else(|| startup_from(&h.liveness)));
     let container = Container {
         name: service.name.clone(),
-        image: Some(service.image.clone()),
-        image_pull_policy: Some(if image_is_pinned(&service.image) { "IfNotPresent" } else { "Always" }.to_owned()),
+        image: Some(service.image.to_string()),
+        image_pull_policy: Some(if service.image.is_pinned() { "IfNotPresent" } else { "Always" }.to_owned()),
         command: service.entrypoint.clone(),
         args: service.command.clone(),
         ports: (!service.ports.is_empty()).then(|| {
@@ -761,7 +750,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             topology_spread_constraints: spread,
             image_pull_secrets: model
                 .registries
-                .get(image_registry(&service.image))
+                .get(service.image.registry())
                 .map(|name| vec![LocalObjectReference { name: name.clone() }]),
             ..Default::default()
         }),

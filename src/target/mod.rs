@@ -4,7 +4,6 @@
 
 pub mod compose;
 pub mod docker;
-pub mod images;
 pub mod k8s;
 pub mod rules;
 pub mod swarm;
@@ -177,44 +176,6 @@ pub fn service_path(service: &Service, field: &str) -> SpecPath {
     if field.is_empty() { path } else { path.key(field) }
 }
 
-/// An image reference without its tag and digest, registry kept
-/// (`registry.local:5000/app:1.2@sha256:…` → `registry.local:5000/app`).
-pub fn image_repository(image: &str) -> &str {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    match without_digest.rsplit_once(':') {
-        // A colon before the last `/` is a registry's port, not a tag.
-        Some((repository, tag)) if !tag.contains('/') => repository,
-        _ => without_digest,
-    }
-}
-
-/// The registry an image is pulled from: its first path component when that
-/// is a host (has a dot or a colon, or is `localhost`), else Docker Hub's `docker.io`.
-pub fn image_registry(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => "docker.io",
-    }
-}
-
-/// The last part of an image's repository (`pgvector/pgvector:pg18` → `pgvector`).
-pub fn image_name(image: &str) -> &str {
-    let repository = image_repository(image);
-    repository.rsplit('/').next().unwrap_or(repository)
-}
-
-/// The tag of an image reference (`redis:8.2-alpine` → `8.2-alpine`), if any.
-pub fn image_tag(image: &str) -> Option<&str> {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
-    last.split_once(':').map(|(_, tag)| tag).filter(|t| !t.is_empty())
-}
-
-/// Whether an image is pinned: a digest, or a tag other than `latest`.
-pub fn image_is_pinned(image: &str) -> bool {
-    image.contains('@') || image_tag(image).is_some_and(|t| t != "latest")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,20 +195,5 @@ mod tests {
         assert_eq!(parsed["a"].as_str(), Some("off"));
         assert_eq!(parsed["b"][0].as_str(), Some("yes"));
         assert_eq!(parsed["b"][1].as_str(), Some("multi\nline: on"));
-    }
-
-    #[test]
-    fn image_tags() {
-        assert_eq!(image_tag("redis:8.2-alpine"), Some("8.2-alpine"));
-        assert_eq!(image_tag("registry.local:5000/app"), None);
-        assert_eq!(image_tag("registry.local:5000/app:1.2"), Some("1.2"));
-        assert_eq!(image_tag("app@sha256:abc"), None);
-        assert!(image_is_pinned("app@sha256:abc"));
-        assert!(!image_is_pinned("app:latest"));
-        assert!(!image_is_pinned("registry.local:5000/app"));
-        assert_eq!(image_repository("registry.local:5000/app:1.2@sha256:abc"), "registry.local:5000/app");
-        assert_eq!(image_repository("registry.local:5000/app"), "registry.local:5000/app");
-        assert_eq!(image_name("registry.local:5000/postgres:16"), "postgres");
-        assert_eq!(image_name("pgvector/pgvector:pg18"), "pgvector");
     }
 }

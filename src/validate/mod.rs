@@ -13,6 +13,7 @@ mod secrets;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
+use crate::image::ImageRef;
 use crate::model;
 use crate::spec::phased::PhaseNumber;
 use crate::spec::{Check, Command, Health, Metric, Phased, Replicas, Role, Service, Spec, Target, Threshold};
@@ -443,11 +444,17 @@ impl Validator<'_> {
             self.push(Diagnostic::error("invalid-image", format!("`{image}` is not an image reference"), &path));
             return;
         }
-        let last = image.rsplit('/').next().unwrap_or(image);
-        if image.contains('@') {
+        let reference = ImageRef::parse(image);
+        let last = reference.repository().rsplit('/').next().unwrap_or_default();
+        if reference.tag().is_none() && image.split('@').next().is_some_and(|name| name.ends_with(':')) {
+            let message = format!("`{image}` is not an image reference: its tag is empty");
+            self.push(Diagnostic::error("invalid-image", message, &path).help(format!("write `{last}:<tag>`")));
             return;
         }
-        match last.split_once(':') {
+        if reference.digest().is_some() {
+            return;
+        }
+        match reference.tag() {
             None => self.push(
                 Diagnostic::warning(
                     "unpinned-image",
@@ -456,7 +463,7 @@ impl Validator<'_> {
                 )
                 .help("pin a version (`:1.4.2`) so every phase and every node runs the same build"),
             ),
-            Some((_, "latest")) => self.push(
+            Some("latest") => self.push(
                 Diagnostic::warning("unpinned-image", format!("image `{image}` uses the `latest` tag"), &path)
                     .help("pin a version (`:1.4.2`) so every phase and every node runs the same build"),
             ),
@@ -516,7 +523,7 @@ impl Validator<'_> {
             }
         };
         for (check_path, check) in checks {
-            if check.http.is_some() && check.port.or(service.port).is_none() {
+            if check.http.is_some() && service.port_or_main(check.port).is_none() {
                 self.push(
                     Diagnostic::error(
                         "check-without-port",
@@ -571,7 +578,7 @@ impl Validator<'_> {
     fn expose(&mut self, path: &SpecPath, service: &Service) {
         let Some(expose) = &service.expose else { return };
         let path = path.key("expose");
-        if expose.port.or(service.port).is_none() {
+        if service.port_or_main(expose.port).is_none() {
             self.push(
                 Diagnostic::error("expose-without-port", "an exposed service needs a port to route to", &path)
                     .on_key()

@@ -107,7 +107,7 @@ impl Validator<'_> {
     fn metrics_port(&mut self, path: &SpecPath, service: &Service) {
         let Some(metrics) = &service.metrics else { return };
         let path = path.key("metrics");
-        match metrics.port.or(service.port) {
+        match service.port_or_main(metrics.port) {
             None => self.push(
                 Diagnostic::error("metrics-without-port", "metrics need a port to be scraped on", &path)
                     .on_key()

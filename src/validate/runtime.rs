@@ -3,8 +3,9 @@
 //! time. All warnings.
 
 use crate::diag::{Diagnostic, SpecPath};
+use crate::image::ImageRef;
+use crate::image::known::{self as images, Family};
 use crate::spec::{Command, Service};
-use crate::target::images::{self, Family};
 
 use super::{Validator, root};
 
@@ -49,7 +50,7 @@ impl Validator<'_> {
     /// and the clients' password is never checked.
     pub(super) fn redis_passwords(&mut self) {
         for (name, service) in &self.spec.services {
-            let redis = images::known(&service.image).is_some_and(|k| k.family == Family::Redis);
+            let redis = images::known(&ImageRef::parse(&service.image)).is_some_and(|k| k.family == Family::Redis);
             if !redis || has_password(service) {
                 continue;
             }

@@ -5,9 +5,8 @@
 //! ships. Only entries that can be read off those files are here; an image
 //! that is not is *unknown*, and the targets say so rather than guess.
 
+use super::ImageRef;
 use crate::spec::HttpClient;
-
-use super::{image_repository, image_tag};
 
 /// The data-directory conventions an image follows, where topo adapts to them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,15 +30,8 @@ pub struct Known {
     pub family: Family,
 }
 
-/// The repository without a Docker Hub prefix: `docker.io/library/postgres` → `postgres`.
-fn repository(image: &str) -> &str {
-    let repository = image_repository(image);
-    let repository = repository.strip_prefix("docker.io/").unwrap_or(repository);
-    repository.strip_prefix("library/").unwrap_or(repository)
-}
-
-fn alpine(image: &str) -> bool {
-    image_tag(image).is_some_and(|t| t.contains("alpine"))
+fn alpine(image: &ImageRef) -> bool {
+    image.tag().is_some_and(|t| t.contains("alpine"))
 }
 
 /// The user of a known image. Sources (each image's Dockerfile):
@@ -58,8 +50,8 @@ fn alpine(image: &str) -> bool {
 /// - oven/bun: `groupadd bun --gid 1000 && useradd bun --uid 1000 --gid bun`;
 ///   node: `groupadd --gid 1000 node && useradd --uid 1000 --gid node`. Both
 ///   images run as root by default; their unprivileged user is 1000.
-pub fn known(image: &str) -> Option<Known> {
-    let repository = repository(image);
+pub fn known(image: &ImageRef) -> Option<Known> {
+    let repository = image.hub_repository();
     let (uid, gid, starts_as_root, family) = match repository {
         "postgres" | "pgvector/pgvector" | "postgis/postgis" if alpine(image) => (70, 70, true, Family::Postgres),
         "postgres" | "pgvector/pgvector" | "postgis/postgis" => (999, 999, true, Family::Postgres),
@@ -79,7 +71,7 @@ pub fn known(image: &str) -> Option<Known> {
 
 /// Directories a known image writes outside its volumes, which a read-only
 /// root must leave writable: postgres's socket and lock directory.
-pub fn writable_dirs(image: &str) -> &'static [&'static str] {
+pub fn writable_dirs(image: &ImageRef) -> &'static [&'static str] {
     match known(image) {
         Some(Known { family: Family::Postgres, .. }) => &["/var/run/postgresql"],
         _ => &[],
@@ -88,8 +80,8 @@ pub fn writable_dirs(image: &str) -> &'static [&'static str] {
 
 /// The major version of a postgres-family image, when its tag says it
 /// (`17`, `16.4-bookworm`, `pg17`, `0.8.0-pg17`); `None` for `latest`, no tag or another scheme.
-pub fn postgres_major(image: &str) -> Option<u32> {
-    let tag = image_tag(image)?;
+pub fn postgres_major(image: &ImageRef) -> Option<u32> {
+    let tag = image.tag()?;
     let version = match tag.find("pg") {
         Some(at) => &tag[at + 2..],
         None => tag,
@@ -101,8 +93,8 @@ pub fn postgres_major(image: &str) -> Option<u32> {
 /// The program an `http` check can use inside the image, when its name says
 /// it: the image's own runtime (Bun, Node.js, Python), or BusyBox's `wget` in
 /// Alpine and BusyBox images. `None`: topo cannot tell what the image ships.
-pub fn http_client(image: &str) -> Option<HttpClient> {
-    let repository = repository(image);
+pub fn http_client(image: &ImageRef) -> Option<HttpClient> {
+    let repository = image.hub_repository();
     let name = repository.rsplit('/').next().unwrap_or(repository);
     if repository.starts_with("oven/bun") {
         Some(HttpClient::Bun)
@@ -123,7 +115,7 @@ mod tests {
 
     #[test]
     fn known_users() {
-        let user = |image: &str| known(image).map(|k| (k.uid, k.gid));
+        let user = |image: &str| known(&ImageRef::parse(image)).map(|k| (k.uid, k.gid));
         assert_eq!(user("postgres:17"), Some((999, 999)));
         assert_eq!(user("docker.io/library/postgres:16-alpine"), Some((70, 70)));
         assert_eq!(user("pgvector/pgvector:pg18"), Some((999, 999)));
@@ -133,7 +125,7 @@ mod tests {
         assert_eq!(user("prom/prometheus:v3.5.0"), Some((65534, 65534)));
         assert_eq!(user("registry.example.com/postgres-backup:1.0"), None);
         assert_eq!(user("rabbitmq:4-alpine"), None);
-        assert_eq!(known("postgres:17").map(|k| k.family), Some(Family::Postgres));
+        assert_eq!(known(&ImageRef::parse("postgres:17")).map(|k| k.family), Some(Family::Postgres));
     }
 
     #[test]
@@ -148,17 +140,17 @@ mod tests {
             ("postgres", None),
         ];
         for (image, major) in cases {
-            assert_eq!(postgres_major(image), major, "{image}");
+            assert_eq!(postgres_major(&ImageRef::parse(image)), major, "{image}");
         }
     }
 
     #[test]
     fn http_clients_from_image_names() {
-        assert_eq!(http_client("oven/bun:1.2-slim"), Some(HttpClient::Bun));
-        assert_eq!(http_client("node:22-slim"), Some(HttpClient::Node));
-        assert_eq!(http_client("python:3.12-slim"), Some(HttpClient::Python));
-        assert_eq!(http_client("nginx:1.27-alpine"), Some(HttpClient::Wget));
-        assert_eq!(http_client("registry.example.com/app:1.0"), None);
-        assert_eq!(http_client("nginx:1.27"), None);
+        assert_eq!(http_client(&ImageRef::parse("oven/bun:1.2-slim")), Some(HttpClient::Bun));
+        assert_eq!(http_client(&ImageRef::parse("node:22-slim")), Some(HttpClient::Node));
+        assert_eq!(http_client(&ImageRef::parse("python:3.12-slim")), Some(HttpClient::Python));
+        assert_eq!(http_client(&ImageRef::parse("nginx:1.27-alpine")), Some(HttpClient::Wget));
+        assert_eq!(http_client(&ImageRef::parse("registry.example.com/app:1.0")), None);
+        assert_eq!(http_client(&ImageRef::parse("nginx:1.27")), None);
     }
 }
