@@ -820,6 +820,9 @@ pub fn check(model: &Model) -> Diagnostics {
             diags.push(diag);
         }
     }
+    for diag in netpol::unreachable(model) {
+        diags.push(diag);
+    }
     diags
 }
 
