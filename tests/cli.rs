@@ -754,6 +754,28 @@ fn design_example_compiles_and_check_names_the_unknown_image_users() {
     assert!(topo::compile(text.as_bytes()).is_ok(), "the spec language accepts it");
 }
 
+/// A k8s service with a port that nothing calls, exposes or allows is
+/// unreachable behind its NetworkPolicy: `topo check` warns at the
+/// service's key, with the way out.
+#[test]
+fn check_warns_about_a_service_nothing_may_reach() {
+    let dir = fixtures("valid");
+    let run = Topo::check().spec_file("unreachable-service.yaml").json().current_dir(&dir).run();
+    run.assert_code(0);
+    let found: Vec<(String, String, u64, u64)> =
+        diagnostics(&run.json()).into_iter().map(|d| (d.severity, d.code, d.line, d.column)).collect();
+    assert_eq!(found, [("warning".to_owned(), "unreachable-service".to_owned(), 17, 3)], "{}", run.describe());
+    let human = Topo::check().spec_file("unreachable-service.yaml").current_dir(&dir).run();
+    assert!(human.stderr.contains("nothing may reach `cache` in phase 1 (k3s)"), "{}", human.describe());
+    assert!(
+        human.stderr.contains("add `cache` to the `depends_on` of the services that call it"),
+        "{}",
+        human.describe()
+    );
+    // `--strict` makes the warning fail the check.
+    Topo::check().spec_file("unreachable-service.yaml").arg("--strict").current_dir(&dir).run().assert_code(1);
+}
+
 #[test]
 fn valid_fixtures_pass() {
     assert_valid_specs(&fixtures("valid"), &["design-example.yaml", "every-field.yaml"]);

@@ -58,7 +58,7 @@ fn check_finds_hand_edits_stray_files_missing_files_and_spec_changes() {
     let dir = ws.path();
     let render = topo(&["render", "--all", "--out", "out"], dir);
     assert!(render.status.success(), "{}", stderr(&render));
-    assert!(stderr(&render).contains("wrote 37 files into out"), "{}", stderr(&render));
+    assert!(stderr(&render).contains("wrote 38 files into out"), "{}", stderr(&render));
     let check = topo(&["render", "--all", "--out", "out", "--check"], dir);
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
     assert!(check.stdout.is_empty());

@@ -344,12 +344,21 @@ fn finanzas_plan() {
     assert!(placed(1, "bullmq-worker").iter().all(|n| n == "vps-3"));
     assert_eq!(placed(1, "backend").len(), 6);
     assert_eq!(placed(2, "postgres"), ["node-1"]);
-    // The migration to K3s opens its ports and creates the Secret, without values.
+    // The migration to K3s opens its ports and seals each secret (`secrets_from: sealed-secrets`), without values.
     let to_k3s = &plan.migrations[1];
     let ports: Vec<&str> = to_k3s.ports.iter().map(|p| p.port).collect();
     assert_eq!(ports, ["6443/tcp", "8472/udp", "10250/tcp"]);
-    let secret = to_k3s.steps.iter().flat_map(|s| &s.commands).find(|c| c.contains("create secret generic")).unwrap();
-    assert!(secret.starts_with("kubectl create secret generic finanzas-secrets --namespace finanzas"), "{secret}");
+    let commands: Vec<&String> = to_k3s.steps.iter().flat_map(|s| &s.commands).collect();
+    assert!(!commands.iter().any(|c| c.contains("create secret generic")), "the controller creates the Secret");
+    let sealing: Vec<&&String> = commands.iter().filter(|c| c.contains("kubeseal --raw")).collect();
+    assert_eq!(sealing.len(), 4, "one per secret: {sealing:?}");
+    assert!(
+        sealing[0].starts_with(
+            "printf '%s' \"$GEMINI_API_KEY\" | kubeseal --raw --from-file=/dev/stdin --namespace finanzas --name finanzas-secrets"
+        ),
+        "{}",
+        sealing[0]
+    );
     let data: Vec<(&str, Option<&str>)> = to_k3s.data.iter().map(|d| (d.service.as_str(), d.size.as_deref())).collect();
     assert_eq!(data, [("postgres", Some("50Gi")), ("redis", Some("5Gi"))]);
     let to_swarm = &plan.migrations[0];
@@ -607,7 +616,10 @@ fn plan_and_diff_commands() {
     assert!(diff.status.success());
     let text = String::from_utf8_lossy(&diff.stdout);
     assert!(text.starts_with("# From phase 1 (dokploy, compose) to phase 3 (k3s, k8s)"), "{text}");
-    assert!(text.contains("| 6443/tcp |") && text.contains("kubectl create secret generic finanzas-secrets"));
+    assert!(
+        text.contains("| 6443/tcp |")
+            && text.contains("kubeseal --raw --from-file=/dev/stdin --namespace finanzas --name finanzas-secrets")
+    );
     assert!(text.contains("- backend: autoscaling on, 2–6 replicas"), "{text}");
 
     let missing = topo(&["diff", "-s", "specs/finanzas.yaml", "--from", "1", "--to", "7"]);

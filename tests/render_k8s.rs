@@ -75,10 +75,12 @@ fn find<'v>(docs: &'v [Value], kind: &str, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-const KIND_ORDER: [&str; 15] = [
+const KIND_ORDER: [&str; 17] = [
     "Namespace",
     "ClusterIssuer",
     "ConfigMap",
+    "ExternalSecret",
+    "SealedSecret",
     "PersistentVolumeClaim",
     "Deployment",
     "StatefulSet",
@@ -452,7 +454,7 @@ fn out_dir_holds_one_file_per_object_and_a_kustomization_that_builds() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("wrote 29 files"), "{stderr}");
+    assert!(stderr.contains("wrote 30 files"), "{stderr}");
     assert!(out.join("backend-hpa.yaml").is_file() && out.join("postgres-statefulset.yaml").is_file());
     let built = validators::kubectl_kustomize(&out).unwrap();
     let input = validators::TempInput::new("built.yaml", &built).unwrap();
@@ -705,6 +707,84 @@ fn custom_resources_are_checked_strictly() {
     }
 }
 
+/// The Secret the pods read is the one `secrets_from` makes: an ExternalSecret
+/// or a SealedSecret of that name, with one entry per secret the phase uses
+/// (a SealedSecret holds the spec's ciphertext or the placeholder, never
+/// anything else), or nothing but the `kubectl create secret` note.
+#[test]
+fn secrets_from_renders_the_secret_the_pods_read() {
+    use topo::model::SecretsSource;
+    let mut seen = std::collections::BTreeSet::new();
+    for path in valid_specs() {
+        let compiled = compile(&path);
+        let model = &compiled.model;
+        for phase in model.phases.iter().filter(|p| p.target == Target::K8s) {
+            let rendered = topo::target::render(model, phase, Target::K8s);
+            let docs = documents(&rendered.stream());
+            let at = format!("{} phase {}", path.display(), phase.number);
+            let used = topo::target::k8s::secrets::used_secrets(model, phase);
+            let name = topo::target::k8s::secret_name(model);
+            // Every secretKeyRef names the one Secret.
+            let refs: Vec<&str> = docs
+                .iter()
+                .flat_map(|d| d["spec"]["template"]["spec"]["containers"].as_sequence().cloned().unwrap_or_default())
+                .flat_map(|c| c["env"].as_sequence().cloned().unwrap_or_default())
+                .filter_map(|e| e["valueFrom"]["secretKeyRef"]["name"].as_str().map(str::to_owned))
+                .map(|n| if n == name { "project" } else { "other" })
+                .collect();
+            assert!(refs.iter().all(|r| *r == "project"), "{at}: a pod reads another Secret");
+            let of_kind = |kind: &str| docs.iter().filter(|d| str_at(d, "kind") == kind).collect::<Vec<_>>();
+            let (external, sealed) = (of_kind("ExternalSecret"), of_kind("SealedSecret"));
+            let keys = |doc: &Value, at_path: &str| -> Vec<String> {
+                get(doc, at_path).as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect()
+            };
+            if used.is_empty() {
+                assert!(external.is_empty() && sealed.is_empty(), "{at}: a secret source without secrets");
+                continue;
+            }
+            match &model.secrets_from {
+                SecretsSource::OutOfBand => {
+                    assert!(external.is_empty() && sealed.is_empty(), "{at}");
+                    assert!(rendered.notes.iter().any(|n| n.contains("kubectl create secret generic")), "{at}");
+                    seen.insert("out-of-band");
+                }
+                SecretsSource::External { store, store_kind, keys: remote, .. } => {
+                    assert!(sealed.is_empty() && external.len() == 1, "{at}");
+                    let doc = external[0];
+                    assert_eq!(str_at(doc, "metadata.name"), name, "{at}");
+                    assert_eq!(str_at(doc, "spec.target.name"), name, "{at}: the pods' Secret is the target");
+                    assert_eq!(str_at(doc, "spec.secretStoreRef.name"), store, "{at}");
+                    assert_eq!(str_at(doc, "spec.secretStoreRef.kind"), *store_kind, "{at}");
+                    let data = get(doc, "spec.data").as_sequence().unwrap();
+                    let entries: Vec<(String, String)> = data
+                        .iter()
+                        .map(|e| (str_at(e, "secretKey").to_owned(), str_at(e, "remoteRef.key").to_owned()))
+                        .collect();
+                    let expected: Vec<(String, String)> = used.iter().map(|s| (s.clone(), remote[s].clone())).collect();
+                    assert_eq!(entries, expected, "{at}");
+                    seen.insert("external-secrets");
+                }
+                SecretsSource::Sealed { encrypted, .. } => {
+                    assert!(external.is_empty() && sealed.len() == 1, "{at}");
+                    let doc = sealed[0];
+                    assert_eq!(str_at(doc, "metadata.name"), name, "{at}");
+                    assert_eq!(str_at(doc, "spec.template.metadata.name"), name, "{at}");
+                    assert_eq!(keys(doc, "spec.encryptedData"), used, "{at}");
+                    for secret in &used {
+                        let text = str_at(doc, &format!("spec.encryptedData.{secret}"));
+                        let want = encrypted
+                            .get(secret)
+                            .map_or(topo::target::k8s::secrets::UNSEALED_PLACEHOLDER, String::as_str);
+                        assert_eq!(text, want, "{at}: {secret}");
+                    }
+                    seen.insert("sealed-secrets");
+                }
+            }
+        }
+    }
+    assert_eq!(seen.len(), 3, "every source is exercised by some shipped spec, example or fixture: {seen:?}");
+}
+
 /// A pod pulling from a registry the spec gives a `pull_secret` for lists
 /// that Secret in `imagePullSecrets`; no other pod lists one.
 #[test]
@@ -729,4 +809,54 @@ fn pods_from_a_private_registry_get_its_pull_secret() {
         }
     }
     assert!(with_secret >= 5, "finanzas and every-field pull from private registries");
+}
+
+/// The README's `secrets_from` snippets (section "Secrets on Kubernetes"),
+/// each added to a small spec, compile and render the object they describe,
+/// which its vendored CRD schema accepts.
+#[test]
+fn readme_secrets_from_snippets_render() {
+    let readme = fs_err::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("### Secrets on Kubernetes").expect("the README's section on secrets_from");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n### ").map_or(section.len(), |i| i + 4)];
+    let blocks: Vec<&str> = section.split("```yaml\n").skip(1).map(|rest| rest.split("```").next().unwrap()).collect();
+    assert_eq!(blocks.len(), 2, "the section shows one snippet per rendered source");
+    let mut kinds = Vec::new();
+    for block in blocks {
+        let text = format!(
+            "project: shop\n\
+             phases: {{ 1: {{ name: k3s, target: k8s, nodes: {{ node-1: {{ role: manager, cpu: 4, memory: 8Gi }} }} }} }}\n\
+             secrets: [DATABASE_URL, STRIPE_KEY]\n\
+             services:\n  api: {{ image: \"ghcr.io/example/shop-api:1.4.0\", port: 8080, secrets: [DATABASE_URL, STRIPE_KEY], security: {{ run_as_user: 1000 }} }}\n\
+             {block}"
+        );
+        let compiled = compile_text(&text);
+        let stream = render(&compiled, 1).stream();
+        let input = validators::TempInput::new("readme.yaml", &stream).unwrap();
+        validators::kubernetes_validate(input.path()).unwrap_or_else(|e| panic!("{block}: {e}"));
+        let docs = documents(&stream);
+        let source = docs
+            .iter()
+            .find(|d| ["ExternalSecret", "SealedSecret"].contains(&str_at(d, "kind")))
+            .unwrap_or_else(|| panic!("{block}: neither an ExternalSecret nor a SealedSecret"));
+        assert_eq!(str_at(source, "metadata.name"), "shop-secrets");
+        match str_at(source, "kind") {
+            "ExternalSecret" => {
+                assert_eq!(str_at(source, "spec.secretStoreRef.kind"), "ClusterSecretStore");
+                assert_eq!(str_at(source, "spec.refreshInterval"), "30m");
+                assert_eq!(str_at(source, "spec.data.0.remoteRef.key"), "shop/DATABASE_URL", "the default key");
+                assert_eq!(str_at(source, "spec.data.1.remoteRef.key"), "payments/stripe-api-key");
+            }
+            _ => {
+                assert!(str_at(source, "spec.encryptedData.DATABASE_URL").starts_with("AgB"));
+                assert_eq!(
+                    str_at(source, "spec.encryptedData.STRIPE_KEY"),
+                    topo::target::k8s::secrets::UNSEALED_PLACEHOLDER
+                );
+            }
+        }
+        kinds.push(str_at(source, "kind").to_owned());
+    }
+    assert_eq!(kinds, ["ExternalSecret", "SealedSecret"]);
 }

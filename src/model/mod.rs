@@ -32,6 +32,8 @@ pub struct Model {
     pub ingress: Ingress,
     /// Every declared secret name, sorted.
     pub secrets: Vec<String>,
+    /// Where the Kubernetes Secret of those secrets comes from.
+    pub secrets_from: SecretsSource,
     /// The shared env, as given (each service's `env` already includes it).
     pub env: BTreeMap<String, String>,
     pub triggers: Vec<Trigger>,
@@ -63,6 +65,36 @@ pub struct Ingress {
     pub controller_pods: BTreeMap<String, String>,
     /// The ACME account of the ClusterIssuer topo renders (`ingress.acme`); none: the issuer exists already.
     pub acme: Option<Acme>,
+}
+
+/// How often External Secrets Operator reads the values again, by default.
+pub const DEFAULT_SECRETS_REFRESH: Duration = Duration::from_secs(3600);
+/// Where `kubeseal` looks for the sealed-secrets controller by default (its own defaults).
+pub const DEFAULT_SEALED_SECRETS_NAMESPACE: &str = "kube-system";
+pub const DEFAULT_SEALED_SECRETS_CONTROLLER: &str = "sealed-secrets-controller";
+
+/// Where the project's Kubernetes Secret comes from (`secrets_from`), defaults applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub enum SecretsSource {
+    /// Created by the user (`kubectl create secret generic`).
+    #[default]
+    OutOfBand,
+    /// An ExternalSecret synced from a store.
+    External {
+        store: String,
+        /// `SecretStore` or `ClusterSecretStore`.
+        store_kind: &'static str,
+        refresh: Duration,
+        /// Every declared secret → its key in the store.
+        keys: BTreeMap<String, String>,
+    },
+    /// A SealedSecret unsealed by the controller.
+    Sealed {
+        controller_namespace: String,
+        controller_name: String,
+        /// Secret → ciphertext, for the secrets the spec gives one for.
+        encrypted: BTreeMap<String, String>,
+    },
 }
 
 /// Let's Encrypt's production ACME directory.
@@ -377,12 +409,38 @@ pub fn resolve(spec: &spec::Spec) -> Model {
         project: spec.project.clone(),
         env: spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
         ingress,
+        secrets_from: resolve_secrets_from(spec, &secrets),
         secrets,
         triggers: spec.triggers.iter().map(resolve_trigger).collect(),
         metrics: resolve_metrics(spec.metrics.as_ref()),
         monitoring,
         registries: spec.registries.iter().map(|(host, r)| (host.clone(), r.pull_secret.clone())).collect(),
         phases,
+    }
+}
+
+fn resolve_secrets_from(spec: &spec::Spec, secrets: &[String]) -> SecretsSource {
+    match spec.secrets_from.clone().unwrap_or_default() {
+        spec::SecretsFrom::OutOfBand => SecretsSource::OutOfBand,
+        spec::SecretsFrom::ExternalSecrets(external) => SecretsSource::External {
+            store: external.store,
+            store_kind: external.store_kind.unwrap_or_default().as_str(),
+            refresh: external.refresh.unwrap_or(DEFAULT_SECRETS_REFRESH),
+            keys: secrets
+                .iter()
+                .map(|s| {
+                    let key = external.keys.get(s).cloned().unwrap_or_else(|| format!("{}/{s}", spec.project));
+                    (s.clone(), key)
+                })
+                .collect(),
+        },
+        spec::SecretsFrom::SealedSecrets(sealed) => SecretsSource::Sealed {
+            controller_namespace: sealed
+                .controller_namespace
+                .unwrap_or_else(|| DEFAULT_SEALED_SECRETS_NAMESPACE.to_owned()),
+            controller_name: sealed.controller_name.unwrap_or_else(|| DEFAULT_SEALED_SECRETS_CONTROLLER.to_owned()),
+            encrypted: sealed.encrypted,
+        },
     }
 }
 

@@ -4,7 +4,7 @@
 //! the spec's ClusterIssuer, the kube-prometheus-stack exporters). Also the
 //! nodes a cluster loses.
 
-use crate::model::{Model, Node, Phase};
+use crate::model::{Model, Node, Phase, SecretsSource};
 use crate::spec::{Role, SecretsAs, Target};
 use crate::target::{docker, k8s};
 
@@ -322,6 +322,67 @@ fn pull_secrets(ctx: &Ctx, rb: &mut Runbook) {
 }
 
 /// Step: the secrets the new target stores itself (a Kubernetes Secret, Swarm secrets as files).
+/// The step that gives a Kubernetes phase its Secret, as `secrets_from` says.
+struct SecretStep<'a> {
+    title: &'static str,
+    commands: Vec<String>,
+    notes: Vec<String>,
+    /// The secrets whose values the commands read from the shell.
+    reads: Vec<&'a String>,
+}
+
+fn k8s_secret_step<'a>(model: &Model, names: &'a [String]) -> Option<SecretStep<'a>> {
+    let from_shell =
+        "the values come from the environment of this shell: none is written to a file or printed".to_owned();
+    match &model.secrets_from {
+        SecretsSource::OutOfBand => Some(SecretStep {
+            title: "Create the secrets",
+            commands: vec![
+                format!("kubectl create namespace {} --dry-run=client -o yaml | kubectl apply -f -", model.project),
+                format!(
+                    "{} \\\n  --dry-run=client -o yaml | kubectl apply -f -",
+                    k8s::create_secret_command(model, names)
+                ),
+            ],
+            notes: vec![from_shell],
+            reads: names.iter().collect(),
+        }),
+        SecretsSource::External { store, store_kind, .. } => {
+            let get = match *store_kind {
+                "ClusterSecretStore" => format!("kubectl get clustersecretstore {store}"),
+                _ => format!("kubectl get secretstore {store} --namespace {}", model.project),
+            };
+            Some(SecretStep {
+                title: "Check the secret store",
+                commands: vec![get],
+                notes: vec![format!(
+                    "External Secrets Operator fills {} from this store (topo does not render it): it must be Ready and hold the keys the ExternalSecret names",
+                    k8s::secret_name(model)
+                )],
+                reads: Vec::new(),
+            })
+        }
+        SecretsSource::Sealed { encrypted, controller_namespace, controller_name } => {
+            let unsealed: Vec<String> = names.iter().filter(|s| !encrypted.contains_key(*s)).cloned().collect();
+            if unsealed.is_empty() {
+                return None;
+            }
+            Some(SecretStep {
+                title: "Seal the secrets",
+                commands: k8s::secrets::kubeseal_commands(model, &unsealed),
+                notes: vec![
+                    format!(
+                        "kubeseal asks the sealed-secrets controller `{controller_name}` in `{controller_namespace}` for its key: install it first (its Helm chart with `--namespace {controller_namespace} --set-string fullnameOverride={controller_name}`)"
+                    ),
+                    from_shell,
+                    "paste each output into the spec's `secrets_from.sealed-secrets.encrypted`, under the secret's name, and render again: until then the SealedSecret holds a placeholder the controller refuses to unseal".to_owned(),
+                ],
+                reads: names.iter().filter(|s| unsealed.contains(s)).collect(),
+            })
+        }
+    }
+}
+
 fn secrets(ctx: &Ctx, rb: &mut Runbook) {
     let (model, a, b) = (ctx.model, ctx.a, ctx.b);
     let used = ops::used_secrets(model, b);
@@ -334,14 +395,12 @@ fn secrets(ctx: &Ctx, rb: &mut Runbook) {
                 return;
             }
             let names: Vec<String> = used.iter().map(|s| (*s).clone()).collect();
-            commands.push(format!(
-                "kubectl create namespace {} --dry-run=client -o yaml | kubectl apply -f -",
-                model.project
-            ));
-            commands.push(format!(
-                "{} \\\n  --dry-run=client -o yaml | kubectl apply -f -",
-                k8s::create_secret_command(model, &names)
-            ));
+            let Some(step) = k8s_secret_step(model, &names) else { return };
+            for secret in step.reads {
+                rb.secret(secret);
+            }
+            rb.run(step.title, Some(&manager(b)), step.commands, step.notes);
+            return;
         }
         Target::Swarm => {
             let as_files = |p: &Phase, s: &str| {

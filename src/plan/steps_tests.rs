@@ -139,7 +139,7 @@ fn swarm_to_k8s_moves_dns_before_waiting_for_certificates() {
     let server = step(&m, "Install the K3s server on node-1");
     let agent = step(&m, "Install the K3s agent on node-2");
     let labels = step(&m, "label the nodes");
-    let secrets = step(&m, "Create the secrets");
+    let secrets = step(&m, "Seal the secrets");
     let issuer = step(&m, "Install cert-manager and the ClusterIssuer letsencrypt-prod");
     let monitoring = step(&m, "monitoring stack");
     let deploy = step(&m, "Deploy phase 3");
@@ -180,7 +180,7 @@ fn swarm_to_k8s_moves_dns_before_waiting_for_certificates() {
     );
     assert!(commands(&m, labels).contains(&"kubectl label node node-2 ram=high --overwrite"));
     assert!(
-        commands(&m, secrets)[1].starts_with("kubectl create secret generic finanzas-secrets --namespace finanzas")
+        commands(&m, secrets)[0].starts_with("printf '%s' \"$GEMINI_API_KEY\" | kubeseal --raw --from-file=/dev/stdin")
     );
     assert!(commands(&m, issuer)[2].contains("ingressClassName: traefik"));
     assert!(commands(&m, monitoring).last().unwrap().contains("kube-prometheus-stack"));

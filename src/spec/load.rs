@@ -61,6 +61,7 @@ impl Decode for Spec {
         let ingress = f.opt(d, "ingress");
         let env = f.opt(d, "env").unwrap_or_default();
         let secrets = f.opt(d, "secrets").unwrap_or_default();
+        let secrets_from = f.opt(d, "secrets_from");
         let triggers = f.opt(d, "triggers").unwrap_or_default();
         let metrics = f.opt(d, "metrics");
         let monitoring = f.opt(d, "monitoring");
@@ -73,6 +74,7 @@ impl Decode for Spec {
             ingress,
             env,
             secrets,
+            secrets_from,
             triggers,
             metrics,
             monitoring,

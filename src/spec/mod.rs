@@ -10,6 +10,7 @@ pub mod load;
 pub mod network;
 pub mod phased;
 pub mod quantity;
+pub mod secrets;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::Serialize;
 pub use network::{Allow, IngressController, Monitoring, Peer, ServiceMetrics};
 pub use phased::{PhaseMap, Phased};
 pub use quantity::{Cpu, Duration, Memory, Percent, QuantityError, QuantityKind};
+pub use secrets::{ExternalSecrets, SealedSecrets, SecretsFrom, StoreKind};
 
 /// A topo spec: one project's services, and the machines of each growth phase.
 #[derive(Clone, Debug, JsonSchema)]
@@ -37,6 +39,8 @@ pub struct Spec {
     /// Names of the secrets the services may use. Only names: a value never appears in the spec or in any output.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Kubernetes: where the Secret `<project>-secrets` that the pods read the `secrets` from comes from, in every Kubernetes phase (default `out-of-band`: you create it).
+    pub secrets_from: Option<SecretsFrom>,
     /// When to move to the next phase: become Prometheus alert rules and a table in the plan.
     #[serde(default)]
     pub triggers: Vec<Trigger>,

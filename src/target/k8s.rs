@@ -6,13 +6,15 @@
 //! claim templates (stateful), a Service for its ports, an Ingress when
 //! exposed, an HPA when autoscaled and a PodDisruptionBudget when more than
 //! one replica of a Deployment or StatefulSet runs. Secrets are only
-//! referenced: one Secret per project, created out of band. NetworkPolicies
+//! referenced: one Secret per project, created out of band or rendered as an
+//! ExternalSecret or a SealedSecret ([`secrets`]). NetworkPolicies
 //! allow exactly the traffic of the dependency graph ([`netpol`]); with
 //! `monitoring:`, kube-prometheus-stack's objects ([`monitoring`]).
 
 pub mod issuer;
 pub mod monitoring;
 pub mod netpol;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 
@@ -101,6 +103,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     netpol::render(model, phase, &mut out);
     monitoring::render(model, phase, &mut out);
     issuer::render(model, phase, &mut out);
+    secrets::render(model, phase, &mut out, &mut rendered.notes);
     if let Some(middleware) = https_redirect_middleware(model, phase) {
         out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
     }
@@ -120,14 +123,6 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let kustomization =
         Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
     rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
-    let used: Vec<String> =
-        model.secrets.iter().filter(|s| phase.services.values().any(|sv| sv.secrets.contains(s))).cloned().collect();
-    if !used.is_empty() {
-        rendered.notes.push(format!(
-            "create the Secret before applying (values stay out of every file):\n{}",
-            create_secret_command(model, &used)
-        ));
-    }
     let labelled: Vec<String> = phase
         .nodes
         .values()
@@ -158,6 +153,8 @@ enum Kind {
     Namespace,
     ClusterIssuer,
     ConfigMap,
+    ExternalSecret,
+    SealedSecret,
     PersistentVolumeClaim,
     Deployment,
     StatefulSet,
@@ -811,6 +808,9 @@ pub fn check(model: &Model) -> Diagnostics {
         {
             diags.push(diag);
         }
+    }
+    for diag in netpol::unreachable(model) {
+        diags.push(diag);
     }
     diags
 }

@@ -44,6 +44,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.triggers();
     v.metrics();
     secrets::secret_looking_env(spec, &mut |d| v.push(d));
+    secrets::secrets_from(spec, &mut |d| v.push(d));
     v.network();
     v.diags
 }

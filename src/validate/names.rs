@@ -21,6 +21,14 @@ pub fn dns1123_label(name: &str) -> Option<String> {
     None
 }
 
+/// Why `name` is not a DNS-1123 subdomain (dot-separated DNS-1123 labels, ≤ 253), if it is not.
+pub fn dns1123_subdomain(name: &str) -> Option<String> {
+    if name.len() > 253 {
+        return Some(format!("is {} characters long; at most 253 are allowed", name.len()));
+    }
+    name.split('.').find_map(dns1123_label)
+}
+
 /// Why `name` is not a DNS-1035 label (a DNS-1123 label that starts with a letter).
 pub fn dns1035_label(name: &str) -> Option<String> {
     dns1123_label(name).or_else(|| {

@@ -6,9 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, SpecPath};
+use crate::diag::{Diagnostic, SpecPath, suggestion};
 use crate::secret_shape;
-use crate::spec::{EnvValue, Spec};
+use crate::spec::{EnvValue, SecretsFrom, Spec};
+
+use super::names;
 
 /// Warn about every `env` value (shared and per service) that looks secret.
 pub fn secret_looking_env(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
@@ -41,4 +43,99 @@ fn env(path: &SpecPath, env: &BTreeMap<String, EnvValue>, spec: &Spec, push: &mu
             )),
         );
     }
+}
+
+/// `secrets_from`: the names it gives a store or ciphertext for are declared
+/// secrets, the store and controller names are names Kubernetes accepts, and
+/// each ciphertext is what `kubeseal --raw` prints (base64), not a value.
+pub fn secrets_from(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
+    let path = SpecPath::root().key("secrets_from");
+    match &spec.secrets_from {
+        None | Some(SecretsFrom::OutOfBand) => {}
+        Some(SecretsFrom::ExternalSecrets(external)) => {
+            let path = path.key("external-secrets");
+            if let Some(why) = names::dns1123_subdomain(&external.store) {
+                push(
+                    Diagnostic::error(
+                        "invalid-name",
+                        format!("store name `{}` {why}", external.store),
+                        &path.key("store"),
+                    )
+                    .help("a SecretStore's name is a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`"),
+                );
+            }
+            declared(spec, &path.key("keys"), external.keys.keys(), push);
+            for (secret, key) in &external.keys {
+                if key.trim().is_empty() {
+                    push(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("the store key of `{secret}` is empty"),
+                            &path.key("keys").key(secret),
+                        )
+                        .help(format!("leave `{secret}` out for the default key `{}/{secret}`", spec.project)),
+                    );
+                }
+            }
+        }
+        Some(SecretsFrom::SealedSecrets(sealed)) => {
+            let path = path.key("sealed-secrets");
+            for (field, name) in
+                [("controller_namespace", &sealed.controller_namespace), ("controller_name", &sealed.controller_name)]
+            {
+                if let Some(why) = name.as_deref().and_then(names::dns1123_label) {
+                    push(
+                        Diagnostic::error(
+                            "invalid-name",
+                            format!("`{}` {why}", name.as_deref().unwrap_or_default()),
+                            &path.key(field),
+                        )
+                        .help("use a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters"),
+                    );
+                }
+            }
+            declared(spec, &path.key("encrypted"), sealed.encrypted.keys(), push);
+            for (secret, text) in &sealed.encrypted {
+                if !is_ciphertext(text) {
+                    push(
+                        Diagnostic::error("not-sealed", format!("the ciphertext of `{secret}` is not what `kubeseal --raw` prints"), &path.key("encrypted").key(secret))
+                            .label("expected base64 ciphertext")
+                            .help(format!("seal the value and paste the output: printf '%s' \"${secret}\" | kubeseal --raw --from-file=/dev/stdin --namespace {} --name {}-secrets", spec.project, spec.project)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Each name is a declared secret.
+fn declared<'a>(
+    spec: &Spec,
+    path: &SpecPath,
+    names: impl Iterator<Item = &'a String>,
+    push: &mut impl FnMut(Diagnostic),
+) {
+    for name in names.filter(|n| !spec.secrets.contains(n)) {
+        push(
+            Diagnostic::error("undeclared-secret", format!("`{name}` is not a declared secret"), &path.key(name))
+                .on_key()
+                .label("not in the top-level `secrets`")
+                .help_opt(
+                    suggestion(name, spec.secrets.iter().map(String::as_str))
+                        .or_else(|| Some(format!("declare it in the top-level `secrets: [{name}]`"))),
+                ),
+        );
+    }
+}
+
+/// What `kubeseal --raw` prints: standard base64 of an RSA-OAEP-wrapped key and the data, so
+/// hundreds of characters. A short or non-base64 text is a value pasted by mistake.
+fn is_ciphertext(text: &str) -> bool {
+    const MIN_LEN: usize = 64;
+    text.len() >= MIN_LEN && text.len().is_multiple_of(4) && base64_body(text)
+}
+
+fn base64_body(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    text.len() - body.len() <= 2 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }

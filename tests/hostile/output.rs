@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::{CPU_CAP_SECONDS, MEMORY_CAP, Run, TOPO, Topo, fixture, root};
 
 /// A scratch directory holding the finanzas spec as `topo.yaml` (3 phases;
-/// phase 3 renders 29 Kubernetes files) and the minimal one as `small.yaml`.
+/// phase 3 renders 30 Kubernetes files) and the minimal one as `small.yaml`.
 /// Traversable by every user, so that a run as `nobody` can read the specs.
 fn workspace() -> tempfile::TempDir {
     let ws = tempfile::Builder::new().prefix("topo-hostile-out-").tempdir().unwrap();
@@ -97,7 +97,7 @@ fn is_root() -> bool {
 
 /// Render `--all` once into `dir/out`.
 fn rendered(dir: &Path) -> PathBuf {
-    topo(&["render", "--all", "--out", "out"], dir).code(0).says("wrote 37 files into out");
+    topo(&["render", "--all", "--out", "out"], dir).code(0).says("wrote 38 files into out");
     dir.join("out")
 }
 
@@ -209,7 +209,7 @@ fn render_all_asks_for_force_in_a_directory_topo_did_not_write() {
     assert!(!dir.join("out/docs").exists());
     assert!(fs_err::read_to_string(dir.join("out/.topo")).unwrap().starts_with("# topo output directory"));
     topo(&["render", "--all", "--out", "out"], dir).code(0);
-    topo(&["render", "--all", "--out", "out", "--check"], dir).code(0).says("ok: out matches topo.yaml (37 files)");
+    topo(&["render", "--all", "--out", "out", "--check"], dir).code(0).says("ok: out matches topo.yaml (38 files)");
 
     // An empty directory is fine, and so is a `.topo` of topo's.
     fs_err::create_dir(dir.join("empty")).unwrap();
@@ -252,7 +252,7 @@ fn a_single_phase_render_replaces_only_its_own_files() {
         .says("nothing written into deploy");
     assert_eq!(snapshot(dir), before);
 
-    topo(&["render", "--phase", "3", "--out", "deploy", "--force"], dir).code(0).says("wrote 29 files into deploy");
+    topo(&["render", "--phase", "3", "--out", "deploy", "--force"], dir).code(0).says("wrote 30 files into deploy");
     assert_eq!(fs_err::read_to_string(dir.join("deploy/.env")).unwrap(), "KEEP=1\n");
     assert_ne!(fs_err::read_to_string(dir.join("deploy/kustomization.yaml")).unwrap(), "mine\n");
     // Its own files are topo's now, and the next phase adds its file beside them.
@@ -286,7 +286,7 @@ fn a_single_phase_render_that_meets_an_obstacle_writes_nothing() {
         .filter(|n| n != ".topo")
         .collect();
     files.sort();
-    assert_eq!(files.len(), 29);
+    assert_eq!(files.len(), 30);
     // The spec changes, so a partial write would show.
     let spec = fs_err::read_to_string(dir.join("topo.yaml")).unwrap();
     fs_err::write(dir.join("topo.yaml"), spec.replace("registry.tudominio.cloud", "registry.example.org")).unwrap();
@@ -511,8 +511,8 @@ fn modes_follow_the_umask_whichever_command_writes() {
             }
             checked += 1;
         }
-        // 37 + 30 files and 8 + 2 directories, the plan, the spec and their directories.
-        assert_eq!(checked, 37 + 8 + 30 + 2 + 2 + 2, "umask {umask}");
+        // 38 + 31 files and 8 + 2 directories, the plan, the spec and their directories.
+        assert_eq!(checked, 38 + 8 + 31 + 2 + 2 + 2, "umask {umask}");
     }
 }
 
@@ -551,7 +551,7 @@ fn concurrent_renders_leave_one_complete_tree() {
     for run in runs {
         run.join().unwrap().code(0);
     }
-    topo(&["render", "--all", "--out", "out", "--check"], &dir).code(0).says("(37 files)");
+    topo(&["render", "--all", "--out", "out", "--check"], &dir).code(0).says("(38 files)");
     let leftovers: Vec<String> = fs_err::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -187,8 +187,10 @@ pub fn kubernetes_validate_version(path: impl AsRef<Path>, version: &str) -> Res
 
 /// The custom resources topo emits, by `apiVersion` and `kind`, and the
 /// vendored JSON Schema of each (`tests/crd-schemas/`, see its README).
-pub const CUSTOM_RESOURCES: [(&str, &str, &str); 4] = [
+pub const CUSTOM_RESOURCES: [(&str, &str, &str); 6] = [
+    ("bitnami.com/v1alpha1", "SealedSecret", "tests/crd-schemas/bitnami.com/sealedsecret_v1alpha1.json"),
     ("cert-manager.io/v1", "ClusterIssuer", "tests/crd-schemas/cert-manager.io/clusterissuer_v1.json"),
+    ("external-secrets.io/v1", "ExternalSecret", "tests/crd-schemas/external-secrets.io/externalsecret_v1.json"),
     ("traefik.io/v1alpha1", "Middleware", "tests/crd-schemas/traefik.io/middleware_v1alpha1.json"),
     ("monitoring.coreos.com/v1", "PrometheusRule", "tests/crd-schemas/monitoring.coreos.com/prometheusrule_v1.json"),
     ("monitoring.coreos.com/v1", "ServiceMonitor", "tests/crd-schemas/monitoring.coreos.com/servicemonitor_v1.json"),

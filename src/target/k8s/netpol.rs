@@ -9,7 +9,7 @@
 //! add up, so a connection passes when the caller's egress and the callee's
 //! ingress both allow it; nothing else does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -18,8 +18,10 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::diag::Diagnostic;
 use crate::model::{Model, Phase, Service};
-use crate::spec::Peer;
+use crate::spec::{Peer, Target};
+use crate::target::service_path;
 
 use super::{Kind, Objects, meta, project_labels, selector};
 
@@ -228,4 +230,47 @@ fn match_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Lab
         match_labels: Some(labels.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
         ..Default::default()
     }
+}
+
+/// Services with ports that no NetworkPolicy lets anyone reach, in a
+/// Kubernetes phase that renders them: nothing in the phase `depends_on`
+/// them, they are not exposed and `allow.from` names no caller. Warned once
+/// per service, at its first such phase.
+pub fn unreachable(model: &Model) -> Vec<Diagnostic> {
+    let mut warned = BTreeSet::new();
+    let mut diags = Vec::new();
+    for phase in model.phases.iter().filter(|p| p.target == Target::K8s && p.network_policies) {
+        for service in phase.services.values() {
+            let called = phase.services.values().any(|caller| caller.depends_on.contains(&service.name));
+            if service.ports.is_empty()
+                || called
+                || service.expose.is_some()
+                || !service.allow.from.is_empty()
+                || !warned.insert(service.name.clone())
+            {
+                continue;
+            }
+            let ports: Vec<String> = service.ports.iter().map(|p| p.number.to_string()).collect();
+            diags.push(
+                Diagnostic::warning(
+                    "unreachable-service",
+                    format!(
+                        "nothing may reach `{}` in phase {} ({}): no service depends on it, it is not exposed and its `allow` has no `from`, so its NetworkPolicy admits no caller on port {}",
+                        service.name,
+                        phase.number,
+                        phase.name,
+                        ports.join(", ")
+                    ),
+                    &service_path(service, ""),
+                )
+                .on_key()
+                .label("no caller may connect")
+                .help(format!(
+                    "add `{}` to the `depends_on` of the services that call it, or `allow: {{ from: [...] }}` for callers outside the spec",
+                    service.name
+                )),
+            );
+        }
+    }
+    diags
 }
