@@ -612,9 +612,14 @@ pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
         return BTreeMap::new();
     }
     let base = schedule(phase, phase.target, &replicas(phase, Load::Base), None);
+    // Each service's first replica's node, looked up once per service.
+    let mut first_node: BTreeMap<&str, Option<&String>> = BTreeMap::new();
+    for p in &base.placed {
+        first_node.entry(p.replica.service.as_str()).or_insert(p.node.as_ref());
+    }
     let mut pins = BTreeMap::new();
     for service in wanted {
-        let planned = base.placed.iter().find(|p| p.replica.service == service.name).and_then(|p| p.node.clone());
+        let planned = first_node.get(service.name.as_str()).copied().flatten().cloned();
         let first = || phase.nodes.values().find(|n| service.placement.admits(n)).map(|n| n.name.clone());
         if let Some(node) = planned.or_else(first) {
             pins.insert(service.name.clone(), node);
