@@ -46,7 +46,8 @@ pub fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
             node.load.allocatable_memory.saturating_sub(node.load.requested_memory),
         );
         for replica in on.get(node.load.name.as_str()).into_iter().flatten() {
-            *per_service.entry(replica.service.clone()).or_default() += split(replica.request_cpu, replica.request_memory);
+            *per_service.entry(replica.service.clone()).or_default() +=
+                split(replica.request_cpu, replica.request_memory);
         }
     }
     // `f64::round` rounds half away from zero, as every printed figure does.

@@ -530,16 +530,17 @@ mod tests {
         // Ten times the nodes and ten times the replicas: ten times the work, give or take, not a hundred.
         for target in ["swarm", "k8s"] {
             let work = |nodes: usize| -> (u64, u64) {
-                let phase = &phases_of(&big(target, nodes, 9, "soft"))[0];
+                let phase = &phases_of(&big(target, nodes, 6, "soft"))[0];
                 let asked = replicas(phase, Load::Base);
                 let base = schedule(phase, phase.target, &asked, None);
                 (losses(phase, &asked, &base).examined, asked.len() as u64)
             };
-            let (small, small_replicas) = work(20);
-            let (large, large_replicas) = work(200);
+            // 100 nodes and 200 services: the bounds of validate::limits.
+            let (small, small_replicas) = work(10);
+            let (large, large_replicas) = work(100);
             assert_eq!(large_replicas, 10 * small_replicas);
-            assert!(large <= 15 * small, "{target}: {small} nodes examined for 20 nodes, {large} for 200");
-            // A pass over the nodes per re-placed replica would examine 200 × 1800 of them.
+            assert!(large <= 15 * small, "{target}: {small} nodes examined for 10 nodes, {large} for 100");
+            // A pass over the nodes per re-placed replica would examine 100 × 600 of them.
             assert!(large <= 20 * large_replicas, "{target}: {large} nodes examined for {large_replicas} replicas");
         }
     }

@@ -537,7 +537,8 @@ pub(super) fn choose(
                     // Least allocated: the larger free share wins, so compare b to a.
                     _ => best_share.total_cmp(&share),
                 };
-                spread.then(rest).then(na.name.cmp(&nb.name)).is_lt()
+                // The nodes are in name order: the index is the name's rank.
+                spread.then(rest).then(i.cmp(&b)).is_lt()
             }
         };
         if better {
