@@ -25,6 +25,13 @@ pub fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
     cost.total_cents = all_priced.then_some(total);
     let mut per_service: BTreeMap<String, f64> = BTreeMap::new();
     let (mut reserve, mut headroom) = (0.0, 0.0);
+    // The replicas on each node, in placement order: one pass, not one per node.
+    let mut on: BTreeMap<&str, Vec<&super::schedule::Replica>> = BTreeMap::new();
+    for placed in &schedule.placed {
+        if let Some(node) = &placed.node {
+            on.entry(node.as_str()).or_default().push(&placed.replica);
+        }
+    }
     for node in nodes {
         let Some(price) = node.cost_cents else { continue };
         let price = price as f64;
@@ -38,9 +45,9 @@ pub fn cost(nodes: &[NodeFit], schedule: &Schedule) -> Cost {
             node.load.allocatable_cpu.saturating_sub(node.load.requested_cpu),
             node.load.allocatable_memory.saturating_sub(node.load.requested_memory),
         );
-        for placed in schedule.placed.iter().filter(|p| p.node.as_deref() == Some(node.load.name.as_str())) {
-            *per_service.entry(placed.replica.service.clone()).or_default() +=
-                split(placed.replica.request_cpu, placed.replica.request_memory);
+        for replica in on.get(node.load.name.as_str()).into_iter().flatten() {
+            *per_service.entry(replica.service.clone()).or_default() +=
+                split(replica.request_cpu, replica.request_memory);
         }
     }
     // `f64::round` rounds half away from zero, as every printed figure does.

@@ -7,6 +7,7 @@
 mod cluster;
 pub mod cost;
 mod data;
+mod loss;
 pub mod markdown;
 pub mod migrate;
 mod ops;
@@ -124,6 +125,10 @@ pub struct NPlusOne {
     pub worst: Option<String>,
     /// One per node, in name order.
     pub losses: Vec<NodeLoss>,
+    /// Nodes looked at while re-placing the lost nodes' replicas: the work N+1 took, for the tests
+    /// (it grows with the replicas, not with replicas × nodes).
+    #[serde(skip)]
+    pub examined: u64,
 }
 
 /// What losing one node does.
@@ -220,7 +225,7 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
         reasons.extend(order_risks.iter().map(|risk| order::describe(risk, &base_replicas)));
     }
 
-    let n_plus_one = (phase.nodes.len() > 1).then(|| n_plus_one(phase, &base_replicas));
+    let n_plus_one = (phase.nodes.len() > 1).then(|| n_plus_one(phase, &base_replicas, &base));
     let nodes: Vec<NodeFit> = base.nodes.iter().map(|n| node_fit(phase, n)).collect();
     let lower_bound = lower_bound(&base, &base_replicas);
     let cost = cost::cost(&nodes, &base);
@@ -401,40 +406,17 @@ fn describe_unplaced<'a>(unplaced: impl Iterator<Item = &'a schedule::Placed>) -
         .collect()
 }
 
-/// Lose each node in turn and place everything again: a node alone in
-/// carrying a label, a role or a size a service needs is as much a single
-/// point of failure as the largest one. One schedule per node.
-fn n_plus_one(phase: &Phase, replicas: &[Replica]) -> NPlusOne {
-    let losses: Vec<NodeLoss> = phase.nodes.keys().map(|lost| node_loss(phase, replicas, lost)).collect();
+/// Lose each node in turn and re-place its replicas on what the others have left, as Swarm and
+/// Kubernetes do (see [`loss`]): a node alone in carrying a label, a role or a size a service needs
+/// is as much a single point of failure as the largest one.
+fn n_plus_one(phase: &Phase, replicas: &[Replica], base: &Schedule) -> NPlusOne {
+    let loss::NodeLosses { losses, examined } = loss::losses(phase, replicas, base);
     let worst = losses
         .iter()
         .filter(|loss| !loss.fits)
         .max_by(|a, b| (a.down.len(), a.missing(), &b.lost).cmp(&(b.down.len(), b.missing(), &a.lost)))
         .map(|loss| loss.lost.clone());
-    NPlusOne { fits: worst.is_none(), worst, losses }
-}
-
-fn node_loss(phase: &Phase, replicas: &[Replica], lost: &str) -> NodeLoss {
-    let after = schedule(phase, phase.target, replicas, Some(lost));
-    let mut asked: BTreeMap<&str, u32> = BTreeMap::new();
-    let mut running: BTreeMap<&str, u32> = BTreeMap::new();
-    for placed in &after.placed {
-        *asked.entry(&placed.replica.service).or_default() += 1;
-        if placed.node.is_some() {
-            *running.entry(&placed.replica.service).or_default() += 1;
-        }
-    }
-    let mut down = Vec::new();
-    let mut degraded = Vec::new();
-    for (service, wanted) in asked {
-        let up = running.get(service).copied().unwrap_or(0);
-        if up == 0 {
-            down.push(service.to_owned());
-        } else if up < wanted {
-            degraded.push((service.to_owned(), up, wanted));
-        }
-    }
-    NodeLoss { lost: lost.to_owned(), fits: after.fits(), down, degraded }
+    NPlusOne { fits: worst.is_none(), worst, losses, examined }
 }
 
 fn node_fit(phase: &Phase, load: &NodeLoad) -> NodeFit {

@@ -34,6 +34,9 @@
 //! still deploy in every run; each risk says whether topo found an order that
 //! strands it: the others' tasks first, placed by Swarm's own rules.
 
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
 use serde::Serialize;
 
 use crate::model::Phase;
@@ -62,8 +65,9 @@ struct Demand<'a> {
     replicas: u32,
     /// cpu (millicores) and memory (bytes) per replica.
     request: [u64; 2],
-    /// Indices of the nodes it may run on, ascending (looked up by binary search).
-    nodes: Vec<usize>,
+    /// Indices of the nodes it may run on, ascending (looked up by binary search), shared by the
+    /// demands of one placement.
+    nodes: Rc<Vec<usize>>,
     /// Replicas one node may run (1 under hard spreading or for a bound replica).
     per_node: u32,
 }
@@ -77,47 +81,83 @@ pub fn risks(phase: &Phase, replicas: &[Replica]) -> Vec<OrderRisk> {
     let nodes = empty_nodes(phase, Target::Swarm, None);
     let capacity: Vec<[u64; 2]> = nodes.iter().map(|n| [n.allocatable_cpu, n.allocatable_memory]).collect();
     let demands = demands(phase, replicas, &nodes);
+    let loads = Loads::of(&demands, nodes.len());
+    let (groups, group_of) = groups(&demands);
     let mut risks: Vec<OrderRisk> = Vec::new();
+    let mut competitors_of: Vec<BTreeSet<&str>> = Vec::new();
+    let mut risk_of: HashMap<&str, usize> = HashMap::new();
     for (index, demand) in demands.iter().enumerate() {
         let room: Vec<usize> = demand.nodes.iter().copied().filter(|&n| fits(demand.request, capacity[n])).collect();
         if demand.request == [0, 0]
             || (!room.is_empty()
-                && (room_per_node(&demands, index, &room, &capacity)
-                    || too_little_to_block(&demands, index, &room, &capacity)))
+                && (room_per_node(&demands, index, &room, &capacity, &loads)
+                    || too_little_to_block(&demands, index, &room, &capacity, (&groups, &group_of))))
         {
             continue;
         }
-        let competitors = competitors(&demands, index, &demand.nodes);
-        match risks.iter_mut().find(|r| r.service == demand.service) {
+        let names = demand.nodes.iter().map(|&n| nodes[n].name.clone());
+        match risk_of.get(demand.service) {
             // A global service: one risk, over every node whose replica is at risk.
-            Some(risk) => {
-                risk.replicas += demand.replicas;
-                risk.nodes.extend(demand.nodes.iter().map(|&n| nodes[n].name.clone()));
-                for name in competitors {
-                    if !risk.competitors.contains(&name) {
-                        risk.competitors.push(name);
-                    }
-                }
+            Some(&r) => {
+                risks[r].replicas += demand.replicas;
+                risks[r].nodes.extend(names);
+                competitors(&demands, index, &demand.nodes, &mut competitors_of[r]);
             }
-            None => risks.push(OrderRisk {
-                service: demand.service.to_owned(),
-                replicas: demand.replicas,
-                nodes: demand.nodes.iter().map(|&n| nodes[n].name.clone()).collect(),
-                competitors,
-                stranded: None,
-            }),
+            None => {
+                risk_of.insert(demand.service, risks.len());
+                let mut set = BTreeSet::new();
+                competitors(&demands, index, &demand.nodes, &mut set);
+                competitors_of.push(set);
+                risks.push(OrderRisk {
+                    service: demand.service.to_owned(),
+                    replicas: demand.replicas,
+                    nodes: names.collect(),
+                    competitors: Vec::new(),
+                    stranded: None,
+                });
+            }
         }
     }
-    for risk in &mut risks {
-        risk.competitors.sort();
+    for (risk, competitors) in risks.iter_mut().zip(competitors_of) {
+        risk.competitors = competitors.into_iter().map(str::to_owned).collect();
         risk.stranded = others_first(phase, replicas, &risk.service);
     }
     risks
 }
 
+/// What every demand could put on each node at most (all its replicas, one per node under
+/// `max_replicas_per_node: 1`), summed once: condition 1 takes a demand's own share out of it.
+struct Loads {
+    per_node: Vec<[u128; 2]>,
+}
+
+impl Loads {
+    fn of(demands: &[Demand], nodes: usize) -> Self {
+        let mut per_node = vec![[0u128; 2]; nodes];
+        for demand in demands {
+            let share = demand.most_per_node();
+            for &n in demand.nodes.iter() {
+                for (sum, one) in per_node[n].iter_mut().zip(share) {
+                    *sum += one;
+                }
+            }
+        }
+        Loads { per_node }
+    }
+}
+
+impl Demand<'_> {
+    /// What it can put on one node at most, per resource.
+    fn most_per_node(&self) -> [u128; 2] {
+        let count = u128::from(self.replicas.min(self.per_node));
+        self.request.map(|r| count * u128::from(r))
+    }
+}
+
 /// The demands of a phase, service by service; a global service's bound replicas one by one.
 fn demands<'a>(phase: &Phase, replicas: &'a [Replica], nodes: &[NodeLoad]) -> Vec<Demand<'a>> {
     let mut demands: Vec<Demand<'a>> = Vec::new();
+    let mut shared: HashMap<String, Rc<Vec<usize>>> = HashMap::new();
     for replica in replicas {
         let Some(service) = phase.services.get(&replica.service) else { continue };
         if replica.node.is_none()
@@ -127,10 +167,23 @@ fn demands<'a>(phase: &Phase, replicas: &'a [Replica], nodes: &[NodeLoad]) -> Ve
             last.replicas += 1;
             continue;
         }
-        let eligible = (0..nodes.len())
-            .filter(|&i| phase.nodes.get(&nodes[i].name).is_some_and(|n| service.placement.admits(n)))
-            .filter(|&i| replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name))
-            .collect();
+        // Services of one placement share its nodes: computed once per placement, not per service.
+        let key = format!("{:?}", (&service.placement.role, &service.placement.node, &service.placement.labels));
+        let admitted = shared.entry(key).or_insert_with(|| {
+            let admits = |i: &usize| phase.nodes.get(&nodes[*i].name).is_some_and(|n| service.placement.admits(n));
+            Rc::new((0..nodes.len()).filter(admits).collect())
+        });
+        let eligible = match &replica.node {
+            None => Rc::clone(admitted),
+            Some(bound) => Rc::new(
+                nodes
+                    .binary_search_by(|n| n.name.as_str().cmp(bound))
+                    .ok()
+                    .filter(|i| admitted.binary_search(i).is_ok())
+                    .into_iter()
+                    .collect(),
+            ),
+        };
         let hard = service.placement.spread == Some(Spread::Hard);
         demands.push(Demand {
             service: &replica.service,
@@ -149,22 +202,19 @@ fn fits(request: [u64; 2], capacity: [u64; 2]) -> bool {
 
 /// Condition 1: on each node, what the others could put there at most, and how many replicas of
 /// the demand fit in what is left; safe if they add up to its replicas.
-fn room_per_node(demands: &[Demand], index: usize, room: &[usize], capacity: &[[u64; 2]]) -> bool {
+fn room_per_node(demands: &[Demand], index: usize, room: &[usize], capacity: &[[u64; 2]], loads: &Loads) -> bool {
     let demand = &demands[index];
+    let own = demand.most_per_node();
     let mut slots: u64 = 0;
     for &node in room {
-        let mut others = [0u64; 2];
-        for (j, other) in demands.iter().enumerate() {
-            if j != index && other.nodes.binary_search(&node).is_ok() {
-                let count = u64::from(other.replicas.min(other.per_node));
-                for (sum, request) in others.iter_mut().zip(other.request) {
-                    *sum = sum.saturating_add(count.saturating_mul(request));
-                }
-            }
-        }
+        // Everything that reaches the node, less the demand itself (every node of `room` is one of its own).
+        let others: [u128; 2] = [0, 1].map(|d| loads.per_node[node][d] - own[d]);
         let here = (0..2)
             .filter(|&d| demand.request[d] > 0)
-            .map(|d| capacity[node][d].saturating_sub(others[d]) / demand.request[d])
+            .map(|d| {
+                let left = u128::from(capacity[node][d]).saturating_sub(others[d]);
+                u64::try_from(left).unwrap_or(u64::MAX) / demand.request[d]
+            })
             .min()
             .unwrap_or(u64::MAX);
         slots = slots.saturating_add(here.min(u64::from(demand.per_node)));
@@ -172,40 +222,93 @@ fn room_per_node(demands: &[Demand], index: usize, room: &[usize], capacity: &[[
     slots >= u64::from(demand.replicas)
 }
 
+/// Demands of one node set and one request, taken together by condition 2: what each adds depends
+/// only on those and on its replicas.
+struct Group {
+    nodes: Rc<Vec<usize>>,
+    request: [u64; 2],
+    /// Replicas of its demands without a per-node limit, summed.
+    free: u64,
+    /// Replicas of each of its demands with one per node.
+    one_per_node: Vec<u32>,
+}
+
+/// The demands grouped for condition 2; and each demand's group.
+fn groups(demands: &[Demand]) -> (Vec<Group>, Vec<usize>) {
+    let mut index: HashMap<(*const Vec<usize>, [u64; 2]), usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut of = Vec::with_capacity(demands.len());
+    for demand in demands {
+        let g = *index.entry((Rc::as_ptr(&demand.nodes), demand.request)).or_insert_with(|| {
+            groups.push(Group {
+                nodes: Rc::clone(&demand.nodes),
+                request: demand.request,
+                free: 0,
+                one_per_node: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        match demand.per_node {
+            1 => groups[g].one_per_node.push(demand.replicas),
+            _ => groups[g].free += u64::from(demand.replicas),
+        }
+        of.push(g);
+    }
+    (groups, of)
+}
+
 /// Condition 2: the weights of every replica that may land on the nodes, against their number.
-fn too_little_to_block(demands: &[Demand], index: usize, room: &[usize], capacity: &[[u64; 2]]) -> bool {
+fn too_little_to_block(
+    demands: &[Demand],
+    index: usize,
+    room: &[usize],
+    capacity: &[[u64; 2]],
+    (groups, group_of): (&[Group], &[usize]),
+) -> bool {
     let demand = &demands[index];
     let resources: Vec<usize> = (0..2).filter(|&d| demand.request[d] > 0).collect();
+    let reaching: Vec<usize> = (0..groups.len()).filter(|&g| reaches(&groups[g].nodes, room)).collect();
     // Loads are sums of requests: multiples of their greatest common divisor.
-    let grain: Vec<u64> = (0..2)
-        .map(|d| {
-            let reaching = demands.iter().filter(|o| o.nodes.iter().any(|n| room.binary_search(n).is_ok()));
-            reaching.map(|o| o.request[d]).fold(demand.request[d], gcd).max(1)
-        })
-        .collect();
+    let grain: Vec<u64> =
+        (0..2).map(|d| reaching.iter().map(|&g| groups[g].request[d]).fold(demand.request[d], gcd).max(1)).collect();
     // The least load that blocks a node: the first multiple of the grain above capacity − request.
     let block = |node: usize, d: usize| {
         let threshold = capacity[node][d] - demand.request[d];
         (threshold / grain[d] + 1) * grain[d]
     };
-    let weight = |request: [u64; 2], on: &[usize]| -> f64 {
+    let weight = |request: [u64; 2], on: &mut dyn Iterator<Item = usize>| -> f64 {
         let mut heaviest: f64 = 0.0;
-        for &node in on {
+        for node in on {
             for &d in &resources {
                 heaviest = heaviest.max(request[d] as f64 / block(node, d) as f64);
             }
         }
         heaviest
     };
-    let own = if demand.per_node == 1 { 1.0 } else { weight(demand.request, room) };
+    let own = if demand.per_node == 1 { 1.0 } else { weight(demand.request, &mut room.iter().copied()) };
     let mut total = f64::from(demand.replicas - 1) * own;
-    for (j, other) in demands.iter().enumerate() {
-        let on: Vec<usize> = other.nodes.iter().copied().filter(|n| room.binary_search(n).is_ok()).collect();
-        if j == index || on.is_empty() {
-            continue;
+    for &g in &reaching {
+        let group = &groups[g];
+        let on: Vec<usize> = if group.nodes.len() <= room.len() {
+            group.nodes.iter().copied().filter(|n| room.binary_search(n).is_ok()).collect()
+        } else {
+            room.iter().copied().filter(|n| group.nodes.binary_search(n).is_ok()).collect()
+        };
+        // The demand itself is not one of the others.
+        let mine = group_of[index] == g;
+        let free = group.free - if mine && demand.per_node != 1 { u64::from(demand.replicas) } else { 0 };
+        let mut skip_own = mine && demand.per_node == 1;
+        let mut most = free;
+        for &replicas in &group.one_per_node {
+            if skip_own && replicas == demand.replicas {
+                skip_own = false;
+                continue;
+            }
+            most += (on.len() as u64).min(u64::from(replicas));
         }
-        let most = u64::from(other.per_node).saturating_mul(on.len() as u64).min(u64::from(other.replicas));
-        total += most as f64 * weight(other.request, &on);
+        if most > 0 {
+            total += most as f64 * weight(group.request, &mut on.iter().copied());
+        }
     }
     // Floating point only ever makes this stricter.
     total < room.len() as f64 * (1.0 - 1e-9)
@@ -215,22 +318,24 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// The other services that may run on `nodes` and reserve something.
-fn competitors(demands: &[Demand], index: usize, nodes: &[usize]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+/// The other services that may run on `nodes` and reserve something, added to `names`.
+fn competitors<'a>(demands: &[Demand<'a>], index: usize, nodes: &[usize], names: &mut BTreeSet<&'a str>) {
     for (j, other) in demands.iter().enumerate() {
-        let reaches = other.nodes.iter().any(|n| nodes.binary_search(n).is_ok());
-        let name = other.service.to_owned();
         if j != index
-            && reaches
             && other.request != [0, 0]
             && other.service != demands[index].service
-            && !names.contains(&name)
+            && !names.contains(other.service)
+            && reaches(&other.nodes, nodes)
         {
-            names.push(name);
+            names.insert(other.service);
         }
     }
-    names
+}
+
+/// Whether two ascending lists of nodes share one (the shorter looked up in the longer).
+fn reaches(a: &[usize], b: &[usize]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.iter().any(|n| long.binary_search(n).is_ok())
 }
 
 /// Swarm's own placement when every other service's tasks come first: the

@@ -72,15 +72,15 @@ pub struct NodeLoad {
 }
 
 impl NodeLoad {
-    fn free_cpu(&self) -> u64 {
+    pub(super) fn free_cpu(&self) -> u64 {
         self.allocatable_cpu.saturating_sub(self.requested_cpu)
     }
 
-    fn free_memory(&self) -> u64 {
+    pub(super) fn free_memory(&self) -> u64 {
         self.allocatable_memory.saturating_sub(self.requested_memory)
     }
 
-    fn of(&self, service: &str) -> u32 {
+    pub(super) fn of(&self, service: &str) -> u32 {
         self.services.get(service).copied().unwrap_or(0)
     }
 }
@@ -194,15 +194,20 @@ const LISTED_REJECTIONS: usize = 3;
 /// placement admits and how many of its replicas each runs. Built once per
 /// run of one service's replicas, so that each replica costs one pass over
 /// the nodes, without allocating.
-struct Current<'p> {
-    service: &'p Service,
-    admits: Vec<bool>,
-    counts: Vec<u32>,
+pub(super) struct Current<'p> {
+    pub(super) service: &'p Service,
+    pub(super) admits: Vec<bool>,
+    pub(super) counts: Vec<u32>,
 }
 
 impl<'p> Current<'p> {
     /// `machines` are the phase's nodes behind `nodes`; `seen` whether the service has replicas placed already.
-    fn of(service: &'p Service, machines: &[Option<&crate::model::Node>], nodes: &[NodeLoad], seen: bool) -> Self {
+    pub(super) fn of(
+        service: &'p Service,
+        machines: &[Option<&crate::model::Node>],
+        nodes: &[NodeLoad],
+        seen: bool,
+    ) -> Self {
         Current {
             service,
             admits: machines.iter().map(|m| m.is_some_and(|node| service.placement.admits(node))).collect(),
@@ -410,7 +415,7 @@ impl Run {
 }
 
 /// Whether two replicas of a service ask for the same.
-fn same_ask(a: &Replica, b: &Replica) -> bool {
+pub(super) fn same_ask(a: &Replica, b: &Replica) -> bool {
     a.service == b.service
         && a.node == b.node
         && (a.request_cpu, a.request_memory, a.limit_cpu, a.limit_memory)
@@ -420,7 +425,7 @@ fn same_ask(a: &Replica, b: &Replica) -> bool {
 /// Count `replica` on `node`, in checked arithmetic: a total past what a `u64`
 /// holds places nothing (the bounds of [`crate::validate::limits`] keep every
 /// real total far below it).
-fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> {
+pub(super) fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> {
     let sums = (
         node.requested_cpu.checked_add(replica.request_cpu),
         node.requested_memory.checked_add(replica.request_memory),
@@ -450,7 +455,7 @@ fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> {
 }
 
 /// Why a node refuses a replica.
-enum Refusal {
+pub(super) enum Refusal {
     Memory(u64),
     Cpu(u64),
     Pods,
@@ -460,7 +465,7 @@ enum Refusal {
 
 /// Why `node`, running `of_service` replicas of the service, refuses `replica`; `least` is the
 /// fewest any admitted node runs (the hard spread's skew; `u32::MAX` to leave the skew out).
-fn refusal(
+pub(super) fn refusal(
     target: Target,
     hard: bool,
     least: u32,
@@ -492,7 +497,12 @@ fn refusal(
 }
 
 /// The index of the node the scheduler picks, or why none can take the replica.
-fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Result<usize, String> {
+pub(super) fn choose(
+    target: Target,
+    replica: &Replica,
+    nodes: &[NodeLoad],
+    current: &Current,
+) -> Result<usize, String> {
     let service = current.service;
     let eligible = |i: usize| current.admits[i] && replica.node.as_ref().is_none_or(|bound| *bound == nodes[i].name);
     let Some(first) = (0..nodes.len()).find(|&i| eligible(i)) else {
@@ -527,7 +537,8 @@ fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Curre
                     // Least allocated: the larger free share wins, so compare b to a.
                     _ => best_share.total_cmp(&share),
                 };
-                spread.then(rest).then(na.name.cmp(&nb.name)).is_lt()
+                // The nodes are in name order: the index is the name's rank.
+                spread.then(rest).then(i.cmp(&b)).is_lt()
             }
         };
         if better {
@@ -562,7 +573,7 @@ fn choose(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Curre
 }
 
 /// Kubernetes' least-allocated score: the mean free share of cpu and memory after placing.
-fn free_share(node: &NodeLoad, replica: &Replica) -> f64 {
+pub(super) fn free_share(node: &NodeLoad, replica: &Replica) -> f64 {
     let share = |free: u64, asked: u64, total: u64| {
         if total == 0 { 0.0 } else { free.saturating_sub(asked) as f64 / total as f64 }
     };
@@ -602,9 +613,14 @@ pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
         return BTreeMap::new();
     }
     let base = schedule(phase, phase.target, &replicas(phase, Load::Base), None);
+    // Each service's first replica's node, looked up once per service.
+    let mut first_node: BTreeMap<&str, Option<&String>> = BTreeMap::new();
+    for p in &base.placed {
+        first_node.entry(p.replica.service.as_str()).or_insert(p.node.as_ref());
+    }
     let mut pins = BTreeMap::new();
     for service in wanted {
-        let planned = base.placed.iter().find(|p| p.replica.service == service.name).and_then(|p| p.node.clone());
+        let planned = first_node.get(service.name.as_str()).copied().flatten().cloned();
         let first = || phase.nodes.values().find(|n| service.placement.admits(n)).map(|n| n.name.clone());
         if let Some(node) = planned.or_else(first) {
             pins.insert(service.name.clone(), node);

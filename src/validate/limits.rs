@@ -2,8 +2,9 @@
 //!
 //! Each bound is far beyond what a real deployment writes, and keeps the work
 //! and the arithmetic behind `check`, `plan` and `render` small and exact: the
-//! plan places every replica of a phase once per node (its N+1 check), and
-//! sums requests, limits and prices per node and per phase in `u64`. Within
+//! plan's placement makes a pass over the nodes per replica of a small
+//! service (and the Swarm order check places a phase once per service at
+//! risk), and sums requests, limits and prices per node and per phase in `u64`. Within
 //! these bounds none of those sums can overflow. The README's limits table
 //! lists them; `over-limit` is their diagnostic.
 
@@ -19,8 +20,8 @@ pub const MAX_SERVICES: usize = 200;
 /// Replicas of one service (`replicas`, `autoscale.min`, `autoscale.max`).
 pub const MAX_REPLICAS: u32 = 5_000;
 /// Replicas of all services in all phases together, each phase at its autoscaling peak (a global
-/// service counts one per node of the phase). The plan places every replica of a phase once per
-/// node of it (N+1), so this bound with [`MAX_NODES`] bounds its work.
+/// service counts one per node of the phase). The plan's placement makes a pass over the nodes per
+/// replica of a small service, so this bound with [`MAX_NODES`] bounds its work.
 pub const MAX_SPEC_REPLICAS: u64 = 5_000;
 /// Volumes and ports of one service.
 pub const MAX_PER_SERVICE: usize = 100;

@@ -11,8 +11,8 @@ fn at(name: &str) -> String {
     fixture(&format!("quantities/{name}")).display().to_string()
 }
 
-/// 100 nodes, 200 services, 5000 replicas: the plan places every replica once
-/// per node (its N+1 check), and stays within 200 MiB and the CPU cap.
+/// 100 nodes, 200 services, 5000 replicas: the plan places every replica and
+/// loses each node in turn (its N+1 check), and stays within 200 MiB and the CPU cap.
 #[test]
 fn a_spec_at_the_bounds_checks_plans_and_renders_under_the_caps() {
     let spec = at("at-the-bounds.yaml");
