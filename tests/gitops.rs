@@ -240,7 +240,7 @@ fn a_large_spec_is_split_into_shared_and_groups() {
     assert_eq!(Layout::for_services(SPLIT_ABOVE_SERVICES), Layout::Whole);
     let groups = (SPLIT_ABOVE_SERVICES + 1).div_ceil(GROUP_SERVICES).next_power_of_two();
     assert_eq!(Layout::for_services(SPLIT_ABOVE_SERVICES + 1), Layout::Split { groups });
-    assert_eq!(Layout::for_services(10_000), Layout::Split { groups: 512 });
+    assert_eq!(Layout::for_services(10_000), Layout::Split { groups: 256 });
     let layout = Layout::Split { groups: 8 };
     assert_eq!(layout.part(None), SHARED_PART);
     assert_eq!(layout.part(Some("api")), layout.part(Some("api")));

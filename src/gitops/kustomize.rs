@@ -26,7 +26,7 @@ use crate::target::{group_by_file, to_yaml};
 /// Above this many services in one Kubernetes phase, the tree is split into parts.
 pub const SPLIT_ABOVE_SERVICES: usize = 50;
 /// How many services a group holds on average, at most.
-pub const GROUP_SERVICES: usize = 25;
+pub const GROUP_SERVICES: usize = 50;
 /// The part of the objects no one service owns.
 pub const SHARED_PART: &str = "shared";
 
