@@ -7,6 +7,9 @@
 #[path = "support/validators.rs"]
 mod validators;
 
+#[path = "../benches/support/spec_gen.rs"]
+mod spec_gen;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -158,14 +161,35 @@ fn by_kind_and_name(docs: Vec<Value>) -> BTreeMap<(String, String), Value> {
         .collect()
 }
 
-/// Each overlay builds with kubectl kustomize into exactly the objects that
-/// `render --phase N --target k8s` prints, and passes kubernetes-validate.
+/// The kustomizations a phase's overlay is built from: the overlay itself,
+/// or, for a split tree, each of its parts.
+fn entry_points(overlay: &Path) -> Vec<PathBuf> {
+    if overlay.join("kustomization.yaml").is_file() {
+        return vec![overlay.to_path_buf()];
+    }
+    let mut parts: Vec<PathBuf> = fs_err::read_dir(overlay).unwrap().map(|e| e.unwrap().path()).collect();
+    parts.sort();
+    assert!(parts.iter().all(|p| p.join("kustomization.yaml").is_file()), "{parts:?}");
+    parts
+}
+
+/// Each overlay (every part of a split one) builds with kubectl kustomize
+/// into exactly the objects that `render --phase N --target k8s` prints, each
+/// once; the shipped specs' builds pass kubernetes-validate.
 #[test]
 fn every_overlay_rebuilds_its_phase() {
     let mut overlays = 0;
-    for spec in
-        ["specs/finanzas.yaml", "tests/fixtures/valid/every-field.yaml", "tests/fixtures/valid/design-example.yaml"]
-    {
+    let generated = tempfile::Builder::new().prefix("topo-gitops-").tempdir().unwrap();
+    // Past the size where the tree is split into parts.
+    let services = topo::gitops::kustomize::SPLIT_ABOVE_SERVICES + 50;
+    fs_err::write(generated.path().join("generated.yaml"), spec_gen::spec(services)).unwrap();
+    let generated_spec = generated.path().join("generated.yaml");
+    for spec in [
+        "specs/finanzas.yaml",
+        "tests/fixtures/valid/every-field.yaml",
+        "tests/fixtures/valid/design-example.yaml",
+        generated_spec.to_str().unwrap(),
+    ] {
         let ws = workspace(spec);
         let dir = ws.path();
         let render = topo(&["render", "--all", "--out", "out"], dir);
@@ -173,11 +197,21 @@ fn every_overlay_rebuilds_its_phase() {
         let compiled = topo::compile(&fs_err::read(dir.join("topo.yaml")).unwrap()).unwrap();
         for phase in compiled.model.phases.iter().filter(|p| p.target == topo::spec::Target::K8s) {
             let overlay = dir.join("out/k8s/overlays").join(format!("{}-{}", phase.number, phase.name));
-            let built = validators::kubectl_kustomize(&overlay).unwrap();
+            let parts = entry_points(&overlay);
+            let split = spec == generated_spec.to_str().unwrap();
+            assert_eq!(parts.len() > 1, split, "{spec}: {parts:?}");
+            let mut got = BTreeMap::new();
+            let mut built_all = String::new();
+            for part in &parts {
+                let built = validators::kubectl_kustomize(part).unwrap();
+                for (key, value) in by_kind_and_name(documents(&built)) {
+                    assert!(got.insert(key.clone(), value).is_none(), "{spec}: {key:?} is built twice");
+                }
+                built_all.push_str(&built);
+            }
             let direct = topo(&["render", "--phase", &phase.number.to_string()], dir);
             assert!(direct.status.success());
             let expected = by_kind_and_name(documents(&String::from_utf8_lossy(&direct.stdout)));
-            let got = by_kind_and_name(documents(&built));
             assert_eq!(
                 got.keys().collect::<Vec<_>>(),
                 expected.keys().collect::<Vec<_>>(),
@@ -187,13 +221,53 @@ fn every_overlay_rebuilds_its_phase() {
             for (key, value) in &expected {
                 assert_eq!(&got[key], value, "{spec} phase {}: {key:?}", phase.number);
             }
-            let input = validators::TempInput::new("built.yaml", &built).unwrap();
-            validators::kubernetes_validate(input.path()).unwrap();
+            if !split {
+                let input = validators::TempInput::new("built.yaml", &built_all).unwrap();
+                validators::kubernetes_validate(input.path()).unwrap();
+            }
             overlays += 1;
         }
     }
-    // finanzas has one k8s phase, every-field two (one patched against the base), the design example one.
-    assert_eq!(overlays, 4);
+    // finanzas has one k8s phase, every-field two (one patched against the base), the design example one, the generated one.
+    assert_eq!(overlays, 5);
+}
+
+/// A split tree: the shared objects in `shared/`, each service's objects in its group, and groups that
+/// depend on the service's name only.
+#[test]
+fn a_large_spec_is_split_into_shared_and_groups() {
+    use topo::gitops::kustomize::{GROUP_SERVICES, Layout, SHARED_PART, SPLIT_ABOVE_SERVICES};
+    assert_eq!(Layout::for_services(SPLIT_ABOVE_SERVICES), Layout::Whole);
+    let groups = (SPLIT_ABOVE_SERVICES + 1).div_ceil(GROUP_SERVICES).next_power_of_two();
+    assert_eq!(Layout::for_services(SPLIT_ABOVE_SERVICES + 1), Layout::Split { groups });
+    assert_eq!(Layout::for_services(10_000), Layout::Split { groups: 256 });
+    let layout = Layout::Split { groups: 8 };
+    assert_eq!(layout.part(None), SHARED_PART);
+    assert_eq!(layout.part(Some("api")), layout.part(Some("api")));
+    let used: std::collections::BTreeSet<String> =
+        (0..200).map(|i| layout.part(Some(&spec_gen::service_name(i)))).collect();
+    assert_eq!(used.len(), 8, "{used:?}");
+
+    let services = SPLIT_ABOVE_SERVICES + 1;
+    let ws = tempfile::Builder::new().prefix("topo-gitops-").tempdir().unwrap();
+    fs_err::write(ws.path().join("topo.yaml"), spec_gen::spec(services)).unwrap();
+    assert!(topo(&["render", "--all", "--out", "out"], ws.path()).status.success());
+    let files = tree(&ws.path().join("out/k8s"));
+    let layout = Layout::for_services(services);
+    assert!(files.contains_key("base/shared/namespace.yaml"), "{:?}", files.keys().take(20).collect::<Vec<_>>());
+    assert!(files.contains_key("overlays/3-k8s/shared/kustomization.yaml"));
+    assert!(!files.contains_key("overlays/3-k8s/kustomization.yaml"), "no one kustomization of the whole phase");
+    for i in [0, 1, services - 1] {
+        let name = spec_gen::service_name(i);
+        let group = layout.part(Some(&name));
+        let path = format!("base/{group}/{name}-networkpolicy.yaml");
+        assert!(files.contains_key(&path), "{path}");
+        let kustomization =
+            String::from_utf8_lossy(&files[&format!("overlays/3-k8s/{group}/kustomization.yaml")]).into_owned();
+        assert!(kustomization.contains(&format!("- ../../../base/{group}\n")), "{kustomization}");
+    }
+    let readme = String::from_utf8_lossy(&fs_err::read(ws.path().join("out/README.md")).unwrap()).into_owned();
+    assert!(readme.contains("k8s/overlays/<phase>/<part>"), "{readme}");
 }
 
 #[test]

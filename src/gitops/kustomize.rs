@@ -3,19 +3,85 @@
 //! that adds its own objects and patches the base ones where they differ
 //! (replicas, resources, placement, …) with RFC 6902 JSON patches.
 //!
-//! `kubectl kustomize <dir>/k8s/overlays/<phase>` rebuilds exactly the objects
-//! that `topo render --phase N --target k8s` prints.
+//! A small spec is one kustomization per phase (`overlays/<phase>`). A large
+//! one is split into parts that GitOps tools build independently, because
+//! kustomize's time grows with the square of the objects of one build: the
+//! objects every service shares (`shared`) and groups of services
+//! (`group-NN`), the same in the base and each overlay
+//! (`overlays/<phase>/<part>`). A service's group depends only on its name and
+//! on the number of groups, so adding a service moves no other.
+//!
+//! `kubectl kustomize` of a phase's overlay (or of each of its parts) rebuilds
+//! exactly the objects that `topo render --phase N --target k8s` prints.
+//! Every lookup is by key, so the tree costs time linear in the objects.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::target::{Document, group_by_file, to_yaml};
+use crate::target::k8s::TreeObject;
+use crate::target::{group_by_file, to_yaml};
 
-/// One phase's rendered objects, as `(file, object)`.
+/// Above this many services in one Kubernetes phase, the tree is split into parts.
+pub const SPLIT_ABOVE_SERVICES: usize = 50;
+/// How many services a group holds on average, at most.
+pub const GROUP_SERVICES: usize = 50;
+/// The part of the objects no one service owns.
+pub const SHARED_PART: &str = "shared";
+
+/// One phase's rendered objects.
 pub struct PhaseObjects {
     /// The overlay's directory name, `<number>-<name>`.
     pub dir: String,
-    pub objects: Vec<(Document, Value)>,
+    pub objects: Vec<TreeObject>,
+}
+
+/// How the phases are cut into kustomizations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One kustomization per phase.
+    Whole,
+    /// `shared` plus this many groups of services per phase.
+    Split { groups: usize },
+}
+
+impl Layout {
+    /// Whole up to [`SPLIT_ABOVE_SERVICES`] services in every phase, else enough
+    /// groups (a power of two) for [`GROUP_SERVICES`] services each on average.
+    pub fn for_services(most: usize) -> Self {
+        if most <= SPLIT_ABOVE_SERVICES {
+            return Layout::Whole;
+        }
+        Layout::Split { groups: most.div_ceil(GROUP_SERVICES).next_power_of_two() }
+    }
+
+    /// The part an object of `service` (or a shared one) belongs to: `""` when whole.
+    pub fn part(self, service: Option<&str>) -> String {
+        match (self, service) {
+            (Layout::Whole, _) => String::new(),
+            (Layout::Split { .. }, None) => SHARED_PART.to_owned(),
+            (Layout::Split { groups }, Some(service)) => {
+                let width = (groups - 1).to_string().len().max(2);
+                format!("group-{:0width$}", fnv1a(service) % groups as u64)
+            }
+        }
+    }
+
+    /// A directory of the tree: `base` or `overlays/<phase>`, then the part if split.
+    fn dir(self, top: &str, part: &str) -> String {
+        if part.is_empty() { top.to_owned() } else { format!("{top}/{part}") }
+    }
+
+    /// The path from an overlay to its base.
+    fn base_from_overlay(self, part: &str) -> String {
+        if part.is_empty() { "../../base".to_owned() } else { format!("../../../base/{part}") }
+    }
+}
+
+/// FNV-1a, 64 bits: a stable hash, the same on every machine and release.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[derive(Serialize)]
@@ -26,6 +92,12 @@ struct Kustomization {
     resources: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     patches: Vec<PatchRef>,
+}
+
+impl Kustomization {
+    fn new(resources: Vec<String>, patches: Vec<PatchRef>) -> Self {
+        Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources, patches }
+    }
 }
 
 #[derive(Serialize)]
@@ -52,71 +124,105 @@ struct Op {
     value: Option<Value>,
 }
 
-fn key(value: &Value) -> (String, String) {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (text(&value["kind"]), text(&value["metadata"]["name"]))
+/// What identifies an object across phases.
+fn key(object: &TreeObject) -> (&str, &str) {
+    (object.kind.as_str(), object.name.as_str())
+}
+
+/// One kustomization being filled: its files (in order, once each) and patches.
+#[derive(Default)]
+struct Part {
+    resources: Vec<String>,
+    listed: HashSet<String>,
+    patches: Vec<PatchRef>,
+}
+
+impl Part {
+    fn list(&mut self, file: &str) {
+        if self.listed.insert(file.to_owned()) {
+            self.resources.push(file.to_owned());
+        }
+    }
 }
 
 /// The files of the tree, relative to the `k8s/` directory: `base/…` and `overlays/<phase>/…`.
-pub fn tree(phases: &[PhaseObjects]) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    let Some(first) = phases.first() else { return files };
+pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
+    let mut files: Vec<(String, &str)> = Vec::new();
+    let mut owned: Vec<(String, String)> = Vec::new();
+    let Some(first) = phases.first() else { return Vec::new() };
     // The base: objects every phase has, as the first phase renders them.
-    let base: Vec<&(Document, Value)> = first
-        .objects
-        .iter()
-        .filter(|(_, v)| phases.iter().all(|p| p.objects.iter().any(|(_, w)| key(w) == key(v))))
-        .collect();
-    let mut base_resources = Vec::new();
-    for (doc, _) in &base {
-        files.push((format!("base/{}", doc.file), doc.yaml.clone()));
-        if !base_resources.contains(&doc.file) {
-            base_resources.push(doc.file.clone());
+    let mut phases_with: HashMap<(&str, &str), usize> = HashMap::new();
+    for phase in phases {
+        let keys: HashSet<(&str, &str)> = phase.objects.iter().map(key).collect();
+        for k in keys {
+            *phases_with.entry(k).or_default() += 1;
         }
     }
-    let kustomization = Kustomization {
-        api_version: "kustomize.config.k8s.io/v1beta1",
-        kind: "Kustomization",
-        resources: base_resources,
-        patches: Vec::new(),
-    };
-    files.push(("base/kustomization.yaml".to_owned(), to_yaml(&kustomization)));
-
+    let mut base: HashMap<(&str, &str), (&TreeObject, String)> = HashMap::new();
+    let mut base_parts: BTreeMap<String, Part> = BTreeMap::new();
+    if layout == Layout::Whole {
+        base_parts.insert(String::new(), Part::default());
+    }
+    for object in first.objects.iter().filter(|o| phases_with[&key(o)] == phases.len()) {
+        let part = layout.part(object.service.as_deref());
+        files.push((format!("{}/{}", layout.dir("base", &part), object.document.file), &object.document.yaml));
+        base_parts.entry(part.clone()).or_default().list(&object.document.file);
+        base.entry(key(object)).or_insert((object, part));
+    }
+    for (part, kustomization) in &base_parts {
+        let text = to_yaml(&Kustomization::new(kustomization.resources.clone(), Vec::new()));
+        owned.push((format!("{}/kustomization.yaml", layout.dir("base", part)), text));
+    }
     for phase in phases {
-        let mut resources = vec!["../../base".to_owned()];
-        let mut patches = Vec::new();
-        for (doc, value) in &phase.objects {
-            match base.iter().find(|(_, b)| key(b) == key(value)) {
+        let top = format!("overlays/{}", phase.dir);
+        let mut parts: BTreeMap<String, Part> = BTreeMap::new();
+        for part in base_parts.keys() {
+            parts.entry(part.clone()).or_default().list(&layout.base_from_overlay(part));
+        }
+        for object in &phase.objects {
+            match base.get(&key(object)) {
                 None => {
-                    files.push((format!("overlays/{}/{}", phase.dir, doc.file), doc.yaml.clone()));
-                    if !resources.contains(&doc.file) {
-                        resources.push(doc.file.clone());
-                    }
+                    let part = layout.part(object.service.as_deref());
+                    files
+                        .push((format!("{}/{}", layout.dir(&top, &part), object.document.file), &object.document.yaml));
+                    parts.entry(part).or_default().list(&object.document.file);
                 }
-                Some((_, base_value)) => {
+                Some((base_object, part)) => {
+                    if base_object.document.yaml == object.document.yaml {
+                        continue;
+                    }
                     let mut ops = Vec::new();
-                    diff(base_value, value, &mut String::new(), &mut ops);
+                    diff(&base_object.value, &object.value, &mut String::new(), &mut ops);
                     if ops.is_empty() {
                         continue;
                     }
-                    let (kind, name) = key(value);
-                    let file = format!("{}-{}.patch.yaml", name, kind.to_lowercase());
-                    files.push((format!("overlays/{}/{file}", phase.dir), to_yaml(&ops)));
-                    let api_version = value["apiVersion"].as_str().unwrap_or_default();
-                    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-                    patches.push(PatchRef {
-                        path: file,
-                        target: PatchTarget { group: group.to_owned(), version: version.to_owned(), kind, name },
-                    });
+                    let file = format!("{}-{}.patch.yaml", object.name, object.kind.to_lowercase());
+                    owned.push((format!("{}/{file}", layout.dir(&top, part)), to_yaml(&ops)));
+                    let entry = parts.entry(part.clone()).or_default();
+                    entry.patches.push(PatchRef { path: file, target: patch_target(object) });
                 }
             }
         }
-        let kustomization =
-            Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources, patches };
-        files.push((format!("overlays/{}/kustomization.yaml", phase.dir), to_yaml(&kustomization)));
+        for (part, kustomization) in parts {
+            let text = to_yaml(&Kustomization::new(kustomization.resources, kustomization.patches));
+            owned.push((format!("{}/kustomization.yaml", layout.dir(&top, &part)), text));
+        }
     }
     // Objects that share a file (two claims of one service) become one multi-document file.
-    group_by_file(files.iter().map(|(path, text)| (path.as_str(), text.as_str())))
+    let all = files.iter().map(|(path, text)| (path.as_str(), *text));
+    group_by_file(all.chain(owned.iter().map(|(path, text)| (path.as_str(), text.as_str()))))
+}
+
+/// What a patch applies to: the object's group, version, kind and name.
+fn patch_target(object: &TreeObject) -> PatchTarget {
+    let api_version = object.value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    PatchTarget {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        kind: object.kind.clone(),
+        name: object.name.clone(),
+    }
 }
 
 /// RFC 6902 operations that turn `from` into `to`. Maps are diffed key by key;

@@ -13,6 +13,9 @@
 //! k8s/overlays/<n>-<name>/       each Kubernetes phase: its own objects and patches
 //! ```
 //!
+//! A large spec splits `k8s/base` and each overlay into parts, `shared/` and
+//! `group-NN/` (see [`kustomize`]).
+//!
 //! Everything is computed in memory and sorted, so the bytes depend only on the spec.
 
 pub mod drift;
@@ -47,50 +50,53 @@ pub fn render_all(model: &Model, spec_name: &str) -> AllRendered {
     let mut warnings = Diagnostics::default();
     let mut seen = std::collections::BTreeSet::new();
     let mut notes: Vec<String> = Vec::new();
+    let mut noted = std::collections::HashSet::new();
     let mut k8s_phases = Vec::new();
     for phase in &model.phases {
         let dir = phase_dir(phase);
         for output in [Output::Target(phase.target), Output::Rules] {
-            let rendered = target::render_output(model, phase, output);
+            let rendered = if output == Output::Target(Target::K8s) {
+                let (rendered, objects) = target::k8s::render_objects(model, phase);
+                k8s_phases.push(kustomize::PhaseObjects { dir: dir.clone(), objects });
+                rendered
+            } else {
+                let rendered = target::render_output(model, phase, output);
+                for (file, text) in rendered.files() {
+                    files.insert(format!("{dir}/{file}"), text);
+                }
+                rendered
+            };
             // The same spec line warns once, however many phases it affects.
             for warning in rendered.warnings.iter() {
                 if seen.insert((warning.code, warning.path.to_string(), warning.message.clone())) {
                     warnings.push(warning.clone());
                 }
             }
-            for note in &rendered.notes {
-                if !notes.contains(note) {
-                    notes.push(note.clone());
-                }
-            }
-            if output == Output::Target(Target::K8s) {
-                let objects = rendered
-                    .documents
-                    .iter()
-                    .map(|doc| {
-                        let value = serde_norway::from_str::<serde_json::Value>(&doc.yaml).unwrap_or_default();
-                        (doc.clone(), value)
-                    })
-                    .collect();
-                k8s_phases.push(kustomize::PhaseObjects { dir: dir.clone(), objects });
-            } else {
-                for (file, text) in rendered.files() {
-                    files.insert(format!("{dir}/{file}"), text);
+            for note in rendered.notes {
+                if noted.insert(note.clone()) {
+                    notes.push(note);
                 }
             }
         }
     }
-    for (file, text) in kustomize::tree(&k8s_phases) {
+    let layout = layout(model);
+    for (file, text) in kustomize::tree(&k8s_phases, layout) {
         files.insert(format!("k8s/{file}"), text);
     }
-    files.insert("README.md".to_owned(), readme(model, spec_name));
+    files.insert("README.md".to_owned(), readme(model, spec_name, layout));
     // The marker that makes the tree topo's: `render --all` replaces it, and nothing else (see `emit`).
     let marker = crate::emit::Marker { whole: true, files: files.keys().cloned().collect() };
     files.insert(crate::emit::MARKER.to_owned(), marker.text());
     AllRendered { files: files.into_iter().collect(), warnings, notes }
 }
 
-fn readme(model: &Model, spec_name: &str) -> String {
+/// The layout of the kustomize tree, from the largest Kubernetes phase.
+pub fn layout(model: &Model) -> kustomize::Layout {
+    let most = model.phases.iter().filter(|p| p.target == Target::K8s).map(|p| p.services.len()).max();
+    kustomize::Layout::for_services(most.unwrap_or(0))
+}
+
+fn readme(model: &Model, spec_name: &str, layout: kustomize::Layout) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} — rendered by topo\n", model.project);
     let _ = writeln!(
@@ -107,7 +113,12 @@ fn readme(model: &Model, spec_name: &str) -> String {
         let files = match phase.target {
             Target::Compose => format!("`{dir}/docker-compose.yml`, `{dir}/alerts.rules.yml`"),
             Target::Swarm => format!("`{dir}/stack.yml`, `{dir}/alerts.rules.yml`"),
-            Target::K8s => format!("`kubectl kustomize k8s/overlays/{dir}`, `{dir}/alerts.rules.yml`"),
+            Target::K8s if layout == kustomize::Layout::Whole => {
+                format!("`kubectl kustomize k8s/overlays/{dir}`, `{dir}/alerts.rules.yml`")
+            }
+            Target::K8s => {
+                format!("`kubectl kustomize k8s/overlays/{dir}/<part>` for each part, `{dir}/alerts.rules.yml`")
+            }
         };
         let _ = writeln!(out, "| {} {} | {} | {files} |", phase.number, phase.name, phase.target.as_str());
     }
@@ -116,6 +127,16 @@ fn readme(model: &Model, spec_name: &str) -> String {
             out,
             "\n`k8s/base/` holds what every Kubernetes phase shares; each overlay adds its own objects and\n\
              patches the base where the phase differs (replicas, resources, autoscaling, placement)."
+        );
+    }
+    if let kustomize::Layout::Split { groups } = layout {
+        let _ = writeln!(
+            out,
+            "\nThe Kubernetes phases are large, so each is split into kustomizations built one by one (kustomize's\n\
+             time grows with the square of the objects of one build): `{shared}/` with the objects the services share,\n\
+             and {groups} groups of services, `group-NN/`, a service's group set by a hash of its name. Point one\n\
+             Argo CD Application or Flux Kustomization at each `k8s/overlays/<phase>/<part>`.",
+            shared = kustomize::SHARED_PART
         );
     }
     out

@@ -51,7 +51,7 @@ use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
 use crate::image::known::{self as images, Family};
 
-use super::{Document, Rendered, service_path, to_yaml};
+use super::{Admitting, Document, Rendered, service_path, to_yaml};
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -77,7 +77,29 @@ pub fn create_secret_command(model: &Model, secrets: &[String]) -> String {
 
 /// Render one phase as Kubernetes objects.
 pub fn render(model: &Model, phase: &Phase) -> Rendered {
-    let mut out = Objects::default();
+    render_with(model, phase, false).0
+}
+
+/// One rendered object as the kustomize tree needs it: its document, the
+/// service it belongs to, and the typed object as JSON (never re-parsed text).
+#[derive(Clone, Debug)]
+pub struct TreeObject {
+    pub document: Document,
+    /// The object's kind, as Kubernetes names it (`Deployment`).
+    pub kind: String,
+    pub name: String,
+    /// The service whose object this is; `None` for what the phase shares (the namespace, `default-deny`, …).
+    pub service: Option<String>,
+    pub value: serde_json::Value,
+}
+
+/// Render one phase, and each object with its service and its JSON value, in the order of the documents.
+pub fn render_objects(model: &Model, phase: &Phase) -> (Rendered, Vec<TreeObject>) {
+    render_with(model, phase, true)
+}
+
+fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Vec<TreeObject>) {
+    let mut out = Objects { keep_values, ..Objects::default() };
     let mut rendered = Rendered::default();
     out.push("namespace.yaml", Kind::Namespace, &model.project, &namespace(model, phase));
     if !model.env.is_empty() {
@@ -97,8 +119,11 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         };
         out.push("configmap.yaml", Kind::ConfigMap, &name, &config);
     }
+    let admitting = Admitting::new(phase);
     for service in phase.services.values() {
-        render_service(model, phase, service, &mut out, &mut rendered);
+        out.service = Some(service.name.clone());
+        render_service(model, &admitting, service, &mut out, &mut rendered);
+        out.service = None;
     }
     netpol::render(model, phase, &mut out);
     monitoring::render(model, phase, &mut out);
@@ -109,20 +134,30 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     }
     out.objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     rendered.documents = out.objects.iter().map(|o| Document { file: o.file.clone(), yaml: o.yaml.clone() }).collect();
-    let resources: Vec<String> = {
-        let mut files: Vec<String> = Vec::new();
-        for object in &out.objects {
-            if !files.contains(&object.file) {
-                files.push(object.file.clone());
-            }
-        }
-        files
-    };
+    let mut listed = std::collections::HashSet::new();
+    let resources: Vec<String> =
+        out.objects.iter().filter(|o| listed.insert(o.file.as_str())).map(|o| o.file.clone()).collect();
     // No `namespace:`: every namespaced object names its own, and kustomize
     // would put one on a cluster-scoped custom resource (a ClusterIssuer) too.
     let kustomization =
         Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
     rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
+    rendered.notes.extend(notes(phase));
+    let objects = out
+        .objects
+        .into_iter()
+        .filter_map(|o| {
+            let value = o.value?;
+            let document = Document { file: o.file, yaml: o.yaml };
+            Some(TreeObject { document, kind: format!("{:?}", o.kind), name: o.name, service: o.service, value })
+        })
+        .collect();
+    (rendered, objects)
+}
+
+/// What to do by hand before applying, after the secrets' notes: label the nodes.
+fn notes(phase: &Phase) -> Vec<String> {
+    let mut notes = Vec::new();
     let labelled: Vec<String> = phase
         .nodes
         .values()
@@ -133,9 +168,9 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         })
         .collect();
     if !labelled.is_empty() && phase.services.values().any(|s| !s.placement.labels.is_empty()) {
-        rendered.notes.push(format!("label the nodes that placement refers to:\n{}", labelled.join("\n")));
+        notes.push(format!("label the nodes that placement refers to:\n{}", labelled.join("\n")));
     }
-    rendered
+    notes
 }
 
 /// A kustomization listing the rendered files (kustomize's own schema; not in k8s-openapi).
@@ -147,7 +182,7 @@ struct Kustomization {
     resources: Vec<String>,
 }
 
-/// Kinds in the order they are printed (dependencies first).
+/// Kinds in the order they are printed (dependencies first), each variant named as Kubernetes names the kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Namespace,
@@ -174,16 +209,39 @@ struct Object {
     name: String,
     file: String,
     yaml: String,
+    service: Option<String>,
+    value: Option<serde_json::Value>,
 }
 
 #[derive(Default)]
 struct Objects {
     objects: Vec<Object>,
+    /// The service whose objects are being pushed, if any.
+    service: Option<String>,
+    /// Whether to keep each object as JSON too (for the kustomize tree).
+    keep_values: bool,
 }
 
 impl Objects {
     fn push<T: Serialize>(&mut self, file: &str, kind: Kind, name: &str, object: &T) {
-        self.objects.push(Object { kind, name: name.to_owned(), file: file.to_owned(), yaml: to_yaml(object) });
+        // Typed objects have string keys and no non-finite floats: serialising cannot fail.
+        let value =
+            self.keep_values.then(|| serde_json::to_value(object).expect("typed objects serialise to JSON values"));
+        self.objects.push(Object {
+            kind,
+            name: name.to_owned(),
+            file: file.to_owned(),
+            yaml: to_yaml(object),
+            service: self.service.clone(),
+            value,
+        });
+    }
+
+    /// Push an object of `service` from outside its `render_service`.
+    fn push_for<T: Serialize>(&mut self, service: &Service, file: &str, kind: Kind, name: &str, object: &T) {
+        let outer = self.service.replace(service.name.clone());
+        self.push(file, kind, name, object);
+        self.service = outer;
     }
 }
 
@@ -265,7 +323,7 @@ fn shared_config_map_name(model: &Model) -> String {
     format!("{}-env", model.project)
 }
 
-fn render_service(model: &Model, phase: &Phase, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
+fn render_service(model: &Model, admitting: &Admitting, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
     let name = service.name.as_str();
     let file = |kind: &str| format!("{name}-{kind}.yaml");
 
@@ -326,7 +384,7 @@ fn render_service(model: &Model, phase: &Phase, service: &Service, out: &mut Obj
             .volumes
             .iter()
             .any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
-        let strategy = deployment_strategy(phase, service, single_attach);
+        let strategy = deployment_strategy(admitting, service, single_attach);
         if service.global {
             // One pod per node the nodeSelector admits; the default rolling update replaces one node's pod at a time.
             let daemon_set = DaemonSet {
@@ -419,7 +477,7 @@ fn render_service(model: &Model, phase: &Phase, service: &Service, out: &mut Obj
         out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &hpa);
     }
 
-    if let Some(pdb) = disruption_budget(model, phase, service, rendered) {
+    if let Some(pdb) = disruption_budget(model, admitting, service, rendered) {
         out.push(&file("pdb"), Kind::PodDisruptionBudget, name, &pdb);
     }
 }
@@ -432,7 +490,7 @@ fn render_service(model: &Model, phase: &Phase, service: &Service, out: &mut Obj
 /// Pending, and the budget then blocks every other eviction, so the drain hangs.
 fn disruption_budget(
     model: &Model,
-    phase: &Phase,
+    admitting: &Admitting,
     service: &Service,
     rendered: &mut Rendered,
 ) -> Option<PodDisruptionBudget> {
@@ -440,9 +498,9 @@ fn disruption_budget(
     if least <= 1 || service.global {
         return None;
     }
-    let admitting: Vec<&str> =
-        phase.nodes.values().filter(|n| service.placement.admits(n)).map(|n| n.name.as_str()).collect();
-    if let [node] = admitting.as_slice() {
+    let admitting = admitting.nodes(&service.placement);
+    if let [node] = &*admitting {
+        let node = &node.name;
         rendered.warn(
             "no-disruption-budget",
             format!(
@@ -880,11 +938,11 @@ fn spreads_hard(service: &Service) -> bool {
 /// How a Deployment rolls: `Recreate` when a single-attach volume cannot be
 /// mounted twice; with `spread: hard` and a replica on every admitted node, one
 /// old pod goes before its replacement comes (a surge pod has nowhere to go).
-fn deployment_strategy(phase: &Phase, service: &Service, single_attach: bool) -> Option<DeploymentStrategy> {
+fn deployment_strategy(admitting: &Admitting, service: &Service, single_attach: bool) -> Option<DeploymentStrategy> {
     if single_attach {
         return Some(DeploymentStrategy { type_: Some("Recreate".to_owned()), ..Default::default() });
     }
-    let admitting = phase.nodes.values().filter(|n| service.placement.admits(n)).count();
+    let admitting = admitting.nodes(&service.placement).len();
     (spreads_hard(service) && service.peak_replicas() as usize >= admitting).then(|| DeploymentStrategy {
         type_: Some("RollingUpdate".to_owned()),
         rolling_update: Some(RollingUpdateDeployment {

@@ -11,7 +11,8 @@ pub mod swarm;
 use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath};
-use crate::model::{Model, Phase, Service};
+use crate::model::{Model, Node, Phase, Placement, Service};
+use crate::spec::Role;
 use crate::spec::Target;
 
 /// One YAML document and the file it belongs to when written into a directory.
@@ -70,6 +71,47 @@ fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
         out.push_str(doc);
     }
     out
+}
+
+/// The nodes of a phase that each placement admits, found once per distinct
+/// placement rather than once per service (a phase has few placements and
+/// many services).
+pub struct Admitting<'p> {
+    phase: &'p Phase,
+    cache: std::cell::RefCell<std::collections::HashMap<PlacementKey, std::rc::Rc<[&'p Node]>>>,
+}
+
+type PlacementKey = (Option<Role>, Option<String>, Vec<(String, String)>);
+
+impl<'p> Admitting<'p> {
+    pub fn new(phase: &'p Phase) -> Self {
+        Admitting { phase, cache: Default::default() }
+    }
+
+    /// The nodes `placement` admits, in node order.
+    pub fn nodes(&self, placement: &Placement) -> std::rc::Rc<[&'p Node]> {
+        let key: PlacementKey = (
+            placement.role,
+            placement.node.clone(),
+            placement.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        );
+        let mut cache = self.cache.borrow_mut();
+        let phase = self.phase;
+        cache
+            .entry(key)
+            .or_insert_with(|| match &placement.node {
+                // A pinned placement admits its node at most: no need to look at the others.
+                Some(name) => phase
+                    .nodes
+                    .get_key_value(name)
+                    .filter(|(_, n)| placement.admits(n))
+                    .map(|(_, n)| n)
+                    .into_iter()
+                    .collect(),
+                None => phase.nodes.values().filter(|n| placement.admits(n)).collect(),
+            })
+            .clone()
+    }
 }
 
 /// What `topo render` can produce for a phase: a deployment target, or its alert rules.

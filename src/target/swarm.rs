@@ -92,8 +92,9 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut secrets = IndexMap::new();
     // Services that keep their data on one node, pinned there by hostname (the plan places them there too).
     let pinned = plan::schedule::data_pins(phase);
+    let admitting = super::Admitting::new(phase);
     for service in phase.services.values() {
-        let eligible: Vec<&Node> = phase.nodes.values().filter(|n| service.placement.admits(n)).collect();
+        let eligible = admitting.nodes(&service.placement);
         let mut entry = docker::service_entry::<Deploy>(model, service, Flavor::Swarm);
         entry.base.networks = docker::service_networks(service);
         // Container labels (what cAdvisor sees); Traefik reads the service's `deploy.labels`.

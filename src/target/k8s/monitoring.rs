@@ -83,7 +83,8 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
     for service in phase.services.values() {
         if let Some(metrics) = &service.metrics {
             let monitor = service_monitor(model, service, metrics);
-            out.push(&format!("{}-servicemonitor.yaml", service.name), Kind::ServiceMonitor, &service.name, &monitor);
+            let file = format!("{}-servicemonitor.yaml", service.name);
+            out.push_for(service, &file, Kind::ServiceMonitor, &service.name, &monitor);
         }
     }
 }

@@ -51,9 +51,12 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
     {
         out.push("networkpolicy.yaml", Kind::NetworkPolicy, ACME_SOLVER_POLICY, &acme_solver(model));
     }
+    let callers = callers(phase);
     for service in phase.services.values() {
-        let policy = service_policy(model, phase, service);
-        out.push(&format!("{}-networkpolicy.yaml", service.name), Kind::NetworkPolicy, &service.name, &policy);
+        let policy =
+            service_policy(model, phase, callers.get(service.name.as_str()).map_or(&[], Vec::as_slice), service);
+        let file = format!("{}-networkpolicy.yaml", service.name);
+        out.push_for(service, &file, Kind::NetworkPolicy, &service.name, &policy);
     }
 }
 
@@ -111,27 +114,34 @@ fn acme_solver(model: &Model) -> NetworkPolicy {
     }
 }
 
-fn service_policy(model: &Model, phase: &Phase, service: &Service) -> NetworkPolicy {
+/// The services that depend on each service, in name order: one pass over the graph.
+fn callers(phase: &Phase) -> BTreeMap<&str, Vec<&Service>> {
+    let mut callers: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+    for caller in phase.services.values() {
+        let mut named = std::collections::HashSet::new();
+        for dependency in caller.depends_on.iter().filter(|d| named.insert(d.as_str())) {
+            callers.entry(dependency.as_str()).or_default().push(caller);
+        }
+    }
+    callers
+}
+
+fn service_policy(model: &Model, phase: &Phase, callers: &[&Service], service: &Service) -> NetworkPolicy {
     NetworkPolicy {
         metadata: meta(model, service, &service.name),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(selector(model, service)),
             policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
-            ingress: non_empty(ingress_rules(model, phase, service)),
+            ingress: non_empty(ingress_rules(model, callers, service)),
             egress: non_empty(egress_rules(model, phase, service)),
         }),
     }
 }
 
-fn ingress_rules(model: &Model, phase: &Phase, service: &Service) -> Vec<NetworkPolicyIngressRule> {
+fn ingress_rules(model: &Model, callers: &[&Service], service: &Service) -> Vec<NetworkPolicyIngressRule> {
     let own_ports: Vec<u16> = service.ports.iter().map(|p| p.number).collect();
     let mut rules = Vec::new();
-    let callers: Vec<NetworkPolicyPeer> = phase
-        .services
-        .values()
-        .filter(|caller| caller.depends_on.contains(&service.name))
-        .map(|caller| pods_peer(model, caller))
-        .collect();
+    let callers: Vec<NetworkPolicyPeer> = callers.iter().map(|caller| pods_peer(model, caller)).collect();
     if !callers.is_empty() && !own_ports.is_empty() {
         rules.push(NetworkPolicyIngressRule { from: Some(callers), ports: Some(tcp_ports(&own_ports)) });
     }
