@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::target::k8s::TreeObject;
+use crate::target::k8s::kustomization::{Kustomization, PatchRef, PatchTarget};
 use crate::target::{group_by_file, to_yaml};
 
 /// Above this many services in one Kubernetes phase, the tree is split into parts.
@@ -82,37 +83,6 @@ impl Layout {
 /// FNV-1a, 64 bits: a stable hash, the same on every machine and release.
 fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Kustomization {
-    api_version: &'static str,
-    kind: &'static str,
-    resources: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    patches: Vec<PatchRef>,
-}
-
-impl Kustomization {
-    fn new(resources: Vec<String>, patches: Vec<PatchRef>) -> Self {
-        Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources, patches }
-    }
-}
-
-#[derive(Serialize)]
-struct PatchRef {
-    path: String,
-    target: PatchTarget,
-}
-
-#[derive(Serialize)]
-struct PatchTarget {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    group: String,
-    version: String,
-    kind: String,
-    name: String,
 }
 
 /// One RFC 6902 operation.

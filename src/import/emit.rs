@@ -8,7 +8,7 @@
 //! re-reads everything it emits with topo's own reader, so a quoting mistake
 //! is caught there, not by the user.
 
-use crate::spec::yaml::{Resolved, resolve_plain};
+use crate::spec::yaml::{Resolved, YAML11_BOOLEANS, resolve_plain};
 
 /// One YAML value.
 #[derive(Clone, Debug, PartialEq)]
@@ -216,15 +216,13 @@ pub fn scalar(text: &str) -> String {
     if plain_is_safe(text) { text.to_owned() } else { double_quoted(text) }
 }
 
-/// Words YAML 1.1 readers take for booleans: quoted, so that no tool misreads them.
-const YAML11_WORDS: [&str; 12] = ["y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "on", "off"];
-
 fn plain_is_safe(text: &str) -> bool {
     let Some(first) = text.chars().next() else { return false };
     if !matches!(resolve_plain(text), Resolved::Str(_)) {
         return false;
     }
-    if YAML11_WORDS.contains(&text) || text.eq_ignore_ascii_case("on") || text.eq_ignore_ascii_case("off") {
+    // Quoted so that no YAML 1.1 reader takes them for booleans (any case of on/off too).
+    if YAML11_BOOLEANS.contains(&text) || text.eq_ignore_ascii_case("on") || text.eq_ignore_ascii_case("off") {
         return false;
     }
     if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {

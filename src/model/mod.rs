@@ -241,6 +241,11 @@ impl Service {
     pub fn peak_replicas(&self) -> u32 {
         self.autoscale.as_ref().map_or(self.replicas, |a| a.max.max(self.replicas))
     }
+
+    /// The fewest replicas that run: the autoscaler's min, or the fixed count.
+    pub fn least_replicas(&self) -> u32 {
+        self.autoscale.as_ref().map_or(self.replicas, |a| a.min)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

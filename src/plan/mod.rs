@@ -26,9 +26,6 @@ use crate::spec::{Cpu, Percent, Role, Target};
 
 use schedule::{Load, NodeLoad, Replica, Schedule, replicas, schedule};
 
-/// Share of allocatable above which the pressure alert fires (and the plan calls a node loaded).
-pub const PRESSURE_RATIO: f64 = 0.85;
-
 /// The whole plan.
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
 
-use super::yaml::{Entry, Node, Resolved, Value, is_core_int};
+use super::yaml::{Entry, Node, Resolved, Value, YAML11_BOOLEANS, is_core_int};
 
 /// Collects diagnostics while decoding.
 #[derive(Default)]
@@ -31,9 +31,7 @@ impl Decoder {
             .with_span(node.span)
             .label(format!("this is {found}"));
         if let Some(Resolved::Str(text)) = node.resolve() {
-            if matches!(text, "yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No" | "On" | "Off")
-                && expected.contains("boolean")
-            {
+            if YAML11_BOOLEANS.contains(&text) && expected.contains("boolean") {
                 diagnostic = diagnostic.help(format!("YAML 1.2 reads `{text}` as a string: write `true` or `false`"));
             }
         } else if matches!(node.resolve(), Some(Resolved::Int(_) | Resolved::Float(_) | Resolved::Bool(_)))

@@ -13,6 +13,12 @@ use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics, Point, Segment, SpecPath};
 
+/// The plain scalars YAML 1.1 reads as booleans (its `bool` type's regular
+/// expression), which YAML 1.2 and topo read as strings: the writers quote
+/// them, and the reader's type errors explain them.
+pub const YAML11_BOOLEANS: &[&str] =
+    &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+
 /// Largest spec file topo reads.
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest nesting of sequences and mappings.

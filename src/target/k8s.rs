@@ -12,6 +12,7 @@
 //! `monitoring:`, kube-prometheus-stack's objects ([`monitoring`]).
 
 pub mod issuer;
+pub mod kustomization;
 pub mod monitoring;
 pub mod netpol;
 pub mod secrets;
@@ -139,8 +140,7 @@ fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Ve
         out.objects.iter().filter(|o| listed.insert(o.file.as_str())).map(|o| o.file.clone()).collect();
     // No `namespace:`: every namespaced object names its own, and kustomize
     // would put one on a cluster-scoped custom resource (a ClusterIssuer) too.
-    let kustomization =
-        Kustomization { api_version: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
+    let kustomization = kustomization::Kustomization::new(resources, Vec::new());
     rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
     rendered.notes.extend(notes(phase));
     let objects = out
@@ -171,15 +171,6 @@ fn notes(phase: &Phase) -> Vec<String> {
         notes.push(format!("label the nodes that placement refers to:\n{}", labelled.join("\n")));
     }
     notes
-}
-
-/// A kustomization listing the rendered files (kustomize's own schema; not in k8s-openapi).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Kustomization {
-    api_version: &'static str,
-    kind: &'static str,
-    resources: Vec<String>,
 }
 
 /// Kinds in the order they are printed (dependencies first), each variant named as Kubernetes names the kind.
@@ -494,8 +485,7 @@ fn disruption_budget(
     service: &Service,
     rendered: &mut Rendered,
 ) -> Option<PodDisruptionBudget> {
-    let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
-    if least <= 1 || service.global {
+    if service.least_replicas() <= 1 || service.global {
         return None;
     }
     let admitting = admitting.nodes(&service.placement);

@@ -151,12 +151,11 @@ pub fn to_yaml<T: Serialize>(value: &T) -> String {
     quote_yaml11_booleans(&serde_norway::to_string(value).expect("typed objects serialise to YAML"))
 }
 
-/// The plain scalars that YAML 1.1 reads as booleans. serde_norway writes
-/// YAML 1.2, where they are strings, so it leaves them plain; but kubectl and
-/// `docker stack` (go-yaml v2) read YAML 1.1, where `KONG_DATABASE: off`
-/// becomes `false`, and an `args` item `yes` is not a string at all.
-const YAML11_BOOLEANS: &[&str] =
-    &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+// serde_norway writes YAML 1.2, where [`YAML11_BOOLEANS`] are strings, so it
+// leaves them plain; but kubectl and `docker stack` (go-yaml v2) read YAML
+// 1.1, where `KONG_DATABASE: off` becomes `false`, and an `args` item `yes`
+// is not a string at all.
+use crate::spec::yaml::YAML11_BOOLEANS;
 
 /// Single-quotes every plain key or value that YAML 1.1 would read as a
 /// boolean, outside block scalars (`|`, `>`), whose lines are text.
