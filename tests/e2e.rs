@@ -77,7 +77,7 @@ impl ComposeRun<'_> {
         Client {
             node: "vps-1",
             network: format!("{}_default", self.project),
-            image: &service.image,
+            image: service.image.as_str(),
             host: &service.name,
         }
     }
@@ -281,7 +281,7 @@ fn psql(client: &Client, login: &Postgres, password: &str, sql: &str) -> Result<
 }
 
 fn is_postgres(service: &Service) -> bool {
-    matches!(lab::standin_for(&service.image, &[service]), Standin::Postgres { .. })
+    matches!(lab::standin_for(service.image.as_str(), &[service]), Standin::Postgres { .. })
 }
 
 /// Writes a marker into each volume of each stateful service: rows for postgres, a file otherwise.
@@ -619,7 +619,7 @@ fn task_ips(node: &str, id: &str) -> Vec<String> {
 fn assert_reach_across_nodes(stack: &Stack) -> usize {
     let mut crossed = 0;
     for service in stack.phase.services.values() {
-        if !matches!(lab::standin_for(&service.image, &[service]), Standin::Http { .. }) {
+        if !matches!(lab::standin_for(service.image.as_str(), &[service]), Standin::Http { .. }) {
             continue;
         }
         let from = stack.containers_of(&service.name);
@@ -785,13 +785,13 @@ fn swarm_rolling_update_keeps_answering() {
         _ => "/".to_string(),
     };
     let next = format!("{}-next", api.image);
-    lab::build_image(&next, &lab::standin_for(&api.image, &[api]));
+    lab::build_image(&next, &lab::standin_for(api.image.as_str(), &[api]));
     // The client: a stand-in container on the stack's network, polling every task by name.
     let (client_node, client) = stack.containers_of(
         &phase
             .services
             .values()
-            .find(|s| s.name != api.name && matches!(lab::standin_for(&s.image, &[s]), Standin::Http { .. }))
+            .find(|s| s.name != api.name && matches!(lab::standin_for(s.image.as_str(), &[s]), Standin::Http { .. }))
             .unwrap()
             .name,
     )[0]
