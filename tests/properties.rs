@@ -580,10 +580,11 @@ proptest! {
         };
         let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
         let refused = codes.iter().any(|c| *c == "too-many-bytes" || *c == "too-many-nodes");
-        let over = bytes > 16 * 1024 * 1024 || nodes > 200_000;
+        let max_nodes = topo::spec::yaml::MAX_NODES as u128;
+        let over = bytes > 16 * 1024 * 1024 || nodes > max_nodes;
         // Near a budget the count above is an estimate (keys, the top mapping): leave a margin.
         let near = |value: u128, budget: u128| value.abs_diff(budget) < budget / 50 + 64;
-        if !near(bytes, 16 * 1024 * 1024) && !near(nodes, 200_000) {
+        if !near(bytes, 16 * 1024 * 1024) && !near(nodes, max_nodes) {
             prop_assert_eq!(refused, over, "bytes {} nodes {} codes {:?}", bytes, nodes, codes);
         }
     }

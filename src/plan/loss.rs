@@ -22,58 +22,19 @@
 //! replicas are on a few nodes, looked at directly. [`NodeLosses::examined`]
 //! counts the nodes looked at, for the tests.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
-use crate::model::{Node, Phase, Service};
-use crate::spec::{Spread, Target};
+use crate::model::Phase;
 
 use super::NodeLoss;
-use super::schedule::{Current, NodeLoad, Replica, Schedule, add, choose, free_share, refusal, same_ask};
-
-/// Float noise in a free share is far below this: a node whose exact share is further behind the best
-/// one's cannot win on the float comparison the scheduler makes.
-const SHARE_MARGIN: f64 = 1e-9;
+use super::ordered::Ordered;
+use super::schedule::{NodeLoad, Replica, Schedule, same_ask};
 
 /// Every loss of the phase, in node order, and the work they took.
 pub struct NodeLosses {
     pub losses: Vec<NodeLoss>,
     /// Nodes looked at while re-placing replicas (the tests' measure of work).
     pub examined: u64,
-}
-
-/// The surviving nodes in the scheduler's order: `(class, key, free cpu, replicas, index)`, where
-/// nodes of one class compare by `key` whatever the replica asks.
-/// Nodes of one class with the same `(key, free cpu, replicas)` carry the same load and refuse alike.
-type Order = BTreeSet<Entry>;
-type Entry = (usize, u128, u64, u32, usize);
-
-/// The nodes a placement admits, and those of them that survive in the scheduler's order.
-struct Group {
-    members: usize,
-    order: Order,
-}
-
-/// What the re-placement of one loss works on: the base placement's loads, changed and restored.
-struct World<'a> {
-    phase: &'a Phase,
-    target: Target,
-    nodes: Vec<NodeLoad>,
-    machines: Vec<Option<&'a Node>>,
-    /// Each node's class (one per allocatable size on Kubernetes, one on Swarm).
-    class: Vec<usize>,
-    classes: usize,
-    /// The nodes one placement admits, in [`Order`]: the first admits every node.
-    groups: Vec<Group>,
-    /// Each node's groups.
-    groups_of: Vec<Vec<usize>>,
-    /// Each placement's group, by its constraints; each service's.
-    group_of: HashMap<String, usize>,
-    service_group: HashMap<&'a str, usize>,
-    /// Per service, the nodes that run some of its replicas (their counts are in `nodes`).
-    hosts: HashMap<&'a str, BTreeSet<usize>>,
-    examined: u64,
-    /// One pass over the nodes per replica, as [`choose`] makes it (the tests' reference).
-    slow: bool,
 }
 
 /// Lose each node of the phase in turn, from the placement `base` of `replicas`.
@@ -83,7 +44,7 @@ pub fn losses(phase: &Phase, replicas: &[Replica], base: &Schedule) -> NodeLosse
 
 /// [`losses`], from the ordered nodes or with one pass over the nodes per replica (`slow`): the same losses.
 fn losses_with(phase: &Phase, replicas: &[Replica], base: &Schedule, slow: bool) -> NodeLosses {
-    let mut world = World::new(phase, base, slow);
+    let mut world = Ordered::new(phase, base.target, base.nodes.clone(), slow);
     let index_of = |name: &str| world.nodes.binary_search_by(|n| n.name.as_str().cmp(name)).ok();
     // Where each replica of the base runs; those on each node; those pending.
     let at: Vec<Option<usize>> = base.placed.iter().map(|p| p.node.as_deref().and_then(index_of)).collect();
@@ -116,66 +77,7 @@ fn merge(a: &[usize], b: &[usize]) -> Vec<usize> {
     out
 }
 
-impl<'a> World<'a> {
-    fn new(phase: &'a Phase, base: &Schedule, slow: bool) -> Self {
-        let nodes = base.nodes.clone();
-        let machines = nodes.iter().map(|n| phase.nodes.get(&n.name)).collect();
-        let mut sizes: BTreeMap<(u64, u64), usize> = BTreeMap::new();
-        let class = nodes
-            .iter()
-            .map(|n| match base.target {
-                Target::K8s => {
-                    let next = sizes.len();
-                    *sizes.entry((n.allocatable_cpu, n.allocatable_memory)).or_insert(next)
-                }
-                _ => 0,
-            })
-            .collect();
-        let mut hosts: HashMap<&'a str, BTreeSet<usize>> = HashMap::new();
-        for (i, node) in nodes.iter().enumerate() {
-            for service in node.services.keys() {
-                if let Some((name, _)) = phase.services.get_key_value(service) {
-                    hosts.entry(name.as_str()).or_default().insert(i);
-                }
-            }
-        }
-        let mut world = World {
-            phase,
-            target: base.target,
-            nodes,
-            machines,
-            class,
-            classes: sizes.len().max(1),
-            groups: Vec::new(),
-            groups_of: vec![Vec::new(); base.nodes.len()],
-            group_of: HashMap::new(),
-            service_group: HashMap::new(),
-            hosts,
-            examined: 0,
-            slow,
-        };
-        world.group(None, None);
-        world
-    }
-
-    /// Node `i`'s place in [`Order`]: Swarm's fewest tasks, or the largest free share of its size.
-    fn entry(&self, i: usize) -> Entry {
-        let node = &self.nodes[i];
-        let key = match self.target {
-            Target::K8s => {
-                // The free share times 2·cpu·memory of the size, exactly: larger first.
-                let share = u128::from(node.free_cpu()) * u128::from(node.allocatable_memory)
-                    + u128::from(node.free_memory()) * u128::from(node.allocatable_cpu);
-                u128::MAX - share
-            }
-            _ => u128::from(node.replicas),
-        };
-        match self.target {
-            Target::K8s => (self.class[i], key, node.free_cpu(), node.replicas, i),
-            _ => (self.class[i], key, 0, 0, i),
-        }
-    }
-
+impl<'a> Ordered<'a> {
     /// Lose node `lost`: re-place the replicas `todo` (positions in `placed`), say what is down, restore.
     fn lose(
         &mut self,
@@ -205,20 +107,15 @@ impl<'a> World<'a> {
                 *missing.entry(service).or_default() += 1;
                 continue;
             }
-            match self.place(lost, replica) {
+            match self.place(Some(lost), replica) {
                 Some(i) => {
                     saved.entry(i).or_insert_with(|| self.nodes[i].clone());
-                    self.unlist(i);
-                    if add(&mut self.nodes[i], replica).is_ok() {
-                        if let Some(name) = self.phase.services.get_key_value(service).map(|(n, _)| n.as_str()) {
-                            self.hosts.entry(name).or_default().insert(i);
-                        }
+                    if self.take(i, replica).is_ok() {
                         last_failed = None;
                     } else {
                         *missing.entry(service).or_default() += 1;
                         last_failed = Some(replica);
                     }
-                    self.list(i);
                 }
                 None => {
                     *missing.entry(service).or_default() += 1;
@@ -229,11 +126,12 @@ impl<'a> World<'a> {
         // Restore the base placement for the next loss.
         for (i, node) in saved {
             self.unlist(i);
-            let services: Vec<String> =
-                self.nodes[i].services.keys().filter(|s| !node.services.contains_key(*s)).cloned().collect();
-            for service in services {
-                if let Some(set) = self.hosts.get_mut(service.as_str()) {
-                    set.remove(&i);
+            for service in self.nodes[i].services.keys() {
+                if let Some(counts) = self.hosts.get_mut(service.as_str()) {
+                    match node.services.get(service) {
+                        Some(&count) => counts.insert(i, count),
+                        None => counts.remove(&i),
+                    };
                 }
             }
             self.nodes[i] = node;
@@ -252,187 +150,6 @@ impl<'a> World<'a> {
             }
         }
         NodeLoss { lost: lost_name, fits: missing.is_empty(), down, degraded }
-    }
-
-    /// The node the scheduler gives `replica` once `lost` is gone, or `None`.
-    fn place(&mut self, lost: usize, replica: &Replica) -> Option<usize> {
-        let service = self.phase.services.get(&replica.service)?;
-        if replica.node.is_none() && matches!(self.target, Target::K8s | Target::Swarm) && !self.slow {
-            return self.fast(lost, service, replica);
-        }
-        // Compose or a bound replica (rare): the scheduler's own pass over the nodes.
-        self.examined += self.nodes.len() as u64;
-        let machines: Vec<Option<&Node>> =
-            self.machines.iter().enumerate().map(|(i, m)| if i == lost { None } else { *m }).collect();
-        let current = Current::of(service, &machines, &self.nodes, true);
-        choose(self.target, replica, &self.nodes, &current).ok()
-    }
-
-    fn admits(&self, service: &Service, i: usize) -> bool {
-        self.machines[i].is_some_and(|node| service.placement.admits(node))
-    }
-
-    /// The scheduler's pick among the surviving nodes, from [`Order`] and the service's own nodes.
-    fn fast(&mut self, lost: usize, service: &'a Service, replica: &Replica) -> Option<usize> {
-        let target = self.target;
-        let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
-        let hosted: Vec<(usize, u32)> = self.hosts.get(service.name.as_str()).map_or_else(Vec::new, |set| {
-            set.iter().filter(|&&i| i != lost).map(|&i| (i, self.nodes[i].of(&service.name))).collect()
-        });
-        self.examined += hosted.len() as u64;
-        let group = self.group_of_service(service, lost);
-        // The fewest replicas of the service on an admitted node (the hard spread's skew).
-        let admitted_hosted = hosted.iter().filter(|(i, _)| self.admits(service, *i)).count();
-        let survivors = self.groups[group].members - usize::from(self.admits(service, lost));
-        let least = if survivors > admitted_hosted {
-            0
-        } else {
-            hosted.iter().filter(|(i, _)| self.admits(service, *i)).map(|(_, c)| *c).min().unwrap_or(0)
-        };
-        // Nodes without a replica of the service come first.
-        if let Some(i) = self.best_elsewhere(group, &hosted, hard, least, replica) {
-            return Some(i);
-        }
-        // Every node without one refuses it: the service's own nodes, fewest replicas first.
-        let mut best: Option<(u32, f64, usize)> = None;
-        for &(i, count) in &hosted {
-            if !self.admits(service, i) || refusal(target, hard, least, replica, &self.nodes[i], count).is_some() {
-                continue;
-            }
-            let rest = match target {
-                Target::Swarm => f64::from(self.nodes[i].replicas),
-                _ => -free_share(&self.nodes[i], replica),
-            };
-            let key = (count, rest, i);
-            if best.is_none_or(|b| key.0.cmp(&b.0).then(key.1.total_cmp(&b.1)).then(key.2.cmp(&b.2)).is_lt()) {
-                best = Some(key);
-            }
-        }
-        best.map(|(_, _, i)| i)
-    }
-
-    /// The best of each class of `group` among the nodes that run no replica of the service (not `hosted`).
-    fn best_elsewhere(
-        &mut self,
-        group: usize,
-        hosted: &[(usize, u32)],
-        hard: bool,
-        least: u32,
-        replica: &Replica,
-    ) -> Option<usize> {
-        let target = self.target;
-        let mut best: Option<(usize, f64)> = None;
-        let mut examined = 0u64;
-        for class in 0..self.classes {
-            let mut first: Option<u128> = None;
-            let mut cursor: Entry = (class, 0, 0, 0, 0);
-            while let Some(&(c, key, free_cpu, pods, i)) = self.groups[group].order.range(cursor..).next()
-                && c == class
-            {
-                examined += 1;
-                if let Some(first_key) = first {
-                    // Behind the class's first by more than float noise (Swarm: any other key): it cannot win.
-                    let behind = match target {
-                        Target::K8s => {
-                            let node = &self.nodes[i];
-                            let scale = 2.0 * node.allocatable_cpu as f64 * node.allocatable_memory as f64;
-                            (key - first_key) as f64 / scale > SHARE_MARGIN
-                        }
-                        _ => key != first_key,
-                    };
-                    if behind {
-                        break;
-                    }
-                }
-                // The next node; on Kubernetes past those with the same load, which refuse alike or lose on the index.
-                cursor = match target {
-                    Target::K8s => (c, key, free_cpu, pods + 1, 0),
-                    _ => (c, key, free_cpu, pods, i + 1),
-                };
-                if hosted.iter().any(|(h, _)| *h == i) {
-                    cursor = (c, key, free_cpu, pods, i + 1);
-                    continue;
-                }
-                if refusal(target, hard, least, replica, &self.nodes[i], 0).is_some() {
-                    continue;
-                }
-                first = first.or(Some(key));
-                let share = if target == Target::Swarm { 0.0 } else { free_share(&self.nodes[i], replica) };
-                let better = match best {
-                    None => true,
-                    Some((b, best_share)) => match target {
-                        Target::Swarm => (self.nodes[i].replicas, i) < (self.nodes[b].replicas, b),
-                        _ => best_share.total_cmp(&share).then(i.cmp(&b)).is_lt(),
-                    },
-                };
-                if better {
-                    best = Some((i, share));
-                }
-                if target == Target::Swarm {
-                    // Fewest tasks, then name: the first that takes it.
-                    break;
-                }
-            }
-        }
-        self.examined += examined;
-        best.map(|(i, _)| i)
-    }
-
-    /// The group of the service's placement, made when first asked for (`lost` is out of its order).
-    fn group_of_service(&mut self, service: &'a Service, lost: usize) -> usize {
-        if let Some(&g) = self.service_group.get(service.name.as_str()) {
-            return g;
-        }
-        let p = &service.placement;
-        let g = if p.role.is_none() && p.node.is_none() && p.labels.is_empty() {
-            0
-        } else {
-            let key = format!("{:?}", (p.role.map(|r| r.as_str()), &p.node, &p.labels));
-            match self.group_of.get(&key) {
-                Some(&g) => g,
-                None => {
-                    let g = self.group(Some(service), Some(lost));
-                    self.group_of.insert(key, g);
-                    g
-                }
-            }
-        };
-        self.service_group.insert(service.name.as_str(), g);
-        g
-    }
-
-    /// A new group: the nodes `service` admits (every node for `None`), in order but for `lost`.
-    fn group(&mut self, service: Option<&Service>, lost: Option<usize>) -> usize {
-        let g = self.groups.len();
-        let mut group = Group { members: 0, order: Order::new() };
-        for i in 0..self.nodes.len() {
-            self.examined += 1;
-            if service.is_none_or(|s| self.admits(s, i)) {
-                group.members += 1;
-                self.groups_of[i].push(g);
-                if Some(i) != lost {
-                    group.order.insert(self.entry(i));
-                }
-            }
-        }
-        self.groups.push(group);
-        g
-    }
-
-    /// Take node `i` out of the orders (before its load changes, or when it is lost).
-    fn unlist(&mut self, i: usize) {
-        let entry = self.entry(i);
-        for &g in &self.groups_of[i] {
-            self.groups[g].order.remove(&entry);
-        }
-    }
-
-    /// Put node `i` back in the orders, at its current load.
-    fn list(&mut self, i: usize) {
-        let entry = self.entry(i);
-        for &g in &self.groups_of[i] {
-            self.groups[g].order.insert(entry);
-        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod migrate;
 mod ops;
 pub mod order;
+mod ordered;
 pub mod reserve;
 pub mod schedule;
 pub mod steps;
@@ -219,7 +220,7 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
     let order_risks = if verdict < Verdict::DoesNotFit { order::risks(phase, &base_replicas) } else { Vec::new() };
     if !order_risks.is_empty() {
         verdict = verdict.max(Verdict::OrderDependent);
-        reasons.extend(order_risks.iter().map(|risk| order::describe(risk, &base_replicas)));
+        reasons.extend(order_risks.iter().map(order::describe));
     }
 
     let n_plus_one = (phase.nodes.len() > 1).then(|| n_plus_one(phase, &base_replicas, &base));

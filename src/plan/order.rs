@@ -34,7 +34,7 @@
 //! still deploy in every run; each risk says whether topo found an order that
 //! strands it: the others' tasks first, placed by Swarm's own rules.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -53,11 +53,33 @@ pub struct OrderRisk {
     pub replicas: u32,
     /// The nodes it may run on.
     pub nodes: Vec<String>,
-    /// Services whose tasks may take that room first.
+    /// Services whose tasks may take that room first: the first [`LISTED_COMPETITORS`] by name.
     pub competitors: Vec<String>,
-    /// A replica the others-first order leaves pending, with why, when that order strands one.
+    /// How many more services may take it, beyond those listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_competitors: usize,
+    /// A replica the others-first order leaves pending, with why, when that order strands one (tried
+    /// for the first [`TRIED_ORDERS`] risks of a phase).
     pub stranded: Option<String>,
+    /// cpu (millicores) and memory (bytes) each replica requests.
+    #[serde(skip)]
+    pub request: [u64; 2],
 }
+
+/// Competitors a risk names; the others are counted, so that a phase's risks grow with the
+/// services at risk, not with their product with every other service.
+pub const LISTED_COMPETITORS: usize = 10;
+
+/// Risks of a phase whose others-first order is tried, each a placement of the whole phase:
+/// enough to show how an order strands a service, without placing the phase once per service.
+pub const TRIED_ORDERS: usize = 8;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// What makes two demands alike for the proofs: their node set, request, replicas and per-node limit.
+type Alike = (*const Vec<usize>, [u64; 2], u32, u32);
 
 /// What one service (or one bound replica of a global service) asks of the nodes.
 struct Demand<'a> {
@@ -84,45 +106,120 @@ pub fn risks(phase: &Phase, replicas: &[Replica]) -> Vec<OrderRisk> {
     let loads = Loads::of(&demands, nodes.len());
     let (groups, group_of) = groups(&demands);
     let mut risks: Vec<OrderRisk> = Vec::new();
-    let mut competitors_of: Vec<BTreeSet<&str>> = Vec::new();
-    let mut risk_of: HashMap<&str, usize> = HashMap::new();
+    // The competitors of the last risk: a service's demands are consecutive (one per bound
+    // replica of a global service), so each risk's set is complete when the next begins.
+    let mut competition = Competition::of(&demands);
+    let mut competing: Vec<usize> = Vec::new();
+    // Demands alike in nodes, request, replicas and per-node limit are alike safe or at risk: proven once.
+    let mut proven: HashMap<Alike, bool> = HashMap::new();
     for (index, demand) in demands.iter().enumerate() {
-        let room: Vec<usize> = demand.nodes.iter().copied().filter(|&n| fits(demand.request, capacity[n])).collect();
-        if demand.request == [0, 0]
-            || (!room.is_empty()
-                && (room_per_node(&demands, index, &room, &capacity, &loads)
-                    || too_little_to_block(&demands, index, &room, &capacity, (&groups, &group_of))))
-        {
+        let key = (Rc::as_ptr(&demand.nodes), demand.request, demand.replicas, demand.per_node);
+        let safe = *proven.entry(key).or_insert_with(|| {
+            let room: Vec<usize> =
+                demand.nodes.iter().copied().filter(|&n| fits(demand.request, capacity[n])).collect();
+            demand.request == [0, 0]
+                || (!room.is_empty()
+                    && (room_per_node(&demands, index, &room, &capacity, &loads)
+                        || too_little_to_block(&demands, index, &room, &capacity, (&groups, &group_of))))
+        });
+        if safe {
             continue;
         }
         let names = demand.nodes.iter().map(|&n| nodes[n].name.clone());
-        match risk_of.get(demand.service) {
+        match risks.last_mut() {
             // A global service: one risk, over every node whose replica is at risk.
-            Some(&r) => {
-                risks[r].replicas += demand.replicas;
-                risks[r].nodes.extend(names);
-                competitors(&demands, index, &demand.nodes, &mut competitors_of[r]);
+            Some(risk) if risk.service == demand.service => {
+                risk.replicas += demand.replicas;
+                risk.nodes.extend(names);
             }
-            None => {
-                risk_of.insert(demand.service, risks.len());
-                let mut set = BTreeSet::new();
-                competitors(&demands, index, &demand.nodes, &mut set);
-                competitors_of.push(set);
+            last => {
+                if let Some(risk) = last {
+                    competition.list(risk, &mut competing);
+                }
                 risks.push(OrderRisk {
                     service: demand.service.to_owned(),
                     replicas: demand.replicas,
                     nodes: names.collect(),
                     competitors: Vec::new(),
+                    more_competitors: 0,
                     stranded: None,
+                    request: demand.request,
                 });
             }
         }
+        competition.add(risks.len(), index, &demand.nodes, &mut competing);
     }
-    for (risk, competitors) in risks.iter_mut().zip(competitors_of) {
-        risk.competitors = competitors.into_iter().map(str::to_owned).collect();
+    if let Some(risk) = risks.last_mut() {
+        competition.list(risk, &mut competing);
+    }
+    for risk in risks.iter_mut().take(TRIED_ORDERS) {
         risk.stranded = others_first(phase, replicas, &risk.service);
     }
     risks
+}
+
+/// The services that may take a risk's room, found by node set: the demands of one placement share
+/// theirs, so a risk looks at each set once, not at every demand.
+struct Competition<'a> {
+    /// Each node set, with the services (by rank in name order) of its demands that reserve something.
+    sets: Vec<(Rc<Vec<usize>>, Vec<usize>)>,
+    /// Each demand's service, by rank.
+    rank: Vec<usize>,
+    names: Vec<&'a str>,
+    /// The risk (1-based) that last counted each service.
+    stamp: Vec<usize>,
+}
+
+impl<'a> Competition<'a> {
+    fn of(demands: &[Demand<'a>]) -> Self {
+        let mut names: Vec<&'a str> = Vec::new();
+        let mut rank = Vec::with_capacity(demands.len());
+        let mut set_of: HashMap<*const Vec<usize>, usize> = HashMap::new();
+        let mut sets: Vec<(Rc<Vec<usize>>, Vec<usize>)> = Vec::new();
+        for demand in demands {
+            // A service's demands are consecutive, and services come in name order.
+            if names.last() != Some(&demand.service) {
+                names.push(demand.service);
+            }
+            let r = names.len() - 1;
+            rank.push(r);
+            if demand.request == [0, 0] {
+                continue;
+            }
+            let s = *set_of.entry(Rc::as_ptr(&demand.nodes)).or_insert_with(|| {
+                sets.push((Rc::clone(&demand.nodes), Vec::new()));
+                sets.len() - 1
+            });
+            if sets[s].1.last() != Some(&r) {
+                sets[s].1.push(r);
+            }
+        }
+        let stamp = vec![0; names.len()];
+        Competition { sets, rank, names, stamp }
+    }
+
+    /// The other services that may run on `nodes` and reserve something, added to `into` for risk `risk`.
+    fn add(&mut self, risk: usize, index: usize, nodes: &[usize], into: &mut Vec<usize>) {
+        let own = self.rank[index];
+        for (set, members) in &self.sets {
+            if reaches(set, nodes) {
+                for &r in members {
+                    if r != own && self.stamp[r] != risk {
+                        self.stamp[r] = risk;
+                        into.push(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first [`LISTED_COMPETITORS`] of `competing` by name named in `risk`, the others counted.
+    fn list(&self, risk: &mut OrderRisk, competing: &mut Vec<usize>) {
+        competing.sort_unstable();
+        risk.more_competitors = competing.len().saturating_sub(LISTED_COMPETITORS);
+        risk.competitors = competing.iter().take(LISTED_COMPETITORS).map(|&r| self.names[r].to_owned()).collect();
+        competing.clear();
+    }
 }
 
 /// What every demand could put on each node at most (all its replicas, one per node under
@@ -318,20 +415,6 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// The other services that may run on `nodes` and reserve something, added to `names`.
-fn competitors<'a>(demands: &[Demand<'a>], index: usize, nodes: &[usize], names: &mut BTreeSet<&'a str>) {
-    for (j, other) in demands.iter().enumerate() {
-        if j != index
-            && other.request != [0, 0]
-            && other.service != demands[index].service
-            && !names.contains(other.service)
-            && reaches(&other.nodes, nodes)
-        {
-            names.insert(other.service);
-        }
-    }
-}
-
 /// Whether two ascending lists of nodes share one (the shorter looked up in the longer).
 fn reaches(a: &[usize], b: &[usize]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
@@ -349,9 +432,8 @@ fn others_first(phase: &Phase, replicas: &[Replica], service: &str) -> Option<St
 }
 
 /// One line for the plan's reasons: what is at risk, what takes its room, what makes it safe.
-pub fn describe(risk: &OrderRisk, replicas: &[Replica]) -> String {
-    let requests =
-        replicas.iter().find(|r| r.service == risk.service).map_or([0, 0], |r| [r.request_cpu, r.request_memory]);
+pub fn describe(risk: &OrderRisk) -> String {
+    let requests = risk.request;
     let nodes = risk.nodes.join(", ");
     let what = if risk.replicas == 1 { "its replica".to_owned() } else { format!("its {} replicas", risk.replicas) };
     let asks = format!("{} cpu, {} each", cpu(requests[0]), mem(requests[1]));
@@ -359,8 +441,11 @@ pub fn describe(risk: &OrderRisk, replicas: &[Replica]) -> String {
         Some(stranded) => format!("when their tasks come first, Swarm leaves {} {stranded}", risk.service),
         None => "topo cannot rule out an order that strands one".to_owned(),
     };
-    let competitors =
-        if risk.competitors.is_empty() { "other replicas".to_owned() } else { risk.competitors.join(", ") };
+    let competitors = match (risk.competitors.is_empty(), risk.more_competitors) {
+        (true, _) => "other replicas".to_owned(),
+        (false, 0) => risk.competitors.join(", "),
+        (false, more) => format!("{} and {more} more services", risk.competitors.join(", ")),
+    };
     format!(
         "{service} ({what}, {asks}) may stay pending on {nodes} in some order of the tasks: {competitors} may take \
          the room first ({found}); safe whatever the order: keep {competitors} off {nodes} with placement, give \

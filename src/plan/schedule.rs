@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::model::{Phase, Service};
 use crate::spec::{Cpu, Memory, Spread, Target};
 
+use super::ordered::Ordered;
 use super::reserve::{Reserve, reserve_of};
 use super::{cpu, mem};
 
@@ -184,7 +185,7 @@ pub fn empty_nodes(phase: &Phase, target: Target, without: Option<&str>) -> Vec<
         .collect()
 }
 
-/// Identical replicas in a row from which a [`Run`] orders the nodes; fewer take a pass over the nodes each.
+/// Identical replicas in a row from which a [`Run`] orders the nodes; fewer are placed by [`Ordered`].
 const RUN_FROM: usize = 8;
 
 /// Rejections a reason lists one by one; the others are counted.
@@ -222,69 +223,34 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
     schedule_with(phase, target, replicas, without, true)
 }
 
-/// [`schedule`], with the ordered set of [`Run`] (`fast`) or one pass over the nodes per replica: the same placement.
+/// [`schedule`], through the ordered nodes (`fast`) or with one pass over the nodes per replica: the same placement.
 fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>, fast: bool) -> Schedule {
-    let mut nodes = empty_nodes(phase, target, without);
+    let nodes = empty_nodes(phase, target, without);
+    if fast && target != Target::Compose {
+        return schedule_ordered(phase, target, replicas, nodes);
+    }
+    let mut nodes = nodes;
     let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
     let machines: Vec<Option<&crate::model::Node>> = nodes.iter().map(|n| phase.nodes.get(&n.name)).collect();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut current: Option<Current> = None;
-    let mut run: Option<Run> = None;
-    // The first replica of the current run of identical ones too short for a [`Run`].
-    let mut short: Option<usize> = None;
-    for (k, replica) in replicas.iter().enumerate() {
+    for replica in replicas {
         let Some(service) = phase.services.get(&replica.service) else { continue };
-        // A global replica whose node is left out (the N+1 check) does not exist: nothing is lost with it.
-        if let Some(bound) = &replica.node
-            && nodes.binary_search_by(|n| n.name.as_str().cmp(bound)).is_err()
-        {
+        if skipped(&nodes, replica) {
             continue;
         }
-        // The same replica as the last, which went nowhere: nothing has changed since, nor will the answer.
-        if let Some(last) = placed.last()
-            && last.node.is_none()
-            && replica.node.is_none()
-            && same_ask(&last.replica, replica)
-        {
-            let reason = last.reason.clone();
-            placed.push(Placed { replica: replica.clone(), node: None, reason });
+        if let Some(again) = repeated(&placed, replica) {
+            placed.push(again);
             continue;
         }
         let current = match &mut current {
             Some(c) if std::ptr::eq(c.service, service) => c,
             slot => slot.insert(Current::of(service, &machines, &nodes, !seen.insert(&service.name))),
         };
-        let mut by_run = fast && replica.node.is_none() && target != Target::Compose;
-        if by_run && run.as_ref().is_none_or(|r| !same_ask(&r.ask, replica)) {
-            // A run of a few replicas: a pass over the nodes for each costs less than ordering them.
-            if short.is_some_and(|first| same_ask(&replicas[first], replica)) {
-                by_run = false;
-            } else if replicas[k..].iter().take(RUN_FROM).take_while(|r| same_ask(r, replica)).count() < RUN_FROM {
-                short = Some(k);
-                by_run = false;
-            }
-        }
-        let picked = if by_run {
-            let run = match &mut run {
-                Some(r) if same_ask(&r.ask, replica) => r,
-                slot => slot.insert(Run::new(target, replica, &nodes, current)),
-            };
-            run.pick(target, current)
-        } else {
-            None
-        };
-        let chosen = match picked {
-            Some(i) => Ok(i),
-            None => choose(target, replica, &nodes, current),
-        };
+        let chosen = choose(target, replica, &nodes, current);
         let (node, reason) = match chosen.and_then(|i| add(&mut nodes[i], replica).map(|()| i)) {
             Ok(i) => {
                 current.counts[i] += 1;
-                match (&mut run, picked) {
-                    (Some(r), Some(_)) => r.placed(i, target, replica, &nodes, current),
-                    // Placed without the run: its order no longer matches the nodes.
-                    _ => run = None,
-                }
                 (Some(nodes[i].name.clone()), None)
             }
             Err(reason) => (None, Some(reason)),
@@ -292,6 +258,83 @@ fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: O
         placed.push(Placed { replica: replica.clone(), node, reason });
     }
     Schedule { target, nodes, placed }
+}
+
+/// A global replica whose node is left out (the N+1 check): it does not exist, nothing is lost with it.
+fn skipped(nodes: &[NodeLoad], replica: &Replica) -> bool {
+    replica.node.as_ref().is_some_and(|bound| nodes.binary_search_by(|n| n.name.as_str().cmp(bound)).is_err())
+}
+
+/// The same replica as the last placed, which went nowhere: its outcome again (nothing has changed since,
+/// nor will the answer).
+fn repeated(placed: &[Placed], replica: &Replica) -> Option<Placed> {
+    let last = placed.last()?;
+    (last.node.is_none() && replica.node.is_none() && same_ask(&last.replica, replica)).then(|| Placed {
+        replica: replica.clone(),
+        node: None,
+        reason: last.reason.clone(),
+    })
+}
+
+/// [`schedule`] through [`Ordered`]: a run of identical replicas by its [`Run`], the others by the ordered nodes.
+fn schedule_ordered(phase: &Phase, target: Target, replicas: &[Replica], nodes: Vec<NodeLoad>) -> Schedule {
+    let mut ordered = Ordered::new(phase, target, nodes, false);
+    let machines = ordered.machines.clone();
+    let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
+    let mut run: Option<(Run, Current)> = None;
+    // The first replica of the current run of identical ones too short for a [`Run`].
+    let mut short: Option<usize> = None;
+    for (k, replica) in replicas.iter().enumerate() {
+        let Some(service) = phase.services.get(&replica.service) else { continue };
+        if skipped(&ordered.nodes, replica) {
+            continue;
+        }
+        if let Some(again) = repeated(&placed, replica) {
+            placed.push(again);
+            continue;
+        }
+        let mut by_run = replica.node.is_none();
+        if by_run && run.as_ref().is_none_or(|(r, _)| !same_ask(&r.ask, replica)) {
+            run = None;
+            // A run of a few replicas: the ordered nodes place each for less than ordering them again.
+            if short.is_some_and(|first| same_ask(&replicas[first], replica)) {
+                by_run = false;
+            } else if replicas[k..].iter().take(RUN_FROM).take_while(|r| same_ask(r, replica)).count() < RUN_FROM {
+                short = Some(k);
+                by_run = false;
+            }
+        }
+        let picked = match &mut run {
+            _ if !by_run => None,
+            Some((run, current)) => run.pick(target, current),
+            slot => {
+                let current = Current::of(service, &machines, &ordered.nodes, true);
+                let (run, current) = slot.insert((Run::new(target, replica, &ordered.nodes, &current), current));
+                run.pick(target, current)
+            }
+        };
+        let chosen = match picked.or_else(|| ordered.place(None, replica)) {
+            Some(i) => Ok(i),
+            // Nothing takes it: the pass over the nodes says why.
+            None => choose(target, replica, &ordered.nodes, &Current::of(service, &machines, &ordered.nodes, true)),
+        };
+        let (node, reason) = match chosen.and_then(|i| ordered.take(i, replica).map(|()| i)) {
+            Ok(i) => {
+                match (&mut run, picked) {
+                    (Some((run, current)), Some(_)) => {
+                        current.counts[i] += 1;
+                        run.placed(i, target, replica, &ordered.nodes, current);
+                    }
+                    // Placed without the run: its order no longer matches the nodes.
+                    _ => run = None,
+                }
+                (Some(ordered.nodes[i].name.clone()), None)
+            }
+            Err(reason) => (None, Some(reason)),
+        };
+        placed.push(Placed { replica: replica.clone(), node, reason });
+    }
+    Schedule { target, nodes: ordered.nodes, placed }
 }
 
 /// The scheduler's preference among nodes: fewest replicas of the service, then Swarm's fewest

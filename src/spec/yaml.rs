@@ -24,7 +24,7 @@ pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest nesting of sequences and mappings.
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes a document may have once its aliases are expanded.
-pub const MAX_NODES: usize = 200_000;
+pub const MAX_NODES: usize = 1_000_000;
 /// Most bytes of keys and scalars a document may hold once its aliases are
 /// expanded (the copies an anchor keeps count too): one large string aliased
 /// many times is as much an alias bomb as many small nodes.

@@ -1,12 +1,14 @@
 //! Upper bounds on every count and size a spec may give.
 //!
 //! Each bound is far beyond what a real deployment writes, and keeps the work
-//! and the arithmetic behind `check`, `plan` and `render` small and exact: the
-//! plan's placement makes a pass over the nodes per replica of a small
-//! service (and the Swarm order check places a phase once per service at
-//! risk), and sums requests, limits and prices per node and per phase in `u64`. Within
-//! these bounds none of those sums can overflow. The README's limits table
-//! lists them; `over-limit` is their diagnostic.
+//! and the arithmetic behind `check`, `plan` and `render` bounded and exact:
+//! the plan places a replica in O(log n) plus the nodes that already run its
+//! service (so a few large services spread over every node are its worst
+//! case: replicas × nodes), the N+1 check re-places each lost node's replicas,
+//! and the sums of requests, limits and prices per node and per phase are
+//! `u64`. Within these bounds none of those sums can overflow. The README's
+//! limits table lists them, with the time the worst case takes; `over-limit`
+//! is their diagnostic.
 
 use crate::diag::{Diagnostic, SpecPath};
 use crate::spec::{Autoscale, Check, Cpu, Duration, Health, Memory, Percent, Phased, Replicas, ResourceAmounts, Spec};
@@ -14,15 +16,14 @@ use crate::spec::{Autoscale, Check, Cpu, Duration, Health, Memory, Percent, Phas
 /// Phases in a spec.
 pub const MAX_PHASES: usize = 10;
 /// Nodes in one phase.
-pub const MAX_NODES: usize = 100;
+pub const MAX_NODES: usize = 2_000;
 /// Services in a spec.
-pub const MAX_SERVICES: usize = 200;
+pub const MAX_SERVICES: usize = 10_000;
 /// Replicas of one service (`replicas`, `autoscale.min`, `autoscale.max`).
 pub const MAX_REPLICAS: u32 = 5_000;
 /// Replicas of all services in all phases together, each phase at its autoscaling peak (a global
-/// service counts one per node of the phase). The plan's placement makes a pass over the nodes per
-/// replica of a small service, so this bound with [`MAX_NODES`] bounds its work.
-pub const MAX_SPEC_REPLICAS: u64 = 5_000;
+/// service counts one per node of the phase). With [`MAX_NODES`] it bounds the plan's work.
+pub const MAX_SPEC_REPLICAS: u64 = 150_000;
 /// Volumes and ports of one service.
 pub const MAX_PER_SERVICE: usize = 100;
 /// CPU of a node or of a replica, in cores.

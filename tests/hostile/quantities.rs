@@ -11,21 +11,43 @@ fn at(name: &str) -> String {
     fixture(&format!("quantities/{name}")).display().to_string()
 }
 
-/// 100 nodes, 200 services, 5000 replicas: the plan places every replica and
-/// loses each node in turn (its N+1 check), and stays within 200 MiB and the CPU cap.
+/// 100 nodes, 30 services of 5,000 replicas (the per-service bound), 150,000 in all (the spec-wide
+/// bound): the plan places every replica and loses each node in turn (its N+1 check), within the
+/// memory and CPU caps.
 #[test]
 fn a_spec_at_the_bounds_checks_plans_and_renders_under_the_caps() {
     let spec = at("at-the-bounds.yaml");
-    Topo::new(["check", "--spec", &spec]).run().code(0).says("200 services");
+    Topo::new(["check", "--spec", &spec]).run().code(0).says("30 services");
     let plan = Topo::new(["plan", "--spec", &spec, "--format", "json"]).run();
     plan.code(0);
     let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let placement = json["phases"][0]["placement"].as_array().unwrap();
-    assert_eq!(placement.len(), 5000, "every replica placed once in the plan");
+    assert_eq!(placement.len(), 150_000, "every replica placed once in the plan");
+    assert!(placement.iter().all(|p| p["node"].is_string()), "every replica has a node");
     assert_eq!(json["phases"][0]["n_plus_one"]["losses"].as_array().unwrap().len(), 100);
     let out = tempfile::tempdir().unwrap();
     Topo::new(["render", "--all", "--spec", &spec, "--out"]).run_with_path(out.path().join("tree")).code(0);
     assert!(!walk(&out.path().join("tree")).is_empty());
+}
+
+/// 10,000 services (the bound) on 2,000 nodes (the bound): checked, within the caps.
+#[test]
+fn a_spec_with_the_most_services_and_nodes_checks_under_the_caps() {
+    let mut text = String::from("project: wide\nphases:\n  1:\n    name: p\n    target: swarm\n    nodes:\n");
+    for i in 0..2000 {
+        let role = if i == 0 { "manager" } else { "worker" };
+        text.push_str(&format!("      n{i}: {{ role: {role}, cpu: 4, memory: 8Gi }}\n"));
+    }
+    text.push_str("services:\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "  s{i}: {{ image: example/s:1.0, resources: {{ requests: {{ cpu: 10m, memory: 16Mi }} }} }}\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("wide.yaml");
+    fs_err::write(&spec, text).unwrap();
+    Topo::new(["check", "--spec"]).run_with_path(&spec).code(0).says("10000 services");
 }
 
 /// One replica more than the spec-wide bound: refused with its position, no plan.
@@ -36,7 +58,7 @@ fn one_replica_over_the_bound_is_refused_with_a_position() {
         Topo::new([command, "--spec", &spec])
             .run()
             .code(1)
-            .says("error[over-limit]: 5001 replicas in all phases together")
+            .says("error[over-limit]: 150001 replicas in all phases together")
             .says("one-replica-over.yaml:3:1");
     }
 }

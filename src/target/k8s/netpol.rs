@@ -250,8 +250,10 @@ pub fn unreachable(model: &Model) -> Vec<Diagnostic> {
     let mut warned = BTreeSet::new();
     let mut diags = Vec::new();
     for phase in model.phases.iter().filter(|p| p.target == Target::K8s && p.network_policies) {
+        let callees: BTreeSet<&str> =
+            phase.services.values().flat_map(|caller| caller.depends_on.iter().map(String::as_str)).collect();
         for service in phase.services.values() {
-            let called = phase.services.values().any(|caller| caller.depends_on.contains(&service.name));
+            let called = callees.contains(service.name.as_str());
             if service.ports.is_empty()
                 || called
                 || service.expose.is_some()
