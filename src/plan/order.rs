@@ -72,7 +72,7 @@ pub const LISTED_COMPETITORS: usize = 10;
 
 /// Risks of a phase whose others-first order is tried, each a placement of the whole phase:
 /// enough to show how an order strands a service, without placing the phase once per service.
-pub const TRIED_ORDERS: usize = 8;
+pub const TRIED_ORDERS: usize = 3;
 
 fn is_zero(n: &usize) -> bool {
     *n == 0

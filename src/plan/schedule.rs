@@ -227,7 +227,7 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
 fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>, fast: bool) -> Schedule {
     let nodes = empty_nodes(phase, target, without);
     if fast && target != Target::Compose {
-        return schedule_ordered(phase, target, replicas, nodes);
+        return schedule_ordered(phase, target, replicas, nodes).0;
     }
     let mut nodes = nodes;
     let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
@@ -276,8 +276,9 @@ fn repeated(placed: &[Placed], replica: &Replica) -> Option<Placed> {
     })
 }
 
-/// [`schedule`] through [`Ordered`]: a run of identical replicas by its [`Run`], the others by the ordered nodes.
-fn schedule_ordered(phase: &Phase, target: Target, replicas: &[Replica], nodes: Vec<NodeLoad>) -> Schedule {
+/// [`schedule`] through [`Ordered`]: a run of identical replicas by its [`Run`], the others by the ordered nodes;
+/// with the nodes [`Ordered`] looked at (the tests' measure of work).
+fn schedule_ordered(phase: &Phase, target: Target, replicas: &[Replica], nodes: Vec<NodeLoad>) -> (Schedule, u64) {
     let mut ordered = Ordered::new(phase, target, nodes, false);
     let machines = ordered.machines.clone();
     let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
@@ -334,7 +335,8 @@ fn schedule_ordered(phase: &Phase, target: Target, replicas: &[Replica], nodes: 
         };
         placed.push(Placed { replica: replica.clone(), node, reason });
     }
-    Schedule { target, nodes: ordered.nodes, placed }
+    let examined = ordered.examined;
+    (Schedule { target, nodes: ordered.nodes, placed }, examined)
 }
 
 /// The scheduler's preference among nodes: fewest replicas of the service, then Swarm's fewest
@@ -735,6 +737,40 @@ mod tests {
             }
         }
         assert!(specs >= 8, "found only {specs} specs");
+    }
+
+    /// Small services on many nodes: the ordered nodes look at a few nodes per replica, not at every node.
+    #[test]
+    fn the_work_of_the_placement_grows_with_the_replicas_not_with_replicas_times_nodes() {
+        for target in ["swarm", "k8s"] {
+            for nodes in [50usize, 400] {
+                let mut yaml = format!("project: p\nphases:\n  1:\n    name: one\n    target: {target}\n    nodes:\n");
+                for i in 0..nodes {
+                    let role = if i == 0 { "manager" } else { "worker" };
+                    yaml.push_str(&format!("      n{i:03}: {{ role: {role}, cpu: 16, memory: 64Gi }}\n"));
+                }
+                yaml.push_str("services:\n");
+                for i in 0..60 {
+                    let cpu = 100 + 10 * (i % 7);
+                    yaml.push_str(&format!(
+                        "  s{i:02}: {{ image: s:1.0, replicas: 3, resources: {{ requests: {{ cpu: {cpu}m, memory: 128Mi }} }} }}\n"
+                    ));
+                }
+                for phase in phases_of(&yaml) {
+                    let asked = replicas(&phase, Load::Base);
+                    let (placed, examined) =
+                        schedule_ordered(&phase, phase.target, &asked, empty_nodes(&phase, phase.target, None));
+                    assert!(placed.fits());
+                    let linear = (asked.len() * nodes) as u64;
+                    let bound = 8 * asked.len() as u64 + 2 * nodes as u64;
+                    assert!(
+                        examined <= bound,
+                        "{target}, {nodes} nodes: {examined} nodes looked at for {} replicas (a pass each: {linear})",
+                        asked.len()
+                    );
+                }
+            }
+        }
     }
 
     #[test]
