@@ -75,6 +75,7 @@ fn plural(n: usize) -> &'static str {
 /// A spec read from disk: compiled, or the diagnostics that stopped it.
 struct Loaded {
     file: String,
+    /// The text as read, unmasked: [`report`] masks what it shows.
     source: String,
     result: Result<topo::Compiled, Diagnostics>,
 }
@@ -90,8 +91,8 @@ fn load(spec_path: &Path) -> Loaded {
             Loaded { file, source: String::new(), result: Err(diags) }
         }
         Ok(bytes) => {
-            // A snippet of the spec never shows a secret-looking value.
-            let source = topo::diag::mask::secret_values(&String::from_utf8_lossy(&bytes));
+            // Masked when a report shows it ([`report`]).
+            let source = String::from_utf8_lossy(&bytes).into_owned();
             Loaded { file, source, result: topo::compile(&bytes) }
         }
     }
@@ -106,7 +107,10 @@ fn report(diags: &Diagnostics, loaded: &Loaded, format: Format, json_to_stdout: 
         Format::Json => writeln!(std::io::stderr().lock(), "{}", render_json(diags, &loaded.file, ok))?,
         Format::Human => {
             let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            write!(anstream::stderr().lock(), "{}", render_human(diags, &loaded.file, &loaded.source, styled))?;
+            // A snippet of the spec never shows a secret-looking value.
+            let shown: Vec<usize> = diags.iter().filter_map(|d| d.span.map(|span| span.start.offset)).collect();
+            let source = topo::diag::mask::secret_values_at(&loaded.source, &shown);
+            write!(anstream::stderr().lock(), "{}", render_human(diags, &loaded.file, &source, styled))?;
         }
     }
     Ok(())

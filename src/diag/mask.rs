@@ -31,6 +31,20 @@ pub fn every_value(text: &str) -> String {
 
 /// `text` with the values of secret-looking keys, and secret-shaped text, masked.
 pub fn secret_values(text: &str) -> String {
+    masked_secrets(text, None)
+}
+
+/// [`secret_values`] for a report that shows only the lines holding `offsets` (each diagnostic's
+/// line): the values of secret-looking keys are masked everywhere, secret-shaped text on those
+/// lines, since the others are never printed.
+pub fn secret_values_at(text: &str, offsets: &[usize]) -> String {
+    let mut offsets = offsets.to_vec();
+    offsets.sort_unstable();
+    masked_secrets(text, Some(&offsets))
+}
+
+/// `offsets` ascending, or `None` for every line.
+fn masked_secrets(text: &str, offsets: Option<&[usize]>) -> String {
     let mut mask = Mask::new(text);
     lex(text, &mut |token| {
         if token.kind != TokenKind::Value {
@@ -47,10 +61,17 @@ pub fn secret_values(text: &str) -> String {
     });
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        for (_, range) in secret_shape::find_all(line) {
-            mask.add(offset + range.start..offset + range.end);
+        let end = offset + line.len();
+        let shown = offsets.is_none_or(|offsets| {
+            let first = offsets.partition_point(|&o| o < offset);
+            offsets.get(first).is_some_and(|&o| o < end)
+        });
+        if shown {
+            for (_, range) in secret_shape::find_all(line) {
+                mask.add(offset + range.start..offset + range.end);
+            }
         }
-        offset += line.len();
+        offset = end;
     }
     mask.apply()
 }

@@ -28,7 +28,7 @@ use crate::model::Phase;
 
 use super::NodeLoss;
 use super::ordered::Ordered;
-use super::schedule::{NodeLoad, Replica, Schedule, same_ask};
+use super::schedule::{Replica, Schedule, same_ask};
 
 /// Every loss of the phase, in node order, and the work they took.
 pub struct NodeLosses {
@@ -88,7 +88,8 @@ impl<'a> Ordered<'a> {
     ) -> NodeLoss {
         let lost_name = self.nodes[lost].name.clone();
         self.unlist(lost);
-        let mut saved: BTreeMap<usize, NodeLoad> = BTreeMap::new();
+        // What the loss placed, undone in reverse for the next loss.
+        let mut taken: Vec<(usize, &Replica)> = Vec::new();
         let mut missing: BTreeMap<&str, u32> = BTreeMap::new();
         let mut gone: BTreeMap<&str, u32> = BTreeMap::new();
         let mut last_failed: Option<&Replica> = None;
@@ -108,34 +109,20 @@ impl<'a> Ordered<'a> {
                 continue;
             }
             match self.place(Some(lost), replica) {
-                Some(i) => {
-                    saved.entry(i).or_insert_with(|| self.nodes[i].clone());
-                    if self.take(i, replica).is_ok() {
-                        last_failed = None;
-                    } else {
-                        *missing.entry(service).or_default() += 1;
-                        last_failed = Some(replica);
-                    }
+                Some(i) if self.take(i, replica).is_ok() => {
+                    taken.push((i, replica));
+                    last_failed = None;
                 }
-                None => {
+                // No node, or the sums would pass what topo can count.
+                _ => {
                     *missing.entry(service).or_default() += 1;
                     last_failed = Some(replica);
                 }
             }
         }
         // Restore the base placement for the next loss.
-        for (i, node) in saved {
-            self.unlist(i);
-            for service in self.nodes[i].services.keys() {
-                if let Some(counts) = self.hosts.get_mut(service.as_str()) {
-                    match node.services.get(service) {
-                        Some(&count) => counts.insert(i, count),
-                        None => counts.remove(&i),
-                    };
-                }
-            }
-            self.nodes[i] = node;
-            self.list(i);
+        for (i, replica) in taken.into_iter().rev() {
+            self.untake(i, replica);
         }
         self.list(lost);
         let mut down = Vec::new();

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::model::{Node, Phase, Service};
 use crate::spec::{Spread, Target};
 
-use super::schedule::{Current, NodeLoad, Replica, add, choose, free_share, refusal};
+use super::schedule::{Current, NodeLoad, Replica, add, choose, free_share, refusal, remove};
 
 /// Float noise in a free share is far below this: a node whose exact share is further behind the best
 /// one's cannot win on the float comparison the scheduler makes.
@@ -315,5 +315,20 @@ impl<'a> Ordered<'a> {
         }
         self.list(i);
         added
+    }
+
+    /// Undo [`Self::take`] of `replica` on node `i`.
+    pub(super) fn untake(&mut self, i: usize, replica: &Replica) {
+        self.unlist(i);
+        remove(&mut self.nodes[i], replica);
+        if let Some(counts) = self.hosts.get_mut(replica.service.as_str())
+            && let Some(count) = counts.get_mut(&i)
+        {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&i);
+            }
+        }
+        self.list(i);
     }
 }

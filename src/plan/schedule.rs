@@ -499,6 +499,21 @@ pub(super) fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> 
     Ok(())
 }
 
+/// Undo [`add`] of `replica` on `node`, which took it: every sum back to what it was.
+pub(super) fn remove(node: &mut NodeLoad, replica: &Replica) {
+    node.requested_cpu = node.requested_cpu.saturating_sub(replica.request_cpu);
+    node.requested_memory = node.requested_memory.saturating_sub(replica.request_memory);
+    node.limits_cpu = node.limits_cpu.saturating_sub(replica.limit_cpu);
+    node.limits_memory = node.limits_memory.saturating_sub(replica.limit_memory);
+    node.replicas = node.replicas.saturating_sub(1);
+    if let Some(count) = node.services.get_mut(&replica.service) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            node.services.remove(&replica.service);
+        }
+    }
+}
+
 /// Why a node refuses a replica.
 pub(super) enum Refusal {
     Memory(u64),
