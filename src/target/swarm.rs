@@ -242,6 +242,15 @@ fn deploy(model: &Model, phase: &Phase, service: &Service, eligible: &[&Node], p
     }
 }
 
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Option<&str>) {
     if !service.depends_on.is_empty() {
         rendered.warn(
@@ -249,7 +258,7 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
             format!(
                 "Swarm ignores `depends_on`: `{}` may start before {}, so it is left out of the stack",
                 service.name,
-                service.depends_on.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(" and ")
+                and_list(&service.depends_on.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>())
             ),
             &service_path(service, "depends_on"),
             "make the service retry its connections at start-up; Swarm restarts it until they succeed",
