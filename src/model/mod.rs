@@ -242,6 +242,12 @@ impl Service {
         self.autoscale.as_ref().map_or(self.replicas, |a| a.max.max(self.replicas))
     }
 
+    /// The fixed count as `target` runs it: a global service runs one replica per node its placement
+    /// admits, which on compose (one node) is one.
+    pub fn fixed_replicas(&self, target: Target) -> u32 {
+        if self.global && target == Target::Compose { 1 } else { self.replicas }
+    }
+
     /// The fewest replicas that run: the autoscaler's min, or the fixed count.
     pub fn least_replicas(&self) -> u32 {
         self.autoscale.as_ref().map_or(self.replicas, |a| a.min)

@@ -138,7 +138,7 @@ pub fn replicas(phase: &Phase, load: Load) -> Vec<Replica> {
         let limits = service.resources.limits;
         let nodes: Vec<Option<String>> = if service.global {
             let admitting = phase.nodes.values().filter(|n| service.placement.admits(n));
-            let admitting = admitting.take(if phase.target == Target::Compose { 1 } else { usize::MAX });
+            let admitting = admitting.take(service.fixed_replicas(phase.target) as usize);
             admitting.map(|n| Some(n.name.clone())).collect()
         } else {
             vec![None; replicas_of(service, load) as usize]

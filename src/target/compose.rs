@@ -6,7 +6,7 @@ use docker_compose_types as dct;
 use indexmap::IndexMap;
 
 use crate::model::{Model, Node, Phase, Service};
-use crate::spec::{Role, Spread};
+use crate::spec::{Role, Spread, Target};
 
 use super::docker::{self, File, Flavor};
 use super::{Rendered, service_path};
@@ -65,7 +65,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
 
 /// Replicas on the one compose node: a global service runs one.
 fn replicas(service: &Service) -> u32 {
-    if service.global { 1 } else { service.replicas }
+    service.fixed_replicas(Target::Compose)
 }
 
 /// The node compose runs on: the phase's manager (the Dokploy host), else its first node.
