@@ -28,32 +28,32 @@ type Order = BTreeSet<Entry>;
 type Entry = (usize, u128, u64, u32, usize);
 
 /// The nodes a placement admits, and those of them that survive in the scheduler's order.
-pub(super) struct Group {
-    pub(super) members: usize,
-    pub(super) order: Order,
+struct Group {
+    members: usize,
+    order: Order,
 }
 
 /// A phase's nodes with their loads, in the scheduler's order.
 pub(super) struct Ordered<'a> {
-    pub(super) phase: &'a Phase,
-    pub(super) target: Target,
+    phase: &'a Phase,
+    target: Target,
     pub(super) nodes: Vec<NodeLoad>,
     pub(super) machines: Vec<Option<&'a Node>>,
     /// Each node's class (one per allocatable size on Kubernetes, one on Swarm).
-    pub(super) class: Vec<usize>,
-    pub(super) classes: usize,
+    class: Vec<usize>,
+    classes: usize,
     /// The nodes one placement admits, in [`Order`]: the first admits every node.
-    pub(super) groups: Vec<Group>,
+    groups: Vec<Group>,
     /// Each node's groups.
-    pub(super) groups_of: Vec<Vec<usize>>,
+    groups_of: Vec<Vec<usize>>,
     /// Each placement's group, by its constraints; each service's.
-    pub(super) group_of: HashMap<String, usize>,
-    pub(super) service_group: HashMap<&'a str, usize>,
+    group_of: HashMap<String, usize>,
+    service_group: HashMap<&'a str, usize>,
     /// Per service, the nodes that run some of its replicas (their counts are in `nodes`).
-    pub(super) hosts: HashMap<&'a str, BTreeMap<usize, u32>>,
+    hosts: HashMap<&'a str, BTreeMap<usize, u32>>,
     pub(super) examined: u64,
     /// One pass over the nodes per replica, as [`choose`] makes it (the tests' reference).
-    pub(super) slow: bool,
+    slow: bool,
 }
 
 impl<'a> Ordered<'a> {

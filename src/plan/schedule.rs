@@ -225,11 +225,10 @@ pub fn schedule(phase: &Phase, target: Target, replicas: &[Replica], without: Op
 
 /// [`schedule`], through the ordered nodes (`fast`) or with one pass over the nodes per replica: the same placement.
 fn schedule_with(phase: &Phase, target: Target, replicas: &[Replica], without: Option<&str>, fast: bool) -> Schedule {
-    let nodes = empty_nodes(phase, target, without);
+    let mut nodes = empty_nodes(phase, target, without);
     if fast && target != Target::Compose {
         return schedule_ordered(phase, target, replicas, nodes).0;
     }
-    let mut nodes = nodes;
     let mut placed: Vec<Placed> = Vec::with_capacity(replicas.len());
     let machines: Vec<Option<&crate::model::Node>> = nodes.iter().map(|n| phase.nodes.get(&n.name)).collect();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
