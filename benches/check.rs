@@ -21,7 +21,7 @@ fn check(c: &mut Criterion) {
         })
     });
     c.bench_function("stage: yaml parse", |b| {
-        b.iter(|| topo::spec::yaml::parse(std::hint::black_box(text), &mut Default::default()).is_ok())
+        b.iter(|| topo::yaml::parse(std::hint::black_box(text), &mut Default::default()).is_ok())
     });
     c.bench_function("stage: yaml parse + decode", |b| {
         b.iter(|| topo::spec::load::load(std::hint::black_box(text)).is_ok())

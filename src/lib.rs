@@ -18,6 +18,7 @@ pub mod secret_shape;
 pub mod spec;
 pub mod target;
 pub mod validate;
+pub mod yaml;
 
 use diag::{Diagnostic, Diagnostics};
 
@@ -27,7 +28,7 @@ pub struct Compiled {
     pub spec: spec::Spec,
     pub warnings: Diagnostics,
     /// The positioned document, to locate diagnostics found after compilation (a target's warnings).
-    pub tree: spec::yaml::Node,
+    pub tree: yaml::Node,
 }
 
 impl Compiled {
@@ -38,11 +39,11 @@ impl Compiled {
     }
 }
 
-/// Reads `reader` up to one byte past [`spec::yaml::MAX_BYTES`]: enough for
+/// Reads `reader` up to one byte past [`yaml::MAX_BYTES`]: enough for
 /// [`compile`] (or import) to refuse a file that is too large, without
 /// reading a 1 GiB file, `/dev/zero` or `/dev/urandom` whole.
 pub fn read_bounded(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
-    let limit = spec::yaml::MAX_BYTES as u64 + 1;
+    let limit = yaml::MAX_BYTES as u64 + 1;
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut reader.take(limit), &mut bytes)?;
     Ok(bytes)
@@ -56,9 +57,9 @@ pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// Read, validate and resolve a spec from its bytes. On failure, every
 /// diagnostic found (errors and warnings), located and in source order.
 pub fn compile(bytes: &[u8]) -> Result<Compiled, Diagnostics> {
-    if bytes.len() > spec::yaml::MAX_BYTES {
+    if bytes.len() > yaml::MAX_BYTES {
         let mut diags = Diagnostics::default();
-        diags.push(spec::yaml::too_large());
+        diags.push(yaml::too_large().into());
         return Err(diags);
     }
     let text = match std::str::from_utf8(bytes) {
@@ -85,11 +86,11 @@ fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     let line = valid.matches('\n').count() + 1;
     let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
     let column = valid[line_start..].chars().count() + 1;
-    let pos = spec::yaml::Pos { line, column, offset: valid_up_to };
+    let pos = yaml::Pos { line, column, offset: valid_up_to };
     Diagnostic::syntax(
         "not-utf8",
         format!("the spec is not UTF-8 text: byte 0x{:02x} at offset {valid_up_to}", bytes[valid_up_to]),
-        spec::yaml::Span::point(pos),
+        yaml::Span::point(pos),
     )
     .help("a spec is a YAML text file; save it as UTF-8")
 }

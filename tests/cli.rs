@@ -1048,9 +1048,9 @@ fn schema() -> Value {
 /// A spec file as the JSON an editor would check against the schema.
 fn spec_as_json(path: &Path) -> Value {
     let text = fs_err::read_to_string(path).unwrap();
-    let mut diags = topo::diag::Diagnostics::default();
-    let tree = topo::spec::yaml::parse(&text, &mut diags)
-        .unwrap_or_else(|error| panic!("{}: not YAML: {error:?}", path.display()));
+    let mut diags = Vec::new();
+    let tree =
+        topo::yaml::parse(&text, &mut diags).unwrap_or_else(|error| panic!("{}: not YAML: {error:?}", path.display()));
     assert!(diags.is_empty(), "{}: {diags:?}", path.display());
     tree.to_json()
 }

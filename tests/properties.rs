@@ -580,7 +580,7 @@ proptest! {
         };
         let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
         let refused = codes.iter().any(|c| *c == "too-many-bytes" || *c == "too-many-nodes");
-        let max_nodes = topo::spec::yaml::MAX_NODES as u128;
+        let max_nodes = topo::yaml::MAX_NODES as u128;
         let over = bytes > 16 * 1024 * 1024 || nodes > max_nodes;
         // Near a budget the count above is an estimate (keys, the top mapping): leave a margin.
         let near = |value: u128, budget: u128| value.abs_diff(budget) < budget / 50 + 64;

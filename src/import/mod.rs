@@ -21,9 +21,10 @@ mod words;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath};
-use crate::spec::yaml::{self, Entry, Node, Span, Value};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::spec::{Cpu, Memory};
+use crate::yaml::SpecPath;
+use crate::yaml::{self, Entry, Node, Span, Value};
 
 use draft::{Draft, ExposeDraft, NodeDraft, Noted};
 use read::{ReadService, Reader, entries, is_null, scalar};
@@ -82,10 +83,10 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
         secret_names: BTreeMap::new(),
         project: String::new(),
     };
-    let mut parse_diags = Diagnostics::default();
-    let root = yaml::parse(text, &mut parse_diags);
-    for d in parse_diags {
-        reader.report.push(compose_wording(d));
+    let mut duplicates = Vec::new();
+    let root = yaml::parse(text, &mut duplicates);
+    for d in duplicates {
+        reader.report.push(compose_wording(d.into()));
     }
     if let Ok(root) = &root {
         interpolation_errors(root, text, &mut reader.report);
@@ -94,7 +95,7 @@ pub fn import(bytes: &[u8], options: &Options) -> Imported {
         Ok(root) if !reader.report.has_errors() => convert(&root, options, &mut reader),
         Ok(_) => (None, 0),
         Err(d) => {
-            reader.report.push(compose_wording(d));
+            reader.report.push(compose_wording(d.into()));
             (None, 0)
         }
     };
@@ -122,7 +123,7 @@ fn interpolation_errors(root: &Node, text: &str, report: &mut Diagnostics) {
 
 fn interpolations_in(
     node: &Node,
-    path: &mut Vec<crate::diag::Segment>,
+    path: &mut Vec<crate::yaml::Segment>,
     text: &str,
     line_starts: &[usize],
     found: &mut usize,
@@ -134,14 +135,14 @@ fn interpolations_in(
     match &node.value {
         Value::Map(entries) => {
             for entry in entries {
-                path.push(crate::diag::Segment::Key(entry.key.scalar_text().unwrap_or_default().to_owned()));
+                path.push(crate::yaml::Segment::Key(entry.key.scalar_text().unwrap_or_default().to_owned()));
                 interpolations_in(&entry.value, path, text, line_starts, found, report);
                 path.pop();
             }
         }
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                path.push(crate::diag::Segment::Index(i));
+                path.push(crate::yaml::Segment::Index(i));
                 interpolations_in(item, path, text, line_starts, found, report);
                 path.pop();
             }
@@ -153,8 +154,8 @@ fn interpolations_in(
             let span =
                 if pos.offset == node.span.start.offset { node.span } else { Span { start: pos, end: node.span.end } };
             let spec_path = path.iter().fold(SpecPath::root(), |p, segment| match segment {
-                crate::diag::Segment::Key(key) => p.key(key.clone()),
-                crate::diag::Segment::Index(i) => p.index(*i),
+                crate::yaml::Segment::Key(key) => p.key(key.clone()),
+                crate::yaml::Segment::Index(i) => p.index(*i),
             });
             report.push(
                 Diagnostic::error("invalid-interpolation", format!("invalid interpolation: {why}"), &spec_path)

@@ -7,10 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::image::ImageRef;
-use crate::spec::yaml::{Entry, Node, Value};
 use crate::spec::{Cpu, Memory, Role};
+use crate::yaml::SpecPath;
+use crate::yaml::{Entry, Node, Value};
 
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
 use super::words::{
@@ -177,7 +178,7 @@ pub fn items(node: &Node) -> &[Node] {
 }
 
 pub fn is_null(node: &Node) -> bool {
-    matches!(node.resolve(), Some(crate::spec::yaml::Resolved::Null))
+    matches!(node.resolve(), Some(crate::yaml::Resolved::Null))
 }
 
 fn key_text(entry: &Entry) -> &str {
@@ -1540,7 +1541,7 @@ impl Reader {
     }
 
     /// The text of an env file inside the project directory (the compose file's), at most
-    /// [`crate::spec::yaml::MAX_BYTES`]; `None` with a note when it is missing, outside, too large or not text.
+    /// [`crate::yaml::MAX_BYTES`]; `None` with a note when it is missing, outside, too large or not text.
     fn env_file_text(&mut self, file: &str, required: bool, node: &Node, path: &SpecPath) -> Option<String> {
         let project = self.base_dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
         let relative = std::path::Path::new(file);
@@ -1563,7 +1564,7 @@ impl Reader {
             );
             return None;
         }
-        let limit = crate::spec::yaml::MAX_BYTES;
+        let limit = crate::yaml::MAX_BYTES;
         // Only a regular file: a FIFO or a device would block or never end.
         let regular = fs_err::metadata(&full).is_ok_and(|m| m.is_file());
         let read = fs_err::File::open(&full).and_then(|f| {

@@ -1,8 +1,8 @@
 //! Traefik labels → `expose`: the host and path of a router's rule, its
 //! TLS certresolver, and the load balancer's port.
 
-use crate::diag::SpecPath;
-use crate::spec::yaml::Node;
+use crate::yaml::Node;
+use crate::yaml::SpecPath;
 
 /// What a service's labels tell Traefik.
 #[derive(Debug, Default)]
@@ -261,10 +261,7 @@ mod tests {
     use super::*;
 
     fn node() -> Node {
-        Node {
-            value: crate::spec::yaml::Value::Scalar(String::new(), crate::spec::yaml::Style::Plain),
-            span: Default::default(),
-        }
+        Node { value: crate::yaml::Value::Scalar(String::new(), crate::yaml::Style::Plain), span: Default::default() }
     }
 
     #[test]

@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{Model, Phase};
 use crate::spec::{Cpu, Percent, Role, Target};
+use crate::yaml::SpecPath;
 
 use schedule::{Load, NodeLoad, Replica, Schedule, replicas, schedule};
 

@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
+use crate::diag::{Diagnostic, Diagnostics, suggestion};
+use crate::yaml::SpecPath;
 
-use super::yaml::{Entry, Node, Resolved, Value, YAML11_BOOLEANS, is_core_int};
+use crate::yaml::{Entry, Node, Resolved, Value, YAML11_BOOLEANS, is_core_int};
 
 /// Collects diagnostics while decoding.
 #[derive(Default)]

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath, did_you_mean, suggestion};
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean, suggestion};
+use crate::yaml::SpecPath;
 
 use super::decode::{Decode, Decoder, Fields, keyword, keyword_or_alias, parse_scalar, scalar_key, scalar_text};
 use super::phased::PhaseNumber;
-use super::yaml::{self, Node, Resolved, Value};
 use super::*;
+use crate::yaml::{self, Node, Resolved, Value};
 
 /// A spec read from text, with the YAML tree it came from (for positions).
 pub struct Loaded {
@@ -18,11 +19,16 @@ pub struct Loaded {
 /// Read a spec. On failure, every syntax and shape error found.
 pub fn load(text: &str) -> Result<Loaded, Diagnostics> {
     let mut decoder = Decoder::default();
-    let tree = match yaml::parse(text, &mut decoder.diags) {
+    let mut duplicates = Vec::new();
+    let parsed = yaml::parse(text, &mut duplicates);
+    for duplicate in duplicates {
+        decoder.diags.push(duplicate.into());
+    }
+    let tree = match parsed {
         Ok(tree) => tree,
         Err(fatal) => {
             let mut diags = decoder.diags;
-            diags.push(fatal);
+            diags.push(fatal.into());
             diags.sort();
             return Err(diags);
         }

@@ -11,7 +11,6 @@ pub mod network;
 pub mod phased;
 pub mod quantity;
 pub mod secrets;
-pub mod yaml;
 
 use std::collections::BTreeMap;
 

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::diag::SpecPath;
+use crate::yaml::SpecPath;
 
 use super::decode::{Decode, Decoder, Fields};
-use super::yaml::Node;
+use crate::yaml::Node;
 
 /// Traffic the dependency graph does not show, for a service's Kubernetes NetworkPolicy: callers and destinations outside the spec (an external database, a cron job in another namespace).
 #[derive(Clone, Debug, Default, PartialEq, JsonSchema, Serialize)]

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 
-use crate::diag::{Diagnostic, SpecPath};
+use crate::diag::Diagnostic;
+use crate::yaml::SpecPath;
 
 use super::Duration;
 use super::decode::{Decode, Decoder, Fields, scalar_key};
-use super::yaml::{Node, Resolved};
+use crate::yaml::{Node, Resolved};
 
 /// Where the Kubernetes Secret `<project>-secrets` comes from. A value is never written to any file in any mode.
 #[derive(Clone, Debug, Default, PartialEq)]

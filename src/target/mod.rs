@@ -10,10 +10,11 @@ pub mod swarm;
 
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{Model, Node, Phase, Placement, Service};
 use crate::spec::Role;
 use crate::spec::Target;
+use crate::yaml::SpecPath;
 
 /// One YAML document and the file it belongs to when written into a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,7 +156,7 @@ pub fn to_yaml<T: Serialize>(value: &T) -> String {
 // leaves them plain; but kubectl and `docker stack` (go-yaml v2) read YAML
 // 1.1, where `KONG_DATABASE: off` becomes `false`, and an `args` item `yes`
 // is not a string at all.
-use crate::spec::yaml::YAML11_BOOLEANS;
+use crate::yaml::YAML11_BOOLEANS;
 
 /// Single-quotes every plain key or value that YAML 1.1 would read as a
 /// boolean, outside block scalars (`|`, `>`), whose lines are text.

@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diag::SpecPath;
 use crate::model::{self, Model, Phase, Service, Trigger};
 use crate::spec::{Duration, Metric, Target, Threshold};
+use crate::yaml::SpecPath;
 
 use super::{Document, Rendered, to_yaml};
 

@@ -10,8 +10,9 @@
 //! limits table lists them, with the time the worst case takes; `over-limit`
 //! is their diagnostic.
 
-use crate::diag::{Diagnostic, SpecPath};
+use crate::diag::Diagnostic;
 use crate::spec::{Autoscale, Check, Cpu, Duration, Health, Memory, Percent, Phased, Replicas, ResourceAmounts, Spec};
+use crate::yaml::SpecPath;
 
 /// Phases in a spec.
 pub const MAX_PHASES: usize = 10;

@@ -12,11 +12,12 @@ mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Diagnostic, Diagnostics, SpecPath, suggestion};
+use crate::diag::{Diagnostic, Diagnostics, suggestion};
 use crate::image::ImageRef;
 use crate::model;
 use crate::spec::phased::PhaseNumber;
 use crate::spec::{Check, Command, Health, Metric, Phased, Replicas, Role, Service, Spec, Target, Threshold};
+use crate::yaml::SpecPath;
 
 /// Check everything that can be checked without a plan.
 pub fn validate(spec: &Spec) -> Diagnostics {

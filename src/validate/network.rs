@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::diag::{Diagnostic, SpecPath};
+use crate::diag::Diagnostic;
 use crate::spec::{Acme, Peer, Service};
+use crate::yaml::SpecPath;
 
 use super::{Validator, names, root};
 

@@ -2,8 +2,9 @@
 //! the comparison the alert rule wraps it in, so that `topo check` refuses
 //! what `promtool check rules` would.
 
-use crate::diag::{Diagnostic, SpecPath};
+use crate::diag::Diagnostic;
 use crate::spec::Spec;
+use crate::yaml::SpecPath;
 
 /// Parse `expr` with the PromQL grammar; the parser's reason when it is not PromQL.
 pub fn parse_error(expr: &str) -> Option<String> {

@@ -2,10 +2,11 @@
 //! is consistent, but whose health check or database would mislead at deploy
 //! time. All warnings.
 
-use crate::diag::{Diagnostic, SpecPath};
+use crate::diag::Diagnostic;
 use crate::image::ImageRef;
 use crate::image::known::{self as images, Family};
 use crate::spec::{Command, Service};
+use crate::yaml::SpecPath;
 
 use super::{Validator, root};
 

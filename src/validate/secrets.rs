@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, SpecPath, suggestion};
+use crate::diag::{Diagnostic, suggestion};
 use crate::secret_shape;
 use crate::spec::{EnvValue, SecretsFrom, Spec};
+use crate::yaml::SpecPath;
 
 use super::names;
 

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, Diagnostics, Point, Segment, SpecPath};
+mod path;
+
+pub use path::{Point, Segment, SpecPath};
 
 /// The plain scalars YAML 1.1 reads as booleans (its `bool` type's regular
 /// expression), which YAML 1.2 and topo read as strings: the writers quote
@@ -60,6 +62,51 @@ impl Serialize for Span {
         s.serialize_field("end_line", &self.end.line)?;
         s.serialize_field("end_column", &self.end.column)?;
         s.end()
+    }
+}
+
+/// What is wrong with the YAML itself: a stable code (`yaml-syntax`,
+/// `duplicate-key`, …), a message, where, and what to do. The layers above
+/// turn it into their diagnostic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub code: &'static str,
+    pub message: String,
+    pub span: Span,
+    /// The path of the node being read, when known.
+    pub path: SpecPath,
+    /// Text of the caret label: what was found there.
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Error {
+    pub fn new(code: &'static str, message: impl Into<String>, span: Span) -> Self {
+        Self { code, message: message.into(), span, path: SpecPath::root(), label: None, help: None }
+    }
+
+    #[must_use]
+    pub fn at(mut self, path: &SpecPath) -> Self {
+        self.path = path.clone();
+        self
+    }
+
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
     }
 }
 
@@ -349,8 +396,8 @@ fn is_core_float(s: &str) -> bool {
 
 /// The file is larger than [`MAX_BYTES`] (only that much more is ever read, so
 /// its real size is not known).
-pub fn too_large() -> Diagnostic {
-    Diagnostic::syntax(
+pub fn too_large() -> Error {
+    Error::new(
         "file-too-large",
         format!("the file is larger than 4 MiB ({MAX_BYTES} bytes), the most topo reads"),
         Span::point(Pos { line: 1, column: 1, offset: 0 }),
@@ -360,7 +407,7 @@ pub fn too_large() -> Diagnostic {
 
 /// Parse one YAML document. Duplicate keys are reported in `diags` but do not
 /// stop the parse; anything else that is wrong is a single syntax error.
-pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
+pub fn parse(text: &str, duplicates: &mut Vec<Error>) -> Result<Node, Error> {
     let positions = Positions::new(text);
     if text.len() > MAX_BYTES {
         return Err(too_large());
@@ -373,7 +420,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
         bytes: 0,
         root: None,
         documents: 0,
-        diags,
+        duplicates,
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
@@ -391,14 +438,14 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Result<Node, Diagnostic> {
                     // tab-indented line; the tab itself is what to fix.
                     pos = first_tab_from_line(text, pos).unwrap_or(pos);
                 }
-                return Err(Diagnostic::syntax("yaml-syntax", yaml_message(error.info()), Span::point(pos))
+                return Err(Error::new("yaml-syntax", yaml_message(error.info()), Span::point(pos))
                     .label("here")
                     .help_opt(yaml_help(text, pos, error.info())));
             }
         }
     }
     builder.root.ok_or_else(|| {
-        Diagnostic::syntax("empty-spec", "the spec is empty", Span::point(positions.at_char(0)))
+        Error::new("empty-spec", "the spec is empty", Span::point(positions.at_char(0)))
             .help("a spec needs at least `project:`, `phases:` and `services:`; see `topo schema`")
     })
 }
@@ -503,17 +550,17 @@ struct Builder<'p, 't, 'd> {
     bytes: usize,
     root: Option<Node>,
     documents: usize,
-    diags: &'d mut Diagnostics,
+    duplicates: &'d mut Vec<Error>,
 }
 
 impl Builder<'_, '_, '_> {
-    fn event(&mut self, event: Event<'_>, raw: RawSpan) -> Result<(), Diagnostic> {
+    fn event(&mut self, event: Event<'_>, raw: RawSpan) -> Result<(), Error> {
         let span = self.positions.span(raw);
         match event {
             Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    return Err(Diagnostic::syntax(
+                    return Err(Error::new(
                         "multiple-documents",
                         "a spec is one YAML document, but this file has more",
                         span,
@@ -562,7 +609,7 @@ impl Builder<'_, '_, '_> {
             }
             Event::Alias(id) => {
                 let Some((nodes, bytes)) = self.anchors.get(&id).map(Node::size) else {
-                    return Err(Diagnostic::syntax("yaml-syntax", "invalid YAML: unknown alias", span));
+                    return Err(Error::new("yaml-syntax", "invalid YAML: unknown alias", span));
                 };
                 // Count what the copy costs before making it.
                 self.count(nodes, span)?;
@@ -576,10 +623,10 @@ impl Builder<'_, '_, '_> {
         Ok(())
     }
 
-    fn count(&mut self, added: usize, span: Span) -> Result<(), Diagnostic> {
+    fn count(&mut self, added: usize, span: Span) -> Result<(), Error> {
         self.nodes += added;
         if self.nodes > MAX_NODES {
-            return Err(Diagnostic::syntax(
+            return Err(Error::new(
                 "too-many-nodes",
                 format!("the spec expands to more than {MAX_NODES} YAML nodes"),
                 span,
@@ -589,10 +636,10 @@ impl Builder<'_, '_, '_> {
         Ok(())
     }
 
-    fn count_bytes(&mut self, added: usize, span: Span) -> Result<(), Diagnostic> {
+    fn count_bytes(&mut self, added: usize, span: Span) -> Result<(), Error> {
         self.bytes = self.bytes.saturating_add(added);
         if self.bytes > MAX_EXPANDED_BYTES {
-            return Err(Diagnostic::syntax(
+            return Err(Error::new(
                 "too-many-bytes",
                 format!("the spec expands to more than {MAX_EXPANDED_BYTES} bytes of keys and values"),
                 span,
@@ -602,19 +649,15 @@ impl Builder<'_, '_, '_> {
         Ok(())
     }
 
-    fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
+    fn open(&mut self, open: Open, span: Span) -> Result<(), Error> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Diagnostic::syntax(
-                "too-deep",
-                format!("the spec nests more than {MAX_DEPTH} levels deep"),
-                span,
-            ));
+            return Err(Error::new("too-deep", format!("the spec nests more than {MAX_DEPTH} levels deep"), span));
         }
         self.stack.push(open);
         Ok(())
     }
 
-    fn add(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
+    fn add(&mut self, node: Node, anchor: usize) -> Result<(), Error> {
         self.count(1, node.span)?;
         if let Value::Scalar(text, _) = &node.value {
             self.count_bytes(text.len(), node.span)?;
@@ -628,7 +671,7 @@ impl Builder<'_, '_, '_> {
         self.insert(node)
     }
 
-    fn insert(&mut self, node: Node) -> Result<(), Diagnostic> {
+    fn insert(&mut self, node: Node) -> Result<(), Error> {
         let outcome = match self.stack.last_mut() {
             None => {
                 self.root = Some(node);
@@ -644,17 +687,15 @@ impl Builder<'_, '_, '_> {
                     Ok(None)
                 }
                 Some(key) if is_merge_key(&key) => match merge {
-                    Some(first) => Err(Diagnostic::syntax(
-                        "duplicate-merge-key",
-                        "a second `<<` merge key in one mapping",
-                        key.span,
-                    )
-                    .label("merged again here")
-                    .help(format!(
-                        "the first `<<` is at line {}; YAML readers disagree on which one wins: merge \
+                    Some(first) => {
+                        Err(Error::new("duplicate-merge-key", "a second `<<` merge key in one mapping", key.span)
+                            .label("merged again here")
+                            .help(format!(
+                                "the first `<<` is at line {}; YAML readers disagree on which one wins: merge \
                          several mappings with one key, `<<: [*first, *second]`",
-                        first.start.line
-                    ))),
+                                first.start.line
+                            )))
+                    }
                     None => {
                         *merge = Some(key.span);
                         merge_entries(entries, index, &node).map(|()| None)
@@ -667,7 +708,7 @@ impl Builder<'_, '_, '_> {
             Ok(None) => Ok(()),
             Ok(Some((name, diagnostic))) => {
                 let path = self.path_to_top().key(name);
-                self.diags.push(diagnostic.at(&path));
+                self.duplicates.push(diagnostic.at(&path));
                 Ok(())
             }
             Err(diagnostic) => Err(diagnostic.at(&self.path_to_top().key("<<"))),
@@ -707,9 +748,9 @@ fn is_merge_key(key: &Node) -> bool {
 
 /// Adds the entries of a `<<` merge's mapping, or list of mappings, to a
 /// mapping; keys already there (or merged from an earlier source) win.
-fn merge_entries(entries: &mut Vec<Entry>, index: &mut HashMap<String, usize>, value: &Node) -> Result<(), Diagnostic> {
+fn merge_entries(entries: &mut Vec<Entry>, index: &mut HashMap<String, usize>, value: &Node) -> Result<(), Error> {
     let not_a_mapping = |node: &Node| {
-        Diagnostic::syntax(
+        Error::new(
             "invalid-merge",
             format!("a `<<` merge takes a mapping or a list of mappings, not {}", node.describe()),
             node.span,
@@ -742,7 +783,7 @@ fn merge_entries(entries: &mut Vec<Entry>, index: &mut HashMap<String, usize>, v
 /// `!!float`, `!!bool` and `!!null` are accepted when the value is one; any
 /// other tag (`!!binary`, `!!python/object/apply:…`, `!Ref`) is an error,
 /// since topo would otherwise drop what the tag asks for.
-fn scalar_tag(tag: &saphyr_parser::Tag, text: &str, span: Span) -> Result<Style, Diagnostic> {
+fn scalar_tag(tag: &saphyr_parser::Tag, text: &str, span: Span) -> Result<Style, Error> {
     if tag.handle == "!" && tag.suffix.is_empty() {
         return Ok(Style::Quoted);
     }
@@ -756,7 +797,7 @@ fn scalar_tag(tag: &saphyr_parser::Tag, text: &str, span: Span) -> Result<Style,
             _ => return Err(unknown_tag(tag, span)),
         };
         if !fits {
-            return Err(Diagnostic::syntax(
+            return Err(Error::new(
                 "yaml-tag",
                 format!("the tag `!!{}` says this is {}, but `{}` is not", tag.suffix, tag_kind(&tag.suffix), text),
                 span,
@@ -769,7 +810,7 @@ fn scalar_tag(tag: &saphyr_parser::Tag, text: &str, span: Span) -> Result<Style,
 }
 
 /// A tag on a sequence or mapping: only `!!seq` and `!!map` (which change nothing).
-fn collection_tag(tag: Option<&saphyr_parser::Tag>, kind: &str, span: Span) -> Result<(), Diagnostic> {
+fn collection_tag(tag: Option<&saphyr_parser::Tag>, kind: &str, span: Span) -> Result<(), Error> {
     match tag {
         None => Ok(()),
         Some(tag) if tag.is_yaml_core_schema() && tag.suffix == kind => Ok(()),
@@ -786,9 +827,9 @@ fn tag_kind(suffix: &str) -> &'static str {
     }
 }
 
-fn unknown_tag(tag: &saphyr_parser::Tag, span: Span) -> Diagnostic {
+fn unknown_tag(tag: &saphyr_parser::Tag, span: Span) -> Error {
     let shown = if tag.is_yaml_core_schema() { format!("!!{}", tag.suffix) } else { tag.to_string() };
-    Diagnostic::syntax("yaml-tag", format!("the YAML tag `{shown}` is not part of the spec language"), span)
+    Error::new("yaml-tag", format!("the YAML tag `{shown}` is not part of the spec language"), span)
         .label("tagged here")
         .help(
             "topo reads plain YAML: remove the tag (only `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, \
@@ -806,7 +847,7 @@ fn insert_entry(
     index: &mut HashMap<String, usize>,
     key: Node,
     value: Node,
-) -> Option<(String, Diagnostic)> {
+) -> Option<(String, Error)> {
     let Some(text) = key.scalar_text() else {
         entries.push(Entry { key, value, merged: false });
         return None;
@@ -818,7 +859,7 @@ fn insert_entry(
             return None;
         }
         let name = text;
-        let diagnostic = Diagnostic::syntax("duplicate-key", format!("duplicate key `{name}`"), key.span)
+        let diagnostic = Error::new("duplicate-key", format!("duplicate key `{name}`"), key.span)
             .label("defined again here")
             .help(format!(
                 "`{name}` is first defined at line {}; YAML keeps only one of them, so remove or rename one",
@@ -836,7 +877,7 @@ mod tests {
     use super::*;
 
     fn parse_ok(text: &str) -> Node {
-        let mut diags = Diagnostics::default();
+        let mut diags = Vec::new();
         let node = parse(text, &mut diags).expect("parses");
         assert!(diags.is_empty(), "{diags:?}");
         node
@@ -880,16 +921,16 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_reported_not_fatal() {
-        let mut diags = Diagnostics::default();
+        let mut diags = Vec::new();
         let root = parse("a: 1\nb: 2\na: 3\n", &mut diags).unwrap();
         assert_eq!(diags.len(), 1);
-        let d = diags.iter().next().unwrap();
+        let d = &diags[0];
         assert_eq!(d.code, "duplicate-key");
-        assert_eq!(d.span.unwrap().start.line, 3);
+        assert_eq!(d.span.start.line, 3);
         assert_eq!(d.path.to_string(), "a");
-        let mut diags = Diagnostics::default();
+        let mut diags = Vec::new();
         parse("s:\n  - x: 1\n  - y: {p: 1, p: 2}\n", &mut diags).unwrap();
-        assert_eq!(diags.iter().next().unwrap().path.to_string(), "s.1.y.p");
+        assert_eq!(diags[0].path.to_string(), "s.1.y.p");
         assert_eq!(root.get("a").unwrap().value.scalar_text(), Some("1"));
     }
 
@@ -910,33 +951,33 @@ mod tests {
                 "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
             ));
         }
-        let err = parse(&text, &mut Diagnostics::default()).unwrap_err();
+        let err = parse(&text, &mut Vec::new()).unwrap_err();
         assert_eq!(err.code, "too-many-nodes");
     }
 
     #[test]
     fn deep_nesting_is_refused() {
-        let err = parse(&"[".repeat(100), &mut Diagnostics::default()).unwrap_err();
+        let err = parse(&"[".repeat(100), &mut Vec::new()).unwrap_err();
         assert_eq!(err.code, "too-deep");
-        assert_eq!(err.span.unwrap().start.column, MAX_DEPTH + 1);
+        assert_eq!(err.span.start.column, MAX_DEPTH + 1);
         // The parser has a limit of its own further down; either way it is an error, not a crash.
-        assert!(parse(&"[".repeat(100_000), &mut Diagnostics::default()).is_err());
+        assert!(parse(&"[".repeat(100_000), &mut Vec::new()).is_err());
     }
 
     #[test]
     fn empty_and_comment_only_files_are_empty() {
         for text in ["", "   \n", "# nothing here\n# at all\n"] {
-            let err = parse(text, &mut Diagnostics::default()).unwrap_err();
+            let err = parse(text, &mut Vec::new()).unwrap_err();
             assert_eq!(err.code, "empty-spec", "{text:?}");
-            assert_eq!(err.span.unwrap().start.line, 1);
+            assert_eq!(err.span.start.line, 1);
         }
     }
 
     #[test]
     fn tabs_are_a_syntax_error_with_help() {
-        let err = parse("a:\n\tb: 1\n", &mut Diagnostics::default()).unwrap_err();
+        let err = parse("a:\n\tb: 1\n", &mut Vec::new()).unwrap_err();
         assert_eq!(err.code, "yaml-syntax");
-        assert_eq!(err.span.unwrap().start.line, 2);
+        assert_eq!(err.span.start.line, 2);
         assert!(err.help.unwrap().contains("tabs"));
     }
 
