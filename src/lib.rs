@@ -11,6 +11,7 @@ pub mod emit;
 pub mod gitops;
 pub mod image;
 pub mod import;
+pub mod layers;
 pub mod model;
 pub mod plan;
 pub mod schema;

@@ -723,7 +723,7 @@ fn secrets_from_renders_the_secret_the_pods_read() {
             let docs = documents(&rendered.stream());
             let at = format!("{} phase {}", path.display(), phase.number);
             let used = topo::target::k8s::secrets::used_secrets(model, phase);
-            let name = topo::target::k8s::secret_name(model);
+            let name = topo::model::names::secret_name(model);
             // Every secretKeyRef names the one Secret.
             let refs: Vec<&str> = docs
                 .iter()

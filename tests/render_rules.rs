@@ -19,7 +19,7 @@ use std::process::Command;
 
 use serde::Serialize;
 use serde_norway::Value;
-use topo::model::{Model, PRESSURE_ALERTS, PRESSURE_RATIO_PERCENT, Phase, Trigger};
+use topo::model::{Model, PRESSURE_ALERTS, PRESSURE_RATIO_PERCENT, Phase, Trigger, names};
 use topo::spec::{Metric, Target, Threshold};
 use topo::target::rules::{self, PRESSURE_FOR, Window};
 
@@ -48,7 +48,7 @@ fn finanzas_phase_3_snapshot() {
     let compiled = compile(&root().join("specs/finanzas.yaml"));
     let rendered = render(&compiled.model, compiled.model.phase(3).unwrap());
     assert_eq!(rendered.documents.len(), 1);
-    assert_eq!(rendered.documents[0].file, rules::FILE);
+    assert_eq!(rendered.documents[0].file, names::RULES_FILE);
     assert!(rendered.warnings.is_empty());
     insta::assert_snapshot!("finanzas_k3s_rules", rendered.stream());
 }
@@ -70,7 +70,7 @@ fn every_phase_of_every_spec_passes_promtool_check_rules() {
             names.sort_unstable();
             names.dedup();
             assert_eq!(names.len(), count, "{} phase {}: duplicate alert names", path.display(), phase.number);
-            let input = validators::TempInput::new(rules::FILE, &yaml).unwrap();
+            let input = validators::TempInput::new(names::RULES_FILE, &yaml).unwrap();
             if rules.is_empty() {
                 // Nothing to alert on (no trigger with a query, no requests on a Docker target):
                 // still a file Prometheus loads. The helper refuses empty files, so run promtool directly.
@@ -615,9 +615,12 @@ fn promtool_test_rules_proves_every_kind_of_trigger_fires_at_its_threshold() {
                 rule.as_mapping_mut().unwrap().remove("annotations");
             }
         }
-        let input = validators::TempInput::new(rules::FILE, &serde_norway::to_string(&file).unwrap()).unwrap();
-        let test =
-            TestFile { rule_files: vec![rules::FILE.to_owned()], evaluation_interval: "1m".into(), tests: groups };
+        let input = validators::TempInput::new(names::RULES_FILE, &serde_norway::to_string(&file).unwrap()).unwrap();
+        let test = TestFile {
+            rule_files: vec![names::RULES_FILE.to_owned()],
+            evaluation_interval: "1m".into(),
+            tests: groups,
+        };
         let test_path = input.add("alerts.test.yml", &serde_norway::to_string(&test).unwrap()).unwrap();
         validators::promtool_test_rules(&test_path).unwrap_or_else(|e| panic!("phase {}: {e}", phase.number));
     }
@@ -697,7 +700,7 @@ services: { api: { image: shop/api:1.0 } }
 ";
     let compiled = compile_bytes(spec.as_bytes(), "spec");
     let yaml = render(&compiled.model, &compiled.model.phases[0]).stream();
-    let input = validators::TempInput::new(rules::FILE, &yaml).unwrap();
+    let input = validators::TempInput::new(names::RULES_FILE, &yaml).unwrap();
     validators::promtool_check_rules(input.path()).unwrap();
 }
 
@@ -853,9 +856,9 @@ fn a_long_for_is_an_average_a_sustained_load_with_nightly_dips_fires_and_a_lower
                 rule.as_mapping_mut().unwrap().remove("annotations");
             }
         }
-        let input = validators::TempInput::new(rules::FILE, &serde_norway::to_string(&file).unwrap()).unwrap();
+        let input = validators::TempInput::new(names::RULES_FILE, &serde_norway::to_string(&file).unwrap()).unwrap();
         let test = TestFile {
-            rule_files: vec![rules::FILE.to_owned()],
+            rule_files: vec![names::RULES_FILE.to_owned()],
             evaluation_interval: LONG_EVALUATION.into(),
             tests: groups,
         };

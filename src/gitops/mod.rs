@@ -27,7 +27,8 @@ use std::fmt::Write as _;
 pub use drift::{Changed, Drift, Extra, How, drift};
 
 use crate::diag::Diagnostics;
-use crate::model::{Model, Phase};
+use crate::model::Model;
+use crate::model::names::{self, phase_dir};
 use crate::spec::Target;
 use crate::target::{self, Output};
 
@@ -37,11 +38,6 @@ pub struct AllRendered {
     pub files: Vec<(String, String)>,
     pub warnings: Diagnostics,
     pub notes: Vec<String>,
-}
-
-/// The directory of a phase: `<number>-<name>`.
-pub fn phase_dir(phase: &Phase) -> String {
-    format!("{}-{}", phase.number, phase.name)
 }
 
 /// Render every phase with its own target, plus its alert rules.
@@ -109,15 +105,15 @@ fn readme(model: &Model, spec_name: &str, layout: kustomize::Layout) -> String {
     let _ = writeln!(out, "| phase | target | files |");
     let _ = writeln!(out, "| --- | --- | --- |");
     for phase in &model.phases {
-        let dir = phase_dir(phase);
+        let (dir, rules) = (phase_dir(phase), names::RULES_FILE);
         let files = match phase.target {
-            Target::Compose => format!("`{dir}/docker-compose.yml`, `{dir}/alerts.rules.yml`"),
-            Target::Swarm => format!("`{dir}/stack.yml`, `{dir}/alerts.rules.yml`"),
+            Target::Compose => format!("`{dir}/{}`, `{dir}/{rules}`", names::COMPOSE_FILE),
+            Target::Swarm => format!("`{dir}/{}`, `{dir}/{rules}`", names::STACK_FILE),
             Target::K8s if layout == kustomize::Layout::Whole => {
-                format!("`kubectl kustomize k8s/overlays/{dir}`, `{dir}/alerts.rules.yml`")
+                format!("`kubectl kustomize {}`, `{dir}/{rules}`", names::overlay_dir(phase))
             }
             Target::K8s => {
-                format!("`kubectl kustomize k8s/overlays/{dir}/<part>` for each part, `{dir}/alerts.rules.yml`")
+                format!("`kubectl kustomize {}/<part>` for each part, `{dir}/{rules}`", names::overlay_dir(phase))
             }
         };
         let _ = writeln!(out, "| {} {} | {} | {files} |", phase.number, phase.name, phase.target.as_str());

@@ -5,6 +5,8 @@
 //! and every default is applied — last, so that nothing upstream has to know
 //! them. Targets and the plan read only these types.
 
+pub mod names;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

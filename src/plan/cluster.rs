@@ -4,9 +4,9 @@
 //! the spec's ClusterIssuer, the kube-prometheus-stack exporters). Also the
 //! nodes a cluster loses.
 
+use crate::model::names;
 use crate::model::{Model, Node, Phase, SecretsSource};
 use crate::spec::{Role, SecretsAs, Target};
-use crate::target::{docker, k8s};
 
 use super::ops::{self, RENDER_DIR, manager};
 use super::steps::{Ctx, Runbook, wait_until, word};
@@ -76,16 +76,16 @@ fn swarm(ctx: &Ctx, rb: &mut Runbook) {
         if !ops::hosts(ctx.b).is_empty() {
             commands.push(format!(
                 "docker network inspect {net} > /dev/null 2>&1 || docker network create --driver overlay --attachable {net}",
-                net = docker::DOKPLOY_NETWORK
+                net = names::DOKPLOY_NETWORK
             ));
             // A bridge network of that name (a plain compose host) cannot carry a stack.
             commands.push(format!(
                 "[ \"$(docker network inspect -f '{{{{.Scope}}}}' {net})\" = swarm ] || {{ echo '{net} is not an overlay network: remove it and run this step again' >&2; exit 1; }}",
-                net = docker::DOKPLOY_NETWORK
+                net = names::DOKPLOY_NETWORK
             ));
             notes.push(format!(
                 "{}: the attachable overlay network Traefik reaches the services on (Dokploy creates it)",
-                docker::DOKPLOY_NETWORK
+                names::DOKPLOY_NETWORK
             ));
         }
     }
@@ -341,7 +341,7 @@ fn k8s_secret_step<'a>(model: &Model, names: &'a [String]) -> Option<SecretStep<
                 format!("kubectl create namespace {} --dry-run=client -o yaml | kubectl apply -f -", model.project),
                 format!(
                     "{} \\\n  --dry-run=client -o yaml | kubectl apply -f -",
-                    k8s::create_secret_command(model, names)
+                    names::create_secret_command(model, names)
                 ),
             ],
             notes: vec![from_shell],
@@ -357,7 +357,7 @@ fn k8s_secret_step<'a>(model: &Model, names: &'a [String]) -> Option<SecretStep<
                 commands: vec![get],
                 notes: vec![format!(
                     "External Secrets Operator fills {} from this store (topo does not render it): it must be Ready and hold the keys the ExternalSecret names",
-                    k8s::secret_name(model)
+                    names::secret_name(model)
                 )],
                 reads: Vec::new(),
             })
@@ -369,7 +369,7 @@ fn k8s_secret_step<'a>(model: &Model, names: &'a [String]) -> Option<SecretStep<
             }
             Some(SecretStep {
                 title: "Seal the secrets",
-                commands: k8s::secrets::kubeseal_commands(model, &unsealed),
+                commands: names::kubeseal_commands(model, &unsealed),
                 notes: vec![
                     format!(
                         "kubeseal asks the sealed-secrets controller `{controller_name}` in `{controller_namespace}` for its key: install it first (its Helm chart with `--namespace {controller_namespace} --set-string fullnameOverride={controller_name}`)"
@@ -410,7 +410,7 @@ fn secrets(ctx: &Ctx, rb: &mut Runbook) {
                         .any(|sv| sv.secrets_as == SecretsAs::Files && sv.secrets.iter().any(|x| x == s))
             };
             for secret in used.iter().filter(|s| as_files(b, s) && (new_cluster(ctx) || !as_files(a, s))) {
-                let name = docker::swarm_secret_name(model, secret);
+                let name = names::swarm_secret_name(model, secret);
                 commands.push(format!("docker secret inspect {name} > /dev/null 2>&1 || printf '%s' \"${secret}\" | docker secret create {name} -"));
             }
         }
@@ -484,7 +484,7 @@ fn monitoring(ctx: &Ctx, rb: &mut Runbook) {
     let (release, namespace, values) = if stack.enabled {
         (stack.release.as_str(), stack.namespace.as_str(), String::new())
     } else {
-        let rules = format!("{RENDER_DIR}/{}/alerts.rules.yml", crate::gitops::phase_dir(b));
+        let rules = format!("{RENDER_DIR}/{}/{}", names::phase_dir(b), names::RULES_FILE);
         commands.push(format!(
             "{{ printf 'additionalPrometheusRulesMap:\\n  topo-{}:\\n'; sed 's/^/    /' {rules}; }} > monitoring-values.yaml",
             model.project
@@ -505,7 +505,7 @@ fn monitoring(ctx: &Ctx, rb: &mut Runbook) {
     notes.push(if stack.enabled {
         format!(
             "the alert rules (PrometheusRule {}) and the ServiceMonitors come with the manifests, labelled `release: {release}`, which the chart's default selectors match",
-            k8s::monitoring::rule_name(model)
+            names::rule_name(model)
         )
     } else {
         format!("the rules come from the render step's {RENDER_DIR} directory, copied here; rules on the services' own metrics (latency, errors, queues) also need those services scraped (a ServiceMonitor each: name the stack with `monitoring:` in the spec)")

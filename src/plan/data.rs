@@ -4,7 +4,7 @@
 //! per engine (PostgreSQL, MySQL/MariaDB, MongoDB, Redis, plain files).
 
 use crate::image::ImageRef;
-use crate::model::{Service, Volume};
+use crate::model::{Service, Volume, names};
 use crate::spec::Target;
 
 use super::migrate::DataMove;
@@ -342,7 +342,7 @@ fn keep_reason(ctx: &Ctx, c: &Carried) -> String {
         .service
         .volumes
         .iter()
-        .map(|v| format!("{}_{}", ctx.model.project, crate::target::docker::volume_name(c.service, &v.name)))
+        .map(|v| format!("{}_{}", ctx.model.project, names::volume_name(c.service, &v.name)))
         .collect();
     match (ctx.a.target, ctx.b.target) {
         (Target::K8s, Target::K8s) => format!("it stays on {} with its persistent volume claim", c.to),

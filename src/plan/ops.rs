@@ -3,9 +3,9 @@
 //! starting the applications, deploying the rendered files and waiting for
 //! them, the ingress test, the DNS move and the old phase's end.
 
+use crate::model::names;
 use crate::model::{Model, Phase, Service};
 use crate::spec::{Role, Target};
-use crate::target::{compose, swarm};
 
 use super::data::Carried;
 use super::migrate::NodesOf;
@@ -40,7 +40,7 @@ pub fn declare_app(rb: &mut Runbook, model: &Model) {
 
 /// A Docker named volume as the engine names it: `<project>_<service>-<volume>`.
 pub fn docker_volume(model: &Model, service: &Service, volume: &str) -> String {
-    format!("{}_{}", app(model), crate::target::docker::volume_name(service, volume))
+    format!("{}_{}", app(model), names::volume_name(service, volume))
 }
 
 /// The node a service's container runs on, where `docker exec` finds it.
@@ -173,9 +173,9 @@ fn teardown(model: &Model, phase: &Phase) -> Vec<String> {
 /// The file or directory `topo render` writes for the phase, as the deploy command reads it.
 fn rendered(phase: &Phase) -> String {
     match phase.target {
-        Target::Compose => compose::FILE.to_owned(),
-        Target::Swarm => swarm::FILE.to_owned(),
-        Target::K8s => format!("{RENDER_DIR}/k8s/overlays/{}", crate::gitops::phase_dir(phase)),
+        Target::Compose => names::COMPOSE_FILE.to_owned(),
+        Target::Swarm => names::STACK_FILE.to_owned(),
+        Target::K8s => format!("{RENDER_DIR}/{}", names::overlay_dir(phase)),
     }
 }
 
@@ -195,10 +195,11 @@ pub fn render_step(ctx: &Ctx, rb: &mut Runbook) {
     let mut notes = vec![format!("copy {what} to {} (scp), where the deploy step runs", manager(b))];
     if b.target == Target::K8s {
         notes.push(format!(
-            "{} is phase {}'s kustomize overlay; {RENDER_DIR}/{}/alerts.rules.yml its alert rules",
+            "{} is phase {}'s kustomize overlay; {RENDER_DIR}/{}/{} its alert rules",
             rendered(b),
             b.number,
-            crate::gitops::phase_dir(b)
+            names::phase_dir(b),
+            names::RULES_FILE
         ));
     }
     rb.run(format!("Render phase {}'s files", b.number), None, vec![command], notes);
@@ -217,9 +218,9 @@ pub fn deploy_steps(ctx: &Ctx, rb: &mut Runbook, hold: bool) {
     let mut notes = vec![format!("{} was copied here from the render step", rendered(b))];
     let mut commands = match b.target {
         Target::Compose => {
-            vec![format!("docker compose -p \"{app}\" -f {} up -d --wait --wait-timeout 600", compose::FILE)]
+            vec![format!("docker compose -p \"{app}\" -f {} up -d --wait --wait-timeout 600", names::COMPOSE_FILE)]
         }
-        Target::Swarm => vec![format!("docker stack deploy --with-registry-auth -c {} \"{app}\"", swarm::FILE)],
+        Target::Swarm => vec![format!("docker stack deploy --with-registry-auth -c {} \"{app}\"", names::STACK_FILE)],
         Target::K8s => vec![format!("kubectl apply -k {}", rendered(b))],
     };
     if b.target != Target::K8s {

@@ -5,14 +5,12 @@
 use docker_compose_types as dct;
 use indexmap::IndexMap;
 
+use crate::model::names::COMPOSE_FILE as FILE;
 use crate::model::{Model, Node, Phase, Service};
 use crate::spec::{Role, Spread, Target};
 
 use super::docker::{self, File, Flavor};
 use super::{Rendered, service_path};
-
-/// The file `--out DIR` writes.
-pub const FILE: &str = "docker-compose.yml";
 
 pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut rendered = Rendered::default();

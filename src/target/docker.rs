@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::image::ImageRef;
+use crate::model::names::{DOKPLOY_NETWORK, volume_name};
 use crate::model::{Check, Model, Phase, Probe, Service};
 use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
 
@@ -17,8 +18,6 @@ use crate::image::known::{self as images, Family};
 
 use super::{Document, Rendered, service_path};
 
-/// Dokploy's Traefik network: every exposed service joins it, declared external.
-pub const DOKPLOY_NETWORK: &str = "dokploy-network";
 /// The network every service is on.
 pub const DEFAULT_NETWORK: &str = "default";
 
@@ -191,11 +190,6 @@ fn capabilities(start: &RootStart, asked: &[String]) -> Vec<String> {
     all
 }
 
-/// The named volume behind a service's volume: `postgres-data`.
-pub fn volume_name(service: &Service, volume: &str) -> String {
-    format!("{}-{volume}", service.name)
-}
-
 /// The environment: shared and own `env`, then each secret, sorted by name.
 /// A secret is never a value: `${NAME:?NAME is required}` makes compose and
 /// `docker stack deploy` fail when it is missing, or on Swarm with
@@ -210,11 +204,6 @@ fn environment(_model: &Model, service: &Service, flavor: Flavor) -> dct::Enviro
     }
     env.sort();
     dct::Environment::KvPair(env.into_iter().map(|(k, v)| (k, Some(dct::SingleValue::String(v)))).collect())
-}
-
-/// The external Swarm secret behind a secret name: `finanzas_POSTGRES_PASSWORD`.
-pub fn swarm_secret_name(model: &Model, secret: &str) -> String {
-    format!("{}_{secret}", model.project)
 }
 
 /// Compose and Swarm have one health check. They run the readiness check

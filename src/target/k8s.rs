@@ -47,6 +47,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::names::secret_name;
 use crate::model::{Amounts, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
 use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
@@ -64,17 +65,6 @@ pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
 pub const CONFIG_DIGEST_ANNOTATION: &str = "topo.dev/config-digest";
 /// Capabilities the `restricted` Pod Security Standard lets a container add.
 const RESTRICTED_CAPABILITIES: [&str; 1] = ["NET_BIND_SERVICE"];
-
-/// The Secret every service's secrets are read from: `<project>-secrets`.
-pub fn secret_name(model: &Model) -> String {
-    format!("{}-secrets", model.project)
-}
-
-/// The command that creates the project's Secret, with a placeholder for each value (never a value).
-pub fn create_secret_command(model: &Model, secrets: &[String]) -> String {
-    let literals: String = secrets.iter().map(|s| format!(" \\\n  --from-literal={s}=\"${s}\"")).collect();
-    format!("kubectl create secret generic {} --namespace {}{literals}", secret_name(model), model.project)
-}
 
 /// Render one phase as Kubernetes objects.
 pub fn render(model: &Model, phase: &Phase) -> Rendered {

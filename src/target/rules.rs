@@ -16,14 +16,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::model::names::RULES_FILE as FILE;
 use crate::model::{self, Model, Phase, Service, Trigger};
 use crate::spec::{Duration, Metric, Target, Threshold};
 use crate::yaml::SpecPath;
 
 use super::{Document, Rendered, to_yaml};
-
-/// The file `topo render --target rules --out DIR` writes.
-pub const FILE: &str = "alerts.rules.yml";
 
 /// The window of `rate()` over counters and histograms.
 pub const RATE_WINDOW: &str = "5m";
@@ -675,5 +673,37 @@ pub fn threshold_text(threshold: Threshold) -> String {
         Threshold::Percent(p) => p.to_string(),
         Threshold::Duration(d) => d.to_string(),
         Threshold::Number(n) => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    /// Every rule topo emits, for every shipped spec and every phase, is PromQL Prometheus would load.
+    #[test]
+    fn every_emitted_rule_expression_parses() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut rules = 0;
+        for dir in ["examples", "specs", "tests/fixtures/valid"] {
+            for path in fs_err::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()) {
+                if path.extension().is_none_or(|e| e != "yaml") {
+                    continue;
+                }
+                let Ok(compiled) = crate::compile(&fs_err::read(&path).unwrap()) else { continue };
+                for phase in &compiled.model.phases {
+                    let mut rendered = super::super::Rendered::default();
+                    let (file, _) = rule_file(&compiled.model, phase, &mut rendered);
+                    for rule in file.groups.iter().flat_map(|g| &g.rules) {
+                        if let Some(reason) = crate::validate::promql::parse_error(&rule.expr) {
+                            panic!("{}: rule {}: `{}`: {reason}", path.display(), rule.alert, rule.expr);
+                        }
+                        rules += 1;
+                    }
+                }
+            }
+        }
+        assert!(rules > 20, "only {rules} rules");
     }
 }

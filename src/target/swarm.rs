@@ -8,15 +8,13 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::model::names::{self, STACK_FILE as FILE};
 use crate::model::{Model, Node, Phase, Service};
 use crate::plan;
 use crate::spec::{SecretsAs, Spread};
 
 use super::docker::{self, File, Flavor};
 use super::{Rendered, service_path};
-
-/// The file `--out DIR` writes.
-pub const FILE: &str = "stack.yml";
 
 /// The stack file format version: 3.8 has every key used here
 /// (`max_replicas_per_node` is the newest) and every Docker CLI since 19.03 reads it.
@@ -104,7 +102,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         if service.secrets_as == SecretsAs::Files {
             for secret in &service.secrets {
                 let external =
-                    dct::ComposeSecret::External { external: true, name: docker::swarm_secret_name(model, secret) };
+                    dct::ComposeSecret::External { external: true, name: names::swarm_secret_name(model, secret) };
                 secrets.insert(secret.clone(), Some(external));
             }
         }
@@ -172,7 +170,7 @@ fn notes(model: &Model, phase: &Phase, files: &IndexMap<String, Option<dct::Comp
     for secret in files.keys() {
         notes.push(format!(
             "create the Swarm secret (once): printf %s \"${secret}\" | docker secret create {} -",
-            docker::swarm_secret_name(model, secret)
+            names::swarm_secret_name(model, secret)
         ));
     }
     let mut from_env: Vec<&str> = phase

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
 
+use crate::model::names::rule_name;
 use crate::model::{MetricsEndpoint, Model, Phase, Service};
 use crate::target::Rendered;
 use crate::target::rules::{self, RuleFile};
@@ -54,11 +55,6 @@ struct ServiceMonitorSpec {
 struct Endpoint {
     port: String,
     path: String,
-}
-
-/// The name of the project's PrometheusRule.
-pub fn rule_name(model: &Model) -> String {
-    format!("{}-alerts", model.project)
 }
 
 /// The phase's PrometheusRule and ServiceMonitors, when the spec names a monitoring stack.

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+use crate::model::names::{create_secret_command, kubeseal_commands, secret_name};
 use crate::model::{Model, Phase, SecretsSource};
 
-use super::{Kind, Objects, create_secret_command, project_labels, secret_name};
+use super::{Kind, Objects, project_labels};
 
 /// What a SealedSecret holds for a secret the spec gives no ciphertext for:
 /// not base64, so the controller refuses to unseal it (the Secret is not
@@ -171,21 +172,4 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects, notes: &mu
             }
         }
     }
-}
-
-/// One `kubeseal --raw` command per secret, reading its value from the shell's environment.
-pub fn kubeseal_commands(model: &Model, secrets: &[String]) -> Vec<String> {
-    let SecretsSource::Sealed { controller_namespace, controller_name, .. } = &model.secrets_from else {
-        return Vec::new();
-    };
-    secrets
-        .iter()
-        .map(|s| {
-            format!(
-                "printf '%s' \"${s}\" | kubeseal --raw --from-file=/dev/stdin --namespace {} --name {} \\\n  --controller-namespace {controller_namespace} --controller-name {controller_name}",
-                model.project,
-                secret_name(model)
-            )
-        })
-        .collect()
 }

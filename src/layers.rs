@@ -1,0 +1,189 @@
+//! The stages of the compiler, in the order a spec travels through them,
+//! and a test that holds the code to it: a stage uses only itself and the
+//! stages before it, never one after (no back-edge, so no cycle).
+//!
+//! | stage | owns |
+//! | --- | --- |
+//! | `yaml` | positioned YAML: nodes with spans, document paths, the byte and depth bounds |
+//! | `secret_shape` | what a credential looks like (names and values), for masking and warnings |
+//! | `diag` | diagnostics as data: codes, spans, masking, the text and JSON reports |
+//! | `spec` | the spec's raw types and their notations, decoded from the YAML tree |
+//! | `image` | image references and what topo knows of well-known images |
+//! | `model` | the resolved, target-neutral view of each phase, and the names topo gives what it creates |
+//! | `validate` | what a spec means: semantic errors and warnings, the input bounds |
+//! | `compile` (lib.rs) | read, validate and resolve one spec |
+//! | `plan` | fit, placement, cost, N+1 loss, the migration runbook |
+//! | `target` | compose, Swarm, Kubernetes and the Prometheus rules, from the model and the plan's placement |
+//! | `emit` | writing a set of files atomically into a directory topo owns |
+//! | `gitops` | `render --all`: every phase and the kustomize tree |
+//! | `import` | a compose file back into a spec |
+//! | `schema` | the spec's JSON Schema |
+
+/// Each stage with the stages it may use: all those listed before it.
+pub const STAGES: &[&str] = &[
+    "yaml",
+    "secret_shape",
+    "diag",
+    "spec",
+    "image",
+    "model",
+    "validate",
+    "compile",
+    "plan",
+    "target",
+    "emit",
+    "gitops",
+    "import",
+    "schema",
+];
+
+/// The items of lib.rs, which belong to the `compile` stage.
+pub const LIB_ITEMS: &[&str] = &["compile", "Compiled", "read_bounded", "read_file_bounded"];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use std::path::Path;
+
+    use syn::visit::Visit;
+
+    use super::*;
+
+    /// The stage a `crate::<first>` path lands in.
+    fn stage_of(first: &str) -> Option<usize> {
+        let name = if LIB_ITEMS.contains(&first) { "compile" } else { first };
+        STAGES.iter().position(|s| *s == name)
+    }
+
+    /// Collects the first segment after `crate::` of every path and `use`,
+    /// outside `#[cfg(test)]` items, looking into macro arguments too.
+    #[derive(Default)]
+    struct Uses {
+        found: Vec<(String, usize)>,
+    }
+
+    fn is_test(attrs: &[syn::Attribute]) -> bool {
+        attrs
+            .iter()
+            .any(|a| a.path().is_ident("cfg") && a.parse_args::<syn::Meta>().is_ok_and(|m| m.path().is_ident("test")))
+    }
+
+    impl Uses {
+        fn note(&mut self, first: &syn::Ident) {
+            self.found.push((first.to_string(), first.span().start().line));
+        }
+
+        fn use_tree(&mut self, tree: &syn::UseTree, after_crate: bool) {
+            match tree {
+                syn::UseTree::Path(p) if p.ident == "crate" => self.use_tree(&p.tree, true),
+                syn::UseTree::Path(p) if after_crate => self.note(&p.ident),
+                syn::UseTree::Name(n) if after_crate => self.note(&n.ident),
+                syn::UseTree::Rename(r) if after_crate => self.note(&r.ident),
+                syn::UseTree::Group(g) => g.items.iter().for_each(|t| self.use_tree(t, after_crate)),
+                _ => {}
+            }
+        }
+    }
+
+    impl<'ast> Visit<'ast> for Uses {
+        fn visit_item(&mut self, item: &'ast syn::Item) {
+            let attrs = match item {
+                syn::Item::Mod(m) => &m.attrs,
+                syn::Item::Fn(f) => &f.attrs,
+                syn::Item::Impl(i) => &i.attrs,
+                syn::Item::Use(u) => &u.attrs,
+                syn::Item::Const(c) => &c.attrs,
+                syn::Item::Struct(s) => &s.attrs,
+                _ => return syn::visit::visit_item(self, item),
+            };
+            if !is_test(attrs) {
+                syn::visit::visit_item(self, item);
+            }
+        }
+
+        fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+            self.use_tree(&item.tree, false);
+        }
+
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            let mut segments = path.segments.iter();
+            if let (Some(first), Some(second)) = (segments.next(), segments.next())
+                && first.ident == "crate"
+            {
+                self.note(&second.ident);
+            }
+            syn::visit::visit_path(self, path);
+        }
+
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            let parser = syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated;
+            if let Ok(args) = mac.parse_body_with(parser) {
+                args.iter().for_each(|e| self.visit_expr(e));
+            }
+        }
+    }
+
+    /// The stage of a file under src/: its first folder, or its stem.
+    fn file_stage(relative: &Path) -> Option<usize> {
+        let first = relative.components().next()?.as_os_str().to_str()?;
+        match first.strip_suffix(".rs").unwrap_or(first) {
+            "lib" => stage_of("compile"),
+            // The binary and the layering test itself sit above every stage.
+            "main" | "cli" | "commands" | "layers" => Some(STAGES.len()),
+            name => stage_of(name),
+        }
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in fs_err::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_stage_uses_a_later_one() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        files.sort();
+        let (mut checked, mut edges, mut back) = (0, 0, Vec::new());
+        for path in &files {
+            let relative = path.strip_prefix(&src).unwrap();
+            let Some(own) = file_stage(relative) else { panic!("{}: not a stage of STAGES", relative.display()) };
+            let file = syn::parse_file(&fs_err::read_to_string(path).unwrap()).unwrap();
+            let mut uses = Uses::default();
+            uses.visit_file(&file);
+            checked += 1;
+            for (first, line) in uses.found {
+                let Some(used) = stage_of(&first) else { continue };
+                edges += 1;
+                if used > own {
+                    back.push(format!("{}:{line}: uses crate::{first} (a later stage)", relative.display()));
+                }
+            }
+        }
+        assert!(checked > 50 && edges > 150, "only {checked} files and {edges} edges: the walk is broken");
+        assert!(back.is_empty(), "back-edges between stages:\n{}", back.join("\n"));
+    }
+
+    /// The walk sees what it must: a path in a macro's arguments, a grouped
+    /// `use`, and it skips test modules.
+    #[test]
+    fn the_walk_sees_uses_in_macros_and_groups() {
+        let file: syn::File = syn::parse_str(
+            "use crate::{spec::Spec, model};\n\
+             fn f() { let _ = format!(\"{}\", crate::target::x()); }\n\
+             #[cfg(test)] mod tests { use crate::gitops; }",
+        )
+        .unwrap();
+        let mut uses = Uses::default();
+        uses.visit_file(&file);
+        let firsts: Vec<&str> = uses.found.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(firsts, ["spec", "model", "target"]);
+    }
+}
