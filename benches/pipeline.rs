@@ -2,8 +2,8 @@
 //! `cargo bench --bench pipeline`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use topo::render::Output;
 use topo::spec::Target;
-use topo::target::Output;
 
 fn pipeline(c: &mut Criterion) {
     let bytes = include_bytes!("../specs/finanzas.yaml");
@@ -17,7 +17,7 @@ fn pipeline(c: &mut Criterion) {
     ] {
         let Some(phase) = model.phase(number) else { continue };
         c.bench_function(label, |b| {
-            b.iter(|| topo::target::render_output(std::hint::black_box(model), phase, output).documents.len())
+            b.iter(|| topo::render::render_output(std::hint::black_box(model), phase, output).documents.len())
         });
     }
     c.bench_function("plan (every phase and migration)", |b| {

@@ -58,12 +58,12 @@ fn render_swarm(c: &mut Criterion) {
     };
     let phase = &compiled.model.phases[0];
     c.bench_function("render 1,000 services to swarm", |b| {
-        b.iter(|| topo::target::render(&compiled.model, std::hint::black_box(phase), topo::spec::Target::Swarm))
+        b.iter(|| topo::render::render(&compiled.model, std::hint::black_box(phase), topo::spec::Target::Swarm))
     });
     c.bench_function("compile + render 1,000 services to swarm", |b| {
         b.iter(|| {
             let compiled = topo::compile(std::hint::black_box(text.as_bytes())).ok()?;
-            Some(topo::target::render(&compiled.model, &compiled.model.phases[0], topo::spec::Target::Swarm))
+            Some(topo::render::render(&compiled.model, &compiled.model.phases[0], topo::spec::Target::Swarm))
         })
     });
 }

@@ -30,7 +30,7 @@ fn scale(c: &mut Criterion) {
         for (number, target) in [(1, Target::Compose), (2, Target::Swarm), (3, Target::K8s)] {
             let Some(phase) = model.phase(number) else { continue };
             group.bench_with_input(BenchmarkId::new("render", target.as_str()), phase, |b, phase| {
-                b.iter(|| topo::target::render(std::hint::black_box(model), phase, target).documents.len())
+                b.iter(|| topo::render::render(std::hint::black_box(model), phase, target).documents.len())
             });
         }
         group.bench_function("render_all", |b| {

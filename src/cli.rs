@@ -153,7 +153,7 @@ pub enum TargetArg {
     Rules,
 }
 
-impl From<TargetArg> for topo::target::Output {
+impl From<TargetArg> for topo::render::Output {
     fn from(target: TargetArg) -> Self {
         match target {
             TargetArg::Compose => Self::Target(topo::spec::Target::Compose),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
 
-use topo::target::Output;
+use topo::render::Output;
 
 use crate::cli::{Format, PlanFormat};
 
@@ -37,7 +37,7 @@ pub fn check(spec_path: &Path, strict: bool, format: Format) -> anyhow::Result<E
             // Does every phase fit its machines? An error when not, a warning when tight.
             let mut diags = compiled.warnings.clone();
             diags.extend(topo::plan::diagnostics(&topo::plan::plan(&compiled.model)));
-            diags.extend(topo::target::check(&compiled.model));
+            diags.extend(topo::render::check(&compiled.model));
             compiled.locate(&mut diags);
             let summary = (!diags.has_errors())
                 .then(|| format!("{phases} phase{}, {services} service{}", plural(phases), plural(services)));
@@ -130,7 +130,7 @@ pub fn render(
     let model = &compiled.model;
     let phase = find_phase(model, &loaded.file, phase)?;
     let output = output.unwrap_or(Output::Target(phase.target));
-    let rendered = topo::target::render_output(model, phase, output);
+    let rendered = topo::render::render_output(model, phase, output);
     let mut diags = compiled.warnings.clone();
     diags.extend(rendered.warnings.clone());
     compiled.locate(&mut diags);

@@ -13,7 +13,7 @@
 //! | `validate` | what a spec means: semantic errors and warnings, the input bounds |
 //! | `compile` (lib.rs) | read, validate and resolve one spec |
 //! | `plan` | fit, placement, cost, N+1 loss, the migration runbook |
-//! | `target` | compose, Swarm, Kubernetes and the Prometheus rules, from the model and the plan's placement |
+//! | `render` | compose, Swarm, Kubernetes and the Prometheus rules, from the model and the plan's placement |
 //! | `emit` | writing a set of files atomically into a directory topo owns |
 //! | `gitops` | `render --all`: every phase and the kustomize tree |
 //! | `import` | a compose file back into a spec |
@@ -30,7 +30,7 @@ pub const STAGES: &[&str] = &[
     "validate",
     "compile",
     "plan",
-    "target",
+    "render",
     "emit",
     "gitops",
     "import",
@@ -177,13 +177,13 @@ mod tests {
     fn the_walk_sees_uses_in_macros_and_groups() {
         let file: syn::File = syn::parse_str(
             "use crate::{spec::Spec, model};\n\
-             fn f() { let _ = format!(\"{}\", crate::target::x()); }\n\
+             fn f() { let _ = format!(\"{}\", crate::render::x()); }\n\
              #[cfg(test)] mod tests { use crate::gitops; }",
         )
         .unwrap();
         let mut uses = Uses::default();
         uses.visit_file(&file);
         let firsts: Vec<&str> = uses.found.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(firsts, ["spec", "model", "target"]);
+        assert_eq!(firsts, ["spec", "model", "render"]);
     }
 }

@@ -14,10 +14,10 @@ pub mod import;
 pub mod layers;
 pub mod model;
 pub mod plan;
+pub mod render;
 pub mod schema;
 pub mod secret_shape;
 pub mod spec;
-pub mod target;
 pub mod validate;
 pub mod yaml;
 

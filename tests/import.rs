@@ -63,9 +63,9 @@ fn compile(spec: &str) -> topo::Compiled {
 }
 
 /// One phase rendered for a target, with no error from the target.
-fn render(compiled: &topo::Compiled, target: Target) -> topo::target::Rendered {
+fn render(compiled: &topo::Compiled, target: Target) -> topo::render::Rendered {
     let phase = compiled.model.phase(1).unwrap();
-    let rendered = topo::target::render(&compiled.model, phase, target);
+    let rendered = topo::render::render(&compiled.model, phase, target);
     let errors: Vec<&str> = rendered.warnings.iter().filter(|d| d.is_error()).map(|d| d.message.as_str()).collect();
     assert!(errors.is_empty(), "{target:?}: {errors:?}");
     rendered
@@ -672,4 +672,53 @@ fn mutated_fixtures_never_panic() {
         }
     }
     assert!(imported_ok > 100, "most mutations still import ({imported_ok})");
+}
+
+/// What importing one fixture gives: the spec (or none) and the report, as a reviewer reads them.
+fn import_text(path: &Path) -> String {
+    let mut options = options("demo");
+    options.base_dir = path.parent().map(Path::to_path_buf);
+    options.file_name = path.file_name().unwrap().to_str().unwrap().to_owned();
+    let imported = import(&fs_err::read(path).unwrap(), &options);
+    let report = topo::diag::render_human(&imported.report, &options.file_name, &imported.source, false);
+    let spec = imported.spec.as_deref().unwrap_or("(none: the file cannot be imported)\n");
+    format!("==== topo.yaml ====\n{spec}==== report ====\n{report}")
+}
+
+/// Beside every compose fixture (tests/fixtures/compose, its malformed/ and
+/// tests/fixtures/compose-corpus) lies `<name>.expected`: the spec and report
+/// that `topo import` makes of it, reviewed like a snapshot. `TOPO_BLESS=1`
+/// rewrites them; otherwise any difference, or a missing file, fails.
+#[test]
+fn every_compose_fixture_imports_to_the_output_beside_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let bless = std::env::var_os("TOPO_BLESS").is_some_and(|v| v == "1");
+    let mut files = Vec::new();
+    for dir in ["compose", "compose/malformed", "compose-corpus"] {
+        for path in fs_err::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()) {
+            if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 80, "only {} fixtures", files.len());
+    let mut differ = Vec::new();
+    for path in &files {
+        let actual = import_text(path);
+        let expected_path = path.with_extension("expected");
+        if bless {
+            fs_err::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        match fs_err::read_to_string(&expected_path) {
+            Ok(expected) if expected == actual => {}
+            Ok(expected) => {
+                let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0) + 1;
+                differ.push(format!("{}: differs from line {line}", expected_path.display()));
+            }
+            Err(_) => differ.push(format!("{}: missing", expected_path.display())),
+        }
+    }
+    assert!(differ.is_empty(), "import output changed (TOPO_BLESS=1 rewrites, then review):\n{}", differ.join("\n"));
 }

@@ -135,7 +135,7 @@ fn import_and_render(path: &Path) -> Verdict {
     for (target, file) in [(Target::Compose, "compose.yml"), (Target::Swarm, "stack.yml"), (Target::K8s, "k8s.yml")] {
         let rendered = match catch_unwind(AssertUnwindSafe(|| {
             let phase = compiled.model.phase(1).unwrap();
-            topo::target::render(&compiled.model, phase, target)
+            topo::render::render(&compiled.model, phase, target)
         })) {
             Ok(rendered) => rendered,
             Err(_) => return Verdict::Failed(format!("render {target:?} panicked")),

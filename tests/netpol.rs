@@ -26,7 +26,7 @@ fn compile_text(text: &str) -> topo::Compiled {
 }
 
 fn docs(model: &Model, phase: &Phase) -> Vec<Value> {
-    let rendered = topo::target::render(model, phase, Target::K8s);
+    let rendered = topo::render::render(model, phase, Target::K8s);
     rendered.stream().split("\n---\n").map(|doc| serde_norway::from_str::<Value>(doc).unwrap()).collect()
 }
 

@@ -910,3 +910,54 @@ fn shell_variables_outside_single_quotes() {
     assert_eq!(read, ["i", "APP", "n"]);
     assert_eq!(set, ["i", "n"]);
 }
+
+/// One snapshot per spec we ship (specs/ and examples/): its plan, then each
+/// phase rendered for its own target and its alert rules, then the last
+/// phase for each target no phase uses, so that every spec shows every
+/// target. Each output is followed by what the renderer warned.
+#[test]
+fn every_shipped_spec_snapshot() {
+    use topo::render::{Output, render_output};
+    use topo::spec::Target;
+    let mut specs: Vec<PathBuf> = ["specs", "examples"]
+        .iter()
+        .flat_map(|dir| fs_err::read_dir(root().join(dir)).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 7, "{specs:?}");
+    for path in specs {
+        let name = path.strip_prefix(root()).unwrap().to_str().unwrap().to_owned();
+        let model = model(&fs_err::read_to_string(&path).unwrap());
+        let mut text = format!("==== plan ====\n{}", plan::markdown::plan(&plan::plan_for(&model, &name), None));
+        let mut outputs: Vec<(usize, Output)> = Vec::new();
+        for (i, phase) in model.phases.iter().enumerate() {
+            outputs.extend([(i, Output::Target(phase.target)), (i, Output::Rules)]);
+        }
+        let last = model.phases.len() - 1;
+        for target in [Target::Compose, Target::Swarm, Target::K8s] {
+            if model.phases.iter().all(|p| p.target != target) {
+                outputs.push((last, Output::Target(target)));
+            }
+        }
+        for (i, output) in outputs {
+            let phase = &model.phases[i];
+            let rendered = render_output(&model, phase, output);
+            let what = match output {
+                Output::Target(target) => target.as_str(),
+                Output::Rules => "rules",
+            };
+            text.push_str(&format!(
+                "==== phase {} ({}) as {what} ====\n{}",
+                phase.number,
+                phase.name,
+                rendered.stream()
+            ));
+            for d in rendered.warnings.iter() {
+                text.push_str(&format!("warning[{}] at {}: {}\n", d.code, d.path, d.message));
+            }
+        }
+        let snapshot = name.trim_end_matches(".yaml").replace('/', "_");
+        insta::assert_snapshot!(snapshot, text);
+    }
+}

@@ -53,7 +53,7 @@ impl Out {
 
 fn render(compiled: &topo::Compiled, phase: u32, target: Target) -> Out {
     let phase = compiled.model.phase(phase).unwrap();
-    let rendered = topo::target::render(&compiled.model, phase, target);
+    let rendered = topo::render::render(&compiled.model, phase, target);
     assert_eq!(rendered.documents.len(), 1, "one file");
     let doc = &rendered.documents[0];
     assert!(doc.yaml.ends_with('\n'));

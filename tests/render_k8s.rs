@@ -36,9 +36,9 @@ fn compile_text(text: &str) -> topo::Compiled {
     }
 }
 
-fn render(compiled: &topo::Compiled, phase: u32) -> topo::target::Rendered {
+fn render(compiled: &topo::Compiled, phase: u32) -> topo::render::Rendered {
     let phase = compiled.model.phases.iter().find(|p| p.number == phase).unwrap();
-    topo::target::render(&compiled.model, phase, Target::K8s)
+    topo::render::render(&compiled.model, phase, Target::K8s)
 }
 
 fn documents(stream: &str) -> Vec<Value> {
@@ -111,7 +111,7 @@ fn every_spec_and_phase_passes_kubernetes_validate() {
     for path in valid_specs() {
         let compiled = compile(&path);
         for phase in &compiled.model.phases {
-            let rendered = topo::target::render(&compiled.model, phase, Target::K8s);
+            let rendered = topo::render::render(&compiled.model, phase, Target::K8s);
             if rendered.warnings.has_errors() {
                 continue; // A phase the k8s target refuses (a volume without a size): tested below.
             }
@@ -135,7 +135,7 @@ fn objects_follow_the_rules_for_every_spec() {
     for path in valid_specs() {
         let compiled = compile(&path);
         for phase in &compiled.model.phases {
-            let rendered = topo::target::render(&compiled.model, phase, Target::K8s);
+            let rendered = topo::render::render(&compiled.model, phase, Target::K8s);
             if rendered.warnings.has_errors() {
                 continue;
             }
@@ -243,8 +243,8 @@ fn rendering_is_deterministic() {
         let first = compile(&path);
         let second = compile(&path);
         for phase in &first.model.phases {
-            let a = topo::target::render(&first.model, phase, Target::K8s).stream();
-            let b = topo::target::render(&second.model, phase, Target::K8s).stream();
+            let a = topo::render::render(&first.model, phase, Target::K8s).stream();
+            let b = topo::render::render(&second.model, phase, Target::K8s).stream();
             assert_eq!(a, b, "{}", path.display());
         }
     }
@@ -613,7 +613,7 @@ fn monitoring_objects_carry_the_rules_and_the_release_label() {
         let compiled = compile(&path);
         for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
             let at = format!("{} phase {}", path.display(), phase.number);
-            let stream = topo::target::render(&compiled.model, phase, Target::K8s).stream();
+            let stream = topo::render::render(&compiled.model, phase, Target::K8s).stream();
             let docs = documents(&stream);
             let of_kind = |kind: &str| docs.iter().filter(|d| str_at(d, "kind") == kind).count();
             let monitoring = &compiled.model.monitoring;
@@ -623,7 +623,7 @@ fn monitoring_objects_carry_the_rules_and_the_release_label() {
             }
             let rule = find(&docs, "PrometheusRule", &format!("{}-alerts", compiled.model.project));
             assert_eq!(str_at(rule, "metadata.labels.release"), monitoring.release, "{at}");
-            let rules = topo::target::render_output(&compiled.model, phase, topo::target::Output::Rules);
+            let rules = topo::render::render_output(&compiled.model, phase, topo::render::Output::Rules);
             let file: Value = serde_norway::from_str(&rules.documents[0].yaml).unwrap();
             assert_eq!(get(rule, "spec.groups"), get(&file, "groups"), "{at}: the rules target's rules");
             assert!(get(rule, "spec.groups.0.rules").as_sequence().is_some_and(|r| !r.is_empty()), "{at}");
@@ -662,7 +662,7 @@ fn custom_resources_are_checked_strictly() {
     for path in valid_specs() {
         let compiled = compile(&path);
         for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
-            for doc in documents(&topo::target::render(&compiled.model, phase, Target::K8s).stream()) {
+            for doc in documents(&topo::render::render(&compiled.model, phase, Target::K8s).stream()) {
                 let kind = str_at(&doc, "kind").to_owned();
                 if validators::CUSTOM_RESOURCES.iter().any(|(_, k, _)| *k == kind) {
                     examples.entry(kind).or_insert(doc);
@@ -719,10 +719,10 @@ fn secrets_from_renders_the_secret_the_pods_read() {
         let compiled = compile(&path);
         let model = &compiled.model;
         for phase in model.phases.iter().filter(|p| p.target == Target::K8s) {
-            let rendered = topo::target::render(model, phase, Target::K8s);
+            let rendered = topo::render::render(model, phase, Target::K8s);
             let docs = documents(&rendered.stream());
             let at = format!("{} phase {}", path.display(), phase.number);
-            let used = topo::target::k8s::secrets::used_secrets(model, phase);
+            let used = topo::render::k8s::secrets::used_secrets(model, phase);
             let name = topo::model::names::secret_name(model);
             // Every secretKeyRef names the one Secret.
             let refs: Vec<&str> = docs
@@ -774,7 +774,7 @@ fn secrets_from_renders_the_secret_the_pods_read() {
                         let text = str_at(doc, &format!("spec.encryptedData.{secret}"));
                         let want = encrypted
                             .get(secret)
-                            .map_or(topo::target::k8s::secrets::UNSEALED_PLACEHOLDER, String::as_str);
+                            .map_or(topo::render::k8s::secrets::UNSEALED_PLACEHOLDER, String::as_str);
                         assert_eq!(text, want, "{at}: {secret}");
                     }
                     seen.insert("sealed-secrets");
@@ -793,7 +793,7 @@ fn pods_from_a_private_registry_get_its_pull_secret() {
     for path in valid_specs() {
         let compiled = compile(&path);
         for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
-            let docs = documents(&topo::target::render(&compiled.model, phase, Target::K8s).stream());
+            let docs = documents(&topo::render::render(&compiled.model, phase, Target::K8s).stream());
             for service in phase.services.values() {
                 let kind = match (service.global, service.stateful) {
                     (true, _) => "DaemonSet",
@@ -852,7 +852,7 @@ fn readme_secrets_from_snippets_render() {
                 assert!(str_at(source, "spec.encryptedData.DATABASE_URL").starts_with("AgB"));
                 assert_eq!(
                     str_at(source, "spec.encryptedData.STRIPE_KEY"),
-                    topo::target::k8s::secrets::UNSEALED_PLACEHOLDER
+                    topo::render::k8s::secrets::UNSEALED_PLACEHOLDER
                 );
             }
         }

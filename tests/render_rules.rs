@@ -20,8 +20,8 @@ use std::process::Command;
 use serde::Serialize;
 use serde_norway::Value;
 use topo::model::{Model, PRESSURE_ALERTS, PRESSURE_RATIO_PERCENT, Phase, Trigger, names};
+use topo::render::rules::{self, PRESSURE_FOR, Window};
 use topo::spec::{Metric, Target, Threshold};
-use topo::target::rules::{self, PRESSURE_FOR, Window};
 
 fn compile_bytes(bytes: &[u8], what: &str) -> topo::Compiled {
     match topo::compile(bytes) {
@@ -34,8 +34,8 @@ fn compile(path: &Path) -> topo::Compiled {
     compile_bytes(&fs_err::read(path).unwrap(), &path.display().to_string())
 }
 
-fn render(model: &Model, phase: &Phase) -> topo::target::Rendered {
-    topo::target::render_output(model, phase, topo::target::Output::Rules)
+fn render(model: &Model, phase: &Phase) -> topo::render::Rendered {
+    topo::render::render_output(model, phase, topo::render::Output::Rules)
 }
 
 fn rules_of(yaml: &str) -> Vec<Value> {

@@ -20,9 +20,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::target::k8s::TreeObject;
-use crate::target::k8s::kustomization::{Kustomization, PatchRef, PatchTarget};
-use crate::target::{group_by_file, to_yaml};
+use crate::render::k8s::TreeObject;
+use crate::render::k8s::kustomization::{Kustomization, PatchRef, PatchTarget};
+use crate::render::{group_by_file, to_yaml};
 
 /// Above this many services in one Kubernetes phase, the tree is split into parts.
 pub const SPLIT_ABOVE_SERVICES: usize = 50;

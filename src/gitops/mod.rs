@@ -29,8 +29,8 @@ pub use drift::{Changed, Drift, Extra, How, drift};
 use crate::diag::Diagnostics;
 use crate::model::Model;
 use crate::model::names::{self, phase_dir};
+use crate::render::{self, Output};
 use crate::spec::Target;
-use crate::target::{self, Output};
 
 /// Every file of the tree, and what the targets reported on the way.
 pub struct AllRendered {
@@ -52,11 +52,11 @@ pub fn render_all(model: &Model, spec_name: &str) -> AllRendered {
         let dir = phase_dir(phase);
         for output in [Output::Target(phase.target), Output::Rules] {
             let rendered = if output == Output::Target(Target::K8s) {
-                let (rendered, objects) = target::k8s::render_objects(model, phase);
+                let (rendered, objects) = render::k8s::render_objects(model, phase);
                 k8s_phases.push(kustomize::PhaseObjects { dir: dir.clone(), objects });
                 rendered
             } else {
-                let rendered = target::render_output(model, phase, output);
+                let rendered = render::render_output(model, phase, output);
                 for (file, text) in rendered.files() {
                     files.insert(format!("{dir}/{file}"), text);
                 }

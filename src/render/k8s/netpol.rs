@@ -20,8 +20,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::diag::Diagnostic;
 use crate::model::{Model, Phase, Service};
+use crate::render::service_path;
 use crate::spec::{Peer, Target};
-use crate::target::service_path;
 
 use super::{Kind, Objects, meta, project_labels, selector};
 

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::model::names::rule_name;
 use crate::model::{MetricsEndpoint, Model, Phase, Service};
-use crate::target::Rendered;
-use crate::target::rules::{self, RuleFile};
+use crate::render::Rendered;
+use crate::render::rules::{self, RuleFile};
 
 use super::{Kind, Objects, labels, project_labels, selector_labels};
 
