@@ -172,7 +172,9 @@ fn write_diagnostic(error: topo::emit::WriteError) -> Diagnostic {
         topo::emit::WriteError::Refused(refusal) => {
             Diagnostic::output(refusal.code, refusal.message).help_opt(refusal.help)
         }
-        topo::emit::WriteError::Io(error) => Diagnostic::output("out-write-failed", format!("cannot write: {error}")),
+        topo::emit::WriteError::Io(error) => {
+            Diagnostic::output(topo::code::Code::OutWriteFailed, format!("cannot write: {error}"))
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! | stage | owns |
 //! | --- | --- |
+//! | `code` | every diagnostic code, as one enum |
 //! | `yaml` | positioned YAML: nodes with spans, document paths, the byte and depth bounds |
 //! | `secret_shape` | what a credential looks like (names and values), for masking and warnings |
 //! | `diag` | diagnostics as data: codes, spans, masking, the text and JSON reports |
@@ -21,6 +22,7 @@
 
 /// Each stage with the stages it may use: all those listed before it.
 pub const STAGES: &[&str] = &[
+    "code",
     "yaml",
     "secret_shape",
     "diag",

@@ -6,6 +6,7 @@
 //! [`model`] resolves one target-neutral view per phase. Everything after
 //! reads only the model.
 
+pub mod code;
 pub mod diag;
 pub mod emit;
 pub mod gitops;
@@ -21,6 +22,7 @@ pub mod spec;
 pub mod validate;
 pub mod yaml;
 
+use crate::code::Code;
 use diag::{Diagnostic, Diagnostics};
 
 /// A spec that compiled: its resolved model and the warnings found on the way.
@@ -89,7 +91,7 @@ fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     let column = valid[line_start..].chars().count() + 1;
     let pos = yaml::Pos { line, column, offset: valid_up_to };
     Diagnostic::syntax(
-        "not-utf8",
+        Code::NotUtf8,
         format!("the spec is not UTF-8 text: byte 0x{:02x} at offset {valid_up_to}", bytes[valid_up_to]),
         yaml::Span::point(pos),
     )

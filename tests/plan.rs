@@ -407,7 +407,7 @@ fn swarm_phase_that_fits_in_name_order_but_not_in_every_order_is_order_dependent
     assert_eq!(stranded, "replica 1: needs 1.2 cpu, 1 free on w");
     assert!(plan.reasons.iter().any(|r| r.starts_with("db (its replica, 1.2 cpu, 512Mi each) may stay pending on w")));
     let diags = plan::diagnostics(&plan::Plan { project: "p".into(), phases: vec![plan], migrations: vec![] });
-    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["order-dependent-placement"]);
 }
 

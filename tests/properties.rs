@@ -530,7 +530,7 @@ proptest! {
 fn the_specs_compile() {
     for (name, text) in [("finanzas", FINANZAS), ("design-example", DESIGN_EXAMPLE)] {
         if let Err(diags) = topo::compile(text.as_bytes()) {
-            let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+            let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
             unreachable!("{name} does not compile: {codes:?}");
         }
     }
@@ -578,7 +578,7 @@ proptest! {
             Ok(_) => unreachable!("not a spec"),
             Err(diags) => diags,
         };
-        let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+        let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
         let refused = codes.iter().any(|c| *c == "too-many-bytes" || *c == "too-many-nodes");
         let max_nodes = topo::yaml::MAX_NODES as u128;
         let over = bytes > 16 * 1024 * 1024 || nodes > max_nodes;

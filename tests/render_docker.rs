@@ -43,7 +43,7 @@ impl Out {
     }
 
     fn codes(&self) -> Vec<&str> {
-        self.diags.iter().map(|d| d.code).collect()
+        self.diags.iter().map(|d| d.code.as_str()).collect()
     }
 
     fn has(&self, code: &str, path: &str) -> bool {

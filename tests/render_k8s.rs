@@ -336,7 +336,7 @@ fn probes_placement_volumes_and_security() {
         .map(|m| str_at(m, "mountPath"))
         .collect();
     assert_eq!(mounts, ["/tmp", "/var/cache/uploads", "/srv/files"]);
-    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code.as_str()).collect();
     assert!(codes.contains(&"single-node-volume"), "{codes:?}");
 
     // A stateful service: StatefulSet, headless Service, claim templates, pinned node.

@@ -654,7 +654,7 @@ fn a_service_disk_trigger_on_docker_targets_watches_the_nodes_and_says_so() {
     let compiled = compile_bytes(EVERY_KIND.as_bytes(), "EVERY_KIND");
     for phase in &compiled.model.phases {
         let rendered = render(&compiled.model, phase);
-        let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code).collect();
+        let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code.as_str()).collect();
         let expected: &[&str] = if phase.target == Target::K8s { &[] } else { &["trigger-watches-nodes"] };
         assert_eq!(codes, expected, "phase {}", phase.number);
     }
@@ -670,7 +670,7 @@ services: { api: { image: shop/api:1.0 } }
 ";
     let compiled = compile_bytes(spec.as_bytes(), "spec");
     let rendered = render(&compiled.model, &compiled.model.phases[0]);
-    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["trigger-without-query"]);
     assert!(rules_of(&rendered.stream()).is_empty());
 }

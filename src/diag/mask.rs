@@ -176,16 +176,18 @@ struct State {
 }
 
 impl State {
-    fn line(&mut self, line: &str, base: usize, tokens: &mut dyn FnMut(Token)) {
+    /// What the previous lines leave open: a block scalar's continuation, a
+    /// quoted scalar's rest. Returns where the line's own tokens start, or
+    /// None when the whole line was part of what was open.
+    fn carry_over(&mut self, line: &str, base: usize, indent: usize, tokens: &mut dyn FnMut(Token)) -> Option<usize> {
         let bytes = line.as_bytes();
-        let indent = bytes.iter().take_while(|&&b| b == b' ').count();
         if let Some(block_indent) = self.block {
             if line.trim().is_empty() {
-                return;
+                return None;
             }
             if indent > block_indent {
                 self.value(base + indent..base + line.len(), tokens);
-                return;
+                return None;
             }
             self.block = None;
         }
@@ -198,12 +200,17 @@ impl State {
             let end = closing_quote(bytes, 0, quote);
             let stop = end.map_or(line.len(), |e| e + 1);
             self.value(base..base + stop, tokens);
-            if end.is_none() {
-                return;
-            }
+            end?;
             self.quote = None;
             i = stop;
         }
+        Some(i)
+    }
+
+    fn line(&mut self, line: &str, base: usize, tokens: &mut dyn FnMut(Token)) {
+        let bytes = line.as_bytes();
+        let indent = bytes.iter().take_while(|&&b| b == b' ').count();
+        let Some(mut i) = self.carry_over(line, base, indent, tokens) else { return };
         while i < bytes.len() {
             let c = bytes[i];
             let next = bytes.get(i + 1).copied();

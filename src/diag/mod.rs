@@ -8,6 +8,7 @@
 pub mod mask;
 mod render;
 
+use crate::code::Code;
 use serde::Serialize;
 
 pub use render::{render_human, render_json};
@@ -41,7 +42,7 @@ pub enum Kind {
 pub struct Diagnostic {
     pub severity: Severity,
     /// Stable identifier, kebab-case (`unknown-field`); safe to match on.
-    pub code: &'static str,
+    pub code: Code,
     pub kind: Kind,
     pub message: String,
     /// Where in the spec; the root for problems of the whole file.
@@ -59,7 +60,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    fn new(severity: Severity, kind: Kind, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(severity: Severity, kind: Kind, code: Code, message: impl Into<String>) -> Self {
         Self {
             severity,
             code,
@@ -73,29 +74,29 @@ impl Diagnostic {
         }
     }
 
-    pub fn syntax(code: &'static str, message: impl Into<String>, span: Span) -> Self {
+    pub fn syntax(code: Code, message: impl Into<String>, span: Span) -> Self {
         Self::new(Severity::Error, Kind::Syntax, code, message).with_span(span)
     }
 
     /// A spec file that cannot be read at all.
     pub fn unreadable(message: impl Into<String>) -> Self {
-        Self::new(Severity::Error, Kind::Syntax, "unreadable-spec", message)
+        Self::new(Severity::Error, Kind::Syntax, Code::UnreadableSpec, message)
     }
 
     /// An output path topo refuses, or cannot write: nothing was written.
-    pub fn output(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn output(code: Code, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, Kind::Output, code, message)
     }
 
-    pub fn shape(code: &'static str, message: impl Into<String>, path: &SpecPath) -> Self {
+    pub fn shape(code: Code, message: impl Into<String>, path: &SpecPath) -> Self {
         Self::new(Severity::Error, Kind::Shape, code, message).at(path)
     }
 
-    pub fn error(code: &'static str, message: impl Into<String>, path: &SpecPath) -> Self {
+    pub fn error(code: Code, message: impl Into<String>, path: &SpecPath) -> Self {
         Self::new(Severity::Error, Kind::Semantic, code, message).at(path)
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>, path: &SpecPath) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>, path: &SpecPath) -> Self {
         Self::new(Severity::Warning, Kind::Semantic, code, message).at(path)
     }
 

@@ -91,7 +91,7 @@ fn report<'a>(d: &'a Diagnostic, file: &'a str, source: &Source<'a>) -> (Vec<Gro
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
     };
-    let title = level.primary_title(d.message.as_str()).id(d.code);
+    let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
     let mut shown = None;
     let mut group = match d.span {
         Some(span) => {

@@ -27,6 +27,7 @@
 
 mod marker;
 
+use crate::code::Code;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::Write;
@@ -38,7 +39,7 @@ pub use marker::{MARKER, Marker};
 /// Why topo will not write: a diagnostic code, a message naming the path, a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub help: Option<String>,
 }
@@ -69,7 +70,7 @@ impl fmt::Display for WriteError {
 
 impl std::error::Error for WriteError {}
 
-fn refuse(code: &'static str, message: String, help: Option<&str>) -> WriteError {
+fn refuse(code: Code, message: String, help: Option<&str>) -> WriteError {
     WriteError::Refused(Refusal { code, message, help: help.map(str::to_owned) })
 }
 
@@ -127,7 +128,7 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
                             resolved = std::fs::canonicalize(&resolved).map_err(|error| {
                                 let target = std::fs::read_link(&resolved).unwrap_or_default();
                                 refuse(
-                                    "out-not-a-directory",
+                                    Code::OutNotADirectory,
                                     format!(
                                         "cannot write {}: `{}` is a symbolic link to `{}`, which cannot be followed ({error})",
                                         shown(path, &absolute),
@@ -141,7 +142,7 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
                         let last = components[index + 1..].iter().all(|c| matches!(c, Component::CurDir));
                         if !last && !fs_err::metadata(&resolved)?.is_dir() {
                             return Err(refuse(
-                                "out-not-a-directory",
+                                Code::OutNotADirectory,
                                 format!(
                                     "cannot write {}: `{}` is a file, not a directory",
                                     shown(path, &absolute),
@@ -205,7 +206,7 @@ pub(crate) fn what(meta: &std::fs::Metadata) -> &'static str {
 fn writable(dir: &Path) -> Result<(), WriteError> {
     rustix::fs::access(dir, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).map_err(|errno| {
         refuse(
-            "out-unwritable",
+            Code::OutUnwritable,
             format!("cannot write into `{}`: {}", dir.display(), std::io::Error::from(errno)),
             Some("make the directory writable, or choose another output path"),
         )
@@ -222,7 +223,7 @@ fn missing_ancestors(path: &Path) -> Result<(PathBuf, Vec<PathBuf>), WriteError>
             Some(meta) if meta.is_dir() => break,
             Some(meta) => {
                 return Err(refuse(
-                    "out-not-a-directory",
+                    Code::OutNotADirectory,
                     format!("`{}` is {}, not a directory", current.display(), what(&meta)),
                     None,
                 ));
@@ -428,13 +429,13 @@ fn destination(dir: &Path, options: &Options) -> Result<Destination, WriteError>
 fn not_a_directory(dir: &Path, root: &Path, meta: &std::fs::Metadata, inputs: &[PathBuf]) -> WriteError {
     if inputs.iter().any(|input| input == root) {
         return refuse(
-            "out-is-input",
+            Code::OutIsInput,
             format!("refusing to write into {}: it is the spec itself", shown(dir, root)),
             Some("--out names a directory for the rendered files; choose one that does not exist yet"),
         );
     }
     refuse(
-        "out-not-a-directory",
+        Code::OutNotADirectory,
         format!("cannot write into {}: it is {}, not a directory", shown(dir, root), what(meta)),
         Some("--out names a directory for the rendered files; choose one that does not exist yet"),
     )
@@ -455,40 +456,7 @@ fn survey(
     let mut receiving = BTreeSet::new();
     let mut not_owned = Vec::new();
     for (relative, _) in files {
-        let parts: Vec<&str> = relative.split('/').collect();
-        let mut parent = root.to_path_buf();
-        let mut parent_exists = exists;
-        let mut prefix = String::new();
-        for part in &parts[..parts.len() - 1] {
-            prefix = if prefix.is_empty() { (*part).to_owned() } else { format!("{prefix}/{part}") };
-            let path = parent.join(part);
-            if parent_exists && !new_dirs.contains(&prefix) {
-                match lstat(&path)? {
-                    None => {
-                        receiving.insert(parent.clone());
-                        new_dirs.insert(prefix.clone());
-                        parent_exists = false;
-                    }
-                    Some(meta) if meta.is_dir() => {}
-                    Some(meta) => {
-                        return Err(refuse(
-                            "out-obstacle",
-                            format!(
-                                "cannot write into {}: `{}` is {}, where topo writes the directory `{prefix}/`",
-                                shown(dir, root),
-                                path.display(),
-                                what(&meta)
-                            ),
-                            Some("move it away, then render again; nothing was written"),
-                        ));
-                    }
-                }
-            } else {
-                new_dirs.insert(prefix.clone());
-                parent_exists = false;
-            }
-            parent = path;
-        }
+        let (parent, parent_exists) = survey_parents(dir, root, exists, relative, &mut new_dirs, &mut receiving)?;
         if !parent_exists {
             continue;
         }
@@ -500,7 +468,7 @@ fn survey(
             Some(meta) if meta.is_file() || meta.file_type().is_symlink() => {
                 if inputs.contains(&path) {
                     return Err(refuse(
-                        "out-is-input",
+                        Code::OutIsInput,
                         format!("refusing to replace `{}`: it is the spec being rendered", path.display()),
                         Some("render into a directory that does not hold the spec"),
                     ));
@@ -512,7 +480,7 @@ fn survey(
             }
             Some(meta) => {
                 return Err(refuse(
-                    "out-obstacle",
+                    Code::OutObstacle,
                     format!(
                         "cannot write `{relative}` into {}: `{}` is {}, where topo writes a file",
                         shown(dir, root),
@@ -525,19 +493,7 @@ fn survey(
         }
     }
     if !not_owned.is_empty() {
-        let mut list: Vec<String> = not_owned.iter().take(5).map(|p| format!("`{p}`")).collect();
-        if not_owned.len() > 5 {
-            list.push(format!("and {} more", not_owned.len() - 5));
-        }
-        return Err(refuse(
-            "out-not-owned",
-            format!(
-                "refusing to replace files topo did not write in {}: {} (it has no topo marker `{MARKER}` that lists them)",
-                shown(dir, root),
-                list.join(", ")
-            ),
-            Some("pass --force to replace them, or choose another --out; nothing was written"),
-        ));
+        return Err(not_owned_error(dir, root, &not_owned));
     }
     if !exists {
         let (ancestor, _) = missing_ancestors(root)?;
@@ -547,6 +503,71 @@ fn survey(
         writable(folder)?;
     }
     Ok(new_dirs)
+}
+
+/// The directories on the way to `relative`: each that exists must be a
+/// directory; the first missing one is created, and its parent receives it.
+/// Returns the file's parent and whether it exists already.
+fn survey_parents(
+    dir: &Path,
+    root: &Path,
+    exists: bool,
+    relative: &str,
+    new_dirs: &mut BTreeSet<String>,
+    receiving: &mut BTreeSet<PathBuf>,
+) -> Result<(PathBuf, bool), WriteError> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let mut parent = root.to_path_buf();
+    let mut parent_exists = exists;
+    let mut prefix = String::new();
+    for part in &parts[..parts.len() - 1] {
+        prefix = if prefix.is_empty() { (*part).to_owned() } else { format!("{prefix}/{part}") };
+        let path = parent.join(part);
+        if parent_exists && !new_dirs.contains(&prefix) {
+            match lstat(&path)? {
+                None => {
+                    receiving.insert(parent.clone());
+                    new_dirs.insert(prefix.clone());
+                    parent_exists = false;
+                }
+                Some(meta) if meta.is_dir() => {}
+                Some(meta) => {
+                    return Err(refuse(
+                        Code::OutObstacle,
+                        format!(
+                            "cannot write into {}: `{}` is {}, where topo writes the directory `{prefix}/`",
+                            shown(dir, root),
+                            path.display(),
+                            what(&meta)
+                        ),
+                        Some("move it away, then render again; nothing was written"),
+                    ));
+                }
+            }
+        } else {
+            new_dirs.insert(prefix.clone());
+            parent_exists = false;
+        }
+        parent = path;
+    }
+    Ok((parent, parent_exists))
+}
+
+/// The refusal to replace files topo did not write, naming the first five.
+fn not_owned_error(dir: &Path, root: &Path, not_owned: &[String]) -> WriteError {
+    let mut list: Vec<String> = not_owned.iter().take(5).map(|p| format!("`{p}`")).collect();
+    if not_owned.len() > 5 {
+        list.push(format!("and {} more", not_owned.len() - 5));
+    }
+    refuse(
+        Code::OutNotOwned,
+        format!(
+            "refusing to replace files topo did not write in {}: {} (it has no topo marker `{MARKER}` that lists them)",
+            shown(dir, root),
+            list.join(", ")
+        ),
+        Some("pass --force to replace them, or choose another --out; nothing was written"),
+    )
 }
 
 /// Replace the directory `dir` with exactly `files` (`render --all`): they
@@ -570,7 +591,7 @@ pub fn replace_dir(dir: &Path, files: &[(String, String)], options: Options) -> 
         owned_whole(dir, &root, options.force)?;
     }
     let (Some(parent), Some(name)) = (root.parent(), root.file_name()) else {
-        return Err(refuse("out-protected", format!("refusing to replace {}", shown(dir, &root)), None));
+        return Err(refuse(Code::OutProtected, format!("refusing to replace {}", shown(dir, &root)), None));
     };
     let name = name.to_string_lossy().into_owned();
     let (ancestor, ancestors) = missing_ancestors(parent)?;
@@ -665,28 +686,28 @@ fn swap_by_renames(staging: &Path, root: &Path, parent: &Path, name: &str) -> st
 }
 
 /// Why `root` must never be replaced, if it must not.
-fn protected(root: &Path, inputs: &[PathBuf]) -> Option<(&'static str, String)> {
+fn protected(root: &Path, inputs: &[PathBuf]) -> Option<(Code, String)> {
     let canonical = |path: PathBuf| fs_err::canonicalize(path).ok();
     if root.parent().is_none() {
-        return Some(("out-protected", "it is the root directory".to_owned()));
+        return Some((Code::OutProtected, "it is the root directory".to_owned()));
     }
     if let Some(input) = inputs.iter().find(|input| input.starts_with(root)) {
-        return Some(("out-is-input", format!("it holds the spec `{}`", input.display())));
+        return Some((Code::OutIsInput, format!("it holds the spec `{}`", input.display())));
     }
     if let Some(cwd) = std::env::current_dir().ok().and_then(canonical)
         && cwd.starts_with(root)
     {
         let why = if cwd == root { "it is the current directory" } else { "it holds the current directory" };
-        return Some(("out-protected", why.to_owned()));
+        return Some((Code::OutProtected, why.to_owned()));
     }
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).and_then(canonical)
         && home.starts_with(root)
     {
         let why = if home == root { "it is the home directory" } else { "it holds the home directory" };
-        return Some(("out-protected", why.to_owned()));
+        return Some((Code::OutProtected, why.to_owned()));
     }
     if lstat(&root.join(".git")).ok().flatten().is_some() {
-        return Some(("out-protected", "it is a git repository (it holds `.git`)".to_owned()));
+        return Some((Code::OutProtected, "it is a git repository (it holds `.git`)".to_owned()));
     }
     None
 }
@@ -744,7 +765,7 @@ fn owned_whole(dir: &Path, root: &Path, force: bool) -> Result<(), WriteError> {
         list.push("…".to_owned());
     }
     Err(refuse(
-        "out-not-owned",
+        Code::OutNotOwned,
         format!(
             "refusing to replace {}: topo did not write it (it has no topo marker `{MARKER}`), and it holds {}",
             shown(dir, root),
@@ -762,7 +783,7 @@ fn owned_whole(dir: &Path, root: &Path, force: bool) -> Result<(), WriteError> {
 pub fn write_file(path: &Path, contents: &str, inputs: &[&Path]) -> Result<(), WriteError> {
     let Some(name) = path.file_name().filter(|_| !path.as_os_str().to_string_lossy().ends_with('/')) else {
         return Err(refuse(
-            "out-obstacle",
+            Code::OutObstacle,
             format!("cannot write `{}`: it names a directory, where topo writes a file", path.display()),
             Some("--out names the file to write"),
         ));
@@ -772,7 +793,7 @@ pub fn write_file(path: &Path, contents: &str, inputs: &[&Path]) -> Result<(), W
     let target = folder.join(name);
     if resolved_inputs(inputs).contains(&target) {
         return Err(refuse(
-            "out-is-input",
+            Code::OutIsInput,
             format!("refusing to write `{}`: it is the file being read", path.display()),
             Some("--out names a new file; write the output somewhere else"),
         ));
@@ -782,7 +803,7 @@ pub fn write_file(path: &Path, contents: &str, inputs: &[&Path]) -> Result<(), W
         && !(meta.is_file() || meta.file_type().is_symlink())
     {
         return Err(refuse(
-            "out-obstacle",
+            Code::OutObstacle,
             format!("cannot write `{}`: it is {}, where topo writes a file", path.display(), what(&meta)),
             Some("--out names the file to write"),
         ));

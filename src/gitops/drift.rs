@@ -10,6 +10,7 @@
 //! lines per file and [`DIFF_LINES`] in all, and the list of extra entries at
 //! [`EXTRA_LISTED`], each saying how much was left out.
 
+use crate::code::Code;
 use fs_err::os::unix::fs::OpenOptionsExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -87,7 +88,7 @@ pub fn drift(dir: &Path, files: &[(String, String)]) -> Result<Drift, WriteError
         }
         Some(meta) if !meta.is_dir() => {
             return Err(WriteError::Refused(emit::Refusal {
-                code: "out-not-a-directory",
+                code: Code::OutNotADirectory,
                 message: format!("cannot check `{}`: it is {}, not a directory", dir.display(), emit::what(&meta)),
                 help: Some("--out names the directory `render --all` writes".to_owned()),
             }));

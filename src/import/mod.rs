@@ -18,6 +18,7 @@ mod read;
 mod traefik;
 mod words;
 
+use crate::code::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -158,7 +159,7 @@ fn interpolations_in(
                 crate::yaml::Segment::Index(i) => p.index(*i),
             });
             report.push(
-                Diagnostic::error("invalid-interpolation", format!("invalid interpolation: {why}"), &spec_path)
+                Diagnostic::error(Code::InvalidInterpolation, format!("invalid interpolation: {why}"), &spec_path)
                     .with_span(span)
                     .help("compose refuses this file too; write `$$` for a literal `$`".to_owned()),
             );
@@ -186,7 +187,7 @@ fn compose_wording(mut d: Diagnostic) -> Diagnostic {
     }
     d.message = reword(&d.message);
     d.help = match d.code {
-        "empty-spec" => Some("a compose file needs at least `services:`".to_owned()),
+        Code::EmptySpec => Some("a compose file needs at least `services:`".to_owned()),
         _ => d.help.as_deref().map(reword),
     };
     d
@@ -198,7 +199,7 @@ fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     let column = valid[valid.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
     let pos = yaml::Pos { line, column, offset: valid_up_to };
     Diagnostic::syntax(
-        "not-utf8",
+        Code::NotUtf8,
         format!("the compose file is not UTF-8 text: byte at offset {valid_up_to}"),
         Span::point(pos),
     )
@@ -209,7 +210,7 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
     let top = SpecPath::root();
     if !matches!(root.value, Value::Map(_)) {
         reader.error(
-            "invalid-compose",
+            Code::InvalidCompose,
             root,
             &top,
             format!("a compose file is a mapping, but this is {}", root.describe()),
@@ -245,7 +246,7 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
                     let network_name = network.key.scalar_text().unwrap_or_default();
                     if network_name != "default" {
                         reader.warn(
-                            "dropped",
+                            Code::Dropped,
                             &network.key,
                             &at.key(network_name),
                             format!("network `{network_name}` is not carried over: topo puts every service on the project's network (and exposed ones on Dokploy's)"),
@@ -258,7 +259,7 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
                 for config in entries(&entry.value) {
                     let config_name = config.key.scalar_text().unwrap_or_default();
                     reader.warn(
-                        "dropped",
+                        Code::Dropped,
                         &config.key,
                         &at.key(config_name),
                         format!("config `{config_name}` is not carried over: topo has no configs"),
@@ -267,14 +268,14 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
                 }
             }
             "include" => reader.warn(
-                "dropped",
+                Code::Dropped,
                 &entry.key,
                 &at,
                 "`include` is not followed: the services of included files are not imported",
                 Some("import each included file on its own, or merge them first (`docker compose config`)".to_owned()),
             ),
             _ => reader.warn(
-                "unknown-key",
+                Code::UnknownKey,
                 &entry.key,
                 &at,
                 format!("`{name}` is not a top-level compose key; it is ignored"),
@@ -285,7 +286,7 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
     let Some(services) = services_node.filter(|e| !entries(&e.value).is_empty()) else {
         let at = services_node.map_or(root, |e| &e.key);
         reader.error(
-            "no-services",
+            Code::NoServices,
             at,
             &top.key("services"),
             "the compose file has no services",
@@ -360,7 +361,7 @@ fn top_volumes(reader: &mut Reader, value: &Node, at: &SpecPath) {
                 _ => "topo volumes have no such setting",
             };
             reader.warn(
-                "dropped",
+                Code::Dropped,
                 &setting.key,
                 &at.key(&name).key(key),
                 format!("`{key}` of volume `{name}` is not carried over: {why}"),
@@ -383,7 +384,7 @@ fn extends(reader: &mut Reader, services: &Node, name: &str, node: &Node, depth:
     };
     if let Some(file) = file {
         reader.warn(
-            "dropped",
+            Code::Dropped,
             &entry.key,
             &at,
             format!("`extends` from `{file}` is not followed: only services of the same file are merged"),
@@ -392,7 +393,7 @@ fn extends(reader: &mut Reader, services: &Node, name: &str, node: &Node, depth:
         return node.clone();
     }
     let Some(parent_node) = parent.as_deref().and_then(|p| services.get(p)).filter(|_| depth < 16) else {
-        reader.warn("dropped", &entry.key, &at, "`extends` names no service of this file (or loops)", None);
+        reader.warn(Code::Dropped, &entry.key, &at, "`extends` names no service of this file (or loops)", None);
         return node.clone();
     };
     let parent_name = parent.unwrap_or_default();
@@ -406,7 +407,7 @@ fn extends(reader: &mut Reader, services: &Node, name: &str, node: &Node, depth:
     }
     if depth == 0 {
         reader.warn(
-            "approximated",
+            Code::Approximated,
             &entry.key,
             &at,
             format!("`extends: {parent_name}`: its settings are merged in, and a key set in both takes this service's whole value"),
@@ -437,7 +438,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
         if name != service.compose_name {
             let (node, path) = &service.at;
             reader.warn(
-                "renamed",
+                Code::Renamed,
                 node,
                 path,
                 format!(
@@ -459,7 +460,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
         for dep in std::mem::take(&mut service.depends) {
             let Some(target) = names.get(&dep.name).cloned() else {
                 reader.warn(
-                    "dropped",
+                    Code::Dropped,
                     &dep.node,
                     &dep.path,
                     format!("dependency `{}` is not a service of this file", dep.name),
@@ -472,7 +473,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             }
             if reaches(&edges, &target, &own) {
                 reader.warn(
-                    "dropped",
+                    Code::Dropped,
                     &dep.node,
                     &dep.path,
                     format!("dependency on `{}` closes a cycle", dep.name),
@@ -482,14 +483,14 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             }
             match dep.condition.as_deref() {
                 Some("service_healthy") if !has_health.contains(&dep.name) => reader.warn(
-                    "approximated",
+                    Code::Approximated,
                     &dep.node,
                     &dep.path,
                     format!("`{}` has no health check in this file: topo waits for it to start, not to be healthy", dep.name),
                     None,
                 ),
                 Some("service_completed_successfully") => reader.warn(
-                    "approximated",
+                    Code::Approximated,
                     &dep.node,
                     &dep.path,
                     format!("`service_completed_successfully`: topo waits for `{}` to start (healthy when it has a check), not to finish", dep.name),
@@ -511,14 +512,14 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             users.entry(source.clone()).or_default().push(own.clone());
             match first {
                 Some(first) => reader.warn(
-                    "approximated",
+                    Code::Approximated,
                     node,
                     path,
                     format!("volume `{source}` is shared with `{first}` in compose; in topo each service has its own (`{own}-{volume}`)"),
                     Some("share data through a service (a database, object storage), not a volume".to_owned()),
                 ),
                 None => reader.warn(
-                    "renamed",
+                    Code::Renamed,
                     node,
                     path,
                     format!("volume `{source}` becomes `{own}-{volume}` in the rendered compose file: the data now in `{source}` is not in it"),
@@ -549,7 +550,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             if hostnames.len() == 1 {
                 service.draft.placement.node = Some(node_name.clone());
             } else {
-                reader.warn("dropped", node, path, format!("`node.hostname == {host}` is not kept: the services name several hosts, and the imported phase has one node"), None);
+                reader.warn(Code::Dropped, node, path, format!("`node.hostname == {host}` is not kept: the services name several hosts, and the imported phase has one node"), None);
             }
         }
         let labels = std::mem::take(&mut service.draft.placement.labels);
@@ -557,7 +558,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             match node_labels.get(&key) {
                 Some(existing) if *existing != value => {
                     let (node, path) = &service.at;
-                    reader.warn("dropped", node, path, format!("`{name}`'s placement on `{key}={value}` is not kept: another service asks for `{key}={existing}` and the phase has one node"), None);
+                    reader.warn(Code::Dropped, node, path, format!("`{name}`'s placement on `{key}={value}` is not kept: another service asks for `{key}={existing}` and the phase has one node"), None);
                 }
                 _ => {
                     node_labels.insert(key.clone(), value.clone());
@@ -582,7 +583,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
                 Some((other, first)) if first != value => {
                     let (node, path) = &service.at;
                     reader.warn(
-                        "approximated",
+                        Code::Approximated,
                         node,
                         path,
                         format!("`{name}` and `{other}` had different values for `{secret}`: topo gives both the one secret `{secret}`"),
@@ -624,7 +625,7 @@ fn expose(
     hosts: &mut BTreeSet<(String, String)>,
 ) {
     for (node, path, message) in &route.notes {
-        reader.warn("approximated", node, path, message.clone(), None);
+        reader.warn(Code::Approximated, node, path, message.clone(), None);
     }
     let (node, path) = service.traefik.at.clone().unwrap_or_else(|| service.at.clone());
     let mut note = Vec::new();
@@ -635,7 +636,7 @@ fn expose(
     let route_path = route.path.clone().unwrap_or_else(|| "/".to_owned());
     if !hosts.insert((host.clone(), route_path.clone())) {
         reader.warn(
-            "dropped",
+            Code::Dropped,
             &node,
             &path,
             format!("`{name}`'s route {host}{route_path} is taken by an earlier service"),
@@ -657,7 +658,7 @@ fn expose(
             draft.port =
                 Some(Noted::with_note(80, "guessed: Traefik found the port in the image; put the port it listens on"));
             reader.warn(
-                "guessed",
+                Code::Guessed,
                 &node,
                 &path,
                 format!("`{name}` is routed by Traefik but names no port: topo guesses 80"),
@@ -667,7 +668,7 @@ fn expose(
     }
     if route.tls && !ingress_tls {
         reader.warn(
-            "approximated",
+            Code::Approximated,
             &node,
             &path,
             format!("`{name}`'s router uses TLS without a certresolver: topo serves it without TLS"),
@@ -724,7 +725,7 @@ fn finish(reader: &mut Reader, text: String, options: &Options, root: &Node) -> 
             let first: Vec<String> =
                 diags.iter().filter(|d| d.is_error()).take(3).map(|d| format!("{} ({})", d.message, d.path)).collect();
             reader.error(
-                "import-failed",
+                Code::ImportFailed,
                 root,
                 &SpecPath::root(),
                 format!("topo wrote a spec it cannot read back: {}", first.join("; ")),
@@ -742,7 +743,7 @@ fn finish(reader: &mut Reader, text: String, options: &Options, root: &Node) -> 
         } else {
             "this is a bug in `topo import`: please report it with the compose file".to_owned()
         };
-        reader.error("node-too-small", root, &SpecPath::root(), detail.join("; "), Some(help));
+        reader.error(Code::NodeTooSmall, root, &SpecPath::root(), detail.join("; "), Some(help));
         return None;
     }
     Some(text)

@@ -4,6 +4,7 @@
 //! of the last two leaves a note in the report with the key's position, so
 //! nothing is lost silently.
 
+use crate::code::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -137,6 +138,21 @@ pub struct ReadService {
     pub secret_values: BTreeMap<String, String>,
 }
 
+impl ReadService {
+    fn new(compose_name: &str, image: Noted<String>, at: (Node, SpecPath)) -> Self {
+        ReadService {
+            compose_name: compose_name.to_owned(),
+            draft: ServiceDraft::new(image),
+            depends: Vec::new(),
+            named_volumes: Vec::new(),
+            traefik: traefik::Routes::default(),
+            at,
+            hostname: None,
+            secret_values: BTreeMap::new(),
+        }
+    }
+}
+
 pub struct Dependency {
     pub name: String,
     pub condition: Option<String>,
@@ -203,20 +219,13 @@ fn truthy(node: &Node) -> Option<bool> {
 }
 
 impl Reader {
-    pub fn warn(
-        &mut self,
-        code: &'static str,
-        node: &Node,
-        path: &SpecPath,
-        message: impl Into<String>,
-        help: Option<String>,
-    ) {
+    pub fn warn(&mut self, code: Code, node: &Node, path: &SpecPath, message: impl Into<String>, help: Option<String>) {
         self.report.push(Diagnostic::warning(code, message, path).with_span(node.span).help_opt(help));
     }
 
     pub fn error(
         &mut self,
-        code: &'static str,
+        code: Code,
         node: &Node,
         path: &SpecPath,
         message: impl Into<String>,
@@ -226,12 +235,12 @@ impl Reader {
     }
 
     fn dropped(&mut self, node: &Node, path: &SpecPath, what: &str, why: &str) {
-        self.warn("dropped", node, path, format!("{what} is not carried over: {why}"), None);
+        self.warn(Code::Dropped, node, path, format!("{what} is not carried over: {why}"), None);
     }
 
     fn expect_kind(&mut self, node: &Node, path: &SpecPath, expected: &str) {
         self.error(
-            "invalid-compose",
+            Code::InvalidCompose,
             node,
             path,
             format!("expected {expected}, found {}", node.describe()),
@@ -247,16 +256,7 @@ impl Reader {
             return None;
         }
         let image = self.image(compose_name, key, node, &path)?;
-        let mut read = ReadService {
-            compose_name: compose_name.to_owned(),
-            draft: ServiceDraft::new(image),
-            depends: Vec::new(),
-            named_volumes: Vec::new(),
-            traefik: traefik::Routes::default(),
-            at: (key.clone(), path.clone()),
-            hostname: None,
-            secret_values: BTreeMap::new(),
-        };
+        let mut read = ReadService::new(compose_name, image, (key.clone(), path.clone()));
         let mut env_files = None;
         let mut environment = None;
         let mut legacy = Legacy::default();
@@ -283,101 +283,24 @@ impl Reader {
                 "scale" => legacy.scale = Some((value, at)),
                 "labels" => self.labels(&mut read, value, &at),
                 "volumes" => self.volumes(&mut read, value, &at),
-                "tmpfs" => {
-                    for (target, node) in strings(value) {
-                        let target = target.split(':').next().unwrap_or_default().to_owned();
-                        self.tmpfs(&mut read, &target, node, &at);
-                    }
-                }
+                "tmpfs" => self.tmpfs_list(&mut read, value, &at),
                 "secrets" => self.secrets(&mut read, value, &at),
-                "configs" => {
-                    for (i, item) in items(value).iter().enumerate() {
-                        self.dropped(
-                            item,
-                            &at.index(i),
-                            "a config",
-                            "topo has no configs; bake the file into the image, or mount it from a volume",
-                        );
-                    }
-                }
+                "configs" => self.configs(value, &at),
                 "depends_on" => self.depends_on(&mut read, value, &at),
                 "profiles" => profiles = Some((value, at)),
                 "user" => self.user(&mut read, value, &at),
                 "read_only" => read.draft.security.read_only_root = truthy(value).unwrap_or(false),
-                "cap_add" => {
-                    for (cap, node) in strings(value) {
-                        let cap = capability(&cap);
-                        if cap == "ALL" {
-                            self.warn(
-                                "approximated",
-                                node,
-                                &at,
-                                "`cap_add: [ALL]` becomes Docker's default capabilities",
-                                Some("topo adds capabilities by name: list the ones the image needs".to_owned()),
-                            );
-                        } else {
-                            read.draft.security.capabilities.insert(cap);
-                        }
-                    }
+                "cap_add" | "cap_drop" => self.capabilities(&mut read, name == "cap_add", value, &at),
+                "privileged" if truthy(value) == Some(true) => {
+                    self.dropped(&entry.key, &at, "`privileged: true`", "topo never runs privileged containers; add the capabilities the image needs to `security.capabilities`");
                 }
-                "cap_drop" => {
-                    for (cap, _) in strings(value) {
-                        let cap = capability(&cap);
-                        if cap == "ALL" {
-                            read.draft.security.capabilities.clear();
-                        } else {
-                            read.draft.security.capabilities.remove(&cap);
-                        }
-                    }
-                }
-                "privileged" => {
-                    if truthy(value) == Some(true) {
-                        self.dropped(&entry.key, &at, "`privileged: true`", "topo never runs privileged containers; add the capabilities the image needs to `security.capabilities`");
-                    }
-                }
+                "privileged" => {}
                 "stop_grace_period" => match scalar(value).and_then(go_duration) {
                     Some(grace) => read.draft.stop_grace_period = Some(grace),
                     None => self.dropped(value, &at, "`stop_grace_period`", "it is not a duration"),
                 },
-                "restart" => {
-                    let policy = scalar(value).unwrap_or_default();
-                    if policy != "unless-stopped" {
-                        self.warn(
-                            "approximated",
-                            value,
-                            &at,
-                            format!("`restart: {policy}` becomes `unless-stopped` (compose) and Swarm's `restart_policy: any`"),
-                            Some("topo restarts every service".to_owned()),
-                        );
-                    }
-                }
-                _ => {
-                    if let Some((_, why)) = DROPPED_KEYS.iter().chain(DROPPED_MORE.iter()).find(|(k, _)| *k == name) {
-                        self.dropped(&entry.key, &at, &format!("`{name}`"), why);
-                    } else {
-                        self.warn(
-                            "unknown-key",
-                            &entry.key,
-                            &at,
-                            format!("`{name}` is not a compose service key; it is ignored"),
-                            crate::diag::suggestion(
-                                name,
-                                [
-                                    "environment",
-                                    "healthcheck",
-                                    "depends_on",
-                                    "volumes",
-                                    "ports",
-                                    "command",
-                                    "entrypoint",
-                                    "deploy",
-                                    "labels",
-                                    "image",
-                                ],
-                            ),
-                        );
-                    }
-                }
+                "restart" => self.restart(value, &at),
+                _ => self.other_key(entry, name, &at),
             }
         }
         if let Some((value, at)) = env_files {
@@ -393,35 +316,137 @@ impl Reader {
         }
         self.legacy(&mut read, legacy);
         if let Some((value, at)) = profiles {
-            let names: Vec<String> = strings(value).into_iter().map(|(s, _)| s).collect();
-            if !names.is_empty() {
-                read.draft.replicas = Some(Noted::with_note(
-                    0,
-                    format!("compose profile {}: it ran only with `--profile`; raise to run it", names.join(", ")),
-                ));
-                self.warn(
-                    "approximated",
-                    value,
-                    &at,
-                    format!(
-                        "service `{compose_name}` only runs with `--profile {}`: it is imported with 0 replicas",
-                        names[0]
-                    ),
-                    Some("set `replicas` to run it".to_owned()),
-                );
-            }
+            self.profiles(&mut read, compose_name, value, &at);
         }
         self.stateful_guess(&mut read);
+        self.traefik_service(&read, key, &path);
+        Some(read)
+    }
+
+    /// A Traefik of the file's own: Dokploy already runs one, which topo's labels are for.
+    fn traefik_service(&mut self, read: &ReadService, key: &Node, path: &SpecPath) {
         if ImageRef::parse(&read.draft.image.value).name() == "traefik" {
             self.warn(
-                "traefik-service",
+                Code::TraefikService,
                 key,
-                &path,
-                format!("`{compose_name}` runs Traefik, which Dokploy already runs: topo's labels are for Dokploy's"),
+                path,
+                format!(
+                    "`{}` runs Traefik, which Dokploy already runs: topo's labels are for Dokploy's",
+                    read.compose_name
+                ),
                 Some("remove this service from the spec unless you deploy without Dokploy".to_owned()),
             );
         }
-        Some(read)
+    }
+
+    fn tmpfs_list(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
+        for (target, node) in strings(value) {
+            let target = target.split(':').next().unwrap_or_default().to_owned();
+            self.tmpfs(read, &target, node, at);
+        }
+    }
+
+    fn configs(&mut self, value: &Node, at: &SpecPath) {
+        for (i, item) in items(value).iter().enumerate() {
+            self.dropped(
+                item,
+                &at.index(i),
+                "a config",
+                "topo has no configs; bake the file into the image, or mount it from a volume",
+            );
+        }
+    }
+
+    /// `cap_add` (each by name; `ALL` is approximated) and `cap_drop` (`ALL` clears what was added).
+    fn capabilities(&mut self, read: &mut ReadService, add: bool, value: &Node, at: &SpecPath) {
+        if add {
+            for (cap, node) in strings(value) {
+                let cap = capability(&cap);
+                if cap == "ALL" {
+                    self.warn(
+                        Code::Approximated,
+                        node,
+                        at,
+                        "`cap_add: [ALL]` becomes Docker's default capabilities",
+                        Some("topo adds capabilities by name: list the ones the image needs".to_owned()),
+                    );
+                } else {
+                    read.draft.security.capabilities.insert(cap);
+                }
+            }
+        } else {
+            for (cap, _) in strings(value) {
+                let cap = capability(&cap);
+                if cap == "ALL" {
+                    read.draft.security.capabilities.clear();
+                } else {
+                    read.draft.security.capabilities.remove(&cap);
+                }
+            }
+        }
+    }
+
+    fn restart(&mut self, value: &Node, at: &SpecPath) {
+        let policy = scalar(value).unwrap_or_default();
+        if policy != "unless-stopped" {
+            self.warn(
+                Code::Approximated,
+                value,
+                at,
+                format!("`restart: {policy}` becomes `unless-stopped` (compose) and Swarm's `restart_policy: any`"),
+                Some("topo restarts every service".to_owned()),
+            );
+        }
+    }
+
+    /// A key topo has no home for (dropped, with why), or one compose does not know.
+    fn other_key(&mut self, entry: &Entry, name: &str, at: &SpecPath) {
+        if let Some((_, why)) = DROPPED_KEYS.iter().chain(DROPPED_MORE.iter()).find(|(k, _)| *k == name) {
+            self.dropped(&entry.key, at, &format!("`{name}`"), why);
+        } else {
+            self.warn(
+                Code::UnknownKey,
+                &entry.key,
+                at,
+                format!("`{name}` is not a compose service key; it is ignored"),
+                crate::diag::suggestion(
+                    name,
+                    [
+                        "environment",
+                        "healthcheck",
+                        "depends_on",
+                        "volumes",
+                        "ports",
+                        "command",
+                        "entrypoint",
+                        "deploy",
+                        "labels",
+                        "image",
+                    ],
+                ),
+            );
+        }
+    }
+
+    /// A service in a compose profile runs only when asked: imported with 0 replicas.
+    fn profiles(&mut self, read: &mut ReadService, compose_name: &str, value: &Node, at: &SpecPath) {
+        let names: Vec<String> = strings(value).into_iter().map(|(s, _)| s).collect();
+        if !names.is_empty() {
+            read.draft.replicas = Some(Noted::with_note(
+                0,
+                format!("compose profile {}: it ran only with `--profile`; raise to run it", names.join(", ")),
+            ));
+            self.warn(
+                Code::Approximated,
+                value,
+                at,
+                format!(
+                    "service `{compose_name}` only runs with `--profile {}`: it is imported with 0 replicas",
+                    names[0]
+                ),
+                Some("set `replicas` to run it".to_owned()),
+            );
+        }
     }
 
     fn image(&mut self, compose_name: &str, key: &Node, node: &Node, path: &SpecPath) -> Option<Noted<String>> {
@@ -441,7 +466,7 @@ impl Reader {
                 }
                 if interpolates(&image) {
                     self.warn(
-                        "approximated",
+                        Code::Approximated,
                         at,
                         &path.key("image"),
                         format!("the image `{image}` is interpolated: compose and Swarm fill it in at deploy time, Kubernetes does not"),
@@ -453,7 +478,7 @@ impl Reader {
             (_, Some(build)) => {
                 let placeholder = format!("{}-{}:latest", self.project, dns_1123(compose_name));
                 self.warn(
-                    "build-placeholder",
+                    Code::BuildPlaceholder,
                     &build.key,
                     &path.key("build"),
                     format!("`{compose_name}` is built from source and names no image: topo writes the placeholder `{placeholder}`"),
@@ -466,7 +491,7 @@ impl Reader {
             }
             _ => {
                 self.error(
-                    "missing-image",
+                    Code::MissingImage,
                     key,
                     path,
                     format!("service `{compose_name}` has neither `image` nor `build`"),
@@ -512,7 +537,7 @@ impl Reader {
         if interpolates(&raw) {
             let text = raw;
             self.warn(
-                "approximated",
+                Code::Approximated,
                 value,
                 at,
                 format!("`{what}` interpolates {}: compose filled it in at deploy time; topo keeps the text as written and its targets pass it literally", dollar_list(&text)),
@@ -534,7 +559,7 @@ impl Reader {
         let resolved = super::words::with_defaults(text);
         let parsed = parse(&resolved).filter(|_| resolved != text)?;
         self.warn(
-            "approximated",
+            Code::Approximated,
             item,
             at,
             format!("`{text}` interpolates its container port: topo takes the default, `{resolved}`"),
@@ -577,7 +602,7 @@ impl Reader {
             self.port_notes(item, &at, &spec.protocol, spec.truncated);
             if spec.published {
                 self.warn(
-                    "approximated",
+                    Code::Approximated,
                     item,
                     &at,
                     format!("`{published_note}` publishes a host port, and topo's compose target publishes none: the container port is kept"),
@@ -594,7 +619,7 @@ impl Reader {
     fn port_notes(&mut self, item: &Node, at: &SpecPath, protocol: &str, truncated: bool) {
         if protocol != "tcp" {
             self.warn(
-                "approximated",
+                Code::Approximated,
                 item,
                 at,
                 format!("a `{protocol}` port is imported as a port number; topo's Services and health checks use TCP"),
@@ -603,7 +628,7 @@ impl Reader {
         }
         if truncated {
             self.warn(
-                "approximated",
+                Code::Approximated,
                 item,
                 at,
                 format!("a port range longer than {} ports: only its first port is kept", super::words::MAX_RANGE),
@@ -636,7 +661,7 @@ impl Reader {
         }
         if value.get("disable").is_some_and(|e| truthy(&e.value) == Some(true)) {
             self.warn(
-                "approximated",
+                Code::Approximated,
                 value,
                 at,
                 "`disable: true` turns off the image's own health check; topo writes no check, so the image's own (if any) runs",
@@ -668,7 +693,7 @@ impl Reader {
                 match words.split_first() {
                     Some((first, _)) if first == "NONE" => {
                         self.warn(
-                            "approximated",
+                            Code::Approximated,
                             value,
                             at,
                             "`test: [NONE]` turns off the image's own health check; topo writes no check, so the image's own (if any) runs",
@@ -683,7 +708,7 @@ impl Reader {
                     Some((first, _)) if first != "CMD" && first != "CMD-SHELL" => {
                         let at = at.key("test");
                         self.warn(
-                            "approximated",
+                            Code::Approximated,
                             test.unwrap_or(value),
                             &at,
                             "a `test` list without `CMD` or `CMD-SHELL` is run as `CMD`",
@@ -735,7 +760,7 @@ impl Reader {
                 }
                 _ if name.starts_with("x-") => {}
                 _ => self.warn(
-                    "unknown-key",
+                    Code::UnknownKey,
                     &entry.key,
                     &field_at,
                     format!("`{name}` is not a health check key; it is ignored"),
@@ -773,7 +798,7 @@ impl Reader {
                 "placement" => self.placement(read, v, &field_at),
                 "labels" => self.labels(read, v, &field_at),
                 "restart_policy" | "update_config" | "rollback_config" => self.warn(
-                    "approximated",
+                    Code::Approximated,
                     &entry.key,
                     &field_at,
                     format!("`deploy.{name}` is replaced by topo's own (documented in the README)"),
@@ -784,7 +809,7 @@ impl Reader {
                 }
                 _ if name.starts_with("x-") => {}
                 _ => self.warn(
-                    "unknown-key",
+                    Code::UnknownKey,
                     &entry.key,
                     &field_at,
                     format!("`{name}` is not a deploy key; it is ignored"),
@@ -803,7 +828,7 @@ impl Reader {
                 "reservations" => &mut read.draft.requests,
                 _ => {
                     self.warn(
-                        "unknown-key",
+                        Code::UnknownKey,
                         &entry.key,
                         &field_at,
                         format!("`{name}` is not a resources key; it is ignored"),
@@ -865,7 +890,7 @@ impl Reader {
                         read.draft.placement.spread_hard = true;
                     } else {
                         self.warn(
-                            "approximated",
+                            Code::Approximated,
                             &entry.value,
                             &field_at,
                             "`max_replicas_per_node` above 1 is not kept: topo spreads replicas softly",
@@ -880,7 +905,7 @@ impl Reader {
                     "topo spreads replicas over nodes by itself",
                 ),
                 _ => self.warn(
-                    "unknown-key",
+                    Code::UnknownKey,
                     &entry.key,
                     &field_at,
                     format!("`{name}` is not a placement key; it is ignored"),
@@ -912,7 +937,7 @@ impl Reader {
                 }
             }
             Some(("node.role", "worker")) => self.warn(
-                "approximated",
+                Code::Approximated,
                 node,
                 at,
                 "`node.role == worker` is not kept: the one node of an imported phase is the manager",
@@ -1009,7 +1034,7 @@ impl Reader {
             ("volume", Some(source)) if !source.is_empty() => {
                 if !self.declared_volumes.contains(source) {
                     self.warn(
-                        "approximated",
+                        Code::Approximated,
                         item,
                         at,
                         format!("volume `{source}` is not declared under the top-level `volumes`"),
@@ -1020,7 +1045,7 @@ impl Reader {
             }
             ("volume", _) => {
                 self.warn(
-                    "approximated",
+                    Code::Approximated,
                     item,
                     at,
                     format!(
@@ -1034,7 +1059,7 @@ impl Reader {
             ("bind", source) => {
                 let source = source.clone().unwrap_or_default();
                 self.warn(
-                    "bind-mount",
+                    Code::BindMount,
                     item,
                     at,
                     format!("the bind mount of `{source}` becomes a named volume at `{}`: the host's files are not in it", mount.target),
@@ -1081,7 +1106,7 @@ impl Reader {
             read.draft.security.writable.push(target.to_owned());
         }
         self.warn(
-            "approximated",
+            Code::Approximated,
             node,
             at,
             format!("the tmpfs at `{target}` becomes a writable path (`security.writable`), mounted as tmpfs (emptyDir on k8s) when the root filesystem is read-only"),
@@ -1107,7 +1132,7 @@ impl Reader {
             let file = target.unwrap_or_else(|| source.clone());
             let file = if file.starts_with('/') { file } else { format!("/run/secrets/{file}") };
             self.warn(
-                "approximated",
+                Code::Approximated,
                 item,
                 &at,
                 format!("secret `{source}` (the file {file}) becomes the secret `{name}`: an environment variable on compose and k8s, the file /run/secrets/{name} on Swarm"),
@@ -1138,7 +1163,7 @@ impl Reader {
                     let condition = entry.value.get("condition").and_then(|e| scalar(&e.value)).map(str::to_owned);
                     if entry.value.get("required").is_some_and(|e| truthy(&e.value) == Some(false)) {
                         self.warn(
-                            "approximated",
+                            Code::Approximated,
                             &entry.key,
                             &at.key(&name),
                             "`required: false` is not kept: topo's dependencies are required",
@@ -1264,7 +1289,7 @@ impl Reader {
                 .secrets
                 .insert(name.to_owned(), Some("compose passed it through from the deploy environment".to_owned()));
             self.warn(
-                "secret",
+                Code::Secret,
                 key_node,
                 path,
                 format!("`{name}` has no value: compose passed it through from the deploy environment, so it becomes the secret `{name}`"),
@@ -1287,7 +1312,7 @@ impl Reader {
                 )
             };
             self.warn(
-                "secret",
+                Code::Secret,
                 key_node,
                 path,
                 format!("`{name}` looks secret: it becomes the secret `{name}`, and its value is not copied"),
@@ -1301,7 +1326,7 @@ impl Reader {
         let text = unescape_dollars(&value);
         let note = if interpolates(&value) {
             self.warn(
-                "approximated",
+                Code::Approximated,
                 value_node.unwrap_or(key_node),
                 path,
                 format!("`{name}` interpolates {}: compose filled it in at deploy time; topo keeps the text as written, and its targets pass it literally", dollar_list(&value)),
@@ -1400,7 +1425,7 @@ impl Reader {
                 _ => read.draft.health = None,
             }
             self.warn(
-                "secret",
+                Code::Secret,
                 node,
                 at,
                 format!("`{what}` carries a credential topo cannot move into a secret: it is not copied"),
@@ -1435,7 +1460,7 @@ impl Reader {
                 continue;
             }
             self.warn(
-                "secret",
+                Code::Secret,
                 node,
                 at,
                 format!("a credential in `{what}` ({}) becomes the secret `{}`: the command reads it from the environment through `sh -c`, and its value is not copied", m.how, m.name),
@@ -1469,7 +1494,7 @@ impl Reader {
                 read.draft.entrypoint = Some(CommandDraft::Argv(merged));
                 read.draft.command = None;
                 self.warn(
-                    "approximated",
+                    Code::Approximated,
                     node,
                     at,
                     "`command` carries a credential and runs as arguments of `entrypoint`: it is joined to the entrypoint, which reads the credential from the environment",
@@ -1479,7 +1504,7 @@ impl Reader {
             None => {
                 read.draft.command = None;
                 self.warn(
-                    "secret",
+                    Code::Secret,
                     node,
                     at,
                     "`command` passes a credential to the image's entrypoint, where it cannot be read from the environment: the command is not copied",
@@ -1556,7 +1581,7 @@ impl Reader {
         let outside = escapes || resolved.as_ref().is_some_and(|(file, project)| !file.starts_with(project));
         if outside {
             self.error(
-                "env-file-outside",
+                Code::EnvFileOutside,
                 node,
                 path,
                 format!("env file `{file}` is outside the compose file's directory: topo does not read it"),
@@ -1576,7 +1601,7 @@ impl Reader {
         match read {
             Ok(bytes) if bytes.len() > limit => {
                 self.error(
-                    "env-file-too-large",
+                    Code::EnvFileTooLarge,
                     node,
                     path,
                     format!("env file `{file}` is larger than {limit} bytes: topo does not read it"),
@@ -1588,7 +1613,7 @@ impl Reader {
                 Ok(text) => Some(text),
                 Err(_) => {
                     self.error(
-                        "env-file-not-text",
+                        Code::EnvFileNotText,
                         node,
                         path,
                         format!("env file `{file}` is not UTF-8 text"),
@@ -1600,7 +1625,7 @@ impl Reader {
             Err(_) => {
                 let status = if required { "compose would refuse to start without it" } else { "it is optional" };
                 self.warn(
-                    "env-file-missing",
+                    Code::EnvFileMissing,
                     node,
                     path,
                     format!("env file `{file}` is not there ({status}): its variables are not imported"),
@@ -1619,7 +1644,7 @@ impl Reader {
                 match scalar(value).and_then(Cpu::from_docker) {
                     Some(cpu) if amounts.cpu.is_none() => amounts.cpu = Some(cpu),
                     Some(_) => this.warn(
-                        "approximated",
+                        Code::Approximated,
                         value,
                         &at,
                         format!("`{key}` is overridden by `deploy.resources`"),
@@ -1631,7 +1656,7 @@ impl Reader {
                 match scalar(value).and_then(Memory::from_docker) {
                     Some(memory) if amounts.memory.is_none() => amounts.memory = Some(memory),
                     Some(_) => this.warn(
-                        "approximated",
+                        Code::Approximated,
                         value,
                         &at,
                         format!("`{key}` is overridden by `deploy.resources`"),
@@ -1647,7 +1672,9 @@ impl Reader {
         if let Some((value, at)) = legacy.scale {
             match scalar(value).and_then(|s| s.parse::<u32>().ok()) {
                 Some(n) if read.draft.replicas.is_none() => read.draft.replicas = Some(Noted::plain(n)),
-                Some(_) => self.warn("approximated", value, &at, "`scale` is overridden by `deploy.replicas`", None),
+                Some(_) => {
+                    self.warn(Code::Approximated, value, &at, "`scale` is overridden by `deploy.replicas`", None)
+                }
                 None => self.dropped(value, &at, "`scale`", "it is not a whole number"),
             }
         }

@@ -601,10 +601,7 @@ fn resolve_service(
 
     let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
 
-    let mut env: BTreeMap<String, String> = spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-    let own_env: BTreeMap<String, String> =
-        service.env.iter().filter(|(k, v)| env.get(*k) != Some(&v.0)).map(|(k, v)| (k.clone(), v.0.clone())).collect();
-    env.extend(own_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let (env, own_env) = resolve_env(spec, service);
 
     let expose = service.expose.as_ref().map(|e| Expose {
         host: e.host.clone(),
@@ -613,27 +610,12 @@ fn resolve_service(
         tls: e.tls.unwrap_or(true) && tls_available,
     });
 
-    let volumes = service
-        .volumes
-        .iter()
-        .map(|(name, v)| Volume {
-            name: name.clone(),
-            mount: v.mount.clone(),
-            size: v.size,
-            access: v.access.unwrap_or(AccessMode::ReadWriteOnce),
-            storage_class: v.storage_class.clone(),
-            read_only: v.read_only.unwrap_or(false),
-        })
-        .collect();
-
     // Validation guarantees the port is one of the service's.
     let metrics = service.metrics.as_ref().and_then(|m| {
         let number = service.port_or_main(m.port)?;
         let port = ports.iter().find(|p| p.number == number)?.clone();
         Some(MetricsEndpoint { port, path: m.path.clone().unwrap_or_else(|| DEFAULT_METRICS_PATH.to_owned()) })
     });
-    let security = service.security.clone().unwrap_or_default();
-    let read_only_root = security.read_only_root_filesystem.unwrap_or(true);
     let image = ImageRef::parse(&service.image);
     Service {
         name: name.to_owned(),
@@ -653,21 +635,56 @@ fn resolve_service(
         expose,
         depends_on: service.depends_on.clone(),
         stateful: service.stateful.unwrap_or(false),
-        volumes,
+        volumes: resolve_volumes(service),
         placement,
-        security: Security {
-            run_as_user: security.run_as_user,
-            run_as_group: security.run_as_group,
-            fs_group: security.fs_group,
-            run_as_non_root: security.run_as_non_root.unwrap_or(true),
-            run_as_non_root_asked: security.run_as_non_root == Some(true),
-            read_only_root_filesystem: read_only_root,
-            capabilities: security.capabilities,
-            writable: if read_only_root { writable_paths(&image, &security.writable) } else { Vec::new() },
-        },
+        security: resolve_security(service, &image),
         stop_grace_period: service.stop_grace_period.unwrap_or(DEFAULT_STOP_GRACE),
         metrics,
         allow: service.allow.clone().unwrap_or_default(),
+    }
+}
+
+/// The env a service sees (the shared `env`, then its own), and its own
+/// entries that differ from the shared ones (Kubernetes puts those in the
+/// service's ConfigMap, beside the shared one).
+fn resolve_env(spec: &spec::Spec, service: &spec::Service) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut env: BTreeMap<String, String> = spec.env.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    let own_env: BTreeMap<String, String> =
+        service.env.iter().filter(|(k, v)| env.get(*k) != Some(&v.0)).map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    env.extend(own_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    (env, own_env)
+}
+
+/// The service's volumes, with their defaults: ReadWriteOnce, writable.
+fn resolve_volumes(service: &spec::Service) -> Vec<Volume> {
+    service
+        .volumes
+        .iter()
+        .map(|(name, v)| Volume {
+            name: name.clone(),
+            mount: v.mount.clone(),
+            size: v.size,
+            access: v.access.unwrap_or(AccessMode::ReadWriteOnce),
+            storage_class: v.storage_class.clone(),
+            read_only: v.read_only.unwrap_or(false),
+        })
+        .collect()
+}
+
+/// The security settings, with their defaults: non-root, a read-only root
+/// with the image's writable paths (and the spec's) as scratch space.
+fn resolve_security(service: &spec::Service, image: &ImageRef) -> Security {
+    let security = service.security.clone().unwrap_or_default();
+    let read_only_root = security.read_only_root_filesystem.unwrap_or(true);
+    Security {
+        run_as_user: security.run_as_user,
+        run_as_group: security.run_as_group,
+        fs_group: security.fs_group,
+        run_as_non_root: security.run_as_non_root.unwrap_or(true),
+        run_as_non_root_asked: security.run_as_non_root == Some(true),
+        read_only_root_filesystem: read_only_root,
+        capabilities: security.capabilities,
+        writable: if read_only_root { writable_paths(image, &security.writable) } else { Vec::new() },
     }
 }
 

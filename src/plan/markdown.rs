@@ -1,5 +1,6 @@
 //! The plan as Markdown, for people: tables, and a placement diagram (Mermaid).
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use super::migrate::Migration;
@@ -56,6 +57,37 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
     }
     out.push('\n');
 
+    nodes_table(out, phase);
+    placement_table(out, phase);
+    diagram(out, phase);
+
+    if let Some(peak) = &phase.peak {
+        let replicas: Vec<String> = peak.replicas.iter().map(|(s, n)| format!("{s} × {n}")).collect();
+        let _ = writeln!(
+            out,
+            "At the autoscaling peak ({}): {}.",
+            replicas.join(", "),
+            if peak.fits {
+                "every replica still fits".to_owned()
+            } else {
+                format!("{} cannot be placed", peak.unplaced.join("; "))
+            }
+        );
+        out.push('\n');
+    }
+    n_plus_one(out, phase);
+    let lb = &phase.lower_bound;
+    let _ = writeln!(
+        out,
+        "Nodes needed at least (requests ÷ the largest node's allocatable): {} by cpu, {} by memory; the phase has {}.\n",
+        lb.by_cpu, lb.by_memory, lb.given
+    );
+
+    cost_section(out, phase);
+}
+
+/// Each node's capacity, reserve and allocatable, and what the phase asks of it.
+fn nodes_table(out: &mut String, phase: &PhasePlan) {
     let _ = writeln!(out, "### Nodes: capacity − reserve = allocatable, then what is asked of it\n");
     let _ = writeln!(
         out,
@@ -98,52 +130,32 @@ fn phase_section(out: &mut String, phase: &PhasePlan) {
         "- headroom target: {}% of each node's allocatable left free after requests.\n",
         decimal((phase.headroom_target * 1000.0).round() as u128, 1000, 0)
     );
+}
 
+/// Each service's replicas and the nodes they run on (`vps-1 × 2`); one pass over the placement.
+fn placement_table(out: &mut String, phase: &PhasePlan) {
     let _ = writeln!(out, "### Placement\n");
     let _ = writeln!(out, "| service | replicas | nodes |");
     let _ = writeln!(out, "| --- | ---: | --- |");
     let mut services: Vec<&str> = phase.placement.iter().map(|p| p.service.as_str()).collect();
     services.dedup();
+    let mut by_service: HashMap<&str, (usize, BTreeMap<String, u32>)> = HashMap::new();
+    for row in &phase.placement {
+        let (replicas, nodes) = by_service.entry(row.service.as_str()).or_default();
+        *replicas += 1;
+        *nodes.entry(row.node.clone().unwrap_or_else(|| "**unplaced**".to_owned())).or_default() += 1;
+    }
     for service in &services {
-        let rows: Vec<_> = phase.placement.iter().filter(|p| p.service == *service).collect();
-        let mut nodes: Vec<(String, u32)> = Vec::new();
-        for row in &rows {
-            let node = row.node.clone().unwrap_or_else(|| "**unplaced**".to_owned());
-            match nodes.iter_mut().find(|(n, _)| *n == node) {
-                Some((_, count)) => *count += 1,
-                None => nodes.push((node, 1)),
-            }
-        }
-        nodes.sort();
+        let (replicas, nodes) = &by_service[service];
         let nodes: Vec<String> =
-            nodes.into_iter().map(|(n, count)| if count == 1 { n } else { format!("{n} × {count}") }).collect();
-        let _ = writeln!(out, "| {service} | {} | {} |", rows.len(), nodes.join(", "));
+            nodes.iter().map(|(n, count)| if *count == 1 { n.clone() } else { format!("{n} × {count}") }).collect();
+        let _ = writeln!(out, "| {service} | {replicas} | {} |", nodes.join(", "));
     }
     out.push('\n');
-    diagram(out, phase);
+}
 
-    if let Some(peak) = &phase.peak {
-        let replicas: Vec<String> = peak.replicas.iter().map(|(s, n)| format!("{s} × {n}")).collect();
-        let _ = writeln!(
-            out,
-            "At the autoscaling peak ({}): {}.",
-            replicas.join(", "),
-            if peak.fits {
-                "every replica still fits".to_owned()
-            } else {
-                format!("{} cannot be placed", peak.unplaced.join("; "))
-            }
-        );
-        out.push('\n');
-    }
-    n_plus_one(out, phase);
-    let lb = &phase.lower_bound;
-    let _ = writeln!(
-        out,
-        "Nodes needed at least (requests ÷ the largest node's allocatable): {} by cpu, {} by memory; the phase has {}.\n",
-        lb.by_cpu, lb.by_memory, lb.given
-    );
-
+/// The phase's cost, and each service's share of it.
+fn cost_section(out: &mut String, phase: &PhasePlan) {
     let _ = writeln!(out, "### Cost per month\n");
     match phase.cost.total_cents {
         Some(total) => {

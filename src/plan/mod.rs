@@ -17,6 +17,7 @@ pub mod reserve;
 pub mod schedule;
 pub mod steps;
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -456,13 +457,13 @@ pub fn diagnostics(plan: &Plan) -> Diagnostics {
         let diag = match phase.verdict {
             Verdict::Fits => continue,
             Verdict::Tight => Diagnostic::warning(
-                "phase-tight",
+                Code::PhaseTight,
                 format!("phase {} ({}) is tight: {detail}", phase.number, phase.name),
                 &path,
             )
             .help("`topo plan` shows each node's waterfall; add or resize a node, or lower requests"),
             Verdict::OrderDependent => Diagnostic::warning(
-                "order-dependent-placement",
+                Code::OrderDependentPlacement,
                 format!("phase {} ({}) fits only in some orders of Swarm's tasks: {detail}", phase.number, phase.name),
                 &path,
             )
@@ -471,7 +472,7 @@ pub fn diagnostics(plan: &Plan) -> Diagnostics {
                  and what takes their room",
             ),
             Verdict::DoesNotFit => Diagnostic::error(
-                "phase-does-not-fit",
+                Code::PhaseDoesNotFit,
                 format!("phase {} ({}) does not fit its nodes: {detail}", phase.number, phase.name),
                 &path,
             )

@@ -2,6 +2,7 @@
 //! Dokploy's compose mode (Traefik labels, its external network) and for a
 //! plain `docker compose up`.
 
+use crate::code::Code;
 use docker_compose_types as dct;
 use indexmap::IndexMap;
 
@@ -95,7 +96,7 @@ fn depends_on(phase: &Phase, service: &Service) -> dct::DependsOnOptions {
 fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
     if service.global && service.replicas > 1 {
         rendered.warn(
-            "global-one-node",
+            Code::GlobalOneNode,
             format!(
                 "compose runs one replica of global `{}` on its one node; this phase has {} nodes that would each run one",
                 service.name, service.replicas
@@ -109,7 +110,7 @@ fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
         && !service.placement.admits(node)
     {
         rendered.warn(
-            "placement-ignored",
+            Code::PlacementIgnored,
             format!(
                 "compose runs every service on one node ({}), which `{}`'s placement excludes; it runs there anyway",
                 node.name, service.name
@@ -120,7 +121,7 @@ fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
     }
     if replicas > 1 && service.placement.spread == Some(Spread::Hard) {
         rendered.warn(
-            "spread-ignored",
+            Code::SpreadIgnored,
             format!(
                 "compose runs all {} replicas of `{}` on one node: `spread: hard` cannot hold",
                 replicas, service.name
@@ -134,7 +135,7 @@ fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
     {
         rendered.warnings.push(
             crate::diag::Diagnostic::error(
-                "shared-volume",
+                Code::SharedVolume,
                 format!(
                     "the {} replicas of `{}` would all mount volume `{}` on the one compose node: a single-writer volume shared by several writers corrupts its data",
                     replicas, service.name, volume.name

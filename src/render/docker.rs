@@ -5,6 +5,7 @@
 //! fields awkwardly, the typed wrappers below add it; no YAML is ever built
 //! from text.
 
+use crate::code::Code;
 use docker_compose_types as dct;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -400,7 +401,7 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
     if let Some(health) = &service.health {
         if health.liveness != health.readiness {
             rendered.warn(
-                "liveness-not-used",
+                Code::LivenessNotUsed,
                 format!(
                     "{target} runs one health check: `{}` gets its readiness check; its liveness check is not used",
                     service.name
@@ -411,7 +412,7 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
         }
         if health.startup.is_some() {
             rendered.warn(
-                "startup-not-used",
+                Code::StartupNotUsed,
                 format!("{target} has no startup probe: `{}`'s startup check is not used", service.name),
                 &service_path(service, "health").key("startup"),
                 "use `start_period` on the readiness check to give a slow starter time",
@@ -424,7 +425,7 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
         && phase.target == crate::spec::Target::K8s
     {
         rendered.warn(
-            "autoscale-ignored",
+            Code::AutoscaleIgnored,
             format!(
                 "{target} has no autoscaler: `{}` runs {} replicas (the autoscaler would go up to {})",
                 service.name, service.replicas, autoscale.max
@@ -446,7 +447,7 @@ fn warn_image(rendered: &mut Rendered, service: &Service, flavor: Flavor) {
         && images::http_client(&service.image).is_none()
     {
         rendered.warn(
-            "http-check-tool-unknown",
+            Code::HttpCheckToolUnknown,
             format!(
                 "{target} runs `{}`'s http check inside the container with wget or curl, and `{}` may have neither (slim and distroless images, oven/bun): then it never turns healthy",
                 service.name, service.image
@@ -457,7 +458,7 @@ fn warn_image(rendered: &mut Rendered, service: &Service, flavor: Flavor) {
     }
     if images::known(&service.image).is_none() && service.security.run_as_user.is_none() {
         rendered.warn(
-            "image-hardening-unknown",
+            Code::ImageHardeningUnknown,
             format!(
                 "{target} starts `{}` with every capability dropped{}, as the image's own user: topo does not know `{}`, nor whether its entrypoint needs root (to chown its data or switch user)",
                 service.name,
@@ -535,7 +536,7 @@ pub fn warn_ignored_settings(rendered: &mut Rendered, service: &Service, flavor:
         _ => service_path(service, ""),
     };
     let help: Vec<&str> = ignored.iter().map(|i| i.help).collect();
-    rendered.warn("settings-ignored", message, &path, &help.join("; "));
+    rendered.warn(Code::SettingsIgnored, message, &path, &help.join("; "));
 }
 
 /// Whether replicas of a service would share one writable single-writer

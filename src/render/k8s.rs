@@ -17,6 +17,7 @@ pub mod monitoring;
 pub mod netpol;
 pub mod secrets;
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
@@ -48,7 +49,7 @@ use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::names::secret_name;
-use crate::model::{Amounts, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
+use crate::model::{Amounts, Autoscale, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
 use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
 use crate::image::known::{self as images, Family};
@@ -318,148 +319,177 @@ fn render_service(model: &Model, admitting: &Admitting, service: &Service, out: 
     }
 
     warn_unhonoured(service, rendered);
-    let pod = pod_template(model, service);
-    let replicas = if service.autoscale.is_some() { None } else { Some(count(service.replicas)) };
     if service.stateful {
-        let claims = service.volumes.iter().map(|v| claim_template(service, v, rendered)).collect::<Vec<_>>();
-        let set = StatefulSet {
-            metadata: meta(model, service, name),
-            spec: Some(StatefulSetSpec {
-                replicas,
-                selector: selector(model, service),
-                service_name: Some(name.to_owned()),
-                template: pod,
-                volume_claim_templates: (!claims.is_empty()).then_some(claims),
-                // Keep the data when the set is deleted or scaled down: volumes are the one thing not re-creatable.
-                persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
-                    when_deleted: Some("Retain".to_owned()),
-                    when_scaled: Some("Retain".to_owned()),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        out.push(&file("statefulset"), Kind::StatefulSet, name, &set);
+        stateful_set(model, service, out, rendered);
     } else {
-        for volume in &service.volumes {
-            if volume.access == AccessMode::ReadWriteOnce && service.peak_replicas() > 1 {
-                rendered.warn(
-                    "single-node-volume",
-                    format!(
-                        "volume `{}` is ReadWriteOnce: every replica of `{}` must run on the node that mounts it",
-                        volume.name, service.name
-                    ),
-                    &service_path(service, "volumes").key(volume.name.as_str()),
-                    "use `access: ReadWriteMany` on a storage class that supports it, one replica, or `stateful: true`",
-                );
-            }
-            let claim = PersistentVolumeClaim {
-                metadata: meta(model, service, &claim_name(service, volume)),
-                spec: Some(claim_spec(service, volume, rendered)),
-                ..Default::default()
-            };
-            out.push(&file("pvc"), Kind::PersistentVolumeClaim, &claim_name(service, volume), &claim);
-        }
-        // A ReadWriteOnce volume cannot be attached twice: roll by recreating, not surging.
-        let single_attach = service
-            .volumes
-            .iter()
-            .any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
-        let strategy = deployment_strategy(admitting, service, single_attach);
-        if service.global {
-            // One pod per node the nodeSelector admits; the default rolling update replaces one node's pod at a time.
-            let daemon_set = DaemonSet {
-                metadata: meta(model, service, name),
-                spec: Some(DaemonSetSpec { selector: selector(model, service), template: pod, ..Default::default() }),
-                ..Default::default()
-            };
-            out.push(&file("daemonset"), Kind::DaemonSet, name, &daemon_set);
-        } else {
-            let deployment = Deployment {
-                metadata: meta(model, service, name),
-                spec: Some(DeploymentSpec {
-                    replicas,
-                    selector: selector(model, service),
-                    template: pod,
-                    strategy,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
-            out.push(&file("deployment"), Kind::Deployment, name, &deployment);
-        }
+        stateless_workload(model, admitting, service, out, rendered);
     }
-
     if !service.ports.is_empty() || service.stateful {
-        let k8s_service = K8sService {
-            metadata: meta(model, service, name),
-            spec: Some(ServiceSpec {
-                type_: (!service.stateful).then(|| "ClusterIP".to_owned()),
-                // Stateful sets get a headless Service: stable per-pod DNS names.
-                cluster_ip: service.stateful.then(|| "None".to_owned()),
-                selector: Some(selector_labels(model, service)),
-                ports: (!service.ports.is_empty()).then(|| {
-                    service
-                        .ports
-                        .iter()
-                        .map(|p| ServicePort {
-                            name: Some(p.name.clone()),
-                            port: i32::from(p.number),
-                            target_port: Some(IntOrString::String(p.name.clone())),
-                            protocol: Some("TCP".to_owned()),
-                            ..Default::default()
-                        })
-                        .collect()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        out.push(&file("service"), Kind::Service, name, &k8s_service);
+        out.push(&file("service"), Kind::Service, name, &k8s_service(model, service));
     }
-
     if let Some(expose) = &service.expose {
         for (ingress_name, ingress) in ingresses(model, service, expose) {
             out.push(&file("ingress"), Kind::Ingress, &ingress_name, &ingress);
         }
     }
-
     if let Some(autoscale) = &service.autoscale {
-        let metric = |resource: &str, percent: crate::spec::Percent| MetricSpec {
-            type_: "Resource".to_owned(),
-            resource: Some(ResourceMetricSource {
-                name: resource.to_owned(),
-                target: MetricTarget {
-                    type_: "Utilization".to_owned(),
-                    average_utilization: Some(i32::try_from(percent.whole()).unwrap_or(i32::MAX)),
-                    ..Default::default()
-                },
+        out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &autoscaler(model, service, autoscale));
+    }
+    if let Some(pdb) = disruption_budget(model, admitting, service, rendered) {
+        out.push(&file("pdb"), Kind::PodDisruptionBudget, name, &pdb);
+    }
+}
+
+/// The replicas a workload states: none when an autoscaler owns the count.
+fn workload_replicas(service: &Service) -> Option<i32> {
+    if service.autoscale.is_some() { None } else { Some(count(service.replicas)) }
+}
+
+/// A stateful service: a StatefulSet with a claim template per volume.
+fn stateful_set(model: &Model, service: &Service, out: &mut Objects, rendered: &mut Rendered) {
+    let name = service.name.as_str();
+    let pod = pod_template(model, service);
+    let replicas = workload_replicas(service);
+    let claims = service.volumes.iter().map(|v| claim_template(service, v, rendered)).collect::<Vec<_>>();
+    let set = StatefulSet {
+        metadata: meta(model, service, name),
+        spec: Some(StatefulSetSpec {
+            replicas,
+            selector: selector(model, service),
+            service_name: Some(name.to_owned()),
+            template: pod,
+            volume_claim_templates: (!claims.is_empty()).then_some(claims),
+            // Keep the data when the set is deleted or scaled down: volumes are the one thing not re-creatable.
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some("Retain".to_owned()),
+                when_scaled: Some("Retain".to_owned()),
             }),
             ..Default::default()
+        }),
+        ..Default::default()
+    };
+    out.push(&format!("{name}-statefulset.yaml"), Kind::StatefulSet, name, &set);
+}
+
+/// A stateless service: its claims, then a Deployment (or a DaemonSet when global).
+fn stateless_workload(
+    model: &Model,
+    admitting: &Admitting,
+    service: &Service,
+    out: &mut Objects,
+    rendered: &mut Rendered,
+) {
+    let name = service.name.as_str();
+    let file = |kind: &str| format!("{name}-{kind}.yaml");
+    let pod = pod_template(model, service);
+    let replicas = workload_replicas(service);
+    for volume in &service.volumes {
+        if volume.access == AccessMode::ReadWriteOnce && service.peak_replicas() > 1 {
+            rendered.warn(
+                Code::SingleNodeVolume,
+                format!(
+                    "volume `{}` is ReadWriteOnce: every replica of `{}` must run on the node that mounts it",
+                    volume.name, service.name
+                ),
+                &service_path(service, "volumes").key(volume.name.as_str()),
+                "use `access: ReadWriteMany` on a storage class that supports it, one replica, or `stateful: true`",
+            );
+        }
+        let claim = PersistentVolumeClaim {
+            metadata: meta(model, service, &claim_name(service, volume)),
+            spec: Some(claim_spec(service, volume, rendered)),
+            ..Default::default()
         };
-        let mut metrics = Vec::new();
-        metrics.extend(autoscale.cpu.map(|p| metric("cpu", p)));
-        metrics.extend(autoscale.memory.map(|p| metric("memory", p)));
-        let hpa = HorizontalPodAutoscaler {
+        out.push(&file("pvc"), Kind::PersistentVolumeClaim, &claim_name(service, volume), &claim);
+    }
+    // A ReadWriteOnce volume cannot be attached twice: roll by recreating, not surging.
+    let single_attach =
+        service.volumes.iter().any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
+    let strategy = deployment_strategy(admitting, service, single_attach);
+    if service.global {
+        // One pod per node the nodeSelector admits; the default rolling update replaces one node's pod at a time.
+        let daemon_set = DaemonSet {
             metadata: meta(model, service, name),
-            spec: Some(HorizontalPodAutoscalerSpec {
-                scale_target_ref: CrossVersionObjectReference {
-                    api_version: Some("apps/v1".to_owned()),
-                    kind: if service.stateful { "StatefulSet" } else { "Deployment" }.to_owned(),
-                    name: name.to_owned(),
-                },
-                min_replicas: Some(count(autoscale.min)),
-                max_replicas: count(autoscale.max),
-                metrics: Some(metrics),
+            spec: Some(DaemonSetSpec { selector: selector(model, service), template: pod, ..Default::default() }),
+            ..Default::default()
+        };
+        out.push(&file("daemonset"), Kind::DaemonSet, name, &daemon_set);
+    } else {
+        let deployment = Deployment {
+            metadata: meta(model, service, name),
+            spec: Some(DeploymentSpec {
+                replicas,
+                selector: selector(model, service),
+                template: pod,
+                strategy,
                 ..Default::default()
             }),
             ..Default::default()
         };
-        out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &hpa);
+        out.push(&file("deployment"), Kind::Deployment, name, &deployment);
     }
+}
 
-    if let Some(pdb) = disruption_budget(model, admitting, service, rendered) {
-        out.push(&file("pdb"), Kind::PodDisruptionBudget, name, &pdb);
+/// The Service in front of the pods: ClusterIP, or headless for a StatefulSet.
+fn k8s_service(model: &Model, service: &Service) -> K8sService {
+    K8sService {
+        metadata: meta(model, service, &service.name),
+        spec: Some(ServiceSpec {
+            type_: (!service.stateful).then(|| "ClusterIP".to_owned()),
+            // Stateful sets get a headless Service: stable per-pod DNS names.
+            cluster_ip: service.stateful.then(|| "None".to_owned()),
+            selector: Some(selector_labels(model, service)),
+            ports: (!service.ports.is_empty()).then(|| {
+                service
+                    .ports
+                    .iter()
+                    .map(|p| ServicePort {
+                        name: Some(p.name.clone()),
+                        port: i32::from(p.number),
+                        target_port: Some(IntOrString::String(p.name.clone())),
+                        protocol: Some("TCP".to_owned()),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The HorizontalPodAutoscaler of an autoscaled service.
+fn autoscaler(model: &Model, service: &Service, autoscale: &Autoscale) -> HorizontalPodAutoscaler {
+    let name = service.name.as_str();
+    let metric = |resource: &str, percent: crate::spec::Percent| MetricSpec {
+        type_: "Resource".to_owned(),
+        resource: Some(ResourceMetricSource {
+            name: resource.to_owned(),
+            target: MetricTarget {
+                type_: "Utilization".to_owned(),
+                average_utilization: Some(i32::try_from(percent.whole()).unwrap_or(i32::MAX)),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    let mut metrics = Vec::new();
+    metrics.extend(autoscale.cpu.map(|p| metric("cpu", p)));
+    metrics.extend(autoscale.memory.map(|p| metric("memory", p)));
+    HorizontalPodAutoscaler {
+        metadata: meta(model, service, name),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_owned()),
+                kind: if service.stateful { "StatefulSet" } else { "Deployment" }.to_owned(),
+                name: name.to_owned(),
+            },
+            min_replicas: Some(count(autoscale.min)),
+            max_replicas: count(autoscale.max),
+            metrics: Some(metrics),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 
@@ -482,7 +512,7 @@ fn disruption_budget(
     if let [node] = &*admitting {
         let node = &node.name;
         rendered.warn(
-            "no-disruption-budget",
+            Code::NoDisruptionBudget,
             format!(
                 "every replica of `{}` runs on {node}, the one node its placement admits: a PodDisruptionBudget would make `kubectl drain {node}` hang (the evicted replica's replacement stays Pending), so there is none",
                 service.name
@@ -630,7 +660,7 @@ fn ingress(
 fn warn_unhonoured(service: &Service, rendered: &mut Rendered) {
     if !service.depends_on.is_empty() {
         rendered.warn(
-            "depends-on-not-enforced",
+            Code::DependsOnNotEnforced,
             format!(
                 "Kubernetes starts `{}` without waiting for {}",
                 service.name,
@@ -642,7 +672,7 @@ fn warn_unhonoured(service: &Service, rendered: &mut Rendered) {
     }
     // An error under `topo check`; rendering says it too, as a warning.
     if let Some(error) = unknown_user(service) {
-        rendered.warn("image-user-unknown", error.message, &error.path, error.help.as_deref().unwrap_or_default());
+        rendered.warn(Code::ImageUserUnknown, error.message, &error.path, error.help.as_deref().unwrap_or_default());
     }
 }
 
@@ -655,6 +685,43 @@ fn seconds(duration: Duration) -> i32 {
 }
 
 fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
+    let (volumes, mounts) = pod_volumes(service);
+    let container = container(model, service, mounts);
+    let mut annotations = BTreeMap::new();
+    if !service.env.is_empty() {
+        annotations.insert(CONFIG_DIGEST_ANNOTATION.to_owned(), digest(&service.env));
+    }
+    let (node_selector, affinity) = node_selection(model, service);
+    let spread = spread_constraints(model, service);
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(model, service)),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            termination_grace_period_seconds: Some(i64::from(seconds(service.stop_grace_period))),
+            security_context: Some(pod_security(service)),
+            containers: vec![container],
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            node_selector,
+            affinity,
+            topology_spread_constraints: spread,
+            image_pull_secrets: model
+                .registries
+                .get(service.image.registry())
+                .map(|name| vec![LocalObjectReference { name: name.clone() }]),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The pod's volumes and the container's mounts: an emptyDir per writable
+/// path of a read-only root, then each of the service's volumes (its claim,
+/// unless a StatefulSet's claim template provides it).
+fn pod_volumes(service: &Service) -> (Vec<K8sVolume>, Vec<VolumeMount>) {
     let security = &service.security;
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
@@ -687,7 +754,12 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             ..Default::default()
         });
     }
+    (volumes, mounts)
+}
 
+/// The container's environment: PGDATA where needed and each secret from the
+/// project's Secret (`env`), then the shared and the service's own ConfigMap (`envFrom`).
+fn container_env(model: &Model, service: &Service) -> (Option<Vec<EnvVar>>, Option<Vec<EnvFromSource>>) {
     let env: Vec<EnvVar> = pgdata_env(service)
         .into_iter()
         .chain(service.secrets.iter().map(|secret| EnvVar {
@@ -720,10 +792,16 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
             })
             .collect()
     });
+    ((!env.is_empty()).then_some(env), env_from)
+}
 
+/// The service's one container.
+fn container(model: &Model, service: &Service, mounts: Vec<VolumeMount>) -> Container {
+    let security = &service.security;
+    let (env, env_from) = container_env(model, service);
     let health = service.health.as_ref();
     let startup = health.and_then(|h| h.startup.as_ref().map(|c| probe(c, None)).or_else(|| startup_from(&h.liveness)));
-    let container = Container {
+    Container {
         name: service.name.clone(),
         image: Some(service.image.to_string()),
         image_pull_policy: Some(if service.image.is_pinned() { "IfNotPresent" } else { "Always" }.to_owned()),
@@ -741,7 +819,7 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
                 })
                 .collect()
         }),
-        env: (!env.is_empty()).then_some(env),
+        env,
         env_from,
         resources: resources(service),
         liveness_probe: health.map(|h| probe(&h.liveness, None)),
@@ -759,36 +837,6 @@ fn pod_template(model: &Model, service: &Service) -> PodTemplateSpec {
         }),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Default::default()
-    };
-
-    let mut annotations = BTreeMap::new();
-    if !service.env.is_empty() {
-        annotations.insert(CONFIG_DIGEST_ANNOTATION.to_owned(), digest(&service.env));
-    }
-    let (node_selector, affinity) = node_selection(model, service);
-    let spread = spread_constraints(model, service);
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels(model, service)),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            ..Default::default()
-        }),
-        spec: Some(PodSpec {
-            automount_service_account_token: Some(false),
-            enable_service_links: Some(false),
-            termination_grace_period_seconds: Some(i64::from(seconds(service.stop_grace_period))),
-            security_context: Some(pod_security(service)),
-            containers: vec![container],
-            volumes: (!volumes.is_empty()).then_some(volumes),
-            node_selector,
-            affinity,
-            topology_spread_constraints: spread,
-            image_pull_secrets: model
-                .registries
-                .get(service.image.registry())
-                .map(|name| vec![LocalObjectReference { name: name.clone() }]),
-            ..Default::default()
-        }),
     }
 }
 
@@ -864,7 +912,7 @@ fn unknown_user(service: &Service) -> Option<Diagnostic> {
         service.name, service.image
     );
     let help = "add the image's numeric user to the service: `security: { run_as_user: 1000 }` (1000 is the `bun` and `node` user of images built on oven/bun and node; see `USER` in its Dockerfile), or `security: { run_as_non_root: false }` for an image that must start as root";
-    Some(Diagnostic::error("image-user-unknown", message, &service_path(service, "image")).help(help))
+    Some(Diagnostic::error(Code::ImageUserUnknown, message, &service_path(service, "image")).help(help))
 }
 
 /// nodeSelector for what a label can say; node affinity for "not a
@@ -1014,7 +1062,7 @@ fn claim_spec(service: &Service, volume: &Volume, rendered: &mut Rendered) -> Pe
         None => {
             rendered.warnings.push(
                 Diagnostic::error(
-                    "volume-without-size",
+                    Code::VolumeWithoutSize,
                     format!("volume `{}` of `{}` needs a size on Kubernetes", volume.name, service.name),
                     &service_path(service, "volumes").key(volume.name.as_str()),
                 )

@@ -8,6 +8,7 @@ pub mod k8s;
 pub mod rules;
 pub mod swarm;
 
+use crate::code::Code;
 use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics};
@@ -49,7 +50,7 @@ impl Rendered {
         group_by_file(self.documents.iter().chain(&self.directory_only).map(|d| (d.file.as_str(), d.yaml.as_str())))
     }
 
-    pub(crate) fn warn(&mut self, code: &'static str, message: impl Into<String>, path: &SpecPath, help: &str) {
+    pub(crate) fn warn(&mut self, code: Code, message: impl Into<String>, path: &SpecPath, help: &str) {
         self.warnings.push(Diagnostic::warning(code, message, path).help(help));
     }
 }

@@ -12,6 +12,7 @@
 //! Thresholds are written in Prometheus' base units: percentages as ratios,
 //! durations in seconds.
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -314,7 +315,7 @@ fn disk_query(
             return volume_query(containers, service, window);
         }
         rendered.warn(
-            "trigger-watches-nodes",
+            Code::TriggerWatchesNodes,
             format!(
                 "there is no per-service disk metric for `{}` on a {} phase: this rule watches the nodes' filesystems",
                 service.name,
@@ -428,7 +429,7 @@ fn app_query(model: &Model, trigger: &Trigger, window: Window) -> Query {
 
 fn warn_without_size(rendered: &mut Rendered, path: &SpecPath, service: &Service, resource: &str) {
     rendered.warn(
-        "trigger-without-query",
+        Code::TriggerWithoutQuery,
         format!("`{}` has no {resource} limit or request to measure its use against: no alert rule", service.name),
         &path.key("service"),
         &format!("give `{}` a {resource} limit or request, or write the query in `expr:`", service.name),

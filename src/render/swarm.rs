@@ -3,6 +3,7 @@
 //! (`rollback_config`, `update_config.order`, `max_replicas_per_node`,
 //! `endpoint_mode`), so `deploy` is our own typed struct around its pieces.
 
+use crate::code::Code;
 use docker_compose_types as dct;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -252,7 +253,7 @@ fn and_list(items: &[String]) -> String {
 fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Option<&str>) {
     if !service.depends_on.is_empty() {
         rendered.warn(
-            "depends-on-ignored",
+            Code::DependsOnIgnored,
             format!(
                 "Swarm ignores `depends_on`: `{}` may start before {}, so it is left out of the stack",
                 service.name,
@@ -271,9 +272,9 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
     {
         let nodes = eligible.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
         let (code, what) = if service.stateful {
-            ("stateful-not-pinned", "stateful service")
+            (Code::StatefulNotPinned, "stateful service")
         } else {
-            ("volume-not-pinned", "service")
+            (Code::VolumeNotPinned, "service")
         };
         rendered.warn(
             code,
@@ -288,7 +289,7 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
     let hard = service.placement.spread == Some(Spread::Hard);
     if hard && service.replicas as usize > eligible.len() {
         rendered.warn(
-            "spread-unsatisfiable",
+            Code::SpreadUnsatisfiable,
             format!(
                 "`{}` asks for {} replicas at most one per node, but only {} node{} admit it: the rest stay pending",
                 service.name,
@@ -318,7 +319,7 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
                 service.replicas, service.name, volume.name
             )
         };
-        rendered.warnings.push(Diagnostic::error("shared-volume", message, &service_path(service, "replicas")).help(
+        rendered.warnings.push(Diagnostic::error(Code::SharedVolume, message, &service_path(service, "replicas")).help(
             "run one replica, use `placement: { spread: hard }` so each replica has its own node and volume, or mark the volume `read_only: true` or `access: ReadWriteMany`",
         ));
     }

@@ -7,6 +7,7 @@
 //! was not asked for is an unknown field, with a "did you mean" drawn from the
 //! names that were asked for.
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, suggestion};
@@ -28,7 +29,7 @@ impl Decoder {
     /// "expected X, found Y" at `node`.
     pub fn wrong_type(&mut self, node: &Node, path: &SpecPath, expected: &str) {
         let found = node.describe();
-        let mut diagnostic = Diagnostic::shape("invalid-type", format!("expected {expected}, found {found}"), path)
+        let mut diagnostic = Diagnostic::shape(Code::InvalidType, format!("expected {expected}, found {found}"), path)
             .with_span(node.span)
             .label(format!("this is {found}"));
         if let Some(Resolved::Str(text)) = node.resolve() {
@@ -46,7 +47,7 @@ impl Decoder {
 
     /// A value of the right type that is still not acceptable.
     pub fn invalid_value(&mut self, node: &Node, path: &SpecPath, message: impl Into<String>) {
-        self.push(Diagnostic::shape("invalid-value", message, path).with_span(node.span));
+        self.push(Diagnostic::shape(Code::InvalidValue, message, path).with_span(node.span));
     }
 }
 
@@ -208,8 +209,12 @@ pub fn scalar_key<'n>(d: &mut Decoder, key: &'n Node, path: &SpecPath) -> Option
         Value::Scalar(text, _) => Some(text),
         _ => {
             d.push(
-                Diagnostic::shape("invalid-key", format!("a key must be a plain name, found {}", key.describe()), path)
-                    .with_span(key.span),
+                Diagnostic::shape(
+                    Code::InvalidKey,
+                    format!("a key must be a plain name, found {}", key.describe()),
+                    path,
+                )
+                .with_span(key.span),
             );
             None
         }
@@ -276,7 +281,7 @@ impl<'n> Fields<'n> {
             None => {
                 d.push(
                     Diagnostic::shape(
-                        "missing-field",
+                        Code::MissingField,
                         format!("missing field `{key}` in {}", self.owner()),
                         &self.path,
                     )
@@ -308,7 +313,7 @@ impl<'n> Fields<'n> {
                 .unwrap_or_else(|| format!("a {} has the fields {}", self.what, list_names(&known)));
             d.push(
                 Diagnostic::shape(
-                    "unknown-field",
+                    Code::UnknownField,
                     format!("unknown field `{key}` in {}", self.owner()),
                     &self.path.key(key),
                 )
@@ -405,7 +410,7 @@ pub fn keyword_or_alias<T: Copy>(
         return Some(*value);
     }
     d.push(
-        Diagnostic::shape("invalid-value", format!("unknown {what} `{text}`"), path)
+        Diagnostic::shape(Code::InvalidValue, format!("unknown {what} `{text}`"), path)
             .with_span(node.span)
             .label(format!("expected one of {}", list_names(&names)))
             .help_opt(

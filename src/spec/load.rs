@@ -1,5 +1,6 @@
 //! Text → [`Spec`]: syntax errors from the YAML reader, shape errors from decoding.
 
+use crate::code::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean, suggestion};
@@ -52,7 +53,7 @@ impl Decode for Spec {
         if !matches!(node.value, Value::Map(_)) {
             d.push(
                 Diagnostic::shape(
-                    "invalid-type",
+                    Code::InvalidType,
                     format!("expected {}, found {}", Self::EXPECTED, node.describe()),
                     path,
                 )
@@ -120,7 +121,7 @@ fn phase_key(d: &mut Decoder, key: &Node, path: &SpecPath) -> Option<PhaseNumber
     }
     let text = scalar_key(d, key, path)?;
     d.push(
-        Diagnostic::shape("invalid-phase-key", format!("`{text}` is not a phase number"), &path.key(text))
+        Diagnostic::shape(Code::InvalidPhaseKey, format!("`{text}` is not a phase number"), &path.key(text))
             .with_span(key.span)
             .label("expected a whole number")
             .help("phases are keyed by number in growth order: `1:`, `2:`, `3:`"),
@@ -142,7 +143,7 @@ fn first_time(
     let text = key.scalar_text().unwrap_or_default();
     d.push(
         Diagnostic::shape(
-            "duplicate-key",
+            Code::DuplicateKey,
             format!("phase {number} is given twice (here as `{text}`)"),
             &path.key(text),
         )
@@ -177,7 +178,7 @@ impl<T: Decode> Decode for Phased<T> {
             let name = stray.key.scalar_text().unwrap_or("?");
             d.push(
                 Diagnostic::shape(
-                    "mixed-phase-map",
+                    Code::MixedPhaseMap,
                     format!("`{name}` sits among phase numbers: a phased value is one value or a map from phase number to value, not both"),
                     &path.key(name),
                 )
@@ -370,7 +371,7 @@ impl Decode for Trigger {
         f.finish(d);
         if above.is_none() && below.is_none() && node.get("above").is_none() && node.get("below").is_none() {
             d.push(
-                Diagnostic::shape("invalid-threshold", "a trigger needs a threshold: `above` or `below`", path)
+                Diagnostic::shape(Code::InvalidThreshold, "a trigger needs a threshold: `above` or `below`", path)
                     .with_span(node.span)
                     .help("`above: 80%` fires when the value rises past 80%; `below: 20%` when it falls under 20%"),
             );
@@ -379,7 +380,7 @@ impl Decode for Trigger {
         if above.is_some() && below.is_some() {
             d.push(
                 Diagnostic::shape(
-                    "invalid-threshold",
+                    Code::InvalidThreshold,
                     "a trigger has one threshold: `above` or `below`, not both",
                     path,
                 )
@@ -431,7 +432,7 @@ impl Decode for Threshold {
             Some(Resolved::Str(text)) if is_percent_in_words(text) => {
                 d.push(
                     Diagnostic::shape(
-                        "invalid-value",
+                        Code::InvalidValue,
                         format!("`{text}` is not a valid percentage: write it with a `%` sign"),
                         path,
                     )
@@ -525,7 +526,7 @@ impl Decode for Replicas {
                     return None;
                 };
                 d.push(
-                    Diagnostic::shape("invalid-value", format!("`{text}` is not a number of replicas"), path)
+                    Diagnostic::shape(Code::InvalidValue, format!("`{text}` is not a number of replicas"), path)
                         .with_span(node.span)
                         .label("expected a whole number or `global`")
                         .help(help),
@@ -549,7 +550,11 @@ fn decode_ports(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<B
             let mut ports = BTreeMap::new();
             for (i, port) in list.into_iter().enumerate() {
                 if ports.insert(format!("port-{port}"), port).is_some() {
-                    d.push(Diagnostic::shape("duplicate-port", format!("port {port} is listed twice"), &path.index(i)));
+                    d.push(Diagnostic::shape(
+                        Code::DuplicatePort,
+                        format!("port {port} is listed twice"),
+                        &path.index(i),
+                    ));
                 }
             }
             Some(ports)
@@ -701,7 +706,7 @@ impl Decode for Check {
         if kinds != 1 && given == kinds {
             d.push(
                 Diagnostic::shape(
-                    "invalid-check",
+                    Code::InvalidCheck,
                     if kinds == 0 {
                         "a health check needs one of `http`, `tcp` or `exec`".to_string()
                     } else {

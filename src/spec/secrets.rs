@@ -3,6 +3,7 @@
 //! External Secrets Operator from a store, or unsealed by the sealed-secrets
 //! controller from ciphertext a GitOps repository can hold.
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -87,7 +88,7 @@ impl Decode for SecretsFrom {
                 "sealed-secrets" => Some(SecretsFrom::SealedSecrets(SealedSecrets::default())),
                 "external-secrets" => {
                     d.push(
-                        Diagnostic::shape("missing-field", "`external-secrets` needs the name of a store", path)
+                        Diagnostic::shape(Code::MissingField, "`external-secrets` needs the name of a store", path)
                             .with_span(node.span)
                             .label("no store named")
                             .help("write `secrets_from: { external-secrets: { store: <SecretStore name> } }`"),
@@ -97,7 +98,7 @@ impl Decode for SecretsFrom {
                 _ => {
                     let words = ["out-of-band", "sealed-secrets", "external-secrets"];
                     d.push(
-                        Diagnostic::shape("invalid-value", format!("unknown secrets source `{word}`"), path)
+                        Diagnostic::shape(Code::InvalidValue, format!("unknown secrets source `{word}`"), path)
                             .with_span(node.span)
                             .label(format!("expected one of {}", super::decode::list_names(&words)))
                             .help_opt(crate::diag::suggestion(word, words.iter().copied())),
@@ -122,7 +123,7 @@ impl Decode for SecretsFrom {
             _ => {
                 let words = ["external-secrets", "sealed-secrets"];
                 d.push(
-                    Diagnostic::shape("unknown-field", format!("unknown secrets source `{key}`"), &inner)
+                    Diagnostic::shape(Code::UnknownField, format!("unknown secrets source `{key}`"), &inner)
                         .with_span(entry.key.span)
                         .label(format!("expected one of {}", super::decode::list_names(&words)))
                         .help_opt(crate::diag::suggestion(key, words.iter().copied())),

@@ -10,6 +10,7 @@
 //! limits table lists them, with the time the worst case takes; `over-limit`
 //! is their diagnostic.
 
+use crate::code::Code;
 use crate::diag::Diagnostic;
 use crate::spec::{Autoscale, Check, Cpu, Duration, Health, Memory, Percent, Phased, Replicas, ResourceAmounts, Spec};
 use crate::yaml::SpecPath;
@@ -52,77 +53,10 @@ pub fn check(spec: &Spec) -> Vec<Diagnostic> {
         if let Some(headroom) = phase.headroom {
             percent(&mut out, &path.key("headroom"), headroom, 100);
         }
-        for (name, node) in &phase.nodes {
-            let node_path = path.key("nodes").key(name);
-            cpu(&mut out, &node_path.key("cpu"), node.cpu);
-            memory(&mut out, &node_path.key("memory"), node.memory);
-            if let Some(disk) = node.disk {
-                memory(&mut out, &node_path.key("disk"), disk);
-            }
-            if let Some(reserve) = &node.reserve {
-                amounts(&mut out, &node_path.key("reserve"), reserve.cpu, reserve.memory);
-            }
-            if let Some(cost) = node.cost
-                && !(0.0..=MAX_COST).contains(&cost)
-            {
-                out.push(
-                    over(&node_path.key("cost"), format!("a price of {cost}"), "1000000 per month")
-                        .help("a node's `cost` is its price per month, from 0 to 1000000"),
-                );
-            }
-        }
+        nodes(&mut out, &path, phase);
     }
     for (name, service) in &spec.services {
-        let path = root.key("services").key(name);
-        count(&mut out, &path.key("volumes"), "volumes", service.volumes.len(), MAX_PER_SERVICE);
-        count(&mut out, &path.key("ports"), "ports", service.ports.len(), MAX_PER_SERVICE);
-        for (phase, replicas) in entries(&path.key("replicas"), &service.replicas) {
-            if let Replicas::Count(n) = replicas {
-                replica_count(&mut out, &phase, *n, "replicas");
-            }
-        }
-        for (phase, autoscale) in entries(&path.key("autoscale"), &service.autoscale) {
-            let Some(Autoscale { min, max, cpu, memory }) = autoscale else { continue };
-            if let Some(min) = min {
-                replica_count(&mut out, &phase.key("min"), *min, "replicas at least");
-            }
-            replica_count(&mut out, &phase.key("max"), *max, "replicas at most");
-            for (key, target) in [("cpu", cpu), ("memory", memory)] {
-                if let Some(target) = target {
-                    percent(&mut out, &phase.key(key), *target, MAX_PERCENT);
-                }
-            }
-        }
-        for (phase, resources) in entries(&path.key("resources"), &service.resources) {
-            for (key, given) in [("requests", &resources.requests), ("limits", &resources.limits)] {
-                if let Some(ResourceAmounts { cpu, memory }) = given {
-                    amounts(&mut out, &phase.key(key), *cpu, *memory);
-                }
-            }
-        }
-        for (volume_name, volume) in &service.volumes {
-            if let Some(size) = volume.size {
-                memory(&mut out, &path.key("volumes").key(volume_name).key("size"), size);
-            }
-        }
-        if let Some(grace) = service.stop_grace_period {
-            duration(&mut out, &path.key("stop_grace_period"), grace);
-        }
-        if let Some(health) = &service.health {
-            let health_path = path.key("health");
-            match health {
-                Health::One(one) => check_timing(&mut out, &health_path, one),
-                Health::Probes(probes) => {
-                    for (key, probe) in
-                        [("liveness", &probes.liveness), ("readiness", &probes.readiness), ("startup", &probes.startup)]
-                    {
-                        if let Some(probe) = probe {
-                            check_timing(&mut out, &health_path.key(key), probe);
-                        }
-                    }
-                }
-            }
-        }
+        service_bounds(&mut out, &root.key("services").key(name), service);
     }
     for (index, trigger) in spec.triggers.iter().enumerate() {
         let path = root.key("triggers").index(index);
@@ -139,6 +73,82 @@ pub fn check(spec: &Spec) -> Vec<Diagnostic> {
     out
 }
 
+/// The bounds of each node's amounts and price.
+fn nodes(out: &mut Vec<Diagnostic>, path: &SpecPath, phase: &crate::spec::Phase) {
+    for (name, node) in &phase.nodes {
+        let node_path = path.key("nodes").key(name);
+        cpu(out, &node_path.key("cpu"), node.cpu);
+        memory(out, &node_path.key("memory"), node.memory);
+        if let Some(disk) = node.disk {
+            memory(out, &node_path.key("disk"), disk);
+        }
+        if let Some(reserve) = &node.reserve {
+            amounts(out, &node_path.key("reserve"), reserve.cpu, reserve.memory);
+        }
+        if let Some(cost) = node.cost
+            && !(0.0..=MAX_COST).contains(&cost)
+        {
+            out.push(
+                over(&node_path.key("cost"), format!("a price of {cost}"), "1000000 per month")
+                    .help("a node's `cost` is its price per month, from 0 to 1000000"),
+            );
+        }
+    }
+}
+
+/// The bounds of one service: its lists, replicas, autoscaling, resources, sizes and timings.
+fn service_bounds(out: &mut Vec<Diagnostic>, path: &SpecPath, service: &crate::spec::Service) {
+    count(out, &path.key("volumes"), "volumes", service.volumes.len(), MAX_PER_SERVICE);
+    count(out, &path.key("ports"), "ports", service.ports.len(), MAX_PER_SERVICE);
+    for (phase, replicas) in entries(&path.key("replicas"), &service.replicas) {
+        if let Replicas::Count(n) = replicas {
+            replica_count(out, &phase, *n, "replicas");
+        }
+    }
+    for (phase, autoscale) in entries(&path.key("autoscale"), &service.autoscale) {
+        let Some(Autoscale { min, max, cpu, memory }) = autoscale else { continue };
+        if let Some(min) = min {
+            replica_count(out, &phase.key("min"), *min, "replicas at least");
+        }
+        replica_count(out, &phase.key("max"), *max, "replicas at most");
+        for (key, target) in [("cpu", cpu), ("memory", memory)] {
+            if let Some(target) = target {
+                percent(out, &phase.key(key), *target, MAX_PERCENT);
+            }
+        }
+    }
+    for (phase, resources) in entries(&path.key("resources"), &service.resources) {
+        for (key, given) in [("requests", &resources.requests), ("limits", &resources.limits)] {
+            if let Some(ResourceAmounts { cpu, memory }) = given {
+                amounts(out, &phase.key(key), *cpu, *memory);
+            }
+        }
+    }
+    for (volume_name, volume) in &service.volumes {
+        if let Some(size) = volume.size {
+            memory(out, &path.key("volumes").key(volume_name).key("size"), size);
+        }
+    }
+    if let Some(grace) = service.stop_grace_period {
+        duration(out, &path.key("stop_grace_period"), grace);
+    }
+    if let Some(health) = &service.health {
+        let health_path = path.key("health");
+        match health {
+            Health::One(one) => check_timing(out, &health_path, one),
+            Health::Probes(probes) => {
+                for (key, probe) in
+                    [("liveness", &probes.liveness), ("readiness", &probes.readiness), ("startup", &probes.startup)]
+                {
+                    if let Some(probe) = probe {
+                        check_timing(out, &health_path.key(key), probe);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A list or map longer than `max`: the error is on its key.
 fn count(out: &mut Vec<Diagnostic>, path: &SpecPath, what: &str, n: usize, max: usize) {
     if n > max {
@@ -148,7 +158,7 @@ fn count(out: &mut Vec<Diagnostic>, path: &SpecPath, what: &str, n: usize, max: 
 
 /// A bound passed: `{what} is over topo's limit of {max}`.
 fn over(path: &SpecPath, what: String, max: &str) -> Diagnostic {
-    Diagnostic::error("over-limit", format!("{what} is over topo's limit of {max}"), path)
+    Diagnostic::error(Code::OverLimit, format!("{what} is over topo's limit of {max}"), path)
         .help("topo bounds every count and size (see the limits table in the README); no real deployment needs more")
 }
 

@@ -10,6 +10,7 @@ pub mod promql;
 mod runtime;
 mod secrets;
 
+use crate::code::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diagnostics, suggestion};
@@ -50,6 +51,29 @@ pub fn validate(spec: &Spec) -> Diagnostics {
     v.diags
 }
 
+/// Each finding once per spec location; the key names the finding (one code can have several).
+#[derive(Default)]
+struct Once(BTreeSet<(String, &'static str)>);
+
+impl Once {
+    /// True the first time `finding` is met at `at`.
+    fn first(&mut self, at: &SpecPath, finding: &'static str) -> bool {
+        self.0.insert((at.to_string(), finding))
+    }
+}
+
+/// One service in one phase, as the per-phase checks read it.
+#[derive(Clone, Copy)]
+struct InPhase<'a> {
+    name: &'a str,
+    path: &'a SpecPath,
+    service: &'a Service,
+    number: u32,
+    phase: &'a crate::spec::Phase,
+    global: bool,
+    replicas: u32,
+}
+
 /// Sets looked up once per name, so that checking n names costs O(n log n).
 struct Validator<'s> {
     spec: &'s Spec,
@@ -74,7 +98,7 @@ impl Validator<'_> {
     fn invalid_name(&mut self, path: SpecPath, what: &str, name: &str, why: String, rule: &str) {
         let fixed = names::sanitize_label(name);
         self.push(
-            Diagnostic::error("invalid-name", format!("{what} `{name}` {why}"), &path)
+            Diagnostic::error(Code::InvalidName, format!("{what} `{name}` {why}"), &path)
                 .on_key()
                 .label(format!("Kubernetes would reject this {what}"))
                 .help(format!("{rule}; `{fixed}` would do")),
@@ -144,7 +168,7 @@ impl Validator<'_> {
         for (i, secret) in spec.secrets.iter().enumerate() {
             if let Some(why) = names::secret_name(secret) {
                 self.push(
-                    Diagnostic::error("invalid-name", format!("secret name `{secret}` {why}"), &root().key("secrets").index(i))
+                    Diagnostic::error(Code::InvalidName, format!("secret name `{secret}` {why}"), &root().key("secrets").index(i))
                         .help("a secret is also written as `${NAME}` in compose and stack files: use letters, digits and `_`, not starting with a digit"),
                 );
             }
@@ -154,7 +178,7 @@ impl Validator<'_> {
     fn env_name(&mut self, path: &SpecPath, key: &str) {
         if let Some(why) = names::env_name(key) {
             self.push(
-                Diagnostic::error("invalid-name", format!("environment variable `{key}` {why}"), path)
+                Diagnostic::error(Code::InvalidName, format!("environment variable `{key}` {why}"), path)
                     .on_key()
                     .help("use letters, digits, `_`, `.` and `-`, not starting with a digit"),
             );
@@ -165,11 +189,15 @@ impl Validator<'_> {
         for (key, value) in labels {
             if let Some(why) = names::label_key(key) {
                 self.push(
-                    Diagnostic::error("invalid-label", format!("label key `{key}` {why}"), &path.key(key)).on_key(),
+                    Diagnostic::error(Code::InvalidLabel, format!("label key `{key}` {why}"), &path.key(key)).on_key(),
                 );
             }
             if let Some(why) = names::label_value(value) {
-                self.push(Diagnostic::error("invalid-label", format!("label value `{value}` {why}"), &path.key(key)));
+                self.push(Diagnostic::error(
+                    Code::InvalidLabel,
+                    format!("label value `{value}` {why}"),
+                    &path.key(key),
+                ));
             }
         }
     }
@@ -178,7 +206,7 @@ impl Validator<'_> {
         let spec = self.spec;
         if spec.phases.0.is_empty() {
             self.push(
-                Diagnostic::error("no-phases", "the spec declares no phases", &root().key("phases"))
+                Diagnostic::error(Code::NoPhases, "the spec declares no phases", &root().key("phases"))
                     .help("declare at least one phase: `1: { name: dokploy, target: compose, nodes: { vps-1: { cpu: 4, memory: 16Gi } } }`"),
             );
         }
@@ -188,7 +216,7 @@ impl Validator<'_> {
             if let Some(first) = names.insert(&phase.name, *number) {
                 self.push(
                     Diagnostic::error(
-                        "duplicate-phase-name",
+                        Code::DuplicatePhaseName,
                         format!("phase {number} has the same name as phase {first}"),
                         &path.key("name"),
                     )
@@ -198,7 +226,7 @@ impl Validator<'_> {
             if phase.nodes.is_empty() {
                 self.push(
                     Diagnostic::error(
-                        "no-nodes",
+                        Code::NoNodes,
                         format!("phase {number} (`{}`) has no nodes", phase.name),
                         &path.key("nodes"),
                     )
@@ -210,7 +238,7 @@ impl Validator<'_> {
             match phase.target {
                 Target::Compose if phase.nodes.len() > 1 => self.push(
                     Diagnostic::warning(
-                        "compose-multiple-nodes",
+                        Code::ComposeMultipleNodes,
                         format!(
                             "phase {number} renders to compose, which runs on one node, but lists {} nodes",
                             phase.nodes.len()
@@ -221,7 +249,7 @@ impl Validator<'_> {
                 ),
                 Target::Swarm | Target::K8s if managers == 0 => self.push(
                     Diagnostic::error(
-                        "no-manager",
+                        Code::NoManager,
                         format!(
                             "phase {number} renders to {} but has no node with `role: manager`",
                             phase.target.as_str()
@@ -236,37 +264,42 @@ impl Validator<'_> {
                 ),
                 _ => {}
             }
-            for (name, node) in &phase.nodes {
-                let node_path = path.key("nodes").key(name);
-                if node.cpu.millis() == 0 {
+            self.nodes(&path, phase);
+        }
+    }
+
+    /// Each node has CPU and memory, and keeps some of each for the services.
+    fn nodes(&mut self, path: &SpecPath, phase: &crate::spec::Phase) {
+        for (name, node) in &phase.nodes {
+            let node_path = path.key("nodes").key(name);
+            if node.cpu.millis() == 0 {
+                self.push(Diagnostic::error(
+                    Code::NodeWithoutCapacity,
+                    format!("node `{name}` has no CPU"),
+                    &node_path.key("cpu"),
+                ));
+            }
+            if node.memory.bytes() == 0 {
+                self.push(Diagnostic::error(
+                    Code::NodeWithoutCapacity,
+                    format!("node `{name}` has no memory"),
+                    &node_path.key("memory"),
+                ));
+            }
+            if let Some(reserve) = &node.reserve {
+                if reserve.cpu.is_some_and(|c| c >= node.cpu) {
                     self.push(Diagnostic::error(
-                        "node-without-capacity",
-                        format!("node `{name}` has no CPU"),
-                        &node_path.key("cpu"),
+                        Code::ReserveExceedsNode,
+                        format!("node `{name}` reserves all of its {} CPU for the system", node.cpu),
+                        &node_path.key("reserve").key("cpu"),
                     ));
                 }
-                if node.memory.bytes() == 0 {
+                if reserve.memory.is_some_and(|m| m.bytes() >= node.memory.bytes()) {
                     self.push(Diagnostic::error(
-                        "node-without-capacity",
-                        format!("node `{name}` has no memory"),
-                        &node_path.key("memory"),
+                        Code::ReserveExceedsNode,
+                        format!("node `{name}` reserves all of its {} memory for the system", node.memory),
+                        &node_path.key("reserve").key("memory"),
                     ));
-                }
-                if let Some(reserve) = &node.reserve {
-                    if reserve.cpu.is_some_and(|c| c >= node.cpu) {
-                        self.push(Diagnostic::error(
-                            "reserve-exceeds-node",
-                            format!("node `{name}` reserves all of its {} CPU for the system", node.cpu),
-                            &node_path.key("reserve").key("cpu"),
-                        ));
-                    }
-                    if reserve.memory.is_some_and(|m| m.bytes() >= node.memory.bytes()) {
-                        self.push(Diagnostic::error(
-                            "reserve-exceeds-node",
-                            format!("node `{name}` reserves all of its {} memory for the system", node.memory),
-                            &node_path.key("reserve").key("memory"),
-                        ));
-                    }
                 }
             }
         }
@@ -278,7 +311,7 @@ impl Validator<'_> {
         for (i, secret) in spec.secrets.iter().enumerate() {
             if !seen.insert(secret) {
                 self.push(Diagnostic::warning(
-                    "duplicate-secret",
+                    Code::DuplicateSecret,
                     format!("secret `{secret}` is declared twice"),
                     &root().key("secrets").index(i),
                 ));
@@ -288,7 +321,7 @@ impl Validator<'_> {
             if spec.env.contains_key(secret) {
                 self.push(
                     Diagnostic::error(
-                        "secret-in-env",
+                        Code::SecretInEnv,
                         format!("`{secret}` is both a secret and a shared env setting"),
                         &root().key("env").key(secret),
                     )
@@ -299,7 +332,7 @@ impl Validator<'_> {
             if !self.used_secrets.contains(secret.as_str()) {
                 self.push(
                     Diagnostic::warning(
-                        "unused-secret",
+                        Code::UnusedSecret,
                         format!("secret `{secret}` is declared but no service uses it"),
                         &root().key("secrets").index(i),
                     )
@@ -308,7 +341,7 @@ impl Validator<'_> {
             }
         }
         if spec.services.is_empty() {
-            self.push(Diagnostic::error("no-services", "the spec declares no services", &root().key("services")));
+            self.push(Diagnostic::error(Code::NoServices, "the spec declares no services", &root().key("services")));
         }
     }
 
@@ -319,7 +352,7 @@ impl Validator<'_> {
             if !self.phases.contains(&key) {
                 self.push(
                     Diagnostic::error(
-                        "unknown-phase",
+                        Code::UnknownPhase,
                         format!("phase {key} is not declared"),
                         &path.key(key.to_string()),
                     )
@@ -332,7 +365,6 @@ impl Validator<'_> {
     }
 
     fn service(&mut self, name: &str, service: &Service) {
-        let spec = self.spec;
         let path = root().key("services").key(name);
 
         self.phase_keys(&path.key("replicas"), &service.replicas);
@@ -342,19 +374,29 @@ impl Validator<'_> {
 
         self.image(&path, &service.image);
         self.ports(&path, service);
+        self.dependencies(name, &path, service);
+        self.service_secrets(name, &path, service);
+        self.volumes(name, &path, service);
+        self.health(&path, service);
+        self.expose(&path, service);
+        self.per_phase(name, &path, service);
+    }
 
+    /// Each `depends_on` names another service.
+    fn dependencies(&mut self, name: &str, path: &SpecPath, service: &Service) {
+        let spec = self.spec;
         for (i, dependency) in service.depends_on.iter().enumerate() {
             let dep_path = path.key("depends_on").index(i);
             if dependency == name {
                 self.push(Diagnostic::error(
-                    "dependency-cycle",
+                    Code::DependencyCycle,
                     format!("service `{name}` depends on itself"),
                     &dep_path,
                 ));
             } else if !spec.services.contains_key(dependency) {
                 self.push(
                     Diagnostic::error(
-                        "unknown-service",
+                        Code::UnknownService,
                         format!("`{name}` depends on `{dependency}`, which is not a service"),
                         &dep_path,
                     )
@@ -363,14 +405,18 @@ impl Validator<'_> {
                 );
             }
         }
+    }
 
+    /// Each secret a service uses is declared, and is not also in its `env`.
+    fn service_secrets(&mut self, name: &str, path: &SpecPath, service: &Service) {
+        let spec = self.spec;
         for (i, secret) in service.secrets.iter().enumerate() {
             if !self.secrets.contains(secret.as_str()) {
                 let help = suggestion(secret, spec.secrets.iter().map(String::as_str))
                     .unwrap_or_else(|| format!("declare it in the top-level `secrets: [{secret}]`"));
                 self.push(
                     Diagnostic::error(
-                        "undeclared-secret",
+                        Code::UndeclaredSecret,
                         format!("`{name}` uses secret `{secret}`, which is not declared"),
                         &path.key("secrets").index(i),
                     )
@@ -381,7 +427,7 @@ impl Validator<'_> {
             if service.env.contains_key(secret) {
                 self.push(
                     Diagnostic::error(
-                        "secret-in-env",
+                        Code::SecretInEnv,
                         format!("`{secret}` is both a secret and an env setting of `{name}`"),
                         &path.key("env").key(secret),
                     )
@@ -390,12 +436,16 @@ impl Validator<'_> {
                 );
             }
         }
+    }
 
+    /// A stateful service has a volume; each volume has an absolute, distinct mount and, for k8s, a size.
+    fn volumes(&mut self, name: &str, path: &SpecPath, service: &Service) {
+        let spec = self.spec;
         let stateful = service.stateful.unwrap_or(false);
         if stateful && service.volumes.is_empty() {
             self.push(
                 Diagnostic::error(
-                    "stateful-without-volume",
+                    Code::StatefulWithoutVolume,
                     format!("stateful service `{name}` has no volume"),
                     &path.key("stateful"),
                 )
@@ -408,14 +458,14 @@ impl Validator<'_> {
             let vpath = path.key("volumes").key(volume_name);
             if !volume.mount.starts_with('/') {
                 self.push(Diagnostic::error(
-                    "invalid-mount",
+                    Code::InvalidMount,
                     format!("mount path `{}` is not absolute", volume.mount),
                     &vpath.key("mount"),
                 ));
             }
             if let Some(other) = mounts.insert(volume.mount.as_str(), volume_name) {
                 self.push(Diagnostic::error(
-                    "duplicate-mount",
+                    Code::DuplicateMount,
                     format!("volumes `{other}` and `{volume_name}` are both mounted at `{}`", volume.mount),
                     &vpath.key("mount"),
                 ));
@@ -423,7 +473,7 @@ impl Validator<'_> {
             if has_k8s && volume.size.is_none() {
                 self.push(
                     Diagnostic::error(
-                        "volume-without-size",
+                        Code::VolumeWithoutSize,
                         format!(
                             "volume `{volume_name}` of `{name}` has no size, and a k8s phase needs one for its claim"
                         ),
@@ -434,23 +484,19 @@ impl Validator<'_> {
                 );
             }
         }
-
-        self.health(&path, service);
-        self.expose(&path, service);
-        self.per_phase(name, &path, service);
     }
 
     fn image(&mut self, path: &SpecPath, image: &str) {
         let path = path.key("image");
         if image.is_empty() || image.contains(char::is_whitespace) {
-            self.push(Diagnostic::error("invalid-image", format!("`{image}` is not an image reference"), &path));
+            self.push(Diagnostic::error(Code::InvalidImage, format!("`{image}` is not an image reference"), &path));
             return;
         }
         let reference = ImageRef::parse(image);
         let last = reference.repository().rsplit('/').next().unwrap_or_default();
         if reference.tag().is_none() && image.split('@').next().is_some_and(|name| name.ends_with(':')) {
             let message = format!("`{image}` is not an image reference: its tag is empty");
-            self.push(Diagnostic::error("invalid-image", message, &path).help(format!("write `{last}:<tag>`")));
+            self.push(Diagnostic::error(Code::InvalidImage, message, &path).help(format!("write `{last}:<tag>`")));
             return;
         }
         if reference.digest().is_some() {
@@ -459,14 +505,14 @@ impl Validator<'_> {
         match reference.tag() {
             None => self.push(
                 Diagnostic::warning(
-                    "unpinned-image",
+                    Code::UnpinnedImage,
                     format!("image `{image}` has no tag, so it means `:latest`"),
                     &path,
                 )
                 .help("pin a version (`:1.4.2`) so every phase and every node runs the same build"),
             ),
             Some("latest") => self.push(
-                Diagnostic::warning("unpinned-image", format!("image `{image}` uses the `latest` tag"), &path)
+                Diagnostic::warning(Code::UnpinnedImage, format!("image `{image}` uses the `latest` tag"), &path)
                     .help("pin a version (`:1.4.2`) so every phase and every node runs the same build"),
             ),
             _ => {}
@@ -479,12 +525,12 @@ impl Validator<'_> {
         let named = service.ports.iter().map(|(n, p)| (*p, path.key("ports").key(n)));
         for (port, port_path) in main.into_iter().chain(named) {
             if port == 0 {
-                self.push(Diagnostic::error("invalid-port", "port 0 is not a port: use 1 to 65535", &port_path));
+                self.push(Diagnostic::error(Code::InvalidPort, "port 0 is not a port: use 1 to 65535", &port_path));
                 continue;
             }
             if let Some(first) = seen.insert(port, port_path.clone()) {
                 self.push(Diagnostic::error(
-                    "duplicate-port",
+                    Code::DuplicatePort,
                     format!("port {port} is given twice (also at `{first}`)"),
                     &port_path,
                 ));
@@ -493,7 +539,7 @@ impl Validator<'_> {
         if service.ports.contains_key(model::MAIN_PORT_NAME) && service.port.is_some() {
             self.push(
                 Diagnostic::error(
-                    "duplicate-port",
+                    Code::DuplicatePort,
                     format!("`{}` names the main `port`; pick another name", model::MAIN_PORT_NAME),
                     &path.key("ports").key(model::MAIN_PORT_NAME),
                 )
@@ -511,7 +557,7 @@ impl Validator<'_> {
                 if probes.liveness.is_none() && probes.readiness.is_none() {
                     self.push(
                         Diagnostic::error(
-                            "invalid-check",
+                            Code::InvalidCheck,
                             "`health` has a startup probe but neither `liveness` nor `readiness`",
                             &path,
                         )
@@ -528,7 +574,7 @@ impl Validator<'_> {
             if check.http.is_some() && service.port_or_main(check.port).is_none() {
                 self.push(
                     Diagnostic::error(
-                        "check-without-port",
+                        Code::CheckWithoutPort,
                         "an `http` check needs a port, and the service has none",
                         &check_path.key("http"),
                     )
@@ -539,7 +585,7 @@ impl Validator<'_> {
                 && !http.starts_with('/')
             {
                 self.push(Diagnostic::error(
-                    "invalid-check",
+                    Code::InvalidCheck,
                     format!("`{http}` is not a URL path: it should start with `/`"),
                     &check_path.key("http"),
                 ));
@@ -548,14 +594,14 @@ impl Validator<'_> {
                 && timeout > interval
             {
                 self.push(Diagnostic::warning(
-                    "check-timeout",
+                    Code::CheckTimeout,
                     format!("the check's timeout ({timeout}) is longer than its interval ({interval})"),
                     &check_path.key("timeout"),
                 ));
             }
             if check.retries == Some(0) {
                 self.push(Diagnostic::error(
-                    "invalid-check",
+                    Code::InvalidCheck,
                     "`retries: 0` would mark the service unhealthy before any check: use 1 or more",
                     &check_path.key("retries"),
                 ));
@@ -566,7 +612,7 @@ impl Validator<'_> {
                     && argv[0].contains(' ')
                 {
                     self.push(
-                        Diagnostic::warning("exec-single-argument", format!("`{}` is one argument with spaces, run as a single program name", argv[0]), &check_path.key(field))
+                        Diagnostic::warning(Code::ExecSingleArgument, format!("`{}` is one argument with spaces, run as a single program name", argv[0]), &check_path.key(field))
                             .help("split it into a list (`[pg_isready, -U, postgres]`), or write it as a string to run it through `/bin/sh -c`"),
                     );
                 }
@@ -582,7 +628,7 @@ impl Validator<'_> {
         let path = path.key("expose");
         if service.port_or_main(expose.port).is_none() {
             self.push(
-                Diagnostic::error("expose-without-port", "an exposed service needs a port to route to", &path)
+                Diagnostic::error(Code::ExposeWithoutPort, "an exposed service needs a port to route to", &path)
                     .on_key()
                     .help("add `port:` to the service or to `expose`"),
             );
@@ -591,7 +637,7 @@ impl Validator<'_> {
             let known = service.port == Some(port) || service.ports.values().any(|p| *p == port);
             if !known {
                 self.push(Diagnostic::warning(
-                    "expose-unknown-port",
+                    Code::ExposeUnknownPort,
                     format!("`expose.port` {port} is not one of the service's ports"),
                     &path.key("port"),
                 ));
@@ -605,7 +651,7 @@ impl Validator<'_> {
                 .all(|(i, part)| (i == 0 && part == "*") || names::dns1123_label(part).is_none());
         if !valid_host {
             self.push(
-                Diagnostic::error("invalid-host", format!("`{host}` is not a valid host name"), &path.key("host"))
+                Diagnostic::error(Code::InvalidHost, format!("`{host}` is not a valid host name"), &path.key("host"))
                     .help("a host name is lowercase labels separated by dots: `app.example.com`"),
             );
         }
@@ -613,7 +659,7 @@ impl Validator<'_> {
             && !url_path.starts_with('/')
         {
             self.push(Diagnostic::error(
-                "invalid-path",
+                Code::InvalidPath,
                 format!("`{url_path}` does not start with `/`"),
                 &path.key("path"),
             ));
@@ -621,7 +667,7 @@ impl Validator<'_> {
         if expose.tls == Some(true) && self.spec.ingress.as_ref().and_then(|i| i.tls.as_ref()).is_none() {
             self.push(
                 Diagnostic::error(
-                    "tls-without-issuer",
+                    Code::TlsWithoutIssuer,
                     "`tls: true` but the spec names no certificate issuer",
                     &path.key("tls"),
                 )
@@ -632,9 +678,8 @@ impl Validator<'_> {
 
     /// Checks on the values in force in each phase.
     fn per_phase(&mut self, name: &str, path: &SpecPath, service: &Service) {
-        let spec = self.spec;
-        let mut reported: BTreeSet<(String, &'static str)> = BTreeSet::new();
-        for (number, phase) in &spec.phases.0 {
+        let mut once = Once::default();
+        for (number, phase) in &self.spec.phases.0 {
             let number = *number;
             let global = service.replicas.as_ref().and_then(|r| r.at(number)) == Some(&Replicas::Global);
             let replicas = match service.replicas.as_ref().and_then(|r| r.at(number)) {
@@ -643,193 +688,214 @@ impl Validator<'_> {
                 // One per node: the placement's nodes are counted by the model; here every node is an upper bound.
                 Some(Replicas::Global) => u32::try_from(phase.nodes.len()).unwrap_or(u32::MAX),
             };
-            let resources_path = phased_key_path(&path.key("resources"), &service.resources, number);
+            let at = InPhase { name, path, service, number, phase, global, replicas };
             let resources =
                 service.resources.as_ref().and_then(|r| r.at(number)).map(model::resolve_resources).unwrap_or_default();
-            let mut once = |at: &SpecPath, code: &'static str| reported.insert((at.to_string(), code));
-
-            let over = [
-                (
-                    "CPU",
-                    resources
-                        .requests
-                        .cpu
-                        .zip(resources.limits.cpu)
-                        .filter(|(r, l)| r > l)
-                        .map(|(r, l)| (r.to_string(), l.to_string())),
-                ),
-                (
-                    "memory",
-                    resources
-                        .requests
-                        .memory
-                        .zip(resources.limits.memory)
-                        .filter(|(r, l)| r.bytes() > l.bytes())
-                        .map(|(r, l)| (r.to_string(), l.to_string())),
-                ),
-            ];
-            for (what, pair) in over {
-                if let Some((request, limit)) = pair
-                    && once(&resources_path, "request-above-limit")
-                {
-                    self.push(
-                            Diagnostic::error("request-above-limit", format!("`{name}` requests {request} {what} but is limited to {limit}"), &resources_path)
-                                .help("a request is what the scheduler sets aside and cannot exceed the limit; raise the limit or lower the request"),
-                        );
-                }
+            self.phase_resources(&at, &resources, &mut once);
+            self.phase_autoscale(&at, &resources, &mut once);
+            if self.phase_placement(&at, &mut once) {
+                self.phase_stateful(&at, &mut once);
             }
+        }
+    }
 
-            let autoscale = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref);
-            if global && autoscale.is_some() {
-                let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
-                if once(&at, "global-autoscale") {
-                    self.push(
-                        Diagnostic::error(
-                            "global-autoscale",
-                            format!("`{name}` is global in phase {number} and autoscales there: a global service runs one replica per node, which no autoscaler changes"),
-                            &at,
-                        )
-                        .help(format!("turn autoscaling off from phase {number} (`autoscale: {{ {number}: null }}`), or give `replicas` a number there")),
-                    );
-                }
-            } else if let Some(autoscale) = autoscale {
-                let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
-                let min = autoscale.min.unwrap_or(replicas);
-                if autoscale.max < min && once(&at, "autoscale-range") {
-                    self.push(
-                        Diagnostic::error(
-                            "autoscale-range",
-                            format!(
-                                "`{name}` autoscales in phase {number} to at most {} replicas, below its minimum {min}",
-                                autoscale.max
-                            ),
-                            &at.key("max"),
-                        )
-                        .help("`max` must be at least `min` (or the phase's `replicas`)"),
-                    );
-                }
-                if min == 0 && once(&at, "autoscale-zero") {
-                    self.push(Diagnostic::error(
-                        "autoscale-range",
-                        "a HorizontalPodAutoscaler cannot scale to zero replicas: the minimum must be at least 1",
-                        &at,
-                    ));
-                }
-                if autoscale.cpu.is_none() && autoscale.memory.is_none() && once(&at, "autoscale-metric") {
-                    self.push(
-                        Diagnostic::error("autoscale-without-metric", format!("`{name}` autoscales on nothing"), &at)
-                            .help("give a target utilisation: `cpu: 70%` and/or `memory: 80%`"),
-                    );
-                }
-                if autoscale.cpu.is_some() && resources.requests.cpu.is_none() && once(&at, "autoscale-cpu") {
-                    self.push(
-                        Diagnostic::error(
-                            "autoscale-without-request",
-                            format!(
-                                "`{name}` autoscales on CPU in phase {number} but requests no CPU to measure it against"
-                            ),
-                            &at.key("cpu"),
-                        )
-                        .help("set `resources.requests.cpu` (or a CPU limit, which the request then defaults to)"),
-                    );
-                }
-                if autoscale.memory.is_some() && resources.requests.memory.is_none() && once(&at, "autoscale-memory") {
-                    self.push(
-                        Diagnostic::error("autoscale-without-request", format!("`{name}` autoscales on memory in phase {number} but requests no memory to measure it against"), &at.key("memory"))
-                            .help("set `resources.requests.memory` (or a memory limit, which the request then defaults to)"),
-                    );
-                }
-                if phase.target != Target::K8s && once(&at, "autoscale-ignored") {
-                    self.push(
-                        Diagnostic::warning("autoscale-ignored", format!("phase {number} renders to {}, which has no autoscaler: `{name}` runs {replicas} replicas there", phase.target.as_str()), &at)
-                            .help("start the autoscale map at the first k8s phase"),
-                    );
-                }
+    /// A request above its limit, in one phase.
+    fn phase_resources(&mut self, at: &InPhase, resources: &model::Resources, once: &mut Once) {
+        let InPhase { name, path, service, number, .. } = *at;
+        let resources_path = phased_key_path(&path.key("resources"), &service.resources, number);
+        let over = [
+            (
+                "CPU",
+                resources
+                    .requests
+                    .cpu
+                    .zip(resources.limits.cpu)
+                    .filter(|(r, l)| r > l)
+                    .map(|(r, l)| (r.to_string(), l.to_string())),
+            ),
+            (
+                "memory",
+                resources
+                    .requests
+                    .memory
+                    .zip(resources.limits.memory)
+                    .filter(|(r, l)| r.bytes() > l.bytes())
+                    .map(|(r, l)| (r.to_string(), l.to_string())),
+            ),
+        ];
+        for (what, pair) in over {
+            if let Some((request, limit)) = pair
+                && once.first(&resources_path, "request-above-limit")
+            {
+                self.push(
+                    Diagnostic::error(Code::RequestAboveLimit, format!("`{name}` requests {request} {what} but is limited to {limit}"), &resources_path)
+                        .help("a request is what the scheduler sets aside and cannot exceed the limit; raise the limit or lower the request"),
+                );
             }
+        }
+    }
 
-            if let Some(placement) = service.placement.as_ref().and_then(|p| p.at(number)) {
-                let at = phased_key_path(&path.key("placement"), &service.placement, number);
-                if let Some(node) = &placement.node
-                    && !phase.nodes.contains_key(node)
-                {
-                    if once(&at.key("node"), "unknown-node") {
-                        self.push(
-                            Diagnostic::error(
-                                "unknown-node",
-                                format!("`{name}` is placed on node `{node}`, which phase {number} does not have"),
-                                &at.key("node"),
-                            )
-                            .help_opt(suggestion(node, phase.nodes.keys().map(String::as_str))),
-                        );
-                    }
-                    continue;
-                }
-                let mut each_satisfiable = true;
-                if let Some(role) = placement.role
-                    && !phase.nodes.values().any(|n| n.role.unwrap_or_default() == role)
-                {
-                    each_satisfiable = false;
-                    if once(&at.key("role"), "no-matching-node") {
-                        self.push(Diagnostic::error(
-                            "no-matching-node",
-                            format!("`{name}` needs a {} node, and phase {number} has none", role.as_str()),
-                            &at.key("role"),
-                        ));
-                    }
-                }
-                for (key, value) in &placement.labels {
-                    if !phase.nodes.values().any(|n| n.labels.get(key) == Some(value)) {
-                        each_satisfiable = false;
-                        if once(&at.key("labels").key(key), "no-matching-node") {
-                            self.push(
-                                Diagnostic::error(
-                                    "no-matching-node",
-                                    format!(
-                                        "`{name}` needs a node labelled `{key}={value}`, and phase {number} has none"
-                                    ),
-                                    &at.key("labels").key(key),
-                                )
-                                .help(format!("add `labels: {{ {key}: {value} }}` to a node of phase {number}")),
-                            );
-                        }
-                    }
-                }
-                let admitted = phase.nodes.iter().any(|(node_name, node)| {
-                    placement.role.is_none_or(|r| node.role.unwrap_or_default() == r)
-                        && placement.node.as_ref().is_none_or(|n| n == node_name)
-                        && placement.labels.iter().all(|(k, v)| node.labels.get(k) == Some(v))
-                });
-                if each_satisfiable && !admitted && once(&at, "no-matching-node") {
-                    self.push(Diagnostic::error(
-                        "no-matching-node",
-                        format!("no node of phase {number} meets all of `{name}`'s placement constraints at once"),
-                        &at,
-                    ));
-                }
+    /// Autoscaling in one phase: its range, its metrics and their requests, a target without an autoscaler.
+    fn phase_autoscale(&mut self, at: &InPhase, resources: &model::Resources, once: &mut Once) {
+        let InPhase { name, path, service, number, phase, global, replicas } = *at;
+        let autoscale = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref);
+        if global && autoscale.is_some() {
+            let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
+            if once.first(&at, "global-autoscale") {
+                self.push(
+                Diagnostic::error(
+                    Code::GlobalAutoscale,
+                    format!("`{name}` is global in phase {number} and autoscales there: a global service runs one replica per node, which no autoscaler changes"),
+                    &at,
+                )
+                .help(format!("turn autoscaling off from phase {number} (`autoscale: {{ {number}: null }}`), or give `replicas` a number there")),
+            );
             }
-
-            let stateful = service.stateful.unwrap_or(false);
-            let replicas_path = phased_key_path(&path.key("replicas"), &service.replicas, number);
-            if stateful && global && once(&replicas_path, "global-stateful") {
+        } else if let Some(autoscale) = autoscale {
+            let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
+            let min = autoscale.min.unwrap_or(replicas);
+            if autoscale.max < min && once.first(&at, "autoscale-range") {
                 self.push(
                     Diagnostic::error(
-                        "global-stateful",
-                        format!("stateful `{name}` is global in phase {number}: a stateful service keeps its data on one node (a StatefulSet claim, a pinned Swarm volume), and a global one runs on every node"),
-                        &replicas_path,
+                        Code::AutoscaleRange,
+                        format!(
+                            "`{name}` autoscales in phase {number} to at most {} replicas, below its minimum {min}",
+                            autoscale.max
+                        ),
+                        &at.key("max"),
                     )
-                    .help("give it a number of replicas, or drop `stateful: true` if each node may keep its own data"),
+                    .help("`max` must be at least `min` (or the phase's `replicas`)"),
                 );
             }
-            if stateful && !global && replicas > 1 && once(&path.key("replicas"), "stateful-replicas") {
+            if min == 0 && once.first(&at, "autoscale-zero") {
+                self.push(Diagnostic::error(
+                    Code::AutoscaleRange,
+                    "a HorizontalPodAutoscaler cannot scale to zero replicas: the minimum must be at least 1",
+                    &at,
+                ));
+            }
+            if autoscale.cpu.is_none() && autoscale.memory.is_none() && once.first(&at, "autoscale-metric") {
                 self.push(
-                    Diagnostic::warning(
-                        "stateful-replicas",
-                        format!("stateful `{name}` runs {replicas} replicas in phase {number}: each gets its own volume, and topo sets up no replication between them"),
-                        &phased_key_path(&path.key("replicas"), &service.replicas, number),
-                    )
-                    .help("keep a database at one replica unless the image replicates by itself"),
+                    Diagnostic::error(Code::AutoscaleWithoutMetric, format!("`{name}` autoscales on nothing"), &at)
+                        .help("give a target utilisation: `cpu: 70%` and/or `memory: 80%`"),
                 );
             }
+            if autoscale.cpu.is_some() && resources.requests.cpu.is_none() && once.first(&at, "autoscale-cpu") {
+                self.push(
+                    Diagnostic::error(
+                        Code::AutoscaleWithoutRequest,
+                        format!(
+                            "`{name}` autoscales on CPU in phase {number} but requests no CPU to measure it against"
+                        ),
+                        &at.key("cpu"),
+                    )
+                    .help("set `resources.requests.cpu` (or a CPU limit, which the request then defaults to)"),
+                );
+            }
+            if autoscale.memory.is_some() && resources.requests.memory.is_none() && once.first(&at, "autoscale-memory")
+            {
+                self.push(
+                Diagnostic::error(Code::AutoscaleWithoutRequest, format!("`{name}` autoscales on memory in phase {number} but requests no memory to measure it against"), &at.key("memory"))
+                    .help("set `resources.requests.memory` (or a memory limit, which the request then defaults to)"),
+            );
+            }
+            if phase.target != Target::K8s && once.first(&at, "autoscale-ignored") {
+                self.push(
+                Diagnostic::warning(Code::AutoscaleIgnored, format!("phase {number} renders to {}, which has no autoscaler: `{name}` runs {replicas} replicas there", phase.target.as_str()), &at)
+                    .help("start the autoscale map at the first k8s phase"),
+            );
+            }
+        }
+    }
+
+    /// Placement in one phase: the nodes it names or asks for exist. False when it names an unknown node
+    /// (the checks that depend on where the service runs are then skipped).
+    fn phase_placement(&mut self, at: &InPhase, once: &mut Once) -> bool {
+        let InPhase { name, path, service, number, phase, .. } = *at;
+        let Some(placement) = service.placement.as_ref().and_then(|p| p.at(number)) else { return true };
+        let at = phased_key_path(&path.key("placement"), &service.placement, number);
+        if let Some(node) = &placement.node
+            && !phase.nodes.contains_key(node)
+        {
+            if once.first(&at.key("node"), "unknown-node") {
+                self.push(
+                    Diagnostic::error(
+                        Code::UnknownNode,
+                        format!("`{name}` is placed on node `{node}`, which phase {number} does not have"),
+                        &at.key("node"),
+                    )
+                    .help_opt(suggestion(node, phase.nodes.keys().map(String::as_str))),
+                );
+            }
+            return false;
+        }
+        let mut each_satisfiable = true;
+        if let Some(role) = placement.role
+            && !phase.nodes.values().any(|n| n.role.unwrap_or_default() == role)
+        {
+            each_satisfiable = false;
+            if once.first(&at.key("role"), "no-matching-node") {
+                self.push(Diagnostic::error(
+                    Code::NoMatchingNode,
+                    format!("`{name}` needs a {} node, and phase {number} has none", role.as_str()),
+                    &at.key("role"),
+                ));
+            }
+        }
+        for (key, value) in &placement.labels {
+            if !phase.nodes.values().any(|n| n.labels.get(key) == Some(value)) {
+                each_satisfiable = false;
+                if once.first(&at.key("labels").key(key), "no-matching-node") {
+                    self.push(
+                        Diagnostic::error(
+                            Code::NoMatchingNode,
+                            format!("`{name}` needs a node labelled `{key}={value}`, and phase {number} has none"),
+                            &at.key("labels").key(key),
+                        )
+                        .help(format!("add `labels: {{ {key}: {value} }}` to a node of phase {number}")),
+                    );
+                }
+            }
+        }
+        let admitted = phase.nodes.iter().any(|(node_name, node)| {
+            placement.role.is_none_or(|r| node.role.unwrap_or_default() == r)
+                && placement.node.as_ref().is_none_or(|n| n == node_name)
+                && placement.labels.iter().all(|(k, v)| node.labels.get(k) == Some(v))
+        });
+        if each_satisfiable && !admitted && once.first(&at, "no-matching-node") {
+            self.push(Diagnostic::error(
+                Code::NoMatchingNode,
+                format!("no node of phase {number} meets all of `{name}`'s placement constraints at once"),
+                &at,
+            ));
+        }
+        true
+    }
+
+    /// A stateful service that is global, or runs several replicas, in one phase.
+    fn phase_stateful(&mut self, at: &InPhase, once: &mut Once) {
+        let InPhase { name, path, service, number, global, replicas, .. } = *at;
+        let stateful = service.stateful.unwrap_or(false);
+        let replicas_path = phased_key_path(&path.key("replicas"), &service.replicas, number);
+        if stateful && global && once.first(&replicas_path, "global-stateful") {
+            self.push(
+            Diagnostic::error(
+                Code::GlobalStateful,
+                format!("stateful `{name}` is global in phase {number}: a stateful service keeps its data on one node (a StatefulSet claim, a pinned Swarm volume), and a global one runs on every node"),
+                &replicas_path,
+            )
+            .help("give it a number of replicas, or drop `stateful: true` if each node may keep its own data"),
+        );
+        }
+        if stateful && !global && replicas > 1 && once.first(&path.key("replicas"), "stateful-replicas") {
+            self.push(
+            Diagnostic::warning(
+                Code::StatefulReplicas,
+                format!("stateful `{name}` runs {replicas} replicas in phase {number}: each gets its own volume, and topo sets up no replication between them"),
+                &phased_key_path(&path.key("replicas"), &service.replicas, number),
+            )
+            .help("keep a database at one replica unless the image replicates by itself"),
+        );
         }
     }
 
@@ -875,7 +941,7 @@ impl Validator<'_> {
             let index = services[first].depends_on.iter().position(|d| d == second).unwrap_or(0);
             self.push(
                 Diagnostic::error(
-                    "dependency-cycle",
+                    Code::DependencyCycle,
                     format!("services depend on each other in a cycle: {}", cycle.join(" → ")),
                     &root().key("services").key(first).key("depends_on").index(index),
                 )
@@ -891,7 +957,7 @@ impl Validator<'_> {
             let route = (expose.host.clone(), expose.path.clone().unwrap_or_else(|| "/".into()));
             if let Some(other) = routes.insert(route.clone(), name) {
                 self.push(Diagnostic::error(
-                    "duplicate-route",
+                    Code::DuplicateRoute,
                     format!("`{name}` and `{other}` are both exposed at {}{}", route.0, route.1),
                     &root().key("services").key(name).key("expose").key("host"),
                 ));
@@ -914,7 +980,7 @@ impl Validator<'_> {
                 && threshold.kind() != expected
             {
                 self.push(Diagnostic::error(
-                    "invalid-threshold",
+                    Code::InvalidThreshold,
                     format!(
                         "a `{}` trigger needs {} in `{threshold_key}`",
                         trigger.metric.as_str(),
@@ -928,72 +994,94 @@ impl Validator<'_> {
                 && matches!(trigger.metric, Metric::Cpu | Metric::Memory | Metric::Disk | Metric::ErrorRate)
             {
                 self.push(Diagnostic::error(
-                    "invalid-threshold",
+                    Code::InvalidThreshold,
                     format!("{p} of a whole can never be reached"),
                     &path.key(threshold_key),
                 ));
             }
-            if let Metric::Other(metric) = &trigger.metric
-                && trigger.expr.is_none()
-            {
-                let built_in = Metric::BUILT_IN.iter().map(|(name, _)| *name);
-                match suggestion(metric, built_in) {
-                    Some(help) => self.push(
-                        Diagnostic::error("unknown-metric", format!("`{metric}` is not a built-in metric"), &path.key("metric"))
-                            .help(help),
-                    ),
-                    None => self.push(
-                        Diagnostic::warning(
-                            "trigger-without-query",
-                            format!("topo has no query for `{metric}`: it goes in the plan's checklist but makes no alert rule"),
-                            &path.key("metric"),
-                        )
-                        .help("add `expr:` with the PromQL that measures it to get an alert rule"),
-                    ),
-                }
-            }
+            self.trigger_metric(&path, trigger);
             if let Some(service) = &trigger.service
                 && !spec.services.contains_key(service)
             {
                 self.push(
                     Diagnostic::error(
-                        "unknown-service",
+                        Code::UnknownService,
                         format!("trigger watches `{service}`, which is not a service"),
                         &path.key("service"),
                     )
                     .help_opt(suggestion(service, spec.services.keys().map(String::as_str))),
                 );
             }
-            let alert = trigger.name.clone().unwrap_or_else(|| model::default_alert_name(trigger));
-            let valid_alert = alert.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && alert.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid_alert {
-                self.push(Diagnostic::error(
-                    "invalid-name",
-                    format!("alert name `{alert}` is not a Prometheus name (letters, digits, `_`)"),
+            self.trigger_alert(&path, i, trigger, &mut alert_names);
+        }
+    }
+
+    /// A metric that is not built in: a typo of one, or a trigger with no query.
+    fn trigger_metric(&mut self, path: &SpecPath, trigger: &crate::spec::Trigger) {
+        if let Metric::Other(metric) = &trigger.metric
+            && trigger.expr.is_none()
+        {
+            let built_in = Metric::BUILT_IN.iter().map(|(name, _)| *name);
+            match suggestion(metric, built_in) {
+                Some(help) => self.push(
+                    Diagnostic::error(
+                        Code::UnknownMetric,
+                        format!("`{metric}` is not a built-in metric"),
+                        &path.key("metric"),
+                    )
+                    .help(help),
+                ),
+                None => self.push(
+                    Diagnostic::warning(
+                        Code::TriggerWithoutQuery,
+                        format!(
+                            "topo has no query for `{metric}`: it goes in the plan's checklist but makes no alert rule"
+                        ),
+                        &path.key("metric"),
+                    )
+                    .help("add `expr:` with the PromQL that measures it to get an alert rule"),
+                ),
+            }
+        }
+    }
+
+    /// The alert a trigger makes has a Prometheus name, not the plan's own nor another trigger's.
+    fn trigger_alert(
+        &mut self,
+        path: &SpecPath,
+        i: usize,
+        trigger: &crate::spec::Trigger,
+        alert_names: &mut BTreeMap<String, usize>,
+    ) {
+        let alert = trigger.name.clone().unwrap_or_else(|| model::default_alert_name(trigger));
+        let valid_alert = alert.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && alert.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_alert {
+            self.push(Diagnostic::error(
+                Code::InvalidName,
+                format!("alert name `{alert}` is not a Prometheus name (letters, digits, `_`)"),
+                &path.key("name"),
+            ));
+        }
+        if model::PRESSURE_ALERTS.contains(&alert.as_str()) {
+            self.push(
+                Diagnostic::error(
+                    Code::DuplicateAlert,
+                    format!("`{alert}` is the name of the plan's own pressure alert"),
                     &path.key("name"),
-                ));
-            }
-            if model::PRESSURE_ALERTS.contains(&alert.as_str()) {
-                self.push(
-                    Diagnostic::error(
-                        "duplicate-alert",
-                        format!("`{alert}` is the name of the plan's own pressure alert"),
-                        &path.key("name"),
-                    )
-                    .help("give the trigger another `name:`"),
-                );
-            }
-            if let Some(first) = alert_names.insert(alert.clone(), i) {
-                self.push(
-                    Diagnostic::error(
-                        "duplicate-alert",
-                        format!("triggers {first} and {i} both make the alert `{alert}`"),
-                        &path,
-                    )
-                    .help("give one of them its own `name:`, or a different `severity` or `service`"),
-                );
-            }
+                )
+                .help("give the trigger another `name:`"),
+            );
+        }
+        if let Some(first) = alert_names.insert(alert.clone(), i) {
+            self.push(
+                Diagnostic::error(
+                    Code::DuplicateAlert,
+                    format!("triggers {first} and {i} both make the alert `{alert}`"),
+                    path,
+                )
+                .help("give one of them its own `name:`, or a different `severity` or `service`"),
+            );
         }
     }
 }
@@ -1013,14 +1101,14 @@ impl Validator<'_> {
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
             if !valid {
                 self.push(Diagnostic::error(
-                    "invalid-name",
+                    Code::InvalidName,
                     format!("`{name}` is not a Prometheus metric name (letters, digits, `_` and `:`)"),
                     &path.key(key),
                 ));
             } else if key == "http_duration" && name.ends_with("_bucket") {
                 self.push(
                     Diagnostic::error(
-                        "invalid-name",
+                        Code::InvalidName,
                         format!("`{name}` names the histogram's buckets"),
                         &path.key(key),
                     )
@@ -1035,7 +1123,7 @@ impl Validator<'_> {
                 && !label.starts_with("__");
             if !valid {
                 self.push(Diagnostic::error(
-                    "invalid-name",
+                    Code::InvalidName,
                     format!("`{label}` is not a Prometheus label name (letters, digits, `_`)"),
                     &path.key(key),
                 ));

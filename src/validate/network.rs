@@ -2,6 +2,7 @@
 //! `monitoring` name namespaces, labels, address ranges and ports that end up
 //! in NetworkPolicies and ServiceMonitors.
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -31,21 +32,21 @@ impl Validator<'_> {
                 && let Some(why) = names::label_value(release)
             {
                 let message = format!("`{release}` {why}: it becomes the `release` label");
-                self.push(Diagnostic::error("invalid-label", message, &path.key("release")));
+                self.push(Diagnostic::error(Code::InvalidLabel, message, &path.key("release")));
             }
         }
         for (host, registry) in &spec.registries {
             let path = root().key("registries").key(host);
             if host.is_empty() || host.contains(['/', '@']) || host.chars().any(char::is_whitespace) {
                 self.push(
-                    Diagnostic::error("invalid-name", format!("`{host}` is not a registry host"), &path)
+                    Diagnostic::error(Code::InvalidName, format!("`{host}` is not a registry host"), &path)
                         .on_key()
                         .help("write the host as images name it: `registry.example.com`, `registry.example.com:5000`"),
                 );
             }
             if let Some(why) = names::dns1123_label(&registry.pull_secret) {
                 self.push(Diagnostic::error(
-                    "invalid-name",
+                    Code::InvalidName,
                     format!("pull secret `{}` {why}", registry.pull_secret),
                     &path.key("pull_secret"),
                 ));
@@ -68,7 +69,7 @@ impl Validator<'_> {
         if self.spec.ingress.as_ref().and_then(|i| i.tls.as_ref()).is_none() {
             self.push(
                 Diagnostic::error(
-                    "acme-without-tls",
+                    Code::AcmeWithoutTls,
                     "`ingress.acme` without `ingress.tls`: no issuer is named",
                     &path,
                 )
@@ -79,14 +80,14 @@ impl Validator<'_> {
         let (user, domain) = acme.email.split_once('@').unwrap_or_default();
         if user.is_empty() || !domain.contains('.') || acme.email.chars().any(char::is_whitespace) {
             let message = format!("`{}` is not an email address", acme.email);
-            self.push(Diagnostic::error("invalid-value", message, &path.key("email")));
+            self.push(Diagnostic::error(Code::InvalidValue, message, &path.key("email")));
         }
         if let Some(server) = &acme.server
             && !(server.starts_with("https://") && server.len() > "https://".len())
         {
             let message = format!("`{server}` is not an https URL of an ACME directory");
             self.push(
-                Diagnostic::error("invalid-value", message, &path.key("server")).help(
+                Diagnostic::error(Code::InvalidValue, message, &path.key("server")).help(
                     "Let's Encrypt's staging directory is https://acme-staging-v02.api.letsencrypt.org/directory",
                 ),
             );
@@ -98,7 +99,7 @@ impl Validator<'_> {
             && let Some(why) = names::dns1123_label(namespace)
         {
             self.push(
-                Diagnostic::error("invalid-name", format!("namespace `{namespace}` {why}"), path)
+                Diagnostic::error(Code::InvalidName, format!("namespace `{namespace}` {why}"), path)
                     .help("a namespace is a DNS-1123 label: lowercase letters, digits and `-`"),
             );
         }
@@ -110,13 +111,13 @@ impl Validator<'_> {
         let path = path.key("metrics");
         match service.port_or_main(metrics.port) {
             None => self.push(
-                Diagnostic::error("metrics-without-port", "metrics need a port to be scraped on", &path)
+                Diagnostic::error(Code::MetricsWithoutPort, "metrics need a port to be scraped on", &path)
                     .on_key()
                     .help("add `port:` to the service or to `metrics` (one of its `ports`)"),
             ),
             Some(port) if !has_port(service, port) => self.push(
                 Diagnostic::error(
-                    "metrics-unknown-port",
+                    Code::MetricsUnknownPort,
                     format!("`metrics.port` {port} is not one of the service's ports"),
                     &path.key("port"),
                 )
@@ -130,7 +131,7 @@ impl Validator<'_> {
             && !metrics_path.starts_with('/')
         {
             let message = format!("`{metrics_path}` is not an absolute path");
-            self.push(Diagnostic::error("invalid-value", message, &path.key("path")).help("write it as `/metrics`"));
+            self.push(Diagnostic::error(Code::InvalidValue, message, &path.key("path")).help("write it as `/metrics`"));
         }
     }
 
@@ -139,14 +140,14 @@ impl Validator<'_> {
         if let Some(cidr) = &peer.cidr {
             if let Some(why) = cidr_error(cidr) {
                 self.push(
-                    Diagnostic::error("invalid-cidr", format!("`{cidr}` {why}"), &path.key("cidr"))
+                    Diagnostic::error(Code::InvalidCidr, format!("`{cidr}` {why}"), &path.key("cidr"))
                         .help("write an address range as `10.0.8.0/24` (or `0.0.0.0/0` for any address)"),
                 );
             }
             if peer.namespace.is_some() || !peer.pods.is_empty() {
                 self.push(
                     Diagnostic::error(
-                        "peer-cidr-and-pods",
+                        Code::PeerCidrAndPods,
                         "a peer is either an address range (`cidr`) or pods (`namespace`, `pods`), not both",
                         path,
                     )
@@ -158,13 +159,15 @@ impl Validator<'_> {
         self.labels(&path.key("pods"), &peer.pods);
         for (i, port) in peer.ports.iter().enumerate() {
             if *port == 0 {
-                self.push(Diagnostic::error("invalid-value", "port 0 is not a port", &path.key("ports").index(i)));
+                self.push(Diagnostic::error(Code::InvalidValue, "port 0 is not a port", &path.key("ports").index(i)));
             } else if let Some(service) = own.filter(|s| !has_port(s, *port)) {
                 let message = format!("{port} is not one of the service's ports: callers can only reach those");
-                self.push(Diagnostic::error("allow-unknown-port", message, &path.key("ports").index(i)).help(format!(
-                    "use one of {}",
-                    ports_of(service).iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
-                )));
+                self.push(Diagnostic::error(Code::AllowUnknownPort, message, &path.key("ports").index(i)).help(
+                    format!(
+                        "use one of {}",
+                        ports_of(service).iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
         }
     }

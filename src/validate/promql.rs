@@ -2,6 +2,7 @@
 //! the comparison the alert rule wraps it in, so that `topo check` refuses
 //! what `promtool check rules` would.
 
+use crate::code::Code;
 use crate::diag::Diagnostic;
 use crate::spec::Spec;
 use crate::yaml::SpecPath;
@@ -29,7 +30,7 @@ pub fn check(spec: &Spec) -> Vec<Diagnostic> {
         };
         if let Some(reason) = reason {
             out.push(
-                Diagnostic::error("invalid-promql", format!("`expr` is not a PromQL expression: {}", one_line(&reason)), &path)
+                Diagnostic::error(Code::InvalidPromql, format!("`expr` is not a PromQL expression: {}", one_line(&reason)), &path)
                     .help("write an instant-vector or scalar PromQL query, like `sum(rate(http_requests_total[5m]))`; topo adds the comparison with the threshold"),
             );
         }

@@ -2,6 +2,7 @@
 //! is consistent, but whose health check or database would mislead at deploy
 //! time. All warnings.
 
+use crate::code::Code;
 use crate::diag::Diagnostic;
 use crate::image::ImageRef;
 use crate::image::known::{self as images, Family};
@@ -37,7 +38,7 @@ impl Validator<'_> {
         if pg_isready_without_host(command) {
             self.push(
                 Diagnostic::warning(
-                    "pg-isready-without-host",
+                    Code::PgIsreadyWithoutHost,
                     "`pg_isready` without `-h` checks the Unix socket, which answers while postgres initialises on the socket only: the service turns healthy before it takes TCP connections",
                     path,
                 )
@@ -65,7 +66,7 @@ impl Validator<'_> {
             let Some((client, secret)) = dependants.first() else { continue };
             self.push(
                 Diagnostic::warning(
-                    "redis-without-password",
+                    Code::RedisWithoutPassword,
                     format!("`{client}` is given `{secret}` for `{name}`, but `{name}` gets no password: it accepts every client on the network"),
                     &root().key("services").key(name.as_str()),
                 )

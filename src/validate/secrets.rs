@@ -4,6 +4,7 @@
 //! one detector of [`crate::secret_shape`] (by name and by shape, as
 //! `topo import` does) and never quotes the value.
 
+use crate::code::Code;
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, suggestion};
@@ -34,7 +35,7 @@ fn env(path: &SpecPath, env: &BTreeMap<String, EnvValue>, spec: &Spec, push: &mu
         };
         push(
             Diagnostic::warning(
-                "secret-looking-env",
+                Code::SecretLookingEnv,
                 format!("`{key}` looks secret ({why}), but `env` is a plain setting: its value is copied into every rendered file (a ConfigMap on k8s)"),
                 &path.key(key),
             )
@@ -58,7 +59,7 @@ pub fn secrets_from(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
             if let Some(why) = names::dns1123_subdomain(&external.store) {
                 push(
                     Diagnostic::error(
-                        "invalid-name",
+                        Code::InvalidName,
                         format!("store name `{}` {why}", external.store),
                         &path.key("store"),
                     )
@@ -70,7 +71,7 @@ pub fn secrets_from(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
                 if key.trim().is_empty() {
                     push(
                         Diagnostic::error(
-                            "invalid-value",
+                            Code::InvalidValue,
                             format!("the store key of `{secret}` is empty"),
                             &path.key("keys").key(secret),
                         )
@@ -87,7 +88,7 @@ pub fn secrets_from(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
                 if let Some(why) = name.as_deref().and_then(names::dns1123_label) {
                     push(
                         Diagnostic::error(
-                            "invalid-name",
+                            Code::InvalidName,
                             format!("`{}` {why}", name.as_deref().unwrap_or_default()),
                             &path.key(field),
                         )
@@ -99,7 +100,7 @@ pub fn secrets_from(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
             for (secret, text) in &sealed.encrypted {
                 if !is_ciphertext(text) {
                     push(
-                        Diagnostic::error("not-sealed", format!("the ciphertext of `{secret}` is not what `kubeseal --raw` prints"), &path.key("encrypted").key(secret))
+                        Diagnostic::error(Code::NotSealed, format!("the ciphertext of `{secret}` is not what `kubeseal --raw` prints"), &path.key("encrypted").key(secret))
                             .label("expected base64 ciphertext")
                             .help(format!("seal the value and paste the output: printf '%s' \"${secret}\" | kubeseal --raw --from-file=/dev/stdin --namespace {} --name {}-secrets", spec.project, spec.project)),
                     );
@@ -118,7 +119,7 @@ fn declared<'a>(
 ) {
     for name in names.filter(|n| !spec.secrets.contains(n)) {
         push(
-            Diagnostic::error("undeclared-secret", format!("`{name}` is not a declared secret"), &path.key(name))
+            Diagnostic::error(Code::UndeclaredSecret, format!("`{name}` is not a declared secret"), &path.key(name))
                 .on_key()
                 .label("not in the top-level `secrets`")
                 .help_opt(

@@ -6,6 +6,7 @@
 //! and `<<` merge keys honoured. Scalars keep their style so the decoder can
 //! tell `1` (a number) from `"1"` (a string), as YAML 1.2's core schema does.
 
+use crate::code::Code;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
@@ -70,7 +71,7 @@ impl Serialize for Span {
 /// turn it into their diagnostic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub span: Span,
     /// The path of the node being read, when known.
@@ -81,7 +82,7 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(code: &'static str, message: impl Into<String>, span: Span) -> Self {
+    pub fn new(code: Code, message: impl Into<String>, span: Span) -> Self {
         Self { code, message: message.into(), span, path: SpecPath::root(), label: None, help: None }
     }
 
@@ -398,7 +399,7 @@ fn is_core_float(s: &str) -> bool {
 /// its real size is not known).
 pub fn too_large() -> Error {
     Error::new(
-        "file-too-large",
+        Code::FileTooLarge,
         format!("the file is larger than 4 MiB ({MAX_BYTES} bytes), the most topo reads"),
         Span::point(Pos { line: 1, column: 1, offset: 0 }),
     )
@@ -438,14 +439,14 @@ pub fn parse(text: &str, duplicates: &mut Vec<Error>) -> Result<Node, Error> {
                     // tab-indented line; the tab itself is what to fix.
                     pos = first_tab_from_line(text, pos).unwrap_or(pos);
                 }
-                return Err(Error::new("yaml-syntax", yaml_message(error.info()), Span::point(pos))
+                return Err(Error::new(Code::YamlSyntax, yaml_message(error.info()), Span::point(pos))
                     .label("here")
                     .help_opt(yaml_help(text, pos, error.info())));
             }
         }
     }
     builder.root.ok_or_else(|| {
-        Error::new("empty-spec", "the spec is empty", Span::point(positions.at_char(0)))
+        Error::new(Code::EmptySpec, "the spec is empty", Span::point(positions.at_char(0)))
             .help("a spec needs at least `project:`, `phases:` and `services:`; see `topo schema`")
     })
 }
@@ -561,7 +562,7 @@ impl Builder<'_, '_, '_> {
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(Error::new(
-                        "multiple-documents",
+                        Code::MultipleDocuments,
                         "a spec is one YAML document, but this file has more",
                         span,
                     )
@@ -609,7 +610,7 @@ impl Builder<'_, '_, '_> {
             }
             Event::Alias(id) => {
                 let Some((nodes, bytes)) = self.anchors.get(&id).map(Node::size) else {
-                    return Err(Error::new("yaml-syntax", "invalid YAML: unknown alias", span));
+                    return Err(Error::new(Code::YamlSyntax, "invalid YAML: unknown alias", span));
                 };
                 // Count what the copy costs before making it.
                 self.count(nodes, span)?;
@@ -627,7 +628,7 @@ impl Builder<'_, '_, '_> {
         self.nodes += added;
         if self.nodes > MAX_NODES {
             return Err(Error::new(
-                "too-many-nodes",
+                Code::TooManyNodes,
                 format!("the spec expands to more than {MAX_NODES} YAML nodes"),
                 span,
             )
@@ -640,7 +641,7 @@ impl Builder<'_, '_, '_> {
         self.bytes = self.bytes.saturating_add(added);
         if self.bytes > MAX_EXPANDED_BYTES {
             return Err(Error::new(
-                "too-many-bytes",
+                Code::TooManyBytes,
                 format!("the spec expands to more than {MAX_EXPANDED_BYTES} bytes of keys and values"),
                 span,
             )
@@ -651,7 +652,7 @@ impl Builder<'_, '_, '_> {
 
     fn open(&mut self, open: Open, span: Span) -> Result<(), Error> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Error::new("too-deep", format!("the spec nests more than {MAX_DEPTH} levels deep"), span));
+            return Err(Error::new(Code::TooDeep, format!("the spec nests more than {MAX_DEPTH} levels deep"), span));
         }
         self.stack.push(open);
         Ok(())
@@ -688,7 +689,7 @@ impl Builder<'_, '_, '_> {
                 }
                 Some(key) if is_merge_key(&key) => match merge {
                     Some(first) => {
-                        Err(Error::new("duplicate-merge-key", "a second `<<` merge key in one mapping", key.span)
+                        Err(Error::new(Code::DuplicateMergeKey, "a second `<<` merge key in one mapping", key.span)
                             .label("merged again here")
                             .help(format!(
                                 "the first `<<` is at line {}; YAML readers disagree on which one wins: merge \
@@ -751,7 +752,7 @@ fn is_merge_key(key: &Node) -> bool {
 fn merge_entries(entries: &mut Vec<Entry>, index: &mut HashMap<String, usize>, value: &Node) -> Result<(), Error> {
     let not_a_mapping = |node: &Node| {
         Error::new(
-            "invalid-merge",
+            Code::InvalidMerge,
             format!("a `<<` merge takes a mapping or a list of mappings, not {}", node.describe()),
             node.span,
         )
@@ -798,7 +799,7 @@ fn scalar_tag(tag: &saphyr_parser::Tag, text: &str, span: Span) -> Result<Style,
         };
         if !fits {
             return Err(Error::new(
-                "yaml-tag",
+                Code::YamlTag,
                 format!("the tag `!!{}` says this is {}, but `{}` is not", tag.suffix, tag_kind(&tag.suffix), text),
                 span,
             )
@@ -829,7 +830,7 @@ fn tag_kind(suffix: &str) -> &'static str {
 
 fn unknown_tag(tag: &saphyr_parser::Tag, span: Span) -> Error {
     let shown = if tag.is_yaml_core_schema() { format!("!!{}", tag.suffix) } else { tag.to_string() };
-    Error::new("yaml-tag", format!("the YAML tag `{shown}` is not part of the spec language"), span)
+    Error::new(Code::YamlTag, format!("the YAML tag `{shown}` is not part of the spec language"), span)
         .label("tagged here")
         .help(
             "topo reads plain YAML: remove the tag (only `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, \
@@ -859,7 +860,7 @@ fn insert_entry(
             return None;
         }
         let name = text;
-        let diagnostic = Error::new("duplicate-key", format!("duplicate key `{name}`"), key.span)
+        let diagnostic = Error::new(Code::DuplicateKey, format!("duplicate key `{name}`"), key.span)
             .label("defined again here")
             .help(format!(
                 "`{name}` is first defined at line {}; YAML keeps only one of them, so remove or rename one",

@@ -9,6 +9,7 @@
 //! add up, so a connection passes when the caller's egress and the callee's
 //! ingress both allow it; nothing else does.
 
+use crate::code::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::{
@@ -265,7 +266,7 @@ pub fn unreachable(model: &Model) -> Vec<Diagnostic> {
             let ports: Vec<String> = service.ports.iter().map(|p| p.number.to_string()).collect();
             diags.push(
                 Diagnostic::warning(
-                    "unreachable-service",
+                    Code::UnreachableService,
                     format!(
                         "nothing may reach `{}` in phase {} ({}): no service depends on it, it is not exposed and its `allow` has no `from`, so its NetworkPolicy admits no caller on port {}",
                         service.name,
