@@ -39,9 +39,6 @@ pub const STAGES: &[&str] = &[
     "schema",
 ];
 
-/// The items of lib.rs, which belong to the `compile` stage.
-pub const LIB_ITEMS: &[&str] = &["compile", "Compiled", "read_bounded", "read_file_bounded"];
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
@@ -50,6 +47,9 @@ mod tests {
     use syn::visit::Visit;
 
     use super::*;
+
+    /// The items of lib.rs, which belong to the `compile` stage.
+    const LIB_ITEMS: &[&str] = &["compile", "Compiled", "read_bounded", "read_file_bounded"];
 
     /// The stage a `crate::<first>` path lands in.
     fn stage_of(first: &str) -> Option<usize> {
