@@ -422,22 +422,7 @@ pub fn import(
             }
         }
     };
-    let dir = if stdin { None } else { file.parent().map(Path::to_path_buf) };
-    let dir_name = std::path::absolute(dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| ".".into()))
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let options = topo::import::Options {
-        project,
-        cpu,
-        memory,
-        base_dir: dir,
-        file_name: if stdin {
-            "stdin".to_owned()
-        } else {
-            file.file_name().map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned())
-        },
-        dir_name,
-    };
+    let options = import_options(file, &shown, project, cpu, memory);
     let imported = topo::import::import(&bytes, &options);
     let loaded = Loaded { file: shown.clone(), source: imported.source.clone(), result: Err(imported.report.clone()) };
     let mut ok = imported.spec.is_some();
@@ -460,26 +445,58 @@ pub fn import(
     }
     report(&diags, &loaded, format, out.is_some(), ok)?;
     if format == Format::Human {
-        let notes = imported.report.warning_count();
-        let line = if ok {
-            let to = out.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
-            format!(
-                "imported {} service{} from {shown} into {to}: {notes} note{} above on what was dropped or approximated; \
-                 review the comments in the spec, then run `topo check`",
-                imported.services,
-                plural(imported.services),
-                plural(notes)
-            )
-        } else if imported.spec.is_some() {
-            format!("error: nothing written to {}", out.map(Path::display).map(|d| d.to_string()).unwrap_or_default())
-        } else {
-            format!(
-                "error: {shown} cannot be imported ({} error{})",
-                imported.report.error_count(),
-                plural(imported.report.error_count())
-            )
-        };
+        let line = import_summary(&imported, &shown, out, ok);
         writeln!(std::io::stderr(), "{line}")?;
     }
     Ok(if ok { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+/// What `import` passes to the importer: the project's fallbacks and the file's folder.
+fn import_options(
+    file: &Path,
+    shown: &str,
+    project: Option<String>,
+    cpu: Option<topo::spec::Cpu>,
+    memory: Option<topo::spec::Memory>,
+) -> topo::import::Options {
+    let stdin = file == Path::new("-");
+    let dir = if stdin { None } else { file.parent().map(Path::to_path_buf) };
+    let dir_name = std::path::absolute(dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| ".".into()))
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+    topo::import::Options {
+        project,
+        cpu,
+        memory,
+        base_dir: dir,
+        file_name: if stdin {
+            "stdin".to_owned()
+        } else {
+            file.file_name().map_or_else(|| shown.to_owned(), |n| n.to_string_lossy().into_owned())
+        },
+        dir_name,
+    }
+}
+
+/// The last line `import` prints on stderr.
+fn import_summary(imported: &topo::import::Imported, shown: &str, out: Option<&Path>, ok: bool) -> String {
+    let notes = imported.report.warning_count();
+    if ok {
+        let to = out.map_or_else(|| "stdout".to_owned(), |p| p.display().to_string());
+        format!(
+            "imported {} service{} from {shown} into {to}: {notes} note{} above on what was dropped or approximated; \
+             review the comments in the spec, then run `topo check`",
+            imported.services,
+            plural(imported.services),
+            plural(notes)
+        )
+    } else if imported.spec.is_some() {
+        format!("error: nothing written to {}", out.map(Path::display).map(|d| d.to_string()).unwrap_or_default())
+    } else {
+        format!(
+            "error: {shown} cannot be imported ({} error{})",
+            imported.report.error_count(),
+            plural(imported.report.error_count())
+        )
+    }
 }

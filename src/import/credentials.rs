@@ -156,138 +156,175 @@ fn usable(literal: &str) -> bool {
 
 /// The credentials among `words`; `known` are the values of the service's secrets (by value → name).
 fn find(words: &[Word], known: &BTreeMap<String, String>) -> Vec<Found> {
-    let redis = words.iter().any(|w| REDIS_CLIENTS.contains(&program(&w.text)));
-    let mysql = words.iter().any(|w| MYSQL_CLIENTS.contains(&program(&w.text)));
+    let look = Look {
+        words,
+        known,
+        redis: words.iter().any(|w| REDIS_CLIENTS.contains(&program(&w.text))),
+        mysql: words.iter().any(|w| MYSQL_CLIENTS.contains(&program(&w.text))),
+        curl: words.iter().any(|w| matches!(program(&w.text), "curl" | "wget")),
+    };
     let mut found = Vec::new();
-    let mut skip_next = false;
-    // A value the service already has as a secret keeps that secret's name.
-    let named = |value: &str, name: Name| known.get(value).map_or(name, |n| Name::Exact(n.clone()));
-    for (i, word) in words.iter().enumerate() {
-        if std::mem::take(&mut skip_next) {
-            continue;
-        }
-        let text = word.text.as_str();
-        let whole = 0..text.len();
-        // A bare word equal to a secret's value: not an option's argument (`pg_isready -U postgres`
-        // with the password `postgres` is a user name), and not a plain lowercase word.
-        let after_option = i > 0 && words[i - 1].text.starts_with('-');
-        let word_like = text.chars().all(|c| c.is_ascii_lowercase());
-        if !after_option
-            && !word_like
-            && let Some(name) = known.get(text)
-        {
-            found.push(Found {
-                word: i,
-                range: whole,
-                name: Name::Exact(name.clone()),
-                how: format!("the value of `{name}`"),
-            });
-            continue;
-        }
-        // `--password=x`, `--api-key=x`, `PGPASSWORD=x`.
-        if let Some((flag, value)) = text.split_once('=')
-            && usable(value)
-        {
-            let bare = flag.trim_start_matches('-');
-            if !bare.is_empty()
-                && bare.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-                && secret_shape::is_secret_name(bare)
-            {
-                let name = if flag.starts_with('-') {
-                    Name::Suffix(suffix_for_flag(bare))
-                } else if crate::import::words::is_env_name(bare) {
-                    Name::Exact(bare.to_owned())
-                } else {
-                    Name::Suffix(suffix_for_flag(bare))
-                };
-                let name = named(value, name);
-                found.push(Found { word: i, range: flag.len() + 1..text.len(), name, how: format!("`{flag}=`") });
-                continue;
-            }
-        }
-        // `--requirepass x`, `-a x` (redis clients), `--token x`.
-        if let Some(next) = words.get(i + 1)
-            && text.starts_with('-')
-            && usable(&next.text)
-            && !next.text.starts_with(['-', '/', '.', '~'])
-            && !matches!(next.text.as_str(), ";" | "&" | "|" | "(" | ")" | "<" | ">")
-        {
-            let bare = text.trim_start_matches('-');
-            let flag = (text == "-a" && redis)
-                || (text.starts_with("--") && !bare.contains('=') && secret_shape::is_secret_name(bare));
-            if flag {
-                found.push(Found {
-                    word: i + 1,
-                    range: 0..next.text.len(),
-                    name: named(&next.text, Name::Suffix(suffix_for_flag(bare))),
-                    how: format!("after `{text}`"),
-                });
-                skip_next = true;
-                continue;
-            }
-        }
-        // `curl -u user:password`, `--user user:password`.
-        if let Some(next) = words.get(i + 1)
-            && matches!(text, "-u" | "--user" | "--proxy-user")
-            && words.iter().any(|w| matches!(program(&w.text), "curl" | "wget"))
-            && next.text.contains(':')
-            && usable(&next.text)
-        {
-            found.push(Found {
-                word: i + 1,
-                range: 0..next.text.len(),
-                name: named(&next.text, Name::Suffix("_CREDENTIALS".to_owned())),
-                how: format!("after `{text}`"),
-            });
-            skip_next = true;
-            continue;
-        }
-        // A header that carries a credential: `Authorization: Bearer …`, `X-Api-Key: …`.
-        if let Some((header, value)) = text.split_once(':')
-            && !header.is_empty()
-            && header.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && (header.eq_ignore_ascii_case("authorization") || secret_shape::is_secret_name(header))
-        {
-            let start = header.len() + 1 + (value.len() - value.trim_start().len());
-            if usable(&text[start..]) {
-                found.push(Found {
-                    word: i,
-                    range: start..text.len(),
-                    name: named(&text[start..], Name::Suffix("_AUTHORIZATION".to_owned())),
-                    how: format!("the `{header}` header"),
-                });
-                continue;
-            }
-        }
-        // `-pPASSWORD` (mysql clients).
-        if mysql && text.len() > 2 && text.starts_with("-p") && usable(&text[2..]) {
-            found.push(Found {
-                word: i,
-                range: 2..text.len(),
-                name: named(&text[2..], Name::Suffix("_PASSWORD".to_owned())),
-                how: "`-p`".to_owned(),
-            });
-            continue;
-        }
-        if let Some((shape, range)) = secret_shape::find(text)
-            && usable(&text[range.clone()])
-        {
-            let suffix = match shape {
-                Shape::UrlPassword => {
-                    let scheme = text[range.clone()].split("://").next().unwrap_or_default();
-                    format!("_{}_URL", crate::import::words::env_name(scheme))
-                }
-                Shape::SecretParameter | Shape::PasswordHash => "_PASSWORD".to_owned(),
-                Shape::KeyPrefix => "_API_KEY".to_owned(),
-                Shape::Jwt => "_TOKEN".to_owned(),
-                Shape::PrivateKey => "_PRIVATE_KEY".to_owned(),
-                Shape::Random => "_SECRET".to_owned(),
-            };
-            let name = named(&text[range.clone()], Name::Suffix(suffix));
-            found.push(Found { word: i, range, name, how: shape.describe().to_owned() });
-        }
+    let mut i = 0;
+    while i < words.len() {
+        let at = look.at(i);
+        // A credential found in the next word (an option's argument) skips that word.
+        i += match &at {
+            Some(f) if f.word > i => 2,
+            _ => 1,
+        };
+        found.extend(at);
     }
     found
+}
+
+/// The words of one command and what they say about it.
+struct Look<'w> {
+    words: &'w [Word],
+    known: &'w BTreeMap<String, String>,
+    redis: bool,
+    mysql: bool,
+    curl: bool,
+}
+
+impl Look<'_> {
+    /// The credential at word `i` (or in its argument, the next word), by the first rule that matches.
+    fn at(&self, i: usize) -> Option<Found> {
+        let text = self.words[i].text.as_str();
+        self.known_value(i, text)
+            .or_else(|| self.flag_equals(i, text))
+            .or_else(|| self.flag_then_value(i, text))
+            .or_else(|| self.curl_user(i, text))
+            .or_else(|| self.header(i, text))
+            .or_else(|| self.mysql_p(i, text))
+            .or_else(|| shaped(i, text, self.known))
+    }
+
+    /// A value the service already has as a secret keeps that secret's name.
+    fn named(&self, value: &str, name: Name) -> Name {
+        self.known.get(value).map_or(name, |n| Name::Exact(n.clone()))
+    }
+
+    /// A bare word equal to a secret's value: not an option's argument (`pg_isready -U postgres`
+    /// with the password `postgres` is a user name), and not a plain lowercase word.
+    fn known_value(&self, i: usize, text: &str) -> Option<Found> {
+        let after_option = i > 0 && self.words[i - 1].text.starts_with('-');
+        let word_like = text.chars().all(|c| c.is_ascii_lowercase());
+        if after_option || word_like {
+            return None;
+        }
+        let name = self.known.get(text)?;
+        Some(Found {
+            word: i,
+            range: 0..text.len(),
+            name: Name::Exact(name.clone()),
+            how: format!("the value of `{name}`"),
+        })
+    }
+
+    /// `--password=x`, `--api-key=x`, `PGPASSWORD=x`.
+    fn flag_equals(&self, i: usize, text: &str) -> Option<Found> {
+        let (flag, value) = text.split_once('=')?;
+        let bare = flag.trim_start_matches('-');
+        if !usable(value)
+            || bare.is_empty()
+            || !bare.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            || !secret_shape::is_secret_name(bare)
+        {
+            return None;
+        }
+        let name = if !flag.starts_with('-') && crate::import::words::is_env_name(bare) {
+            Name::Exact(bare.to_owned())
+        } else {
+            Name::Suffix(suffix_for_flag(bare))
+        };
+        let name = self.named(value, name);
+        Some(Found { word: i, range: flag.len() + 1..text.len(), name, how: format!("`{flag}=`") })
+    }
+
+    /// `--requirepass x`, `-a x` (redis clients), `--token x`.
+    fn flag_then_value(&self, i: usize, text: &str) -> Option<Found> {
+        let next = self.words.get(i + 1)?;
+        if !text.starts_with('-')
+            || !usable(&next.text)
+            || next.text.starts_with(['-', '/', '.', '~'])
+            || matches!(next.text.as_str(), ";" | "&" | "|" | "(" | ")" | "<" | ">")
+        {
+            return None;
+        }
+        let bare = text.trim_start_matches('-');
+        let flag = (text == "-a" && self.redis)
+            || (text.starts_with("--") && !bare.contains('=') && secret_shape::is_secret_name(bare));
+        flag.then(|| Found {
+            word: i + 1,
+            range: 0..next.text.len(),
+            name: self.named(&next.text, Name::Suffix(suffix_for_flag(bare))),
+            how: format!("after `{text}`"),
+        })
+    }
+
+    /// `curl -u user:password`, `--user user:password`.
+    fn curl_user(&self, i: usize, text: &str) -> Option<Found> {
+        let next = self.words.get(i + 1)?;
+        let user = matches!(text, "-u" | "--user" | "--proxy-user")
+            && self.curl
+            && next.text.contains(':')
+            && usable(&next.text);
+        user.then(|| Found {
+            word: i + 1,
+            range: 0..next.text.len(),
+            name: self.named(&next.text, Name::Suffix("_CREDENTIALS".to_owned())),
+            how: format!("after `{text}`"),
+        })
+    }
+
+    /// A header that carries a credential: `Authorization: Bearer …`, `X-Api-Key: …`.
+    fn header(&self, i: usize, text: &str) -> Option<Found> {
+        let (header, value) = text.split_once(':')?;
+        if header.is_empty()
+            || !header.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || !(header.eq_ignore_ascii_case("authorization") || secret_shape::is_secret_name(header))
+        {
+            return None;
+        }
+        let start = header.len() + 1 + (value.len() - value.trim_start().len());
+        usable(&text[start..]).then(|| Found {
+            word: i,
+            range: start..text.len(),
+            name: self.named(&text[start..], Name::Suffix("_AUTHORIZATION".to_owned())),
+            how: format!("the `{header}` header"),
+        })
+    }
+
+    /// `-pPASSWORD` (mysql clients).
+    fn mysql_p(&self, i: usize, text: &str) -> Option<Found> {
+        (self.mysql && text.len() > 2 && text.starts_with("-p") && usable(&text[2..])).then(|| Found {
+            word: i,
+            range: 2..text.len(),
+            name: self.named(&text[2..], Name::Suffix("_PASSWORD".to_owned())),
+            how: "`-p`".to_owned(),
+        })
+    }
+}
+
+/// A value shaped like a secret (a URL with a password, a key prefix, a JWT, …).
+fn shaped(i: usize, text: &str, known: &BTreeMap<String, String>) -> Option<Found> {
+    let (shape, range) = secret_shape::find(text)?;
+    if !usable(&text[range.clone()]) {
+        return None;
+    }
+    let suffix = match shape {
+        Shape::UrlPassword => {
+            let scheme = text[range.clone()].split("://").next().unwrap_or_default();
+            format!("_{}_URL", crate::import::words::env_name(scheme))
+        }
+        Shape::SecretParameter | Shape::PasswordHash => "_PASSWORD".to_owned(),
+        Shape::KeyPrefix => "_API_KEY".to_owned(),
+        Shape::Jwt => "_TOKEN".to_owned(),
+        Shape::PrivateKey => "_PRIVATE_KEY".to_owned(),
+        Shape::Random => "_SECRET".to_owned(),
+    };
+    let name = known.get(&text[range.clone()]).map_or(Name::Suffix(suffix), |n| Name::Exact(n.clone()));
+    Some(Found { word: i, range, name, how: shape.describe().to_owned() })
 }
 
 /// `_PASSWORD` for the password flags, else the flag in capitals (`--api-key` → `_API_KEY`).

@@ -302,76 +302,16 @@ impl ServiceDraft {
                 );
             }
         }
-        if let Some(health) = &self.health {
-            let check = &health.value;
-            let mut fields = vec![Field::new("exec", check.exec.yaml())];
-            for (name, value) in
-                [("interval", check.interval), ("timeout", check.timeout), ("start_period", check.start_period)]
-            {
-                if let Some(value) = value {
-                    fields.push(Field::new(name, Yaml::str(value.to_string())));
-                }
-            }
-            if let Some(retries) = check.retries {
-                fields.push(Field::new("retries", Yaml::Int(u64::from(retries))));
-            }
-            f.push(Field::new("health", Yaml::Map(fields)).comment(health.note.clone()));
-        }
-        if let Some(expose) = &self.expose {
-            let mut fields = vec![Field::new("host", Yaml::str(expose.value.host.clone()))];
-            if let Some(path) = &expose.value.path {
-                fields.push(Field::new("path", Yaml::str(path.clone())));
-            }
-            if let Some(tls) = expose.value.tls {
-                fields.push(Field::new("tls", Yaml::Bool(tls)));
-            }
-            f.push(Field::new("expose", Yaml::Map(fields)).comment(expose.note.clone()));
-        }
+        f.extend(self.health_field());
+        f.extend(self.expose_field());
         if !self.depends_on.is_empty() {
             f.push(Field::new("depends_on", Yaml::strs(&self.depends_on)));
         }
         if let Some(stateful) = &self.stateful {
             f.push(Field::new("stateful", Yaml::Bool(stateful.value)).comment(stateful.note.clone()));
         }
-        if !self.volumes.is_empty() {
-            let volumes = self
-                .volumes
-                .iter()
-                .map(|(name, volume)| {
-                    let v = &volume.value;
-                    let mut fields = vec![
-                        Field::new("mount", Yaml::str(v.mount.clone())),
-                        Field::new("size", Yaml::str(memory_text(v.size))),
-                    ];
-                    if v.shared {
-                        fields.push(Field::new("access", Yaml::str("ReadWriteMany")));
-                    }
-                    if v.read_only {
-                        fields.push(Field::new("read_only", Yaml::Bool(true)));
-                    }
-                    Field::new(name.clone(), Yaml::Map(fields)).comment(volume.note.clone())
-                })
-                .collect();
-            f.push(Field::new("volumes", Yaml::Map(volumes)));
-        }
-        if !self.placement.is_empty() {
-            let p = &self.placement;
-            let mut fields = Vec::new();
-            if let Some(role) = p.role {
-                fields.push(Field::new("role", Yaml::str(role.as_str())));
-            }
-            if let Some(node) = &p.node {
-                fields.push(Field::new("node", Yaml::str(node.clone())));
-            }
-            if !p.labels.is_empty() {
-                let labels = p.labels.iter().map(|(k, v)| Field::new(k.clone(), Yaml::str(v.clone()))).collect();
-                fields.push(Field::new("labels", Yaml::Map(labels)));
-            }
-            if p.spread_hard {
-                fields.push(Field::new("spread", Yaml::str("hard")));
-            }
-            f.push(Field::new("placement", Yaml::Map(fields)));
-        }
+        f.extend(self.volumes_field());
+        f.extend(self.placement_field());
         if self.security == SecurityDraft::compose_default() {
             f.push(Field::new("security", Yaml::Alias(COMPOSE_SECURITY.to_owned())));
         } else {
@@ -384,6 +324,86 @@ impl ServiceDraft {
             f.push(Field::new("stop_grace_period", Yaml::str(grace.to_string())));
         }
         f
+    }
+
+    /// `health`, its timings only when set.
+    fn health_field(&self) -> Option<Field> {
+        let health = self.health.as_ref()?;
+        let check = &health.value;
+        let mut fields = vec![Field::new("exec", check.exec.yaml())];
+        for (name, value) in
+            [("interval", check.interval), ("timeout", check.timeout), ("start_period", check.start_period)]
+        {
+            if let Some(value) = value {
+                fields.push(Field::new(name, Yaml::str(value.to_string())));
+            }
+        }
+        if let Some(retries) = check.retries {
+            fields.push(Field::new("retries", Yaml::Int(u64::from(retries))));
+        }
+        Some(Field::new("health", Yaml::Map(fields)).comment(health.note.clone()))
+    }
+
+    /// `expose`: host, then path and tls when set.
+    fn expose_field(&self) -> Option<Field> {
+        let expose = self.expose.as_ref()?;
+        let mut fields = vec![Field::new("host", Yaml::str(expose.value.host.clone()))];
+        if let Some(path) = &expose.value.path {
+            fields.push(Field::new("path", Yaml::str(path.clone())));
+        }
+        if let Some(tls) = expose.value.tls {
+            fields.push(Field::new("tls", Yaml::Bool(tls)));
+        }
+        Some(Field::new("expose", Yaml::Map(fields)).comment(expose.note.clone()))
+    }
+
+    /// `volumes`, by name.
+    fn volumes_field(&self) -> Option<Field> {
+        if self.volumes.is_empty() {
+            return None;
+        }
+        let volumes = self
+            .volumes
+            .iter()
+            .map(|(name, volume)| {
+                let v = &volume.value;
+                let mut fields = vec![
+                    Field::new("mount", Yaml::str(v.mount.clone())),
+                    Field::new("size", Yaml::str(memory_text(v.size))),
+                ];
+                if v.shared {
+                    fields.push(Field::new("access", Yaml::str("ReadWriteMany")));
+                }
+                if v.read_only {
+                    fields.push(Field::new("read_only", Yaml::Bool(true)));
+                }
+                Field::new(name.clone(), Yaml::Map(fields)).comment(volume.note.clone())
+            })
+            .collect();
+        Some(Field::new("volumes", Yaml::Map(volumes)))
+    }
+
+    /// `placement`, when it says anything.
+    fn placement_field(&self) -> Option<Field> {
+        if self.placement.is_empty() {
+            return None;
+        }
+        let p = &self.placement;
+        let mut fields = Vec::new();
+        if let Some(role) = p.role {
+            fields.push(Field::new("role", Yaml::str(role.as_str())));
+        }
+        if let Some(node) = &p.node {
+            fields.push(Field::new("node", Yaml::str(node.clone())));
+        }
+        if !p.labels.is_empty() {
+            let labels = p.labels.iter().map(|(k, v)| Field::new(k.clone(), Yaml::str(v.clone()))).collect();
+            fields.push(Field::new("labels", Yaml::Map(labels)));
+        }
+        if p.spread_hard {
+            fields.push(Field::new("spread", Yaml::str("hard")));
+        }
+        Some(Field::new("placement", Yaml::Map(fields)))
     }
 }
 

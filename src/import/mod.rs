@@ -220,6 +220,52 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
     }
     let (project, project_note) = project_name(root, options);
     reader.project = project.clone();
+    let services_node = top_level(root, reader);
+    let Some(services) = services_node.filter(|e| !entries(&e.value).is_empty()) else {
+        let at = services_node.map_or(root, |e| &e.key);
+        reader.error(
+            Code::NoServices,
+            at,
+            &top.key("services"),
+            "the compose file has no services",
+            Some("a compose file lists its containers under `services:`".to_owned()),
+        );
+        return (None, 0);
+    };
+    let mut read: Vec<ReadService> = Vec::new();
+    for entry in entries(&services.value) {
+        let name = entry.key.scalar_text().unwrap_or_default().to_owned();
+        let merged = extends(reader, &services.value, &name, &entry.value, 0);
+        if let Some(service) = reader.service(&name, &entry.key, &merged) {
+            read.push(service);
+        }
+    }
+    if reader.report.has_errors() {
+        return (None, read.len());
+    }
+    let mut draft = Draft {
+        header: vec![
+            "yaml-language-server: $schema=topo.schema.json".to_owned(),
+            format!(
+                "Written by `topo import` from {}. A comment on a line says what topo guessed or changed;",
+                options.file_name
+            ),
+            "the import report lists every field it left out. Review both, then add phases 2 and 3.".to_owned(),
+        ],
+        project: Noted { value: project, note: project_note },
+        ..Default::default()
+    };
+    whole_file(reader, &mut read, &mut draft);
+    size_node(&mut draft, options);
+    let count = draft.services.len();
+    let text = draft.to_text();
+    (finish(reader, text, options, root), count)
+}
+
+/// The top-level keys beside `services` (read here: volumes, secrets; reported:
+/// the rest); the `services` entry, when there is one.
+fn top_level<'n>(root: &'n Node, reader: &mut Reader) -> Option<&'n Entry> {
+    let top = SpecPath::root();
     let mut services_node = None;
     for entry in entries(root) {
         let name = entry.key.scalar_text().unwrap_or_default();
@@ -283,45 +329,7 @@ fn convert(root: &Node, options: &Options, reader: &mut Reader) -> (Option<Strin
             ),
         }
     }
-    let Some(services) = services_node.filter(|e| !entries(&e.value).is_empty()) else {
-        let at = services_node.map_or(root, |e| &e.key);
-        reader.error(
-            Code::NoServices,
-            at,
-            &top.key("services"),
-            "the compose file has no services",
-            Some("a compose file lists its containers under `services:`".to_owned()),
-        );
-        return (None, 0);
-    };
-    let mut read: Vec<ReadService> = Vec::new();
-    for entry in entries(&services.value) {
-        let name = entry.key.scalar_text().unwrap_or_default().to_owned();
-        let merged = extends(reader, &services.value, &name, &entry.value, 0);
-        if let Some(service) = reader.service(&name, &entry.key, &merged) {
-            read.push(service);
-        }
-    }
-    if reader.report.has_errors() {
-        return (None, read.len());
-    }
-    let mut draft = Draft {
-        header: vec![
-            "yaml-language-server: $schema=topo.schema.json".to_owned(),
-            format!(
-                "Written by `topo import` from {}. A comment on a line says what topo guessed or changed;",
-                options.file_name
-            ),
-            "the import report lists every field it left out. Review both, then add phases 2 and 3.".to_owned(),
-        ],
-        project: Noted { value: project, note: project_note },
-        ..Default::default()
-    };
-    whole_file(reader, &mut read, &mut draft);
-    size_node(&mut draft, options);
-    let count = draft.services.len();
-    let text = draft.to_text();
-    (finish(reader, text, options, root), count)
+    services_node
 }
 
 fn project_name(root: &Node, options: &Options) -> (String, Option<String>) {
@@ -419,6 +427,15 @@ fn extends(reader: &mut Reader, services: &Node, name: &str, node: &Node, depth:
 
 /// What crosses services: names, dependencies, shared volumes, routes, the node's name and labels.
 fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) {
+    let names = service_names(reader, read);
+    dependencies(reader, read, &names);
+    named_volumes(reader, read, &names);
+    routes_and_node(reader, read, &names, draft);
+    draft.services = read.iter().map(|s| (names[&s.compose_name].clone(), s.draft.clone())).collect();
+}
+
+/// Each compose service's name in the spec (a valid one is kept).
+fn service_names(reader: &mut Reader, read: &[ReadService]) -> BTreeMap<String, String> {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     // A name that is valid already keeps it (other services reach it by that
     // name); the renamed ones take what is left: `web_app` beside `web-app`
@@ -450,10 +467,13 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
         }
         names.insert(service.compose_name.clone(), name);
     }
+    names
+}
+
+/// Dependencies: known services only, no cycles.
+fn dependencies(reader: &mut Reader, read: &mut [ReadService], names: &BTreeMap<String, String>) {
     let has_health: BTreeSet<String> =
         read.iter().filter(|s| s.draft.health.is_some()).map(|s| s.compose_name.clone()).collect();
-
-    // Dependencies: known services only, no cycles.
     let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for service in read.iter_mut() {
         let own = names[&service.compose_name].clone();
@@ -502,8 +522,10 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             service.draft.depends_on.push(target);
         }
     }
+}
 
-    // Named volumes: each service gets its own.
+/// Named volumes: each service gets its own.
+fn named_volumes(reader: &mut Reader, read: &[ReadService], names: &BTreeMap<String, String>) {
     let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for service in read.iter() {
         let own = &names[&service.compose_name];
@@ -528,8 +550,10 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
             }
         }
     }
+}
 
-    // Routes, the node's name and labels.
+/// Routes, the node's name and labels, and secrets given different values.
+fn routes_and_node(reader: &mut Reader, read: &mut [ReadService], names: &BTreeMap<String, String>, draft: &mut Draft) {
     let routes: Vec<Option<traefik::Route>> = read.iter().map(|s| s.traefik.route()).collect();
     let certresolver = routes.iter().flatten().find_map(|r| r.certresolver.clone());
     if let Some(resolver) = &certresolver {
@@ -599,7 +623,6 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
         draft.secrets.extend(service.draft.secrets.keys().cloned());
     }
     draft.node = NodeDraft { name: node_name, labels: node_labels, ..Default::default() };
-    draft.services = read.iter().map(|s| (names[&s.compose_name].clone(), s.draft.clone())).collect();
 }
 
 fn reaches(edges: &BTreeMap<String, Vec<String>>, from: &str, to: &str) -> bool {

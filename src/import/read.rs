@@ -669,6 +669,14 @@ impl Reader {
             );
             return None;
         }
+        let exec = self.health_test(value, at)?;
+        let mut check = CheckDraft { exec, interval: None, timeout: None, retries: None, start_period: None };
+        self.health_timings(value, at, &mut check);
+        Some(Noted::plain(check))
+    }
+
+    /// The check's command, from `test` (string: shell form; list: `CMD` or `CMD-SHELL`).
+    fn health_test(&mut self, value: &Node, at: &SpecPath) -> Option<CommandDraft> {
         let test = value.get("test").map(|e| &e.value);
         let exec = match test.map(|t| &t.value) {
             None => {
@@ -727,7 +735,11 @@ impl Reader {
                 return None;
             }
         };
-        let mut check = CheckDraft { exec, interval: None, timeout: None, retries: None, start_period: None };
+        Some(exec)
+    }
+
+    /// The check's `interval`, `timeout`, `start_period` and `retries`; other keys reported.
+    fn health_timings(&mut self, value: &Node, at: &SpecPath, check: &mut CheckDraft) {
         for entry in entries(value) {
             let name = key_text(entry);
             let field_at = at.key(name);
@@ -768,7 +780,6 @@ impl Reader {
                 ),
             }
         }
-        Some(Noted::plain(check))
     }
 
     fn deploy(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
@@ -1298,26 +1309,7 @@ impl Reader {
             return;
         };
         if secret {
-            read.draft.env.remove(name);
-            let vars: Vec<String> = interpolations(&value).into_iter().filter(|v| v != name).collect();
-            read.secret_values.insert(name.to_owned(), value);
-            let note = from.map_or_else(|| "value not copied".to_owned(), |f| format!("from {f}; value not copied"));
-            read.draft.secrets.insert(name.to_owned(), Some(note));
-            let help = if vars.is_empty() {
-                format!("set `{name}` in the deploy environment (Dokploy's Environment tab)")
-            } else {
-                format!(
-                    "compose built it from {}: set `{name}` itself in the deploy environment now (Dokploy's Environment tab)",
-                    vars.iter().map(|v| format!("`${{{v}}}`")).collect::<Vec<_>>().join(", ")
-                )
-            };
-            self.warn(
-                Code::Secret,
-                key_node,
-                path,
-                format!("`{name}` looks secret: it becomes the secret `{name}`, and its value is not copied"),
-                Some(help),
-            );
+            self.secret_var(read, name, value, key_node, path, from);
             return;
         }
         if read.draft.secrets.contains_key(name) {
@@ -1339,6 +1331,38 @@ impl Reader {
         read.draft.env.insert(name.to_owned(), Noted { value: text, note });
     }
 
+    /// A variable that looks secret: it becomes a secret, its value kept for the report's checks only.
+    fn secret_var(
+        &mut self,
+        read: &mut ReadService,
+        name: &str,
+        value: String,
+        key_node: &Node,
+        path: &SpecPath,
+        from: Option<&str>,
+    ) {
+        read.draft.env.remove(name);
+        let vars: Vec<String> = interpolations(&value).into_iter().filter(|v| v != name).collect();
+        read.secret_values.insert(name.to_owned(), value);
+        let note = from.map_or_else(|| "value not copied".to_owned(), |f| format!("from {f}; value not copied"));
+        read.draft.secrets.insert(name.to_owned(), Some(note));
+        let help = if vars.is_empty() {
+            format!("set `{name}` in the deploy environment (Dokploy's Environment tab)")
+        } else {
+            format!(
+                "compose built it from {}: set `{name}` itself in the deploy environment now (Dokploy's Environment tab)",
+                vars.iter().map(|v| format!("`${{{v}}}`")).collect::<Vec<_>>().join(", ")
+            )
+        };
+        self.warn(
+            Code::Secret,
+            key_node,
+            path,
+            format!("`{name}` looks secret: it becomes the secret `{name}`, and its value is not copied"),
+            Some(help),
+        );
+    }
+
     /// Credentials written into `command`, `entrypoint` or the health check's
     /// `test` become secrets the command reads from the environment
     /// ([`credentials`]); a command whose credential cannot be moved is dropped.
@@ -1354,11 +1378,7 @@ impl Reader {
             CommandDraft::Argv(argv) => argv.iter().map(String::len).sum(),
         };
         if length > MAX_COMMAND_BYTES {
-            match what {
-                "command" => read.draft.command = None,
-                "entrypoint" => read.draft.entrypoint = None,
-                _ => read.draft.health = None,
-            }
+            set_slot(read, what, None);
             self.dropped(
                 node,
                 at,
@@ -1380,50 +1400,13 @@ impl Reader {
             },
             CommandDraft::Argv(argv) => script_and_argv(argv.clone(), entrypoint),
         };
-        let mut known = known_values(read);
-        let service = env_name(&read.compose_name);
-        let mut rewritten = script.clone();
-        let mut moved_all: Vec<credentials::Moved> = Vec::new();
-        // A credential repeated in the script is found again by its value on the next round.
-        for _ in 0..3 {
-            let taken = &read.secret_values;
-            let env = &read.draft.env;
-            let mut name_for = |name: &credentials::Name, value: &str| {
-                let base = match name {
-                    credentials::Name::Exact(n) => n.clone(),
-                    credentials::Name::Suffix(s) => format!("{service}{s}"),
-                };
-                let mut candidate = base.clone();
-                let mut n = 2;
-                while env.contains_key(&candidate) || taken.get(&candidate).is_some_and(|v| v != value) {
-                    candidate = format!("{base}_{n}");
-                    n += 1;
-                }
-                candidate
-            };
-            let Some((next, moved)) = credentials::rewrite(&rewritten, &known, &mut name_for) else {
-                rewritten.clear();
-                break;
-            };
-            if moved.is_empty() {
-                break;
-            }
-            for m in &moved {
-                known.insert(m.value.clone(), m.name.clone());
-            }
-            rewritten = next;
-            moved_all.extend(moved);
-        }
+        let (rewritten, moved_all) = rewrite_rounds(read, &script);
         if moved_all.is_empty() && !rewritten.is_empty() {
             return;
         }
         let leftover = moved_all.iter().any(|m| rewritten.contains(&m.value) && m.value.len() >= 6);
         if rewritten.is_empty() || leftover {
-            match what {
-                "command" => read.draft.command = None,
-                "entrypoint" => read.draft.entrypoint = None,
-                _ => read.draft.health = None,
-            }
+            set_slot(read, what, None);
             self.warn(
                 Code::Secret,
                 node,
@@ -1440,15 +1423,19 @@ impl Reader {
                 CommandDraft::Argv(argv)
             }
         };
-        match what {
-            "command" => read.draft.command = Some(rebuilt),
-            "entrypoint" => read.draft.entrypoint = Some(rebuilt),
-            _ => {
-                if let Some(health) = &mut read.draft.health {
-                    health.value.exec = rebuilt;
-                }
-            }
-        }
+        set_slot(read, what, Some(rebuilt));
+        self.report_moved(read, what, node, at, moved_all);
+    }
+
+    /// Each moved credential becomes a secret of the service, reported once.
+    fn report_moved(
+        &mut self,
+        read: &mut ReadService,
+        what: &str,
+        node: &Node,
+        at: &SpecPath,
+        moved_all: Vec<credentials::Moved>,
+    ) {
         let mut reported = BTreeSet::new();
         for m in moved_all {
             read.secret_values.insert(m.name.clone(), m.value);
@@ -1831,5 +1818,60 @@ fn env_file_value(raw: &str) -> String {
     match raw.find(" #") {
         Some(i) => raw[..i].trim_end().to_owned(),
         None => raw.to_owned(),
+    }
+}
+
+/// The script with its credentials replaced by `$NAME` (empty when one could
+/// not be moved), and what was moved. A credential repeated in the script is
+/// found again by its value on the next round.
+fn rewrite_rounds(read: &ReadService, script: &str) -> (String, Vec<credentials::Moved>) {
+    let mut known = known_values(read);
+    let service = env_name(&read.compose_name);
+    let mut rewritten = script.to_owned();
+    let mut moved_all: Vec<credentials::Moved> = Vec::new();
+    // A credential repeated in the script is found again by its value on the next round.
+    for _ in 0..3 {
+        let taken = &read.secret_values;
+        let env = &read.draft.env;
+        let mut name_for = |name: &credentials::Name, value: &str| {
+            let base = match name {
+                credentials::Name::Exact(n) => n.clone(),
+                credentials::Name::Suffix(s) => format!("{service}{s}"),
+            };
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while env.contains_key(&candidate) || taken.get(&candidate).is_some_and(|v| v != value) {
+                candidate = format!("{base}_{n}");
+                n += 1;
+            }
+            candidate
+        };
+        let Some((next, moved)) = credentials::rewrite(&rewritten, &known, &mut name_for) else {
+            rewritten.clear();
+            break;
+        };
+        if moved.is_empty() {
+            break;
+        }
+        for m in &moved {
+            known.insert(m.value.clone(), m.name.clone());
+        }
+        rewritten = next;
+        moved_all.extend(moved);
+    }
+    (rewritten, moved_all)
+}
+
+/// Sets (or, with `None`, drops) the `command`, `entrypoint` or the health check's command.
+fn set_slot(read: &mut ReadService, what: &str, command: Option<CommandDraft>) {
+    match (what, command) {
+        ("command", command) => read.draft.command = command,
+        ("entrypoint", command) => read.draft.entrypoint = command,
+        (_, None) => read.draft.health = None,
+        (_, Some(command)) => {
+            if let Some(health) = &mut read.draft.health {
+                health.value.exec = command;
+            }
+        }
     }
 }
