@@ -1,6 +1,7 @@
 //! The stages of the compiler, in the order a spec travels through them,
 //! and a test that holds the code to it: a stage uses only itself and the
-//! stages before it, never one after (no back-edge, so no cycle).
+//! stages before it, never one after (no back-edge, so no cycle); and a
+//! test that no function outside tests is longer than [`MAX_FUNCTION_LINES`].
 //!
 //! | stage | owns |
 //! | --- | --- |
@@ -19,6 +20,9 @@
 //! | `gitops` | `render --all`: every phase and the kustomize tree |
 //! | `import` | a compose file back into a spec |
 //! | `schema` | the spec's JSON Schema |
+
+/// The longest a function outside tests may be, in lines from its signature to its closing brace.
+pub const MAX_FUNCTION_LINES: usize = 80;
 
 /// Each stage with the stages it may use: all those listed before it.
 pub const STAGES: &[&str] = &[
@@ -187,5 +191,76 @@ mod tests {
         uses.visit_file(&file);
         let firsts: Vec<&str> = uses.found.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(firsts, ["spec", "model", "render"]);
+    }
+
+    /// Functions (free and in `impl` blocks) longer than [`MAX_FUNCTION_LINES`], outside tests.
+    #[derive(Default)]
+    struct Long {
+        found: Vec<(String, usize, usize)>,
+        functions: usize,
+    }
+
+    impl Long {
+        fn measure(&mut self, name: &syn::Ident, block: &syn::Block) {
+            self.functions += 1;
+            let lines = block.brace_token.span.close().end().line + 1 - name.span().start().line;
+            if lines > MAX_FUNCTION_LINES {
+                self.found.push((name.to_string(), name.span().start().line, lines));
+            }
+        }
+    }
+
+    impl<'ast> Visit<'ast> for Long {
+        fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+            if !is_test(&item.attrs) {
+                syn::visit::visit_item_mod(self, item);
+            }
+        }
+
+        fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+            if !is_test(&item.attrs) {
+                self.measure(&item.sig.ident, &item.block);
+                syn::visit::visit_item_fn(self, item);
+            }
+        }
+
+        fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+            if !is_test(&item.attrs) {
+                self.measure(&item.sig.ident, &item.block);
+                syn::visit::visit_impl_item_fn(self, item);
+            }
+        }
+    }
+
+    #[test]
+    fn no_function_is_longer_than_the_bound() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let mut long = Long::default();
+        let mut found = Vec::new();
+        for path in &files {
+            let file = syn::parse_file(&fs_err::read_to_string(path).unwrap()).unwrap();
+            long.visit_file(&file);
+            let relative = path.strip_prefix(&src).unwrap().display();
+            found.extend(
+                long.found.drain(..).map(|(name, line, n)| format!("{relative}:{line}: `{name}` is {n} lines")),
+            );
+        }
+        assert!(long.functions > 500, "only {} functions seen: the walk is broken", long.functions);
+        assert!(found.is_empty(), "functions over {MAX_FUNCTION_LINES} lines:\n{}", found.join("\n"));
+    }
+
+    /// The measure counts from the signature to the closing brace, and skips tests.
+    #[test]
+    fn the_measure_counts_signature_to_brace() {
+        let body = "    let _ = 1;\n".repeat(MAX_FUNCTION_LINES - 2);
+        let source = format!(
+            "fn fits() {{\n{body}}}\nfn over() {{\n{body}    let _ = 2;\n}}\n#[cfg(test)] mod tests {{ fn long() {{\n{body}{body}}} }}"
+        );
+        let mut long = Long::default();
+        long.visit_file(&syn::parse_str(&source).unwrap());
+        assert_eq!(long.found, [("over".to_owned(), MAX_FUNCTION_LINES + 1, MAX_FUNCTION_LINES + 1)]);
+        assert_eq!(long.functions, 2);
     }
 }
