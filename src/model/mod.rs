@@ -205,12 +205,8 @@ pub struct Service {
     pub ports: Vec<Port>,
     pub entrypoint: Option<Vec<String>>,
     pub command: Option<Vec<String>>,
-    /// Replicas in this phase; for a global service, the number of nodes its placement admits.
-    pub replicas: u32,
-    /// One replica on each node the placement admits (Swarm `mode: global`, a
-    /// DaemonSet) rather than a count the scheduler places. Never autoscaled.
-    pub global: bool,
-    pub autoscale: Option<Autoscale>,
+    /// How many replicas run in this phase: a count, an autoscaler's range, or one per node.
+    pub scale: Scale,
     pub resources: Resources,
     /// Shared env merged with the service's own (which wins): what the container sees.
     pub env: BTreeMap<String, String>,
@@ -239,20 +235,70 @@ impl Service {
         self.ports.first().map(|p| p.number)
     }
 
+    /// The count where no autoscaler runs ([`Scale::replicas`]).
+    pub fn replicas(&self) -> u32 {
+        self.scale.replicas()
+    }
+
+    /// One replica on each node the placement admits ([`Scale::is_global`]).
+    pub fn is_global(&self) -> bool {
+        self.scale.is_global()
+    }
+
+    /// The autoscaler, when one owns the count.
+    pub fn autoscale(&self) -> Option<&Autoscale> {
+        self.scale.autoscale()
+    }
+
     /// Replicas at the peak: the autoscaler's max, or the fixed count.
     pub fn peak_replicas(&self) -> u32 {
-        self.autoscale.as_ref().map_or(self.replicas, |a| a.max.max(self.replicas))
+        self.autoscale().map_or(self.replicas(), |a| a.max.max(self.replicas()))
     }
 
     /// The fixed count as `target` runs it: a global service runs one replica per node its placement
     /// admits, which on compose (one node) is one.
     pub fn fixed_replicas(&self, target: Target) -> u32 {
-        if self.global && target == Target::Compose { 1 } else { self.replicas }
+        if self.is_global() && target == Target::Compose { 1 } else { self.replicas() }
     }
 
     /// The fewest replicas that run: the autoscaler's min, or the fixed count.
     pub fn least_replicas(&self) -> u32 {
-        self.autoscale.as_ref().map_or(self.replicas, |a| a.min)
+        self.autoscale().map_or(self.replicas(), |a| a.min)
+    }
+}
+
+/// How many replicas of a service run in a phase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Scale {
+    /// A count the scheduler places.
+    Fixed(u32),
+    /// An autoscaler (Kubernetes) between its min and max; `replicas` is what
+    /// the targets without one (compose, Swarm) run.
+    Autoscaled { replicas: u32, autoscale: Autoscale },
+    /// One replica on each of the `nodes` nodes the placement admits.
+    Global { nodes: u32 },
+}
+
+impl Scale {
+    /// The count where no autoscaler runs: the fixed count, the autoscaled
+    /// service's `replicas`, or a global service's nodes.
+    pub fn replicas(&self) -> u32 {
+        match *self {
+            Scale::Fixed(n) | Scale::Autoscaled { replicas: n, .. } | Scale::Global { nodes: n } => n,
+        }
+    }
+
+    /// One replica on each node the placement admits (Swarm `mode: global`, a DaemonSet).
+    pub fn is_global(&self) -> bool {
+        matches!(self, Scale::Global { .. })
+    }
+
+    /// The autoscaler, when one owns the count.
+    pub fn autoscale(&self) -> Option<&Autoscale> {
+        match self {
+            Scale::Autoscaled { autoscale, .. } => Some(autoscale),
+            Scale::Fixed(_) | Scale::Global { .. } => None,
+        }
     }
 }
 
@@ -512,7 +558,27 @@ pub fn default_alert_name(trigger: &spec::Trigger) -> String {
 }
 
 fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_available: bool) -> Phase {
-    let nodes: BTreeMap<String, Node> = phase
+    let nodes = resolve_nodes(phase);
+    let services = spec
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), resolve_service(spec, number, &nodes, name, service, tls_available)))
+        .collect();
+    Phase {
+        number,
+        name: phase.name.clone(),
+        target: phase.target,
+        headroom: phase.headroom.unwrap_or_else(|| Percent::from_whole(DEFAULT_HEADROOM)),
+        encrypt_network: phase.encrypt_network.unwrap_or(nodes.len() > 1),
+        network_policies: phase.network_policies.unwrap_or(true),
+        nodes,
+        services,
+    }
+}
+
+/// A phase's nodes, with their defaults (role, reserve) and cost in cents.
+pub fn resolve_nodes(phase: &spec::Phase) -> BTreeMap<String, Node> {
+    phase
         .nodes
         .iter()
         .map(|(name, node)| {
@@ -530,22 +596,7 @@ fn resolve_phase(spec: &spec::Spec, number: u32, phase: &spec::Phase, tls_availa
             };
             (name.clone(), resolved)
         })
-        .collect();
-    let services = spec
-        .services
-        .iter()
-        .map(|(name, service)| (name.clone(), resolve_service(spec, number, &nodes, name, service, tls_available)))
-        .collect();
-    Phase {
-        number,
-        name: phase.name.clone(),
-        target: phase.target,
-        headroom: phase.headroom.unwrap_or_else(|| Percent::from_whole(DEFAULT_HEADROOM)),
-        encrypt_network: phase.encrypt_network.unwrap_or(nodes.len() > 1),
-        network_policies: phase.network_policies.unwrap_or(true),
-        nodes,
-        services,
-    }
+        .collect()
 }
 
 /// The name of a service's main port when it speaks HTTP (it is exposed or has an http check):
@@ -577,27 +628,9 @@ fn resolve_service(
         service.port.map(|number| Port { name: main_port_name(service), number }).into_iter().collect();
     ports.extend(service.ports.iter().map(|(name, number)| Port { name: name.clone(), number: *number }));
 
-    let placement = service
-        .placement
-        .as_ref()
-        .and_then(|p| p.at(phase))
-        .map(|p| Placement { role: p.role, node: p.node.clone(), labels: p.labels.clone(), spread: p.spread })
-        .unwrap_or_default();
+    let placement = resolve_placement(service, phase);
 
-    let asked = service.replicas.as_ref().and_then(|r| r.at(phase)).copied().unwrap_or(spec::Replicas::Count(1));
-    let global = asked == spec::Replicas::Global;
-    let replicas = match asked {
-        spec::Replicas::Count(n) => n,
-        spec::Replicas::Global => nodes.values().filter(|n| placement.admits(n)).count().try_into().unwrap_or(u32::MAX),
-    };
-    // Validation rejects autoscaling a global service; a global one is never autoscaled here.
-    let autoscale = service
-        .autoscale
-        .as_ref()
-        .and_then(|a| a.at(phase))
-        .and_then(Option::as_ref)
-        .filter(|_| !global)
-        .map(|a| Autoscale { min: a.min.unwrap_or(replicas), max: a.max, cpu: a.cpu, memory: a.memory });
+    let scale = resolve_scale(service, phase, nodes, &placement);
 
     let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
 
@@ -623,9 +656,7 @@ fn resolve_service(
         ports,
         entrypoint: service.entrypoint.as_ref().map(argv),
         command: service.command.as_ref().map(argv),
-        replicas,
-        global,
-        autoscale,
+        scale,
         resources,
         env,
         own_env,
@@ -641,6 +672,42 @@ fn resolve_service(
         stop_grace_period: service.stop_grace_period.unwrap_or(DEFAULT_STOP_GRACE),
         metrics,
         allow: service.allow.clone().unwrap_or_default(),
+    }
+}
+
+/// The service's placement in force in `phase` (none: any node).
+pub fn resolve_placement(service: &spec::Service, phase: u32) -> Placement {
+    service
+        .placement
+        .as_ref()
+        .and_then(|p| p.at(phase))
+        .map(|p| Placement { role: p.role, node: p.node.clone(), labels: p.labels.clone(), spread: p.spread })
+        .unwrap_or_default()
+}
+
+/// The phase's scale: `replicas: global` counts the nodes the placement
+/// admits; an autoscaler's min defaults to `replicas`. Validation rejects
+/// autoscaling a global service; a global one is never autoscaled here.
+pub fn resolve_scale(
+    service: &spec::Service,
+    phase: u32,
+    nodes: &BTreeMap<String, Node>,
+    placement: &Placement,
+) -> Scale {
+    let asked = service.replicas.as_ref().and_then(|r| r.at(phase)).copied().unwrap_or(spec::Replicas::Count(1));
+    let replicas = match asked {
+        spec::Replicas::Count(n) => n,
+        spec::Replicas::Global => {
+            let nodes = nodes.values().filter(|n| placement.admits(n)).count().try_into().unwrap_or(u32::MAX);
+            return Scale::Global { nodes };
+        }
+    };
+    match service.autoscale.as_ref().and_then(|a| a.at(phase)).and_then(Option::as_ref) {
+        Some(a) => Scale::Autoscaled {
+            replicas,
+            autoscale: Autoscale { min: a.min.unwrap_or(replicas), max: a.max, cpu: a.cpu, memory: a.memory },
+        },
+        None => Scale::Fixed(replicas),
     }
 }
 
@@ -797,10 +864,10 @@ secrets: [DB_PASSWORD]
     resources: {{ limits: {{ cpu: 500m, memory: 512Mi }} }}
 "
         ));
-        let replicas: Vec<u32> = model.phases.iter().map(|p| p.services["web"].replicas).collect();
+        let replicas: Vec<u32> = model.phases.iter().map(|p| p.services["web"].replicas()).collect();
         assert_eq!(replicas, [1, 4, 4], "default 1 before the first phase given, then inherited");
-        assert_eq!(model.phases[0].services["web"].autoscale, None);
-        let autoscale = model.phases[2].services["web"].autoscale.clone().unwrap();
+        assert_eq!(model.phases[0].services["web"].autoscale(), None);
+        let autoscale = model.phases[2].services["web"].autoscale().cloned().unwrap();
         assert_eq!((autoscale.min, autoscale.max), (4, 8), "min is the phase's replicas");
         assert_eq!(model.phases[2].services["web"].peak_replicas(), 8);
     }

@@ -163,25 +163,25 @@ fn service_changes(a: &Phase, b: &Phase) -> Vec<String> {
     let mut out = Vec::new();
     for (name, new) in &b.services {
         let Some(old) = a.services.get(name) else {
-            let global = if new.global { GLOBAL } else { "" };
-            out.push(format!("{name}: new, {} replica{}{global}", new.replicas, plural(new.replicas)));
+            let global = if new.is_global() { GLOBAL } else { "" };
+            out.push(format!("{name}: new, {} replica{}{global}", new.replicas(), plural(new.replicas())));
             continue;
         };
-        if old.replicas != new.replicas || old.global != new.global {
+        if old.replicas() != new.replicas() || old.is_global() != new.is_global() {
             let count = |s: &crate::model::Service| {
-                if s.global && !(old.global && new.global) {
-                    format!("{}{GLOBAL}", s.replicas)
+                if s.is_global() && !(old.is_global() && new.is_global()) {
+                    format!("{}{GLOBAL}", s.replicas())
                 } else {
-                    s.replicas.to_string()
+                    s.replicas().to_string()
                 }
             };
-            let both = if old.global && new.global { GLOBAL } else { "" };
+            let both = if old.is_global() && new.is_global() { GLOBAL } else { "" };
             out.push(format!("{name}: replicas {} → {}{both}", count(old), count(new)));
         }
         if old.resources != new.resources {
             out.push(format!("{name}: resources {} → {}", resources(old), resources(new)));
         }
-        match (&old.autoscale, &new.autoscale) {
+        match (old.autoscale(), new.autoscale()) {
             (None, Some(x)) => out.push(format!("{name}: autoscaling on, {}–{} replicas", x.min, x.max)),
             (Some(_), None) => out.push(format!("{name}: autoscaling off")),
             (Some(x), Some(y)) if x != y => {

@@ -257,7 +257,7 @@ pub fn plan_phase(phase: &Phase) -> PhasePlan {
 
 /// Autoscaled services at their `max`: a peak that does not fit makes the phase tight.
 fn peak(phase: &Phase, verdict: &mut Verdict, reasons: &mut Vec<String>) -> Option<Peak> {
-    let peak = phase.services.values().any(|s| s.autoscale.is_some()).then(|| {
+    let peak = phase.services.values().any(|s| s.autoscale().is_some()).then(|| {
         let peak_replicas = replicas(phase, Load::Peak);
         let at_peak = schedule(phase, phase.target, &peak_replicas, None);
         let unplaced: Vec<String> = describe_unplaced(at_peak.unplaced());
@@ -266,7 +266,7 @@ fn peak(phase: &Phase, verdict: &mut Verdict, reasons: &mut Vec<String>) -> Opti
             replicas: phase
                 .services
                 .values()
-                .filter(|s| s.autoscale.is_some())
+                .filter(|s| s.autoscale().is_some())
                 .map(|s| (s.name.clone(), s.peak_replicas()))
                 .collect(),
             unplaced,

@@ -83,12 +83,12 @@ fn stop(model: &Model, phase: &Phase, services: &[&Service]) -> Vec<String> {
         Target::Compose => vec![format!("docker compose -p \"{app}\" stop {}", names.join(" "))],
         Target::Swarm => {
             let scaled: Vec<String> =
-                services.iter().filter(|s| !s.global).map(|s| format!("\"{app}_{}=0\"", s.name)).collect();
+                services.iter().filter(|s| !s.is_global()).map(|s| format!("\"{app}_{}=0\"", s.name)).collect();
             if scaled.is_empty() { Vec::new() } else { vec![format!("docker service scale {}", scaled.join(" "))] }
         }
         Target::K8s => {
             let kinds: Vec<String> =
-                services.iter().filter(|s| !s.global).map(|s| format!("deployment/{}", s.name)).collect();
+                services.iter().filter(|s| !s.is_global()).map(|s| format!("deployment/{}", s.name)).collect();
             if kinds.is_empty() {
                 Vec::new()
             } else {
@@ -101,7 +101,6 @@ fn stop(model: &Model, phase: &Phase, services: &[&Service]) -> Vec<String> {
 /// Commands that start `services` again at the phase's replica counts.
 fn start(model: &Model, phase: &Phase, services: &[&Service]) -> Vec<String> {
     let app = app(model);
-    let count = |s: &Service| s.autoscale.as_ref().map_or(s.replicas, |a| a.min);
     match phase.target {
         Target::Compose if !services.is_empty() => {
             let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
@@ -109,14 +108,19 @@ fn start(model: &Model, phase: &Phase, services: &[&Service]) -> Vec<String> {
         }
         Target::Compose => Vec::new(),
         Target::Swarm => {
-            let scaled: Vec<String> =
-                services.iter().filter(|s| !s.global).map(|s| format!("\"{app}_{}={}\"", s.name, count(s))).collect();
+            let scaled: Vec<String> = services
+                .iter()
+                .filter(|s| !s.is_global())
+                .map(|s| format!("\"{app}_{}={}\"", s.name, s.least_replicas()))
+                .collect();
             if scaled.is_empty() { Vec::new() } else { vec![format!("docker service scale {}", scaled.join(" "))] }
         }
         Target::K8s => services
             .iter()
-            .filter(|s| !s.global)
-            .map(|s| format!("kubectl -n {} scale deployment/{} --replicas={}", model.project, s.name, count(s)))
+            .filter(|s| !s.is_global())
+            .map(|s| {
+                format!("kubectl -n {} scale deployment/{} --replicas={}", model.project, s.name, s.least_replicas())
+            })
             .collect(),
     }
 }
@@ -136,7 +140,7 @@ fn wait(model: &Model, phase: &Phase) -> Vec<String> {
             vec![wait_until(&format!("! {pending}"), ROUNDS, 10, &format!("docker stack ps \"{app}\" --no-trunc; "))]
         }
         Target::K8s => {
-            let kind = |s: &Service| match (s.stateful, s.global) {
+            let kind = |s: &Service| match (s.stateful, s.is_global()) {
                 (true, _) => "statefulset",
                 (false, true) => "daemonset",
                 (false, false) => "deployment",
@@ -277,7 +281,7 @@ pub fn stop_writers_step(ctx: &Ctx, rb: &mut Runbook) {
     }
     let mut notes = vec!["the maintenance window starts: the applications are down from here".to_owned()];
     let global: Vec<&str> =
-        writers.iter().filter(|s| s.global && a.target != Target::Compose).map(|s| s.name.as_str()).collect();
+        writers.iter().filter(|s| s.is_global() && a.target != Target::Compose).map(|s| s.name.as_str()).collect();
     if !global.is_empty() {
         notes.push(format!("{} (global) keep running: stop their writes in the application", global.join(", ")));
     }

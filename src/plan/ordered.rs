@@ -138,7 +138,7 @@ impl<'a> Ordered<'a> {
     /// The scheduler's pick among the surviving nodes, from [`Order`] and the service's own nodes.
     fn fast(&mut self, lost: Option<usize>, service: &'a Service, replica: &Replica) -> Option<usize> {
         let target = self.target;
-        let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
+        let hard = service.placement.spread == Some(Spread::Hard) && !service.is_global();
         let group = self.group_of_service(service, lost);
         // The admitted nodes that run some of its replicas, in node order (for the binary search of
         // [`Self::best_elsewhere`]); membership of the group is the placement's answer, looked up once.

@@ -123,7 +123,7 @@ pub enum Load {
 
 fn replicas_of(service: &Service, load: Load) -> u32 {
     match load {
-        Load::Base => service.autoscale.as_ref().map_or(service.replicas, |a| a.min),
+        Load::Base => service.least_replicas(),
         Load::Peak => service.peak_replicas(),
     }
 }
@@ -136,7 +136,7 @@ pub fn replicas(phase: &Phase, load: Load) -> Vec<Replica> {
     for service in phase.services.values() {
         let requests = service.resources.requests;
         let limits = service.resources.limits;
-        let nodes: Vec<Option<String>> = if service.global {
+        let nodes: Vec<Option<String>> = if service.is_global() {
             let admitting = phase.nodes.values().filter(|n| service.placement.admits(n));
             let admitting = admitting.take(service.fixed_replicas(phase.target) as usize);
             admitting.map(|n| Some(n.name.clone())).collect()
@@ -397,7 +397,7 @@ impl Run {
     }
 
     fn hard(current: &Current) -> bool {
-        current.service.placement.spread == Some(Spread::Hard) && !current.service.global
+        current.service.placement.spread == Some(Spread::Hard) && !current.service.is_global()
     }
 
     /// Node `i`'s key (kept in `keys`), unless it refuses the ask for good.
@@ -576,7 +576,7 @@ pub(super) fn choose(
         return Ok(first);
     }
     // A global replica has its node already: spreading has nothing to choose.
-    let hard = service.placement.spread == Some(Spread::Hard) && !service.global;
+    let hard = service.placement.spread == Some(Spread::Hard) && !service.is_global();
     let least_of_service = (first..nodes.len()).filter(|&i| eligible(i)).map(|i| current.counts[i]).min().unwrap_or(0);
     let refusal = |i: usize| refusal(target, hard, least_of_service, replica, &nodes[i], current.counts[i]);
     // The smallest by spread, then Swarm's fewest tasks or Kubernetes' most free share, then name.
@@ -665,7 +665,7 @@ fn describe_placement(service: &Service) -> String {
 /// alone does not keep the task beside its data.
 pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
     let keeps_data = |s: &&Service| {
-        !s.global && s.replicas == 1 && s.placement.node.is_none() && s.volumes.iter().any(|v| !v.read_only)
+        !s.is_global() && s.replicas() == 1 && s.placement.node.is_none() && s.volumes.iter().any(|v| !v.read_only)
     };
     let wanted: Vec<&Service> = phase.services.values().filter(keeps_data).collect();
     if wanted.is_empty() || phase.target == Target::Compose {

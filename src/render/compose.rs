@@ -94,12 +94,12 @@ fn depends_on(phase: &Phase, service: &Service) -> dct::DependsOnOptions {
 }
 
 fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
-    if service.global && service.replicas > 1 {
+    if service.is_global() && service.replicas() > 1 {
         rendered.warn(
             Code::GlobalOneNode,
             format!(
                 "compose runs one replica of global `{}` on its one node; this phase has {} nodes that would each run one",
-                service.name, service.replicas
+                service.name, service.replicas()
             ),
             &service_path(service, "replicas"),
             "render this phase for swarm (`mode: global`) or k8s (a DaemonSet) to run one on every node",

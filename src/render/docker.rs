@@ -421,14 +421,16 @@ pub fn warn_common(rendered: &mut Rendered, phase: &Phase, service: &Service, fl
     }
     warn_image(rendered, service, flavor);
     // Validation already warns about a compose or swarm phase; this covers rendering a k8s phase here.
-    if let Some(autoscale) = &service.autoscale
+    if let Some(autoscale) = service.autoscale()
         && phase.target == crate::spec::Target::K8s
     {
         rendered.warn(
             Code::AutoscaleIgnored,
             format!(
                 "{target} has no autoscaler: `{}` runs {} replicas (the autoscaler would go up to {})",
-                service.name, service.replicas, autoscale.max
+                service.name,
+                service.replicas(),
+                autoscale.max
             ),
             &service_path(service, "autoscale"),
             "raise `replicas` for this phase if the peak needs more",
@@ -509,7 +511,7 @@ pub fn warn_ignored_settings(rendered: &mut Rendered, service: &Service, flavor:
             help: "give `run_as_user` as well",
         });
     }
-    let spans_nodes = nodes_admitting > 1 && (service.replicas > 1 || service.global);
+    let spans_nodes = nodes_admitting > 1 && (service.replicas() > 1 || service.is_global());
     if flavor == Flavor::Swarm && spans_nodes {
         for volume in service.volumes.iter().filter(|v| v.access == AccessMode::ReadWriteMany && !v.read_only) {
             ignored.push(Ignored {

@@ -332,7 +332,7 @@ fn render_service(model: &Model, admitting: &Admitting, service: &Service, out: 
             out.push(&file("ingress"), Kind::Ingress, &ingress_name, &ingress);
         }
     }
-    if let Some(autoscale) = &service.autoscale {
+    if let Some(autoscale) = service.autoscale() {
         out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &autoscaler(model, service, autoscale));
     }
     if let Some(pdb) = disruption_budget(model, admitting, service, rendered) {
@@ -342,7 +342,7 @@ fn render_service(model: &Model, admitting: &Admitting, service: &Service, out: 
 
 /// The replicas a workload states: none when an autoscaler owns the count.
 fn workload_replicas(service: &Service) -> Option<i32> {
-    if service.autoscale.is_some() { None } else { Some(count(service.replicas)) }
+    if service.autoscale().is_some() { None } else { Some(count(service.replicas())) }
 }
 
 /// A stateful service: a StatefulSet with a claim template per volume.
@@ -406,7 +406,7 @@ fn stateless_workload(
     let single_attach =
         service.volumes.iter().any(|v| matches!(v.access, AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod));
     let strategy = deployment_strategy(admitting, service, single_attach);
-    if service.global {
+    if service.is_global() {
         // One pod per node the nodeSelector admits; the default rolling update replaces one node's pod at a time.
         let daemon_set = DaemonSet {
             metadata: meta(model, service, name),
@@ -505,7 +505,7 @@ fn disruption_budget(
     service: &Service,
     rendered: &mut Rendered,
 ) -> Option<PodDisruptionBudget> {
-    if service.least_replicas() <= 1 || service.global {
+    if service.least_replicas() <= 1 || service.is_global() {
         return None;
     }
     let admitting = admitting.nodes(&service.placement);
@@ -960,7 +960,7 @@ fn node_selection(model: &Model, service: &Service) -> (Option<BTreeMap<String, 
 /// `max_replicas_per_node: 1` does: a required pod anti-affinity on the
 /// hostname. (A DaemonSet runs one pod per node by construction.)
 fn spreads_hard(service: &Service) -> bool {
-    service.placement.spread == Some(Spread::Hard) && service.peak_replicas() > 1 && !service.global
+    service.placement.spread == Some(Spread::Hard) && service.peak_replicas() > 1 && !service.is_global()
 }
 
 /// How a Deployment rolls: `Recreate` when a single-attach volume cannot be
@@ -983,7 +983,7 @@ fn deployment_strategy(admitting: &Admitting, service: &Service, single_attach: 
 /// Spread replicas over nodes, best effort, when more than one can run
 /// (`spread: soft`, the default; `hard` is the anti-affinity above).
 fn spread_constraints(model: &Model, service: &Service) -> Option<Vec<TopologySpreadConstraint>> {
-    if service.peak_replicas() <= 1 || service.global || spreads_hard(service) {
+    if service.peak_replicas() <= 1 || service.is_global() || spreads_hard(service) {
         return None;
     }
     Some(vec![TopologySpreadConstraint {

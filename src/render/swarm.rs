@@ -199,14 +199,14 @@ fn deploy(model: &Model, phase: &Phase, service: &Service, eligible: &[&Node], p
     }
     constraints.extend(placement.labels.iter().map(|(k, v)| format!("node.labels.{k} == {v}")));
     // A global service already runs one task per node; Swarm refuses `max_replicas_per_node` in global mode.
-    let hard = placement.spread == Some(Spread::Hard) && !service.global;
+    let hard = placement.spread == Some(Spread::Hard) && !service.is_global();
     let placement = (!constraints.is_empty() || hard).then(|| Placement {
         base: dct::Placement { constraints, preferences: Vec::new() },
         max_replicas_per_node: hard.then_some(1),
     });
     // A new task cannot start beside the old one when the old one holds a
     // single-writer volume, or when every eligible node already runs its one replica.
-    let full = hard && service.replicas as usize >= eligible.len();
+    let full = hard && service.replicas() as usize >= eligible.len();
     let order = if service.stateful || docker::shared_volume(service).is_some() || full {
         Order::StopFirst
     } else {
@@ -223,8 +223,8 @@ fn deploy(model: &Model, phase: &Phase, service: &Service, eligible: &[&Node], p
         order,
     };
     Deploy {
-        mode: if service.global { Mode::Global } else { Mode::Replicated },
-        replicas: (!service.global).then_some(service.replicas),
+        mode: if service.is_global() { Mode::Global } else { Mode::Replicated },
+        replicas: (!service.is_global()).then_some(service.replicas()),
         // Nothing connects to a service without ports: it needs no virtual IP.
         endpoint_mode: service.ports.is_empty().then_some(EndpointMode::Dnsrr),
         labels: docker::traefik_labels(model, phase, service, Flavor::Swarm),
@@ -267,7 +267,7 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
     let writable = service.volumes.iter().find(|v| !v.read_only);
     if let Some(volume) = writable
         && eligible.len() > 1
-        && !service.global
+        && !service.is_global()
         && pin.is_none()
     {
         let nodes = eligible.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -287,13 +287,13 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
         );
     }
     let hard = service.placement.spread == Some(Spread::Hard);
-    if hard && service.replicas as usize > eligible.len() {
+    if hard && service.replicas() as usize > eligible.len() {
         rendered.warn(
             Code::SpreadUnsatisfiable,
             format!(
                 "`{}` asks for {} replicas at most one per node, but only {} node{} admit it: the rest stay pending",
                 service.name,
-                service.replicas,
+                service.replicas(),
                 eligible.len(),
                 if eligible.len() == 1 { "" } else { "s" }
             ),
@@ -302,21 +302,25 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
         );
     }
     // Global: one task per node, each with its own local volume.
-    if service.replicas > 1
+    if service.replicas() > 1
         && !hard
-        && !service.global
+        && !service.is_global()
         && let Some(volume) = docker::shared_volume(service)
     {
         let pinned = eligible.len() <= 1;
         let message = if pinned {
             format!(
                 "the {} replicas of `{}` all run on one node and would mount the same volume `{}`: a single-writer volume shared by several writers corrupts its data",
-                service.replicas, service.name, volume.name
+                service.replicas(),
+                service.name,
+                volume.name
             )
         } else {
             format!(
                 "the {} replicas of `{}` can land on one node and then mount the same volume `{}`: a single-writer volume shared by several writers corrupts its data",
-                service.replicas, service.name, volume.name
+                service.replicas(),
+                service.name,
+                volume.name
             )
         };
         rendered.warnings.push(Diagnostic::error(Code::SharedVolume, message, &service_path(service, "replicas")).help(

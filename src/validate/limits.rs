@@ -235,6 +235,8 @@ fn entries<'a, T>(path: &SpecPath, value: &'a Option<Phased<T>>) -> Vec<(SpecPat
 }
 
 /// The replicas of every phase at its peak, all services together, against [`MAX_SPEC_REPLICAS`].
+/// A bound taken before anything is resolved, so it does not ask the model: a
+/// global service counts every node of its phase (at most what it resolves to).
 fn phase_replicas(spec: &Spec, out: &mut Vec<Diagnostic>) {
     let mut total: u64 = 0;
     for (number, phase) in &spec.phases.0 {

@@ -17,7 +17,7 @@ use crate::diag::{Diagnostic, Diagnostics, suggestion};
 use crate::image::ImageRef;
 use crate::model;
 use crate::spec::phased::PhaseNumber;
-use crate::spec::{Check, Command, Health, Metric, Phased, Replicas, Role, Service, Spec, Target, Threshold};
+use crate::spec::{Check, Command, Health, Metric, Phased, Role, Service, Spec, Target, Threshold};
 use crate::yaml::SpecPath;
 
 /// Check everything that can be checked without a plan.
@@ -30,6 +30,7 @@ pub fn validate(spec: &Spec) -> Diagnostics {
         phases,
         secrets: spec.secrets.iter().map(String::as_str).collect(),
         used_secrets: spec.services.values().flat_map(|s| &s.secrets).map(String::as_str).collect(),
+        nodes: spec.phases.0.iter().map(|(number, phase)| (*number, model::resolve_nodes(phase))).collect(),
     };
     for diagnostic in limits::check(spec).into_iter().chain(promql::check(spec)) {
         v.push(diagnostic);
@@ -70,8 +71,9 @@ struct InPhase<'a> {
     service: &'a Service,
     number: u32,
     phase: &'a crate::spec::Phase,
-    global: bool,
-    replicas: u32,
+    /// The scale the model resolves for the phase (a global service counts the nodes its placement admits).
+    scale: &'a model::Scale,
+    placement: &'a model::Placement,
 }
 
 /// Sets looked up once per name, so that checking n names costs O(n log n).
@@ -84,6 +86,8 @@ struct Validator<'s> {
     secrets: BTreeSet<&'s str>,
     /// The secrets some service uses.
     used_secrets: BTreeSet<&'s str>,
+    /// Each phase's nodes, as the model resolves them.
+    nodes: BTreeMap<PhaseNumber, BTreeMap<String, model::Node>>,
 }
 
 fn root() -> SpecPath {
@@ -681,14 +685,9 @@ impl Validator<'_> {
         let mut once = Once::default();
         for (number, phase) in &self.spec.phases.0 {
             let number = *number;
-            let global = service.replicas.as_ref().and_then(|r| r.at(number)) == Some(&Replicas::Global);
-            let replicas = match service.replicas.as_ref().and_then(|r| r.at(number)) {
-                Some(Replicas::Count(n)) => *n,
-                None => 1,
-                // One per node: the placement's nodes are counted by the model; here every node is an upper bound.
-                Some(Replicas::Global) => u32::try_from(phase.nodes.len()).unwrap_or(u32::MAX),
-            };
-            let at = InPhase { name, path, service, number, phase, global, replicas };
+            let placement = model::resolve_placement(service, number);
+            let scale = model::resolve_scale(service, number, &self.nodes[&number], &placement);
+            let at = InPhase { name, path, service, number, phase, scale: &scale, placement: &placement };
             let resources =
                 service.resources.as_ref().and_then(|r| r.at(number)).map(model::resolve_resources).unwrap_or_default();
             self.phase_resources(&at, &resources, &mut once);
@@ -737,9 +736,9 @@ impl Validator<'_> {
 
     /// Autoscaling in one phase: its range, its metrics and their requests, a target without an autoscaler.
     fn phase_autoscale(&mut self, at: &InPhase, resources: &model::Resources, once: &mut Once) {
-        let InPhase { name, path, service, number, phase, global, replicas } = *at;
-        let autoscale = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref);
-        if global && autoscale.is_some() {
+        let InPhase { name, path, service, number, phase, scale, .. } = *at;
+        let asked = service.autoscale.as_ref().and_then(|a| a.at(number)).and_then(Option::as_ref);
+        if scale.is_global() && asked.is_some() {
             let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
             if once.first(&at, "global-autoscale") {
                 self.push(
@@ -751,9 +750,9 @@ impl Validator<'_> {
                 .help(format!("turn autoscaling off from phase {number} (`autoscale: {{ {number}: null }}`), or give `replicas` a number there")),
             );
             }
-        } else if let Some(autoscale) = autoscale {
+        } else if let model::Scale::Autoscaled { replicas, autoscale } = scale {
             let at = phased_key_path(&path.key("autoscale"), &service.autoscale, number);
-            let min = autoscale.min.unwrap_or(replicas);
+            let min = autoscale.min;
             if autoscale.max < min && once.first(&at, "autoscale-range") {
                 self.push(
                     Diagnostic::error(
@@ -811,7 +810,7 @@ impl Validator<'_> {
     /// Placement in one phase: the nodes it names or asks for exist. False when it names an unknown node
     /// (the checks that depend on where the service runs are then skipped).
     fn phase_placement(&mut self, at: &InPhase, once: &mut Once) -> bool {
-        let InPhase { name, path, service, number, phase, .. } = *at;
+        let InPhase { name, path, service, number, phase, placement: admits, .. } = *at;
         let Some(placement) = service.placement.as_ref().and_then(|p| p.at(number)) else { return true };
         let at = phased_key_path(&path.key("placement"), &service.placement, number);
         if let Some(node) = &placement.node
@@ -857,11 +856,7 @@ impl Validator<'_> {
                 }
             }
         }
-        let admitted = phase.nodes.iter().any(|(node_name, node)| {
-            placement.role.is_none_or(|r| node.role.unwrap_or_default() == r)
-                && placement.node.as_ref().is_none_or(|n| n == node_name)
-                && placement.labels.iter().all(|(k, v)| node.labels.get(k) == Some(v))
-        });
+        let admitted = self.nodes[&number].values().any(|node| admits.admits(node));
         if each_satisfiable && !admitted && once.first(&at, "no-matching-node") {
             self.push(Diagnostic::error(
                 Code::NoMatchingNode,
@@ -874,7 +869,8 @@ impl Validator<'_> {
 
     /// A stateful service that is global, or runs several replicas, in one phase.
     fn phase_stateful(&mut self, at: &InPhase, once: &mut Once) {
-        let InPhase { name, path, service, number, global, replicas, .. } = *at;
+        let InPhase { name, path, service, number, scale, .. } = *at;
+        let (global, replicas) = (scale.is_global(), scale.replicas());
         let stateful = service.stateful.unwrap_or(false);
         let replicas_path = phased_key_path(&path.key("replicas"), &service.replicas, number);
         if stateful && global && once.first(&replicas_path, "global-stateful") {

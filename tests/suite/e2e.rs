@@ -144,7 +144,7 @@ impl Drop for Stack<'_> {
 }
 
 fn compose_replicas(service: &Service) -> usize {
-    if service.global { 1 } else { service.replicas as usize }
+    if service.is_global() { 1 } else { service.replicas() as usize }
 }
 
 /// Every service has its replicas running, and healthy where it has a check.
@@ -498,13 +498,13 @@ impl Stack<'_> {
         let tasks = self.tasks();
         for service in self.phase.services.values() {
             let running = tasks.iter().filter(|t| t.service == service.name && t.state == "Running").count();
-            let want = if service.global {
+            let want = if service.is_global() {
                 lab::phase_nodes(self.phase)
                     .into_iter()
                     .filter(|n| service.placement.admits(&self.phase.nodes[*n]))
                     .count()
             } else {
-                service.replicas as usize
+                service.replicas() as usize
             };
             if running != want {
                 return Err(format!("{}: {running} of {want} running; tasks {tasks:?}", service.name));
@@ -776,7 +776,7 @@ fn swarm_rolling_update_keeps_answering() {
     let api = phase
         .services
         .values()
-        .find(|s| s.replicas > 1 && s.expose.is_some())
+        .find(|s| s.replicas() > 1 && s.expose.is_some())
         .expect("a multi-replica exposed service");
     let port = api.main_port().unwrap();
     let path = match api.health.as_ref().map(|h| &h.readiness.probe) {
@@ -824,7 +824,7 @@ fn swarm_rolling_update_keeps_answering() {
             "{{.Image}} {{.CurrentState}}",
             &format!("{}_{}", stack.name, api.name),
         ]));
-        if images.lines().count() == api.replicas as usize
+        if images.lines().count() == api.replicas() as usize
             && images.lines().all(|l| l.starts_with(&next) && l.contains("Running"))
         {
             Ok(images)

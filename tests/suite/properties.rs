@@ -445,7 +445,7 @@ proptest! {
         for phase in &compiled.model.phases {
             let expected = inherited(&map, phase.number).unwrap_or(1);
             let web = phase.services.get("web").ok_or_else(|| TestCaseError::fail("no `web` service"))?;
-            prop_assert_eq!(web.replicas, expected, "phase {} of\n{}", phase.number, text);
+            prop_assert_eq!(web.replicas(), expected, "phase {} of\n{}", phase.number, text);
         }
     }
 

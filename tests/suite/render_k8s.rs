@@ -151,7 +151,7 @@ fn objects_follow_the_rules_for_every_spec() {
             }
 
             for service in phase.services.values() {
-                let kind = match (service.global, service.stateful) {
+                let kind = match (service.is_global(), service.stateful) {
                     (true, _) => "DaemonSet",
                     (false, true) => "StatefulSet",
                     (false, false) => "Deployment",
@@ -159,10 +159,10 @@ fn objects_follow_the_rules_for_every_spec() {
                 let workload = find(&docs, kind, &service.name);
                 let spec = get(workload, "spec");
                 // The HPA owns the replica count; a DaemonSet has none; otherwise the phase's replicas.
-                match &service.autoscale {
-                    _ if service.global => {
+                match service.autoscale() {
+                    _ if service.is_global() => {
                         assert!(spec.get("replicas").is_none(), "{at}: DaemonSet {} has replicas", service.name);
-                        assert!(service.autoscale.is_none(), "{at}: {} global and autoscaled", service.name);
+                        assert!(service.autoscale().is_none(), "{at}: {} global and autoscaled", service.name);
                     }
                     Some(autoscale) => {
                         assert!(spec.get("replicas").is_none(), "{at}: {} has replicas and an HPA", service.name);
@@ -171,7 +171,7 @@ fn objects_follow_the_rules_for_every_spec() {
                         assert_eq!(get(hpa, "spec.minReplicas").as_u64(), Some(u64::from(autoscale.min)), "{at}");
                         assert_eq!(get(hpa, "spec.maxReplicas").as_u64(), Some(u64::from(autoscale.max)), "{at}");
                     }
-                    None => assert_eq!(get(spec, "replicas").as_u64(), Some(u64::from(service.replicas)), "{at}"),
+                    None => assert_eq!(get(spec, "replicas").as_u64(), Some(u64::from(service.replicas())), "{at}"),
                 }
                 let container = get(spec, "template.spec.containers.0");
                 // Canonical quantities: never raw bytes when a unit divides the value.
@@ -201,16 +201,16 @@ fn objects_follow_the_rules_for_every_spec() {
                 assert_eq!(str_at(spec, "template.spec.securityContext.seccompProfile.type"), "RuntimeDefault");
                 assert_eq!(get(spec, "template.spec.automountServiceAccountToken").as_bool(), Some(false));
                 // A PDB exactly when more than one replica runs at the least, on more than one admitted node.
-                let least = service.autoscale.as_ref().map_or(service.replicas, |a| a.min);
+                let least = service.least_replicas();
                 let has_pdb = docs
                     .iter()
                     .any(|d| str_at(d, "kind") == "PodDisruptionBudget" && str_at(d, "metadata.name") == service.name);
                 let admitting = phase.nodes.values().filter(|n| service.placement.admits(n)).count();
-                assert_eq!(has_pdb, least > 1 && !service.global && admitting > 1, "{at}: {} PDB", service.name);
+                assert_eq!(has_pdb, least > 1 && !service.is_global() && admitting > 1, "{at}: {} PDB", service.name);
                 // Soft: a best-effort spread; hard: at most one per node, a required anti-affinity.
                 let spread = get(spec, "template.spec.topologySpreadConstraints");
                 let anti = get(spec, "template.spec.affinity.podAntiAffinity");
-                let several = service.peak_replicas() > 1 && !service.global;
+                let several = service.peak_replicas() > 1 && !service.is_global();
                 let hard = service.placement.spread == Some(topo::spec::Spread::Hard);
                 assert_eq!(!spread.is_null(), several && !hard, "{at}: {} spread", service.name);
                 assert_eq!(!anti.is_null(), several && hard, "{at}: {} anti-affinity", service.name);
@@ -384,7 +384,7 @@ services:
     security: { run_as_user: 65534 }
 ",
     );
-    assert_eq!(compiled.model.phases[0].services["agent"].replicas, 2, "one per worker");
+    assert_eq!(compiled.model.phases[0].services["agent"].replicas(), 2, "one per worker");
     let rendered = render(&compiled, 1);
     let docs: Vec<Value> = documents(&rendered.stream());
     let kinds: Vec<&str> = docs.iter().map(|d| str_at(d, "kind")).collect();
@@ -776,7 +776,7 @@ fn pods_from_a_private_registry_get_its_pull_secret() {
         for phase in compiled.model.phases.iter().filter(|p| p.target == Target::K8s) {
             let docs: Vec<Value> = documents(&topo::render::render(&compiled.model, phase, Target::K8s).stream());
             for service in phase.services.values() {
-                let kind = match (service.global, service.stateful) {
+                let kind = match (service.is_global(), service.stateful) {
                     (true, _) => "DaemonSet",
                     (false, true) => "StatefulSet",
                     (false, false) => "Deployment",

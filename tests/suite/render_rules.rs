@@ -474,7 +474,7 @@ fn pressure_feed(model: &Model, phase: &Phase, resource: &str, fires: bool) -> V
             let mut series = Vec::new();
             let mut requested = 0.0;
             for service in phase.services.values() {
-                for replica in 0..service.replicas {
+                for replica in 0..service.replicas() {
                     let (container, _) = container_labels(
                         phase.target,
                         &model.project,
@@ -488,7 +488,7 @@ fn pressure_feed(model: &Model, phase: &Phase, resource: &str, fires: bool) -> V
                         container_labels(phase.target, &model.project, "previous", &service.name, &replica.to_string());
                     series.push(gauge("container_last_seen", &other, 1.0));
                 }
-                requested += request(service).unwrap_or(0.0) * f64::from(service.replicas);
+                requested += request(service).unwrap_or(0.0) * f64::from(service.replicas());
             }
             if resource == "cpu" {
                 // The most cores under which the ratio is above the limit, or one more.
