@@ -5,6 +5,7 @@ use std::path::Path;
 
 use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
 
+use topo::emit::yaml::Serialised as _;
 use topo::render::Output;
 
 use crate::cli::{Format, PlanFormat};

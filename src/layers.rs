@@ -16,7 +16,7 @@
 //! | `compile` (lib.rs) | read, validate and resolve one spec |
 //! | `plan` | fit, placement, cost, N+1 loss, the migration runbook |
 //! | `render` | compose, Swarm, Kubernetes and the Prometheus rules, from the model and the plan's placement |
-//! | `emit` | writing a set of files atomically into a directory topo owns |
+//! | `emit` | typed documents to YAML bytes (the one serialiser), and writing a set of files atomically into a directory topo owns |
 //! | `gitops` | `render --all`: every phase and the kustomize tree |
 //! | `import` | a compose file back into a spec |
 //! | `schema` | the spec's JSON Schema |

@@ -26,6 +26,7 @@
 //! name, so a cleaning run never sees one of a live run unlocked.
 
 mod marker;
+pub mod yaml;
 
 use crate::code::Code;
 use std::collections::BTreeSet;

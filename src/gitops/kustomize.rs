@@ -20,9 +20,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::emit::yaml::{group_by_file, text, to_yaml};
 use crate::render::k8s::TreeObject;
 use crate::render::k8s::kustomization::{Kustomization, PatchRef, PatchTarget};
-use crate::render::{group_by_file, to_yaml};
 
 /// Above this many services in one Kubernetes phase, the tree is split into parts.
 pub const SPLIT_ABOVE_SERVICES: usize = 50;
@@ -117,7 +117,7 @@ impl Part {
 
 /// The files of the tree, relative to the `k8s/` directory: `base/…` and `overlays/<phase>/…`.
 pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
-    let mut files: Vec<(String, &str)> = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
     let mut owned: Vec<(String, String)> = Vec::new();
     let Some(first) = phases.first() else { return Vec::new() };
     // The base: objects every phase has, as the first phase renders them.
@@ -135,7 +135,7 @@ pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
     }
     for object in first.objects.iter().filter(|o| phases_with[&key(o)] == phases.len()) {
         let part = layout.part(object.service.as_deref());
-        files.push((format!("{}/{}", layout.dir("base", &part), object.document.file), &object.document.yaml));
+        files.push((format!("{}/{}", layout.dir("base", &part), object.document.file), text(&object.document.body)));
         base_parts.entry(part.clone()).or_default().list(&object.document.file);
         base.entry(key(object)).or_insert((object, part));
     }
@@ -153,12 +153,14 @@ pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
             match base.get(&key(object)) {
                 None => {
                     let part = layout.part(object.service.as_deref());
-                    files
-                        .push((format!("{}/{}", layout.dir(&top, &part), object.document.file), &object.document.yaml));
+                    files.push((
+                        format!("{}/{}", layout.dir(&top, &part), object.document.file),
+                        text(&object.document.body),
+                    ));
                     parts.entry(part).or_default().list(&object.document.file);
                 }
                 Some((base_object, part)) => {
-                    if base_object.document.yaml == object.document.yaml {
+                    if base_object.value == object.value {
                         continue;
                     }
                     let mut ops = Vec::new();
@@ -179,8 +181,8 @@ pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
         }
     }
     // Objects that share a file (two claims of one service) become one multi-document file.
-    let all = files.iter().map(|(path, text)| (path.as_str(), *text));
-    group_by_file(all.chain(owned.iter().map(|(path, text)| (path.as_str(), text.as_str()))))
+    let all = files.iter().chain(&owned).map(|(path, text)| (path.as_str(), text.as_str()));
+    group_by_file(all)
 }
 
 /// What a patch applies to: the object's group, version, kind and name.

@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 pub use drift::{Changed, Drift, Extra, How, drift};
 
 use crate::diag::Diagnostics;
+use crate::emit::yaml::Serialised as _;
 use crate::model::Model;
 use crate::model::names::{self, phase_dir};
 use crate::render::{self, Output};

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::spec::{Cpu, Duration, Memory, Role};
 
-use super::emit::{Field, Yaml, document};
+use super::commented::{Field, Yaml, document};
 use super::words::memory_text;
 
 /// A value and the comment written beside it.

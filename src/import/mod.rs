@@ -11,9 +11,9 @@
 //! Nothing here reads the environment of the machine it runs on: `${VAR}`
 //! stays as written, so the output depends only on the input.
 
+mod commented;
 mod credentials;
 mod draft;
-mod emit;
 mod read;
 mod traefik;
 mod words;

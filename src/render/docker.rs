@@ -17,7 +17,7 @@ use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
 
 use crate::image::known::{self as images, Family};
 
-use super::{Document, Rendered, service_path};
+use super::{Rendered, service_path};
 
 /// The network every service is on.
 pub const DEFAULT_NETWORK: &str = "default";
@@ -56,15 +56,6 @@ pub struct ServiceEntry<D> {
     pub healthcheck: Option<dct::Healthcheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<D>,
-}
-
-/// A file as one YAML document, ending with a newline.
-pub fn document<T: Serialize>(file: &str, value: &T) -> Document {
-    let mut yaml = super::to_yaml(value);
-    if !yaml.ends_with('\n') {
-        yaml.push('\n');
-    }
-    Document { file: file.to_owned(), yaml }
 }
 
 /// Which of the two targets is rendering: the few places they differ.

@@ -54,7 +54,8 @@ use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
 use crate::image::known::{self as images, Family};
 
-use super::{Admitting, Document, Rendered, service_path, to_yaml};
+use super::{Admitting, Body, Document, Rendered, service_path};
+use std::rc::Rc;
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -93,7 +94,7 @@ pub fn render_objects(model: &Model, phase: &Phase) -> (Rendered, Vec<TreeObject
 fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Vec<TreeObject>) {
     let mut out = Objects { keep_values, ..Objects::default() };
     let mut rendered = Rendered::default();
-    out.push("namespace.yaml", Kind::Namespace, &model.project, &namespace(model, phase));
+    out.push("namespace.yaml", &model.project, namespace(model, phase));
     if !model.env.is_empty() {
         let name = shared_config_map_name(model);
         let mut labels = BTreeMap::new();
@@ -109,7 +110,7 @@ fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Ve
             data: Some(model.env.clone()),
             ..Default::default()
         };
-        out.push("configmap.yaml", Kind::ConfigMap, &name, &config);
+        out.push("configmap.yaml", &name, config);
     }
     let admitting = Admitting::new(phase);
     for service in phase.services.values() {
@@ -122,24 +123,27 @@ fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Ve
     issuer::render(model, phase, &mut out);
     secrets::render(model, phase, &mut out, &mut rendered.notes);
     if let Some(middleware) = https_redirect_middleware(model, phase) {
-        out.push("middleware.yaml", Kind::Middleware, HTTPS_REDIRECT_MIDDLEWARE, &middleware);
+        out.push("middleware.yaml", HTTPS_REDIRECT_MIDDLEWARE, middleware);
     }
     out.objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-    rendered.documents = out.objects.iter().map(|o| Document { file: o.file.clone(), yaml: o.yaml.clone() }).collect();
+    rendered.documents =
+        out.objects.iter().map(|o| Document { file: o.file.clone(), body: Body::K8s(o.manifest.clone()) }).collect();
     let mut listed = std::collections::HashSet::new();
     let resources: Vec<String> =
         out.objects.iter().filter(|o| listed.insert(o.file.as_str())).map(|o| o.file.clone()).collect();
     // No `namespace:`: every namespaced object names its own, and kustomize
     // would put one on a cluster-scoped custom resource (a ClusterIssuer) too.
     let kustomization = kustomization::Kustomization::new(resources, Vec::new());
-    rendered.directory_only.push(Document { file: "kustomization.yaml".into(), yaml: to_yaml(&kustomization) });
+    rendered
+        .directory_only
+        .push(Document { file: "kustomization.yaml".into(), body: Body::Kustomization(Rc::new(kustomization)) });
     rendered.notes.extend(notes(phase));
     let objects = out
         .objects
         .into_iter()
         .filter_map(|o| {
             let value = o.value?;
-            let document = Document { file: o.file, yaml: o.yaml };
+            let document = Document { file: o.file, body: Body::K8s(o.manifest) };
             Some(TreeObject { document, kind: format!("{:?}", o.kind), name: o.name, service: o.service, value })
         })
         .collect();
@@ -186,11 +190,63 @@ enum Kind {
     PrometheusRule,
 }
 
+/// Every kind of object topo writes, each its typed value.
+macro_rules! manifests {
+    ($($kind:ident($ty:ty)),* $(,)?) => {
+        /// One Kubernetes object, as its typed value.
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        pub enum Manifest {
+            $($kind(Box<$ty>)),*
+        }
+
+        impl Manifest {
+            fn kind(&self) -> Kind {
+                match self {
+                    $(Manifest::$kind(_) => Kind::$kind),*
+                }
+            }
+        }
+
+        $(impl From<$ty> for Manifest {
+            fn from(object: $ty) -> Self {
+                Manifest::$kind(Box::new(object))
+            }
+        })*
+    };
+}
+
+manifests! {
+    Namespace(Namespace),
+    ClusterIssuer(issuer::ClusterIssuer),
+    ConfigMap(ConfigMap),
+    ExternalSecret(secrets::ExternalSecret),
+    SealedSecret(secrets::SealedSecret),
+    PersistentVolumeClaim(PersistentVolumeClaim),
+    Deployment(Deployment),
+    StatefulSet(StatefulSet),
+    DaemonSet(DaemonSet),
+    Service(K8sService),
+    Ingress(Ingress),
+    Middleware(Middleware),
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    PodDisruptionBudget(PodDisruptionBudget),
+    NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy),
+    ServiceMonitor(monitoring::ServiceMonitor),
+    PrometheusRule(monitoring::PrometheusRule),
+}
+
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.kind())
+    }
+}
+
 struct Object {
     kind: Kind,
     name: String,
     file: String,
-    yaml: String,
+    manifest: Rc<Manifest>,
     service: Option<String>,
     value: Option<serde_json::Value>,
 }
@@ -205,24 +261,25 @@ struct Objects {
 }
 
 impl Objects {
-    fn push<T: Serialize>(&mut self, file: &str, kind: Kind, name: &str, object: &T) {
+    fn push(&mut self, file: &str, name: &str, object: impl Into<Manifest>) {
+        let manifest = object.into();
         // Typed objects have string keys and no non-finite floats: serialising cannot fail.
         let value =
-            self.keep_values.then(|| serde_json::to_value(object).expect("typed objects serialise to JSON values"));
+            self.keep_values.then(|| serde_json::to_value(&manifest).expect("typed objects serialise to JSON values"));
         self.objects.push(Object {
-            kind,
+            kind: manifest.kind(),
             name: name.to_owned(),
             file: file.to_owned(),
-            yaml: to_yaml(object),
+            manifest: Rc::new(manifest),
             service: self.service.clone(),
             value,
         });
     }
 
     /// Push an object of `service` from outside its `render_service`.
-    fn push_for<T: Serialize>(&mut self, service: &Service, file: &str, kind: Kind, name: &str, object: &T) {
+    fn push_for(&mut self, service: &Service, file: &str, name: &str, object: impl Into<Manifest>) {
         let outer = self.service.replace(service.name.clone());
-        self.push(file, kind, name, object);
+        self.push(file, name, object);
         self.service = outer;
     }
 }
@@ -315,7 +372,7 @@ fn render_service(model: &Model, admitting: &Admitting, service: &Service, out: 
             data: Some(service.own_env.clone()),
             ..Default::default()
         };
-        out.push(&file("configmap"), Kind::ConfigMap, &config_map_name(service), &config);
+        out.push(&file("configmap"), &config_map_name(service), config);
     }
 
     warn_unhonoured(service, rendered);
@@ -325,18 +382,18 @@ fn render_service(model: &Model, admitting: &Admitting, service: &Service, out: 
         stateless_workload(model, admitting, service, out, rendered);
     }
     if !service.ports.is_empty() || service.stateful {
-        out.push(&file("service"), Kind::Service, name, &k8s_service(model, service));
+        out.push(&file("service"), name, k8s_service(model, service));
     }
     if let Some(expose) = &service.expose {
         for (ingress_name, ingress) in ingresses(model, service, expose) {
-            out.push(&file("ingress"), Kind::Ingress, &ingress_name, &ingress);
+            out.push(&file("ingress"), &ingress_name, ingress);
         }
     }
     if let Some(autoscale) = service.autoscale() {
-        out.push(&file("hpa"), Kind::HorizontalPodAutoscaler, name, &autoscaler(model, service, autoscale));
+        out.push(&file("hpa"), name, autoscaler(model, service, autoscale));
     }
     if let Some(pdb) = disruption_budget(model, admitting, service, rendered) {
-        out.push(&file("pdb"), Kind::PodDisruptionBudget, name, &pdb);
+        out.push(&file("pdb"), name, pdb);
     }
 }
 
@@ -368,7 +425,7 @@ fn stateful_set(model: &Model, service: &Service, out: &mut Objects, rendered: &
         }),
         ..Default::default()
     };
-    out.push(&format!("{name}-statefulset.yaml"), Kind::StatefulSet, name, &set);
+    out.push(&format!("{name}-statefulset.yaml"), name, set);
 }
 
 /// A stateless service: its claims, then a Deployment (or a DaemonSet when global).
@@ -400,7 +457,7 @@ fn stateless_workload(
             spec: Some(claim_spec(service, volume, rendered)),
             ..Default::default()
         };
-        out.push(&file("pvc"), Kind::PersistentVolumeClaim, &claim_name(service, volume), &claim);
+        out.push(&file("pvc"), &claim_name(service, volume), claim);
     }
     // A ReadWriteOnce volume cannot be attached twice: roll by recreating, not surging.
     let single_attach =
@@ -413,7 +470,7 @@ fn stateless_workload(
             spec: Some(DaemonSetSpec { selector: selector(model, service), template: pod, ..Default::default() }),
             ..Default::default()
         };
-        out.push(&file("daemonset"), Kind::DaemonSet, name, &daemon_set);
+        out.push(&file("daemonset"), name, daemon_set);
     } else {
         let deployment = Deployment {
             metadata: meta(model, service, name),
@@ -426,7 +483,7 @@ fn stateless_workload(
             }),
             ..Default::default()
         };
-        out.push(&file("deployment"), Kind::Deployment, name, &deployment);
+        out.push(&file("deployment"), name, deployment);
     }
 }
 

@@ -1,12 +1,16 @@
-//! Targets: pure functions from one resolved phase to typed objects, then to
-//! YAML documents. Each target also reports, as warnings, whatever the spec
-//! asks that it cannot honour: nothing is dropped silently.
+//! Targets: pure functions from one resolved phase to typed documents (the
+//! compose file, the stack file, the rule file, each Kubernetes object); the
+//! emit stage turns them into bytes (`emit::yaml`). Each target also reports,
+//! as warnings, whatever the spec asks that it cannot honour: nothing is
+//! dropped silently.
 
 pub mod compose;
 pub mod docker;
 pub mod k8s;
 pub mod rules;
 pub mod swarm;
+
+use std::rc::Rc;
 
 use crate::code::Code;
 use serde::Serialize;
@@ -17,13 +21,35 @@ use crate::spec::Role;
 use crate::spec::Target;
 use crate::yaml::SpecPath;
 
-/// One YAML document and the file it belongs to when written into a directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One typed document and the file it belongs to when written into a directory.
+#[derive(Clone, Debug)]
 pub struct Document {
     /// Path relative to the output directory, with `/` separators.
     pub file: String,
-    /// The document's YAML, ending with a newline, without a `---` marker.
-    pub yaml: String,
+    pub body: Body,
+}
+
+/// What a document holds, as its target built it.
+#[derive(Clone, Debug)]
+pub enum Body {
+    Compose(Rc<docker::File<docker_compose_types::Deploy>>),
+    Swarm(Rc<docker::File<swarm::Deploy>>),
+    Rules(Rc<rules::RuleFile>),
+    K8s(Rc<k8s::Manifest>),
+    Kustomization(Rc<k8s::kustomization::Kustomization>),
+}
+
+/// A body serialises as what it holds.
+impl Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Compose(file) => file.serialize(serializer),
+            Body::Swarm(file) => file.serialize(serializer),
+            Body::Rules(file) => file.serialize(serializer),
+            Body::K8s(object) => object.serialize(serializer),
+            Body::Kustomization(kustomization) => kustomization.serialize(serializer),
+        }
+    }
 }
 
 /// What a target makes of one phase.
@@ -40,39 +66,9 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Every document as one multi-document YAML stream.
-    pub fn stream(&self) -> String {
-        join_documents(self.documents.iter().map(|d| d.yaml.as_str()))
-    }
-
-    /// Every file for `--out DIR`: documents that share a file are joined as one stream. Sorted by path.
-    pub fn files(&self) -> Vec<(String, String)> {
-        group_by_file(self.documents.iter().chain(&self.directory_only).map(|d| (d.file.as_str(), d.yaml.as_str())))
-    }
-
     pub(crate) fn warn(&mut self, code: Code, message: impl Into<String>, path: &SpecPath, help: &str) {
         self.warnings.push(Diagnostic::warning(code, message, path).help(help));
     }
-}
-
-/// `(file, document)` pairs as files: documents that share a file are joined as one stream. Sorted by path.
-pub fn group_by_file<'a>(docs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
-    let mut files: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-    for (file, yaml) in docs {
-        files.entry(file).or_default().push(yaml);
-    }
-    files.into_iter().map(|(file, docs)| (file.to_owned(), join_documents(docs.into_iter()))).collect()
-}
-
-fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    for (i, doc) in docs.enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(doc);
-    }
-    out
 }
 
 /// The nodes of a phase that each placement admits, found once per distinct
@@ -147,96 +143,8 @@ pub fn check(model: &Model) -> Diagnostics {
     k8s::check(model)
 }
 
-/// Serialise a typed object as one YAML document.
-pub fn to_yaml<T: Serialize>(value: &T) -> String {
-    // Typed objects have string keys and no non-finite floats: serialising cannot fail.
-    quote_yaml11_booleans(&serde_norway::to_string(value).expect("typed objects serialise to YAML"))
-}
-
-// serde_norway writes YAML 1.2, where [`YAML11_BOOLEANS`] are strings, so it
-// leaves them plain; but kubectl and `docker stack` (go-yaml v2) read YAML
-// 1.1, where `KONG_DATABASE: off` becomes `false`, and an `args` item `yes`
-// is not a string at all.
-use crate::yaml::YAML11_BOOLEANS;
-
-/// Single-quotes every plain key or value that YAML 1.1 would read as a
-/// boolean, outside block scalars (`|`, `>`), whose lines are text.
-fn quote_yaml11_booleans(yaml: &str) -> String {
-    let quote = |word: &str| if YAML11_BOOLEANS.contains(&word) { format!("'{word}'") } else { word.to_owned() };
-    let mut out = String::with_capacity(yaml.len() + 16);
-    // The column of the key or item that opened a block scalar: its text is indented further.
-    let mut block: Option<usize> = None;
-    for line in yaml.split_inclusive('\n') {
-        let text = line.trim_end_matches('\n');
-        let indent = text.len() - text.trim_start_matches(' ').len();
-        if let Some(column) = block {
-            if text.trim().is_empty() || indent > column {
-                out.push_str(line);
-                continue;
-            }
-            block = None;
-        }
-        // Sequence dashes first (`- - key: value`), then a key, then a value.
-        let mut column = indent;
-        let mut rest = &text[indent..];
-        while let Some(after) = rest.strip_prefix("- ") {
-            rest = after;
-            column += 2;
-        }
-        let (key, value) = match rest.split_once(": ") {
-            Some((key, value)) if !key.starts_with(['\'', '"']) => (Some(key), value),
-            _ => match rest.strip_suffix(':') {
-                Some(key) if !key.starts_with(['\'', '"']) && !key.contains(": ") => (Some(key), ""),
-                _ if rest == "-" => (None, ""),
-                _ => (None, rest),
-            },
-        };
-        let opens_block = value.starts_with(['|', '>']) && value.len() <= 3 && !value.contains(' ');
-        if opens_block {
-            // A key's text is indented past the key; an item's, past its dash.
-            block = Some(if key.is_none() && column > indent { column - 2 } else { column });
-        }
-        out.push_str(&text[..column]);
-        match key {
-            Some(key) => {
-                out.push_str(&quote(key));
-                out.push(':');
-                if !value.is_empty() {
-                    out.push(' ');
-                    out.push_str(&if opens_block { value.to_owned() } else { quote(value) });
-                }
-            }
-            None => out.push_str(&if opens_block { value.to_owned() } else { quote(value) }),
-        }
-        out.push_str(&line[text.len()..]);
-    }
-    out
-}
-
 /// The spec path of a service's field, for warnings.
 pub fn service_path(service: &Service, field: &str) -> SpecPath {
     let path = SpecPath::root().key("services").key(service.name.as_str());
     if field.is_empty() { path } else { path.key(field) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn yaml11_booleans_are_quoted_outside_block_scalars() {
-        let yaml = "data:\n  KONG_DATABASE: off\n  other: 'yes'\n  ON: 1\n  plain: offline\nargs:\n- --appendonly\n- yes\n- - n\nscript: |\n  set: off\n  on\nnext: No\nitems:\n- name: |-\n    y\n  value: Y\n";
-        let want = "data:\n  KONG_DATABASE: 'off'\n  other: 'yes'\n  'ON': 1\n  plain: offline\nargs:\n- --appendonly\n- 'yes'\n- - 'n'\nscript: |\n  set: off\n  on\nnext: 'No'\nitems:\n- name: |-\n    y\n  value: 'Y'\n";
-        assert_eq!(quote_yaml11_booleans(yaml), want);
-        #[derive(Serialize)]
-        struct Env {
-            a: String,
-            b: Vec<String>,
-        }
-        let env = Env { a: "off".to_owned(), b: vec!["yes".to_owned(), "multi\nline: on".to_owned()] };
-        let parsed: serde_norway::Value = serde_norway::from_str(&to_yaml(&env)).unwrap();
-        assert_eq!(parsed["a"].as_str(), Some("off"));
-        assert_eq!(parsed["b"][0].as_str(), Some("yes"));
-        assert_eq!(parsed["b"][1].as_str(), Some("multi\nline: on"));
-    }
 }

@@ -22,7 +22,7 @@ use crate::model::{self, Model, Phase, Service, Trigger};
 use crate::spec::{Duration, Metric, Target, Threshold};
 use crate::yaml::SpecPath;
 
-use super::{Document, Rendered, to_yaml};
+use super::{Body, Document, Rendered};
 
 /// The window of `rate()` over counters and histograms.
 pub const RATE_WINDOW: &str = "5m";
@@ -65,7 +65,7 @@ pub struct Annotations {
 pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut rendered = Rendered::default();
     let (file, notes) = rule_file(model, phase, &mut rendered);
-    rendered.documents.push(Document { file: FILE.to_owned(), yaml: to_yaml(&file) });
+    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Rules(std::rc::Rc::new(file)) });
     rendered.notes.extend(notes);
     rendered
 }

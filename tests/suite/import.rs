@@ -10,6 +10,7 @@
 
 use crate::support::TOPO;
 use crate::support::validators::{self, env_refs};
+use topo::emit::yaml::Serialised as _;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use crate::support::validators::{self, env_refs};
+use topo::emit::yaml::Serialised as _;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

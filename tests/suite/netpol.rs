@@ -8,6 +8,7 @@
 use crate::support::compile_text;
 use crate::support::netpol;
 use crate::support::specs;
+use topo::emit::yaml::Serialised as _;
 
 use std::collections::BTreeSet;
 

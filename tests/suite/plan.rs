@@ -6,6 +6,7 @@
 use crate::support::{root, topo_in};
 use std::path::PathBuf;
 use std::process::Command;
+use topo::emit::yaml::Serialised as _;
 
 use topo::plan::{self, Verdict};
 

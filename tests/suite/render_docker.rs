@@ -48,8 +48,9 @@ fn render(compiled: &topo::Compiled, phase: u32, target: Target) -> Out {
     let rendered = topo::render::render(&compiled.model, phase, target);
     assert_eq!(rendered.documents.len(), 1, "one file");
     let doc = &rendered.documents[0];
-    assert!(doc.yaml.ends_with('\n'));
-    Out { file: doc.file.clone(), yaml: doc.yaml.clone(), diags: rendered.warnings.iter().cloned().collect() }
+    let yaml = topo::emit::yaml::text(&doc.body);
+    assert!(yaml.ends_with('\n'));
+    Out { file: doc.file.clone(), yaml, diags: rendered.warnings.iter().cloned().collect() }
 }
 
 fn finanzas() -> topo::Compiled {

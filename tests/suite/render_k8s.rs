@@ -7,6 +7,7 @@
 use crate::support::specs;
 use crate::support::validators;
 use crate::support::{compile_text, documents, topo_in};
+use topo::emit::yaml::Serialised as _;
 
 use specs::{root, valid_specs};
 use std::collections::BTreeSet;
@@ -605,7 +606,7 @@ fn monitoring_objects_carry_the_rules_and_the_release_label() {
             let rule = find(&docs, "PrometheusRule", &format!("{}-alerts", compiled.model.project));
             assert_eq!(str_at(rule, "metadata.labels.release"), monitoring.release, "{at}");
             let rules = topo::render::render_output(&compiled.model, phase, topo::render::Output::Rules);
-            let file: Value = serde_norway::from_str(&rules.documents[0].yaml).unwrap();
+            let file: Value = serde_norway::from_str(&topo::emit::yaml::text(&rules.documents[0].body)).unwrap();
             assert_eq!(get(rule, "spec.groups"), get(&file, "groups"), "{at}: the rules target's rules");
             assert!(get(rule, "spec.groups.0.rules").as_sequence().is_some_and(|r| !r.is_empty()), "{at}");
             let with_metrics: Vec<_> = phase.services.values().filter(|s| s.metrics.is_some()).collect();

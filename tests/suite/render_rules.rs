@@ -9,6 +9,7 @@
 
 use crate::support::specs;
 use crate::support::validators;
+use topo::emit::yaml::Serialised as _;
 
 use specs::{root, valid_specs};
 use std::collections::BTreeMap;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::model::{Model, Phase};
 
-use super::{Kind, Objects, project_labels};
+use super::{Objects, project_labels};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,5 +78,5 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
             },
         },
     };
-    out.push("clusterissuer.yaml", Kind::ClusterIssuer, name, &issuer);
+    out.push("clusterissuer.yaml", name, issuer);
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Kustomization {
     api_version: &'static str,
@@ -20,13 +20,13 @@ impl Kustomization {
 }
 
 /// A patch file and the object it applies to.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct PatchRef {
     pub path: String,
     pub target: PatchTarget,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct PatchTarget {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub group: String,

@@ -16,7 +16,7 @@ use crate::model::{MetricsEndpoint, Model, Phase, Service};
 use crate::render::Rendered;
 use crate::render::rules::{self, RuleFile};
 
-use super::{Kind, Objects, labels, project_labels, selector_labels};
+use super::{Objects, labels, project_labels, selector_labels};
 
 /// The API group and version of prometheus-operator's resources.
 pub const API_VERSION: &str = "monitoring.coreos.com/v1";
@@ -75,12 +75,12 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
         },
         spec: file,
     };
-    out.push("prometheusrule.yaml", Kind::PrometheusRule, &rule_name(model), &rule);
+    out.push("prometheusrule.yaml", &rule_name(model), rule);
     for service in phase.services.values() {
         if let Some(metrics) = &service.metrics {
             let monitor = service_monitor(model, service, metrics);
             let file = format!("{}-servicemonitor.yaml", service.name);
-            out.push_for(service, &file, Kind::ServiceMonitor, &service.name, &monitor);
+            out.push_for(service, &file, &service.name, monitor);
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::model::{Model, Phase, Service};
 use crate::render::service_path;
 use crate::spec::{Peer, Target};
 
-use super::{Kind, Objects, meta, project_labels, selector};
+use super::{Objects, meta, project_labels, selector};
 
 /// The namespace label Kubernetes sets on every namespace (1.21 and later).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -46,18 +46,18 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects) {
     if !phase.network_policies {
         return;
     }
-    out.push("networkpolicy.yaml", Kind::NetworkPolicy, DEFAULT_DENY, &default_deny(model));
+    out.push("networkpolicy.yaml", DEFAULT_DENY, default_deny(model));
     if model.ingress.cluster_issuer.is_some()
         && phase.services.values().any(|s| s.expose.as_ref().is_some_and(|e| e.tls))
     {
-        out.push("networkpolicy.yaml", Kind::NetworkPolicy, ACME_SOLVER_POLICY, &acme_solver(model));
+        out.push("networkpolicy.yaml", ACME_SOLVER_POLICY, acme_solver(model));
     }
     let callers = callers(phase);
     for service in phase.services.values() {
         let policy =
             service_policy(model, phase, callers.get(service.name.as_str()).map_or(&[], Vec::as_slice), service);
         let file = format!("{}-networkpolicy.yaml", service.name);
-        out.push_for(service, &file, Kind::NetworkPolicy, &service.name, &policy);
+        out.push_for(service, &file, &service.name, policy);
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::model::names::{create_secret_command, kubeseal_commands, secret_name};
 use crate::model::{Model, Phase, SecretsSource};
 
-use super::{Kind, Objects, project_labels};
+use super::{Objects, project_labels};
 
 /// What a SealedSecret holds for a secret the spec gives no ciphertext for:
 /// not base64, so the controller refuses to unseal it (the Secret is not
@@ -133,7 +133,7 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects, notes: &mu
                     data,
                 },
             };
-            out.push("externalsecret.yaml", Kind::ExternalSecret, &name, &external);
+            out.push("externalsecret.yaml", &name, external);
             let listed: Vec<String> = used.iter().map(|s| format!("  {} (for {s})", keys[s])).collect();
             notes.push(format!(
                 "External Secrets Operator creates the Secret {name} from the {store_kind} `{store}`, which topo does not render: \
@@ -160,7 +160,7 @@ pub(super) fn render(model: &Model, phase: &Phase, out: &mut Objects, notes: &mu
                 metadata,
                 spec: SealedSecretSpec { encrypted_data, template },
             };
-            out.push("sealedsecret.yaml", Kind::SealedSecret, &name, &sealed);
+            out.push("sealedsecret.yaml", &name, sealed);
             let unsealed: Vec<String> = used.iter().filter(|s| !encrypted.contains_key(*s)).cloned().collect();
             if !unsealed.is_empty() {
                 notes.push(format!(
