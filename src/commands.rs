@@ -133,7 +133,7 @@ pub fn render(
     let output = output.unwrap_or(Output::Target(phase.target));
     let rendered = topo::render::render_output(model, phase, output);
     let mut diags = compiled.warnings.clone();
-    diags.extend(rendered.warnings.clone());
+    diags.extend(rendered.diagnostics.clone());
     compiled.locate(&mut diags);
     let mut refused = false;
     if !diags.has_errors() {
@@ -269,7 +269,7 @@ pub fn render_all(
     let spec_name = spec_path.file_name().map_or_else(|| loaded.file.clone(), |n| n.to_string_lossy().into_owned());
     let all = topo::gitops::render_all(&compiled.model, &spec_name);
     let mut diags = compiled.warnings.clone();
-    diags.extend(all.warnings.clone());
+    diags.extend(all.diagnostics.clone());
     compiled.locate(&mut diags);
     let fix = format!("topo render --all --spec {} --out {}", spec_path.display(), dir.display());
     let mut written = None;

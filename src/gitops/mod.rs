@@ -37,7 +37,8 @@ use crate::spec::Target;
 pub struct AllRendered {
     /// Relative paths with `/`, sorted.
     pub files: Vec<(String, String)>,
-    pub warnings: Diagnostics,
+    /// What the targets reported, each once.
+    pub diagnostics: Diagnostics,
     pub notes: Vec<String>,
 }
 
@@ -64,7 +65,7 @@ pub fn render_all(model: &Model, spec_name: &str) -> AllRendered {
                 rendered
             };
             // The same spec line warns once, however many phases it affects.
-            for warning in rendered.warnings.iter() {
+            for warning in rendered.diagnostics.iter() {
                 if seen.insert((warning.code, warning.path.to_string(), warning.message.clone())) {
                     warnings.push(warning.clone());
                 }
@@ -84,7 +85,7 @@ pub fn render_all(model: &Model, spec_name: &str) -> AllRendered {
     // The marker that makes the tree topo's: `render --all` replaces it, and nothing else (see `emit`).
     let marker = crate::emit::Marker { whole: true, files: files.keys().cloned().collect() };
     files.insert(crate::emit::MARKER.to_owned(), marker.text());
-    AllRendered { files: files.into_iter().collect(), warnings, notes }
+    AllRendered { files: files.into_iter().collect(), diagnostics: warnings, notes }
 }
 
 /// The layout of the kustomize tree, from the largest Kubernetes phase.

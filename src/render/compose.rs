@@ -134,7 +134,7 @@ fn warn(rendered: &mut Rendered, node: Option<&Node>, service: &Service) {
     if replicas > 1
         && let Some(volume) = docker::shared_volume(service)
     {
-        rendered.warnings.push(
+        rendered.diagnostics.push(
             crate::diag::Diagnostic::error(
                 Code::SharedVolume,
                 format!(

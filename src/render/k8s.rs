@@ -1117,7 +1117,7 @@ fn claim_spec(service: &Service, volume: &Volume, rendered: &mut Rendered) -> Pe
     let size = match volume.size {
         Some(size) => size.to_string(),
         None => {
-            rendered.warnings.push(
+            rendered.diagnostics.push(
                 Diagnostic::error(
                     Code::VolumeWithoutSize,
                     format!("volume `{}` of `{}` needs a size on Kubernetes", volume.name, service.name),

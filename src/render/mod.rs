@@ -59,15 +59,16 @@ pub struct Rendered {
     pub documents: Vec<Document>,
     /// Files written only into a directory (a kustomization.yaml, say), never to stdout.
     pub directory_only: Vec<Document>,
-    /// What the target could not honour, located at the spec path that asked for it.
-    pub warnings: Diagnostics,
+    /// What the target could not honour (warnings), or refuses to render (errors), located at
+    /// the spec path that asked for it.
+    pub diagnostics: Diagnostics,
     /// Steps the user takes by hand before applying (create a Secret, label nodes), printed on stderr.
     pub notes: Vec<String>,
 }
 
 impl Rendered {
     pub(crate) fn warn(&mut self, code: Code, message: impl Into<String>, path: &SpecPath, help: &str) {
-        self.warnings.push(Diagnostic::warning(code, message, path).help(help));
+        self.diagnostics.push(Diagnostic::warning(code, message, path).help(help));
     }
 }
 

@@ -324,7 +324,7 @@ fn warn(rendered: &mut Rendered, service: &Service, eligible: &[&Node], pin: Opt
                 volume.name
             )
         };
-        rendered.warnings.push(Diagnostic::error(Code::SharedVolume, message, &service_path(service, "replicas")).help(
+        rendered.diagnostics.push(Diagnostic::error(Code::SharedVolume, message, &service_path(service, "replicas")).help(
             "run one replica, use `placement: { spread: hard }` so each replica has its own node and volume, or mark the volume `read_only: true` or `access: ReadWriteMany`",
         ));
     }

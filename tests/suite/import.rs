@@ -65,7 +65,7 @@ fn compile(spec: &str) -> topo::Compiled {
 fn render(compiled: &topo::Compiled, target: Target) -> topo::render::Rendered {
     let phase = compiled.model.phase(1).unwrap();
     let rendered = topo::render::render(&compiled.model, phase, target);
-    let errors: Vec<&str> = rendered.warnings.iter().filter(|d| d.is_error()).map(|d| d.message.as_str()).collect();
+    let errors: Vec<&str> = rendered.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.as_str()).collect();
     assert!(errors.is_empty(), "{target:?}: {errors:?}");
     rendered
 }

@@ -136,8 +136,8 @@ fn import_and_render(path: &Path) -> Verdict {
             Ok(rendered) => rendered,
             Err(_) => return Verdict::Failed(format!("render {target:?} panicked")),
         };
-        if rendered.warnings.has_errors() {
-            return Verdict::Failed(format!("render {target:?}: {}", first_errors(&rendered.warnings)));
+        if rendered.diagnostics.has_errors() {
+            return Verdict::Failed(format!("render {target:?}: {}", first_errors(&rendered.diagnostics)));
         }
         // kubernetes-validate has no schema for custom resources: they are checked against theirs here.
         let text = match target {

@@ -948,7 +948,7 @@ fn every_shipped_spec_snapshot() {
                 phase.name,
                 rendered.stream()
             ));
-            for d in rendered.warnings.iter() {
+            for d in rendered.diagnostics.iter() {
                 text.push_str(&format!("warning[{}] at {}: {}\n", d.code, d.path, d.message));
             }
         }

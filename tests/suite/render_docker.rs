@@ -50,7 +50,7 @@ fn render(compiled: &topo::Compiled, phase: u32, target: Target) -> Out {
     let doc = &rendered.documents[0];
     let yaml = topo::emit::yaml::text(&doc.body);
     assert!(yaml.ends_with('\n'));
-    Out { file: doc.file.clone(), yaml, diags: rendered.warnings.iter().cloned().collect() }
+    Out { file: doc.file.clone(), yaml, diags: rendered.diagnostics.iter().cloned().collect() }
 }
 
 fn finanzas() -> topo::Compiled {

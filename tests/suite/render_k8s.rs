@@ -98,7 +98,7 @@ fn every_spec_and_phase_passes_kubernetes_validate() {
         let compiled = compile(&path);
         for phase in &compiled.model.phases {
             let rendered = topo::render::render(&compiled.model, phase, Target::K8s);
-            if rendered.warnings.has_errors() {
+            if rendered.diagnostics.has_errors() {
                 continue; // A phase the k8s target refuses (a volume without a size): tested below.
             }
             let name = format!("{}-{}.yaml", path.file_stem().unwrap().to_string_lossy(), phase.number);
@@ -122,7 +122,7 @@ fn objects_follow_the_rules_for_every_spec() {
         let compiled = compile(&path);
         for phase in &compiled.model.phases {
             let rendered = topo::render::render(&compiled.model, phase, Target::K8s);
-            if rendered.warnings.has_errors() {
+            if rendered.diagnostics.has_errors() {
                 continue;
             }
             let at = format!("{} phase {}", path.display(), phase.number);
@@ -322,7 +322,7 @@ fn probes_placement_volumes_and_security() {
         .map(|m| str_at(m, "mountPath"))
         .collect();
     assert_eq!(mounts, ["/tmp", "/var/cache/uploads", "/srv/files"]);
-    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code.as_str()).collect();
+    let codes: Vec<&str> = rendered.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert!(codes.contains(&"single-node-volume"), "{codes:?}");
 
     // A stateful service: StatefulSet, headless Service, claim templates, pinned node.
@@ -351,7 +351,7 @@ fn probes_placement_volumes_and_security() {
     assert!(mounts.contains(&"/var/run/postgresql"), "its socket directory stays writable: {mounts:?}");
     // Images topo does not know: `topo check` refuses them; rendering warns.
     let unknown: Vec<String> =
-        rendered.warnings.iter().filter(|d| d.code == "image-user-unknown").map(|d| d.path.to_string()).collect();
+        rendered.diagnostics.iter().filter(|d| d.code == "image-user-unknown").map(|d| d.path.to_string()).collect();
     assert_eq!(unknown, ["services.uploads.image", "services.web.image"]);
     let secret = get(db, "spec.template.spec.containers.0.env.1.valueFrom.secretKeyRef");
     assert_eq!((str_at(secret, "name"), str_at(secret, "key")), ("shop-secrets", "DB_PASSWORD"));
@@ -422,7 +422,7 @@ fn volume_without_size_is_an_error_on_kubernetes() {
         .replace("placement: { labels: { disk: ssd } }", "");
     let compiled = compile_text(&spec);
     let rendered = render(&compiled, 1);
-    let error = rendered.warnings.iter().find(|d| d.is_error()).unwrap();
+    let error = rendered.diagnostics.iter().find(|d| d.is_error()).unwrap();
     assert_eq!(error.code, "volume-without-size");
 }
 
@@ -517,7 +517,7 @@ fn replicas_confined_to_one_node_get_no_disruption_budget() {
         .map(|d| str_at(d, "metadata.name"))
         .collect();
     assert_eq!(budgets, ["backend", "frontend"], "bullmq-worker's three replicas all run on node-3");
-    let warning = rendered.warnings.iter().find(|d| d.code == "no-disruption-budget").unwrap();
+    let warning = rendered.diagnostics.iter().find(|d| d.code == "no-disruption-budget").unwrap();
     assert_eq!(warning.path.to_string(), "services.bullmq-worker.placement");
     assert!(warning.message.contains("node-3"), "{}", warning.message);
 }

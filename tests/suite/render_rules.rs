@@ -48,7 +48,7 @@ fn finanzas_phase_3_snapshot() {
     let rendered = render(&compiled.model, compiled.model.phase(3).unwrap());
     assert_eq!(rendered.documents.len(), 1);
     assert_eq!(rendered.documents[0].file, names::RULES_FILE);
-    assert!(rendered.warnings.is_empty());
+    assert!(rendered.diagnostics.is_empty());
     insta::assert_snapshot!("finanzas_k3s_rules", rendered.stream());
 }
 
@@ -653,7 +653,7 @@ fn a_service_disk_trigger_on_docker_targets_watches_the_nodes_and_says_so() {
     let compiled = compile_bytes(EVERY_KIND.as_bytes(), "EVERY_KIND");
     for phase in &compiled.model.phases {
         let rendered = render(&compiled.model, phase);
-        let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code.as_str()).collect();
+        let codes: Vec<&str> = rendered.diagnostics.iter().map(|d| d.code.as_str()).collect();
         let expected: &[&str] = if phase.target == Target::K8s { &[] } else { &["trigger-watches-nodes"] };
         assert_eq!(codes, expected, "phase {}", phase.number);
     }
@@ -669,7 +669,7 @@ services: { api: { image: shop/api:1.0 } }
 ";
     let compiled = compile_bytes(spec.as_bytes(), "spec");
     let rendered = render(&compiled.model, &compiled.model.phases[0]);
-    let codes: Vec<&str> = rendered.warnings.iter().map(|d| d.code.as_str()).collect();
+    let codes: Vec<&str> = rendered.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["trigger-without-query"]);
     assert!(rules_of(&rendered.stream()).is_empty());
 }
