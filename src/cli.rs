@@ -14,9 +14,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate a spec: syntax, shape, references and semantics.
+    /// Validate a spec (syntax, shape, references, semantics) and check that every phase fits its machines.
     ///
-    /// Exit status: 0 when the spec is valid, 1 when it has errors (or warnings, with --strict).
+    /// The fit check is the plan's: a phase whose replicas cannot all be placed on its nodes is an
+    /// error (`phase-does-not-fit`), a tight or order-dependent one a warning. Exit status: 0 when the spec is valid,
+    /// 1 when it has errors (or warnings, with --strict).
     Check {
         /// The spec to read.
         #[arg(long, short, default_value = "topo.yaml", value_name = "FILE")]
@@ -103,8 +105,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (`topo man > topo.1`).
-    Man,
+    /// Print a manual page: topo's own (`topo man > topo.1`), or a subcommand's
+    /// (`topo man check > topo-check.1`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_name = "SUBCOMMAND", value_parser = clap::builder::PossibleValuesParser::new(SUBCOMMANDS))]
+        subcommand: Option<String>,
+    },
     /// Print the JSON Schema of the spec language (for editors: `topo schema > topo.schema.json`).
     Schema,
     /// Write a spec for an existing docker-compose.yml: one compose phase on one node.
@@ -180,4 +187,20 @@ fn parse_memory(text: &str) -> Result<topo::spec::Memory, String> {
     topo::spec::Memory::parse(text)
         .map_err(|e| e.to_string())
         .and_then(|memory| if memory.bytes() > 0 { Ok(memory) } else { Err("must be more than 0".into()) })
+}
+
+/// Every subcommand: each has a manual page of its own (`topo man NAME`), and
+/// a mistyped one is matched against these.
+pub const SUBCOMMANDS: [&str; 8] = ["check", "render", "plan", "diff", "completions", "man", "schema", "import"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subcommands_lists_every_subcommand() {
+        let command = <Cli as clap::CommandFactory>::command();
+        let names: Vec<&str> = command.get_subcommands().map(clap::Command::get_name).collect();
+        assert_eq!(names, SUBCOMMANDS);
+    }
 }

@@ -384,12 +384,25 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitStatus> {
 }
 
 /// `topo man`.
-pub fn man() -> anyhow::Result<ExitStatus> {
-    let command = <crate::cli::Cli as clap::CommandFactory>::command();
-    let mut page = Vec::new();
-    clap_mangen::Man::new(command).render(&mut page)?;
-    std::io::stdout().lock().write_all(&page)?;
+pub fn man(subcommand: Option<&str>) -> anyhow::Result<ExitStatus> {
+    std::io::stdout().lock().write_all(&man_page(subcommand)?)?;
     Ok(ExitStatus::Success)
+}
+
+/// The roff of topo's page, or of one subcommand's (`topo-check(1)`, as topo's page refers to it).
+pub fn man_page(subcommand: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    // No `help` subcommand in the pages: `topo help X` is `topo X --help`, which each page already is.
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            command.find_subcommand(name).cloned().ok_or_else(|| anyhow::anyhow!("topo has no subcommand `{name}`"))?
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).source(format!("topo {}", env!("CARGO_PKG_VERSION"))).render(&mut roff)?;
+    Ok(roff)
 }
 
 /// `topo schema`.

@@ -4,10 +4,13 @@ mod commands;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::try_parse().unwrap_or_else(|mut error| {
+        closest_subcommand(&mut error);
+        error.exit()
+    });
     if let cli::Command::Render { all: false, check: true, .. } = cli.command {
         // clap's `requires` cannot see that a flag defaulting to false is absent.
         <cli::Cli as clap::CommandFactory>::command()
@@ -23,7 +26,7 @@ fn main() -> ExitCode {
             commands::render_all(&spec, out.as_deref(), check, force, format)
         }
         cli::Command::Completions { shell } => commands::completions(shell),
-        cli::Command::Man => commands::man(),
+        cli::Command::Man { subcommand } => commands::man(subcommand.as_deref()),
         cli::Command::Plan { spec, phase, format, out } => {
             commands::plan(&spec, phase.as_deref(), format, out.as_deref())
         }
@@ -43,6 +46,19 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "error: {error:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// clap lists every subcommand near a mistyped one, the least similar first
+/// (`chek`: 'schema', 'check'); the closest one alone, when there is one, says more.
+fn closest_subcommand(error: &mut clap::Error) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::InvalidSubcommand {
+        return;
+    }
+    let Some(ContextValue::String(typed)) = error.get(ContextKind::InvalidSubcommand).cloned() else { return };
+    if let Some(closest) = topo::diag::did_you_mean(&typed, cli::SUBCOMMANDS) {
+        error.insert(ContextKind::SuggestedSubcommand, ContextValue::Strings(vec![closest.to_owned()]));
     }
 }
 

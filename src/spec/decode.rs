@@ -32,7 +32,9 @@ impl Decoder {
         let mut diagnostic = Diagnostic::shape(Code::InvalidType, format!("expected {expected}, found {found}"), path)
             .with_span(node.span)
             .label(format!("this is {found}"));
-        if let Some(Resolved::Str(text)) = node.resolve() {
+        if let Some(help) = list_habit(node, path, expected) {
+            diagnostic = diagnostic.help(help);
+        } else if let Some(Resolved::Str(text)) = node.resolve() {
             if YAML11_BOOLEANS.contains(&text) && expected.contains("boolean") {
                 diagnostic = diagnostic.help(format!("YAML 1.2 reads `{text}` as a string: write `true` or `false`"));
             }
@@ -309,7 +311,8 @@ impl<'n> Fields<'n> {
             let mut known: Vec<&str> = self.asked.clone();
             known.sort_unstable();
             known.dedup();
-            let help = suggestion(key, known.iter().copied())
+            let help = compose_habit(key, &known)
+                .or_else(|| suggestion(key, known.iter().copied()))
                 .unwrap_or_else(|| format!("a {} has the fields {}", self.what, list_names(&known)));
             d.push(
                 Diagnostic::shape(
@@ -323,6 +326,42 @@ impl<'n> Fields<'n> {
             );
         }
     }
+}
+
+/// Compose fields a service written in compose's habits uses, with what topo
+/// calls them: `(compose, topo, how topo writes it)`.
+const COMPOSE_FIELDS: [(&str, &str, &str); 6] = [
+    ("environment", "env", "a mapping: `env: { LOG_LEVEL: info }` (secrets go in `secrets`)"),
+    ("healthcheck", "health", "`health: { http: /healthz }`, `{ tcp: 5432 }` or `{ exec: [pg_isready] }`"),
+    ("deploy", "replicas", "`replicas: 3` and `resources: { limits: { cpu: 500m, memory: 256Mi } }` on the service"),
+    ("mem_limit", "resources", "`resources: { limits: { memory: 256Mi } }`"),
+    ("cpus", "resources", "`resources: { limits: { cpu: 500m } }`"),
+    ("depends", "depends_on", "a list of service names: `depends_on: [db]`"),
+];
+
+/// "topo calls it …" for a compose field, where the owner has the topo field.
+fn compose_habit(key: &str, known: &[&str]) -> Option<String> {
+    let (_, topo, how) = COMPOSE_FIELDS.iter().find(|(compose, topo, _)| *compose == key && known.contains(topo))?;
+    Some(format!("topo calls it `{topo}`: {how}"))
+}
+
+/// A compose-style list where topo has a mapping (`volumes: [data:/var/lib/x]`,
+/// `env: [KEY=value]`): the mapping form, with an example.
+fn list_habit(node: &Node, path: &SpecPath, expected: &str) -> Option<String> {
+    if expected != "a mapping" || !matches!(node.value, crate::yaml::Value::Seq(_)) {
+        return None;
+    }
+    let Some(crate::yaml::Segment::Key(field)) = path.segments().last() else { return None };
+    let example = match field.as_str() {
+        "volumes" => {
+            "volumes are named, each with its mount and size: `volumes: { data: { mount: /var/lib/postgresql/data, size: 10Gi } }`"
+        }
+        "env" => "`env` is a mapping, not compose's `KEY=value` list: `env: { LOG_LEVEL: info }`",
+        "ports" => "named ports are a mapping (the main one is `port`): `ports: { metrics: 9090 }`",
+        "labels" => "labels are a mapping: `labels: { zone: eu-1 }`",
+        _ => return None,
+    };
+    Some(example.to_owned())
 }
 
 /// `a`, `b` and `c`

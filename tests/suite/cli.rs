@@ -13,9 +13,9 @@
 //!   error's message and help), `# count: code N` (exactly N diagnostics with
 //!   that code), and `# known-bug: what is wrong`. A known-bug fixture states
 //!   the *correct* behaviour; [`invalid_fixtures_fail_where_their_header_says`]
-//!   only checks that it fails cleanly, and the ignored [`known_bugs`] test
-//!   checks all of it (`cargo test --test cli -- --ignored`). When a bug is
-//!   fixed, delete its `known-bug:` line.
+//!   only checks that it fails cleanly, and [`known_bugs_are_still_bugs`]
+//!   checks that it still misses its full expectation: when a bug is fixed,
+//!   that test fails until its `known-bug:` line is deleted.
 //!
 //! Every run is checked for a panic and a signal; no test asserts how long a
 //! run takes (a loaded machine is not a failure). A failing run is shown
@@ -587,16 +587,16 @@ fn generated_invalid_inputs_fail_where_expected() {
     assert_cases(&cases, |case| case.expect.known_bug.is_none());
 }
 
-/// The fixtures and inputs marked `known-bug`, checked against the behaviour
-/// they should have. Fails until the bugs are fixed.
+/// The fixtures and inputs marked `known-bug` still show their bug: each
+/// misses the behaviour its header states. One that meets it is fixed, and
+/// its `known-bug` line must go, so that the full check covers it.
 #[test]
-#[ignore = "known topo bugs: each case says what is wrong in its `known-bug` line"]
-fn known_bugs() {
+fn known_bugs_are_still_bugs() {
     let mut cases: Vec<Case> = invalid_fixture_cases();
     cases.extend(generated_cases(&scratch_dir("known-bugs")));
-    // None at the moment: this stays for the next one found.
     cases.retain(|case| case.expect.known_bug.is_some());
-    assert_cases(&cases, |_| true);
+    let fixed: Vec<&str> = cases.iter().filter(|c| c.problems(true).is_empty()).map(|c| c.file.as_str()).collect();
+    assert!(fixed.is_empty(), "fixed: delete the `known-bug` line of {fixed:?}");
 }
 
 #[test]
@@ -960,6 +960,75 @@ fn usage_errors_exit_2() {
     // Asking for help is not an error.
     Topo::new().arg("--help").run().assert_code(0);
     Topo::check().arg("--help").run().assert_code(0);
+}
+
+/// Every page topo's manual page refers to exists: `topo man X` prints the page
+/// `topo-X(1)`, named and titled so.
+#[test]
+fn every_manual_page_topo_refers_to_exists() {
+    let top = Topo::new().arg("man").run();
+    top.assert_code(0);
+    let referred: Vec<&str> =
+        top.stdout.split("topo\\-").skip(1).filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name)).collect();
+    assert!(referred.len() >= 8, "topo's page refers to the subcommands' pages: {referred:?}");
+    assert!(!referred.contains(&"help"), "there is no page for `help`: {referred:?}");
+    for name in referred {
+        let page = Topo::new().args(["man", name]).run();
+        page.assert_code(0);
+        assert!(page.stdout.contains(&format!(".TH topo-{name} 1")), "{}", page.describe());
+        assert!(page.stdout.contains(&format!("topo\\-{name} \\-")), "NAME section: {}", page.describe());
+    }
+    Topo::new().args(["man", "frobnicate"]).run().assert_code(2);
+}
+
+/// A mistyped subcommand gets the closest one, not every one within reach.
+#[test]
+fn a_mistyped_subcommand_suggests_the_closest() {
+    for (typed, closest) in [("chek", "check"), ("plna", "plan"), ("rendr", "render"), ("imprt", "import")] {
+        let run = Topo::new().arg(typed).run();
+        run.assert_code(2);
+        assert!(run.stderr.contains(&format!("tip: a similar subcommand exists: '{closest}'")), "{}", run.describe());
+    }
+}
+
+/// Compose habits (`environment`, `healthcheck`, a `volumes` or `env` list) get
+/// topo's name for the field and its form, with an example that is itself valid.
+#[test]
+fn compose_habits_get_topos_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "project: demo\nphases:\n  1:\n    name: single\n    target: compose\n    nodes:\n      vps-1: { cpu: 2, memory: 4Gi }\n\
+                services:\n  web:\n    image: nginx:1.27\n    port: 80\n    environment:\n      A: b\n    healthcheck:\n      http: /\n\
+                \x20 db:\n    image: postgres:17\n    volumes:\n      - data:/var/lib/postgresql/data\n    env:\n      - KEY=value\n";
+    fs_err::write(dir.path().join("topo.yaml"), spec).unwrap();
+    let run = Topo::check().current_dir(dir.path()).run();
+    run.assert_code(1);
+    for help in [
+        "help: topo calls it `env`: a mapping",
+        "help: topo calls it `health`: `health: { http: /healthz }`",
+        "help: volumes are named, each with its mount and size: `volumes: { data: { mount: /var/lib/postgresql/data, size: 10Gi } }`",
+        "help: `env` is a mapping, not compose's `KEY=value` list",
+    ] {
+        assert!(run.stderr.contains(help), "missing {help:?}\n{}", run.describe());
+    }
+    // The forms the help shows are valid.
+    let fixed = "project: demo\nphases:\n  1:\n    name: single\n    target: compose\n    nodes:\n      vps-1: { cpu: 2, memory: 4Gi }\n\
+                 services:\n  db:\n    image: postgres:17\n    port: 5432\n\
+                 \x20   volumes: { data: { mount: /var/lib/postgresql/data, size: 10Gi } }\n    env: { LOG_LEVEL: info }\n\
+                 \x20   health: { tcp: 5432 }\n    resources: { limits: { cpu: 500m, memory: 256Mi } }\n    depends_on: []\n";
+    fs_err::write(dir.path().join("topo.yaml"), fixed).unwrap();
+    Topo::check().current_dir(dir.path()).run().assert_code(0);
+}
+
+/// `topo check --help` says that check checks fit, not only validity.
+#[test]
+fn check_help_says_it_checks_fit() {
+    let run = Topo::check().arg("--help").run();
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("fits its machines") && run.stdout.contains("phase-does-not-fit"),
+        "{}",
+        run.describe()
+    );
 }
 
 /// The body of `topo.schema.json` and `topo schema` when they differ, as a line diff.

@@ -257,10 +257,9 @@ fn a_missing_tool_is_an_error_naming_the_setup_script() {
     assert_mentions(&err, "scripts/setup-validators");
 }
 
-/// checkov is installed only with `TOPO_CHECKOV=1 scripts/setup-validators`:
-/// `cargo test --test validators_work -- --ignored checkov`.
+/// checkov is installed by `scripts/test` (`TOPO_CHECKOV=1 scripts/setup-validators`);
+/// without it this test fails, as every other validator's does.
 #[test]
-#[ignore = "needs checkov: TOPO_CHECKOV=1 scripts/setup-validators"]
 fn checkov_rejects_and_skips() {
     let file = input("deployment.yaml", DEPLOYMENT);
     let err = rejected(validators::checkov_kubernetes(file.path(), &[]), "a Deployment without a security context");
