@@ -37,7 +37,7 @@ pub fn check(spec_path: &Path, strict: bool, format: Format) -> anyhow::Result<E
             let phases = compiled.model.phases.len();
             // Does every phase fit its machines? An error when not, a warning when tight.
             let mut diags = compiled.warnings.clone();
-            diags.extend(topo::plan::diagnostics(&topo::plan::plan(&compiled.model)));
+            diags.extend(topo::plan::diagnostics(&topo::plan::fit(&compiled.model)));
             diags.extend(topo::render::check(&compiled.model));
             compiled.locate(&mut diags);
             let summary = (!diags.has_errors())

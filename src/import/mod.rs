@@ -757,8 +757,7 @@ fn finish(reader: &mut Reader, text: String, options: &Options, root: &Node) -> 
             return None;
         }
     };
-    let plan = crate::plan::plan(&compiled.model);
-    let fit = crate::plan::diagnostics(&plan);
+    let fit = crate::plan::diagnostics(&crate::plan::fit(&compiled.model));
     if fit.has_errors() {
         let detail: Vec<String> = fit.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
         let help = if options.cpu.is_some() || options.memory.is_some() {
