@@ -204,27 +204,26 @@ fn plan_phases(phases: &[Phase]) -> Vec<PhasePlan> {
 
 /// `work` of each item, each on a thread of its own where threads fit, the
 /// results in the items' order: the same results as one thread would give.
-pub fn in_parallel<'a, I: Sync, T: Send>(items: &'a [I], work: impl Fn(&'a I) -> T + Sync) -> Vec<T> {
+fn in_parallel<'a, I: Sync, T: Send>(items: &'a [I], work: impl Fn(&'a I) -> T + Sync) -> Vec<T> {
     std::thread::scope(|scope| {
         let work = &work;
-        let later: Vec<Later<'_, '_, T>> =
-            items.iter().map(|item| spawn_or_inline(scope, move || work(item))).collect();
+        let later: Vec<Later<'_, T>> = items.iter().map(|item| spawn_or_inline(scope, move || work(item))).collect();
         later.into_iter().map(Later::get).collect()
     })
 }
 
 /// A value computed on another thread, or here when no thread can be had
 /// (a process under an address-space cap, say): the result is the same.
-enum Later<'scope, 'env, T> {
+enum Later<'scope, T> {
     Thread(std::thread::ScopedJoinHandle<'scope, T>),
-    Done(T, std::marker::PhantomData<&'env ()>),
+    Done(T),
 }
 
-impl<T> Later<'_, '_, T> {
+impl<T> Later<'_, T> {
     fn get(self) -> T {
         match self {
             Later::Thread(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Later::Done(value, _) => value,
+            Later::Done(value) => value,
         }
     }
 }
@@ -232,13 +231,13 @@ impl<T> Later<'_, '_, T> {
 fn spawn_or_inline<'scope, 'env, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     work: impl FnOnce() -> T + Send + Clone + 'scope,
-) -> Later<'scope, 'env, T> {
+) -> Later<'scope, T> {
     if threads_fit()
         && let Ok(handle) = std::thread::Builder::new().spawn_scoped(scope, work.clone())
     {
         return Later::Thread(handle);
     }
-    Later::Done(work(), std::marker::PhantomData)
+    Later::Done(work())
 }
 
 /// Whether more threads fit the process's address space: glibc reserves 64 MiB
