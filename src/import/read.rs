@@ -17,7 +17,7 @@ use crate::yaml::{Entry, Node, Value};
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
 use super::words::{
     dns_1123, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name, is_secret_name,
-    is_secret_value, port_range, port_spec, unescape_dollars,
+    is_secret_value, port_range, port_spec, split_outside_interpolations, unescape_dollars,
 };
 use super::{credentials, traefik};
 
@@ -341,7 +341,7 @@ impl Reader {
 
     fn tmpfs_list(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
         for (target, node) in strings(value) {
-            let target = target.split(':').next().unwrap_or_default().to_owned();
+            let target = split_outside_interpolations(&target, b':')[0].to_owned();
             self.tmpfs(read, &target, node, at);
         }
     }
@@ -1203,7 +1203,10 @@ impl Reader {
 
     fn user(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath) {
         let text = scalar(value).unwrap_or_default();
-        let (user, group) = text.split_once(':').map_or((text, None), |(u, g)| (u, Some(g)));
+        let (user, group) = match split_outside_interpolations(text, b':').as_slice() {
+            [user, group, ..] => (*user, Some(*group)),
+            _ => (text, None),
+        };
         let security = &mut read.draft.security;
         match user.parse::<u32>() {
             Ok(uid) => {
@@ -1709,7 +1712,7 @@ struct Mount {
 
 /// `SOURCE:TARGET[:MODE]` or `TARGET`.
 fn short_volume(text: &str) -> Mount {
-    let parts: Vec<&str> = text.split(':').collect();
+    let parts = split_outside_interpolations(text, b':');
     let (source, target, mode) = match parts.as_slice() {
         [target] => (None, *target, ""),
         [source, target] => (Some(*source), *target, ""),

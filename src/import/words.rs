@@ -103,6 +103,30 @@ fn braced_end(text: &str, start: usize) -> Result<usize, &'static str> {
     Err("`${` is not closed by `}`")
 }
 
+/// `text` split at each `sep` outside interpolations, as Compose splits a
+/// volume, port or user after reading its `${…}`: the colon of
+/// `${DATA:-./data}:/app/data` is not a separator, nor is one inside a
+/// nested default. A malformed `${` is read as text.
+pub fn split_outside_interpolations(text: &str, sep: u8) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut parts = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'$') => i += 2,
+            b'$' if bytes.get(i + 1) == Some(&b'{') => i = braced_end(text, i + 2).unwrap_or(i + 1),
+            byte if byte == sep => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 /// `text` with the error message of each `${NAME:?message}` and `${NAME?message}` left out
 /// (`${NAME}`): for a value topo must read as one word, like an image reference.
 pub fn without_required_messages(text: &str) -> String {
@@ -268,16 +292,19 @@ pub struct PortSpec {
 pub const MAX_RANGE: usize = 16;
 
 pub fn port_spec(text: &str) -> Option<PortSpec> {
-    let (ports, protocol) = match text.rsplit_once('/') {
-        Some((ports, protocol)) => (ports, protocol.to_ascii_lowercase()),
-        None => (text, "tcp".to_owned()),
+    let slashes = split_outside_interpolations(text, b'/');
+    let (ports, protocol) = match slashes.as_slice() {
+        [.., protocol] if slashes.len() > 1 => {
+            (&text[..text.len() - protocol.len() - 1], protocol.to_ascii_lowercase())
+        }
+        _ => (text, "tcp".to_owned()),
     };
     // An IPv6 host address is in brackets: `[::1]:8080:80`.
     let after_ip = match ports.rfind(']') {
         Some(i) => ports[i + 1..].trim_start_matches(':'),
         None => ports,
     };
-    let parts: Vec<&str> = after_ip.split(':').collect();
+    let parts = split_outside_interpolations(after_ip, b':');
     let container = parts.last()?.trim();
     let published = parts.len() > 1 || ports.contains(']');
     let (container, truncated) = port_range(container)?;
@@ -360,6 +387,19 @@ mod tests {
         assert_eq!(spec("${PORT}:80"), Some((vec![80], "tcp".into(), true)));
         assert_eq!(spec("${PORT}"), None);
         assert!(port_spec("10000-20000").is_some_and(|p| p.truncated && p.container == [10000]));
+        assert_eq!(spec("${BIND:-0.0.0.0}:${HOST_PORT:-8080}:80"), Some((vec![80], "tcp".into(), true)));
+        assert_eq!(spec("${A:-${B:-1:2}}:80"), Some((vec![80], "tcp".into(), true)));
+    }
+
+    #[test]
+    fn splits_outside_interpolations() {
+        let split = |t| split_outside_interpolations(t, b':');
+        assert_eq!(split("${DATA:-./data}:/app/data:ro"), ["${DATA:-./data}", "/app/data", "ro"]);
+        assert_eq!(split("${A:-${B:-x:y}}:/b"), ["${A:-${B:-x:y}}", "/b"]);
+        assert_eq!(split("$${A:-x}:/b"), ["$${A", "-x}", "/b"]);
+        assert_eq!(split("${A:-x:/b"), ["${A", "-x", "/b"]);
+        assert_eq!(split("/only"), ["/only"]);
+        assert_eq!(split(""), [""]);
     }
 
     #[test]

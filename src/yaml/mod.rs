@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as RawSpan};
 use serde::Serialize;
 
+mod flow;
 mod path;
 
 pub use path::{Point, Segment, SpecPath};
@@ -409,12 +410,32 @@ pub fn too_large() -> Error {
 /// Parse one YAML document. Duplicate keys are reported in `diags` but do not
 /// stop the parse; anything else that is wrong is a single syntax error.
 pub fn parse(text: &str, duplicates: &mut Vec<Error>) -> Result<Node, Error> {
-    let positions = Positions::new(text);
     if text.len() > MAX_BYTES {
         return Err(too_large());
     }
+    let positions = Positions::new(text);
+    let known = duplicates.len();
+    let error = match parse_with(text, &positions, duplicates) {
+        Err(error) if error.message.contains("indentation") => error,
+        parsed => return parsed,
+    };
+    // A flow collection left of its key, which Compose and kubectl read: the same document once
+    // its lines are indented.
+    if let Some(padded) = flow::pad(text) {
+        let mut again = Vec::new();
+        if let Ok(node) = parse_with(&padded.text, &Positions { padded: Some(&padded), ..positions }, &mut again) {
+            duplicates.truncate(known);
+            duplicates.extend(again);
+            return Ok(node);
+        }
+    }
+    Err(error)
+}
+
+/// [`parse`] of `text`, whose positions `positions` maps to the file's.
+fn parse_with(text: &str, positions: &Positions, duplicates: &mut Vec<Error>) -> Result<Node, Error> {
     let mut builder = Builder {
-        positions: &positions,
+        positions,
         stack: Vec::new(),
         anchors: HashMap::new(),
         nodes: 0,
@@ -434,6 +455,7 @@ pub fn parse(text: &str, duplicates: &mut Vec<Error>) -> Result<Node, Error> {
             Err(error) => {
                 let marker = error.marker();
                 let mut pos = positions.at_line_col(marker.index(), marker.line(), marker.col());
+                let text = positions.text;
                 if error.info().contains("tab") {
                     // The parser stops after the tab, or at the scalar before a
                     // tab-indented line; the tab itself is what to fix.
@@ -486,12 +508,14 @@ struct Positions<'t> {
     text: &'t str,
     /// Byte offset of each character, when the text is not ASCII.
     char_offsets: Option<Vec<usize>>,
+    /// Set when saphyr reads `text` with flow lines indented: its positions, mapped back.
+    padded: Option<&'t flow::Padded>,
 }
 
 impl<'t> Positions<'t> {
     fn new(text: &'t str) -> Self {
         let char_offsets = (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
-        Self { text, char_offsets }
+        Self { text, char_offsets, padded: None }
     }
 
     fn offset(&self, char_index: usize) -> usize {
@@ -502,6 +526,8 @@ impl<'t> Positions<'t> {
     }
 
     fn at_line_col(&self, char_index: usize, line: usize, col: usize) -> Pos {
+        let (char_index, line, col) =
+            self.padded.map_or((char_index, line, col), |p| p.original(char_index, line, col));
         Pos { line: line.max(1), column: col + 1, offset: self.offset(char_index) }
     }
 
@@ -933,6 +959,26 @@ mod tests {
         parse("s:\n  - x: 1\n  - y: {p: 1, p: 2}\n", &mut diags).unwrap();
         assert_eq!(diags[0].path.to_string(), "s.1.y.p");
         assert_eq!(root.get("a").unwrap().value.scalar_text(), Some("1"));
+    }
+
+    #[test]
+    fn flow_collections_left_of_their_key_parse_with_the_file_positions() {
+        // The `]` sits under `command`: Compose reads it, saphyr alone does not.
+        let text = "app:\n  command: [\n    \"node\",   # the runtime\n    \"server.js\"\n  ]\n  env: {\n  A: 1, A: 2}\n  b: x\n";
+        let mut diags = Vec::new();
+        let root = parse(text, &mut diags).expect("parses as Compose does");
+        let app = &root.get("app").unwrap().value;
+        let Value::Seq(command) = &app.get("command").unwrap().value.value else { panic!("a list") };
+        assert_eq!(command.iter().map(|n| n.scalar_text().unwrap()).collect::<Vec<_>>(), ["node", "server.js"]);
+        let at = |node: &Node| (node.span.start.line, node.span.start.column, node.span.start.offset);
+        assert_eq!(at(&command[1]), (4, 5, text.find("\"server").unwrap()));
+        assert_eq!(at(&app.get("b").unwrap().value), (8, 6, text.find("x\n").unwrap()));
+        // A duplicate key found in the padded text is reported where it is in the file, once.
+        assert_eq!(diags.len(), 1);
+        assert_eq!((diags[0].span.start.line, diags[0].span.start.column), (7, 9));
+        // Still refused when it is not that: an unclosed collection keeps saphyr's error.
+        let error = parse("a: [\n1,\nb: 2\n", &mut Vec::new()).unwrap_err();
+        assert!(error.message.starts_with("invalid YAML"), "{}", error.message);
     }
 
     #[test]

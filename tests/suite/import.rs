@@ -198,8 +198,8 @@ fn volume_targets(service: &Value) -> BTreeSet<String> {
     for item in service.get("volumes").and_then(Value::as_sequence).into_iter().flatten() {
         match item {
             Value::String(s) => {
-                let parts: Vec<&str> = s.split(':').collect();
-                targets.insert(if parts.len() == 1 { parts[0] } else { parts[1] }.to_owned());
+                let parts = colon_fields(s);
+                targets.insert(if parts.len() == 1 { parts[0].clone() } else { parts[1].clone() });
             }
             other if other.get("type").and_then(Value::as_str) != Some("tmpfs") => {
                 targets.insert(text(other.get("target").unwrap()));
@@ -208,6 +208,26 @@ fn volume_targets(service: &Value) -> BTreeSet<String> {
         }
     }
     targets
+}
+
+/// A short volume's fields, split at the colons outside `${…}` (`${DATA:-./data}:/data`).
+fn colon_fields(text: &str) -> Vec<String> {
+    let (mut fields, mut field, mut depth) = (Vec::new(), String::new(), 0usize);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' if chars.peek() == Some(&'{') => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            ':' if depth == 0 => {
+                fields.push(std::mem::take(&mut field));
+                continue;
+            }
+            _ => {}
+        }
+        field.push(c);
+    }
+    fields.push(field);
+    fields
 }
 
 /// Container ports of `ports` and `expose`.
