@@ -509,6 +509,16 @@ fn dependencies(reader: &mut Reader, read: &mut [ReadService], names: &BTreeMap<
                     format!("`{}` has no health check in this file: topo waits for it to start, not to be healthy", dep.name),
                     None,
                 ),
+                None | Some("service_started") if has_health.contains(&dep.name) => reader.warn(
+                    Code::Approximated,
+                    &dep.node,
+                    &dep.path,
+                    format!(
+                        "`{}` has a health check, so topo waits for it to be healthy (`service_healthy`); compose waited only for it to start",
+                        dep.name
+                    ),
+                    Some("usually what was meant; if this service must start while the dependency is still unhealthy, remove the dependency".to_owned()),
+                ),
                 Some("service_completed_successfully") => reader.warn(
                     Code::Approximated,
                     &dep.node,

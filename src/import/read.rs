@@ -675,6 +675,37 @@ impl Reader {
         Some(Noted::plain(check))
     }
 
+    /// A word of a health check's `test` as topo writes it: compose fills in `${…}` when it
+    /// deploys, while topo's targets pass the text to the check as it is (and the container's
+    /// shell, in shell form, finds no such variable). A default is taken; anything else is
+    /// reported.
+    fn health_word(&mut self, node: &Node, at: &SpecPath, raw: &str) -> String {
+        if !interpolates(raw) {
+            return unescape_dollars(raw);
+        }
+        let resolved = super::words::with_defaults(raw);
+        let at = at.key("test");
+        if resolved != raw {
+            self.warn(
+                Code::Approximated,
+                node,
+                &at,
+                format!("the health check interpolates {}, which compose filled in at deploy time: topo takes the default and writes `{}`", dollar_list(raw), unescape_dollars(&resolved)),
+                Some("if the variable is set where the file is deployed, write its value instead".to_owned()),
+            );
+        }
+        if interpolates(&resolved) {
+            self.warn(
+                Code::Approximated,
+                node,
+                &at,
+                format!("the health check interpolates {}, which compose filled in at deploy time: topo's targets pass the text as it is, which only a shell-form check in a container that has the variable expands", dollar_list(&resolved)),
+                Some("write the value; in shell form, `$$NAME` reads a variable the container itself has".to_owned()),
+            );
+        }
+        unescape_dollars(&resolved)
+    }
+
     /// The check's command, from `test` (string: shell form; list: `CMD` or `CMD-SHELL`).
     fn health_test(&mut self, value: &Node, at: &SpecPath) -> Option<CommandDraft> {
         let test = value.get("test").map(|e| &e.value);
@@ -689,7 +720,7 @@ impl Reader {
                 return None;
             }
             Some(Value::Scalar(..)) => {
-                let line = unescape_dollars(test.and_then(scalar).unwrap_or_default());
+                let line = self.health_word(test.unwrap_or(value), at, test.and_then(scalar).unwrap_or_default());
                 if line.trim().is_empty() {
                     self.dropped(value, at, "this health check", "its `test` is empty");
                     return None;
@@ -697,7 +728,8 @@ impl Reader {
                 CommandDraft::Line(line)
             }
             Some(Value::Seq(list)) => {
-                let words: Vec<String> = list.iter().map(|n| unescape_dollars(scalar(n).unwrap_or_default())).collect();
+                let words: Vec<String> =
+                    list.iter().map(|n| self.health_word(n, at, scalar(n).unwrap_or_default())).collect();
                 match words.split_first() {
                     Some((first, _)) if first == "NONE" => {
                         self.warn(
@@ -1773,7 +1805,12 @@ fn valid_label(text: &str) -> bool {
 
 /// The variables of a compose text, for a message: `${DOMAIN}, ${TAG}`.
 fn dollar_list(text: &str) -> String {
-    let vars: Vec<String> = interpolations(text).into_iter().map(|v| format!("`${{{v}}}`")).collect();
+    let mut vars: Vec<String> = Vec::new();
+    for var in interpolations(text).into_iter().map(|v| format!("`${{{v}}}`")) {
+        if !vars.contains(&var) {
+            vars.push(var);
+        }
+    }
     vars.join(", ")
 }
 
