@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use topo::diag::{Diagnostic, Diagnostics, render_human, render_json};
+use topo::diag::{Diagnostic, Diagnostics, render_human, render_human_summarised, render_json};
 
 use topo::emit::yaml::Serialised as _;
 use topo::render::Output;
@@ -79,6 +79,9 @@ struct Loaded {
     /// The text as read, unmasked: [`report`] masks what it shows.
     source: String,
     result: Result<topo::Compiled, Diagnostics>,
+    /// Whether the human report sums up a code's warnings past the first few: a spec's does; an
+    /// import's names every change at its line.
+    summarised: bool,
 }
 
 fn load(spec_path: &Path) -> Loaded {
@@ -89,12 +92,12 @@ fn load(spec_path: &Path) -> Loaded {
             let hint = (spec_path == Path::new("topo.yaml"))
                 .then(|| "topo reads `./topo.yaml` unless you pass `--spec FILE`".to_string());
             diags.push(Diagnostic::unreadable(format!("cannot read the spec: {error}")).help_opt(hint));
-            Loaded { file, source: String::new(), result: Err(diags) }
+            Loaded { file, source: String::new(), result: Err(diags), summarised: true }
         }
         Ok(bytes) => {
             // Masked when a report shows it ([`report`]).
             let source = String::from_utf8_lossy(&bytes).into_owned();
-            Loaded { file, source, result: topo::compile(&bytes) }
+            Loaded { file, source, result: topo::compile(&bytes), summarised: true }
         }
     }
 }
@@ -109,9 +112,17 @@ fn report(diags: &Diagnostics, loaded: &Loaded, format: Format, json_to_stdout: 
         Format::Human => {
             let styled = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             // A snippet of the spec never shows a secret-looking value.
-            let shown: Vec<usize> = diags.iter().filter_map(|d| d.span.map(|span| span.start.offset)).collect();
+            let full = if loaded.summarised { topo::diag::printed_in_full(diags) } else { vec![true; diags.len()] };
+            let shown: Vec<usize> = (diags.iter().zip(full))
+                .filter_map(|(d, full)| d.span.filter(|_| full).map(|span| span.start.offset))
+                .collect();
             let source = topo::diag::mask::secret_values_at(&loaded.source, &shown);
-            write!(anstream::stderr().lock(), "{}", render_human(diags, &loaded.file, &source, styled))?;
+            let text = if loaded.summarised {
+                render_human_summarised(diags, &loaded.file, &source, styled)
+            } else {
+                render_human(diags, &loaded.file, &source, styled)
+            };
+            write!(anstream::stderr().lock(), "{text}")?;
         }
     }
     Ok(())
@@ -430,7 +441,8 @@ pub fn import(
             Err(error) => {
                 let mut diags = Diagnostics::default();
                 diags.push(Diagnostic::unreadable(format!("cannot read the compose file: {error}")));
-                let loaded = Loaded { file: shown, source: String::new(), result: Err(diags.clone()) };
+                let loaded =
+                    Loaded { file: shown, source: String::new(), result: Err(diags.clone()), summarised: false };
                 report(&diags, &loaded, format, out.is_some(), false)?;
                 return Ok(ExitStatus::Failure);
             }
@@ -438,7 +450,12 @@ pub fn import(
     };
     let options = import_options(file, &shown, project, cpu, memory);
     let imported = topo::import::import(&bytes, &options);
-    let loaded = Loaded { file: shown.clone(), source: imported.source.clone(), result: Err(imported.report.clone()) };
+    let loaded = Loaded {
+        file: shown.clone(),
+        source: imported.source.clone(),
+        result: Err(imported.report.clone()),
+        summarised: false,
+    };
     let mut ok = imported.spec.is_some();
     let mut refusal = None;
     if let Some(spec) = &imported.spec {

@@ -11,7 +11,7 @@ mod render;
 use crate::code::Code;
 use serde::Serialize;
 
-pub use render::{render_human, render_json};
+pub use render::{FULL_WARNINGS_PER_CODE, printed_in_full, render_human, render_human_summarised, render_json};
 
 use crate::yaml::{KeyIndex, Node, Point, Span, SpecPath};
 

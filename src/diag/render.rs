@@ -12,21 +12,87 @@ pub fn render_human(diags: &Diagnostics, file: &str, source: &str, styled: bool)
     let source = Source::new(source);
     let mut out = String::new();
     for diagnostic in diags.iter() {
-        let diagnostic = &masked(diagnostic);
-        let (groups, shown) = report(diagnostic, file, &source);
-        let rendered = renderer.render(&groups).to_string();
-        match shown {
-            // The renderer counted columns from the start of the part shown.
-            Some(Shown { line, shown_column, column }) => {
-                let wrong = format!("{file}:{line}:{shown_column}");
-                let right = format!("{file}:{line}:{column}");
-                out.push_str(&rendered.replacen(&wrong, &right, 1));
-            }
-            _ => out.push_str(&rendered),
+        render_one(&mut out, &renderer, diagnostic, file, &source);
+    }
+    out
+}
+
+/// Warnings of one code printed in full by [`render_human_summarised`] before one entry sums up the rest.
+pub const FULL_WARNINGS_PER_CODE: usize = 5;
+
+/// Whether [`render_human_summarised`] prints each diagnostic in full: every error, and the first
+/// [`FULL_WARNINGS_PER_CODE`] warnings of each code.
+pub fn printed_in_full(diags: &Diagnostics) -> Vec<bool> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    diags
+        .iter()
+        .map(|d| {
+            let count = seen.entry(d.code.as_str()).or_default();
+            *count += 1;
+            d.severity == Severity::Error || *count <= FULL_WARNINGS_PER_CODE
+        })
+        .collect()
+}
+
+/// [`render_human`] for a spec's report, which a large spec fills with the same warning for
+/// hundreds of services: past the first [`FULL_WARNINGS_PER_CODE`] of a code, one entry at the
+/// end says how many more there are and where (`--format json` lists each one).
+pub fn render_human_summarised(diags: &Diagnostics, file: &str, source: &str, styled: bool) -> String {
+    let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+    let source = Source::new(source);
+    let mut out = String::new();
+    let mut rest: Vec<(&str, Vec<&Diagnostic>)> = Vec::new();
+    for (diagnostic, full) in diags.iter().zip(printed_in_full(diags)) {
+        if full {
+            render_one(&mut out, &renderer, diagnostic, file, &source);
+            continue;
         }
+        match rest.iter_mut().find(|(code, _)| *code == diagnostic.code.as_str()) {
+            Some((_, more)) => more.push(diagnostic),
+            None => rest.push((diagnostic.code.as_str(), vec![diagnostic])),
+        }
+    }
+    for (code, more) in rest {
+        const NAMED: usize = 3;
+        let mut places: Vec<String> = more.iter().take(NAMED).map(|d| format!("`{}`", d.path)).collect();
+        if more.len() > NAMED {
+            places.push(format!("{} more", more.len() - NAMED));
+        }
+        let title = format!("{} more like the {FULL_WARNINGS_PER_CODE} above", more.len());
+        let group = Level::WARNING
+            .primary_title(title)
+            .id(code)
+            .element(Level::NOTE.message(format!("at {}", join_and(&places))))
+            .element(Level::HELP.message("`--format json` lists every one, with its line"));
+        out.push_str(&renderer.render(&[group]).to_string());
         out.push_str("\n\n");
     }
     out
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn render_one(out: &mut String, renderer: &Renderer, diagnostic: &Diagnostic, file: &str, source: &Source) {
+    let diagnostic = &masked(diagnostic);
+    let (groups, shown) = report(diagnostic, file, source);
+    let rendered = renderer.render(&groups).to_string();
+    match shown {
+        // The renderer counted columns from the start of the part shown.
+        Some(Shown { line, shown_column, column }) => {
+            let wrong = format!("{file}:{line}:{shown_column}");
+            let right = format!("{file}:{line}:{column}");
+            out.push_str(&rendered.replacen(&wrong, &right, 1));
+        }
+        _ => out.push_str(&rendered),
+    }
+    out.push_str("\n\n");
 }
 
 /// `d` with any secret-shaped text of its message, label and help masked: a
@@ -185,6 +251,35 @@ pub fn render_json(diags: &Diagnostics, file: &str, valid: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_five_warnings_of_a_code_one_entry_sums_up_the_rest() {
+        use crate::code::Code;
+        use crate::yaml::SpecPath;
+        let mut diags = Diagnostics::default();
+        let at = |i: usize| SpecPath::root().key("services").key(format!("s{i}"));
+        for i in 0..9 {
+            diags.push(Diagnostic::warning(Code::UnreachableService, format!("nothing reaches s{i}"), &at(i)));
+        }
+        diags.push(Diagnostic::warning(Code::Dropped, "a different warning", &at(0)));
+        for i in 0..7 {
+            diags.push(Diagnostic::error(Code::Dropped, format!("error {i}"), &at(i)));
+        }
+        let full = printed_in_full(&diags);
+        assert_eq!(full.iter().filter(|f| **f).count(), 5 + 1 + 7, "every error is in full");
+        let out = render_human_summarised(&diags, "topo.yaml", "", false);
+        for i in 0..5 {
+            assert!(out.contains(&format!("nothing reaches s{i}\n")), "{out}");
+        }
+        assert!(!out.contains("nothing reaches s5"), "{out}");
+        assert_eq!(out.matches("error[dropped]").count(), 7, "{out}");
+        let summary = out.split("warning[unreachable-service]: 4 more like the 5 above").nth(1).expect("a summary");
+        assert!(summary.contains("at `services.s5`, `services.s6`, `services.s7` and 1 more"), "{out}");
+        assert!(summary.contains("`--format json` lists every one"), "{out}");
+        assert_eq!(out.matches("more like the").count(), 1, "{out}");
+        // The full report prints each one.
+        assert_eq!(render_human(&diags, "topo.yaml", "", false).matches("nothing reaches").count(), 9);
+    }
 
     #[test]
     fn caret_ranges_stay_on_one_line_and_show() {

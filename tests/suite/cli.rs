@@ -1417,3 +1417,35 @@ fn every_diagnostic_code_is_documented_in_the_readme() {
         codes.iter().filter(|code| !readme.contains(&format!("`{code}`"))).map(|code| format!("`{code}`")).collect();
     assert!(undocumented.is_empty(), "codes the README does not name: {}", undocumented.join(", "));
 }
+
+/// A large spec draws one warning for many services: `check` prints the first five of a code
+/// with their snippets and sums up the rest, where `--format json` lists each one.
+#[test]
+fn many_warnings_of_one_code_are_summed_up_past_five() {
+    let dir = scratch_dir("summarised");
+    let mut spec = String::from(
+        "project: many\nphases:\n  1:\n    name: k3s\n    target: k8s\n    nodes:\n      k-1: { role: manager, cpu: 8, memory: 16Gi }\nservices:\n",
+    );
+    for i in 0..9 {
+        spec.push_str(&format!(
+            "  web-{i}:\n    image: registry.example.com/web-{i}:1.0\n    port: 3000\n    health: {{ http: /health }}\n    resources: {{ requests: {{ cpu: 100m, memory: 64Mi }}, limits: {{ memory: 128Mi }} }}\n    security: {{ run_as_user: 10001 }}\n"
+        ));
+    }
+    fs_err::write(dir.join("topo.yaml"), &spec).unwrap();
+    let human = Topo::check().spec_file("topo.yaml").current_dir(&dir).run();
+    human.assert_code(0);
+    let json = Topo::check().spec_file("topo.yaml").current_dir(&dir).json().run();
+    let listed: Vec<Diag> =
+        diagnostics(&json.assert_code(0).json()).into_iter().filter(|d| d.code == "unreachable-service").collect();
+    assert_eq!(listed.len(), 9, "{}", json.describe());
+    let full = human.stderr.matches("warning[unreachable-service]: nothing may reach").count();
+    assert_eq!(full, 5, "{}", human.describe());
+    assert!(human.stderr.contains("--> topo.yaml:"), "{}", human.describe());
+    assert!(
+        human.stderr.contains("warning[unreachable-service]: 4 more like the 5 above")
+            && human.stderr.contains("at `services.web-5`, `services.web-6`, `services.web-7` and 1 more"),
+        "{}",
+        human.describe()
+    );
+    assert!(human.stderr.contains("9 warnings"), "the count is of all of them\n{}", human.describe());
+}
