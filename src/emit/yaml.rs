@@ -8,8 +8,13 @@ use crate::render::{Body, Document, Rendered};
 
 /// Serialise a typed object as one YAML document.
 pub fn to_yaml<T: Serialize>(value: &T) -> String {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    // A long string stays on one line (a Traefik rule, a shell command): folded, it would
+    // read the same to a parser and worse to a reviewer or grep.
+    options.folded_wrap_chars = usize::MAX;
     // Typed objects have string keys and no non-finite floats: serialising cannot fail.
-    quote_yaml11_booleans(&serde_norway::to_string(value).expect("typed objects serialise to YAML"))
+    let yaml = serde_saphyr::to_string_with_options(value, options).expect("typed objects serialise to YAML");
+    quote_yaml11_booleans(&yaml)
 }
 
 /// A document's text, ending with a newline, without a `---` marker.
@@ -66,10 +71,10 @@ pub fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
     out
 }
 
-// serde_norway writes YAML 1.2, where [`YAML11_BOOLEANS`] are strings, so it
-// leaves them plain; but kubectl and `docker stack` (go-yaml v2) read YAML
-// 1.1, where `KONG_DATABASE: off` becomes `false`, and an `args` item `yes`
-// is not a string at all.
+// kubectl and `docker stack` (go-yaml v2) read YAML 1.1, where
+// `KONG_DATABASE: off` is `false` and an `args` item `yes` is not a string at
+// all. serde-saphyr quotes such values (its YAML 1.1 compatibility, on by
+// default) but reads keys as YAML 1.2 does and leaves an `ON:` key plain.
 use crate::yaml::YAML11_BOOLEANS;
 
 /// Single-quotes every plain key or value that YAML 1.1 would read as a
