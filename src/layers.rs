@@ -5,6 +5,7 @@
 //!
 //! | stage | owns |
 //! | --- | --- |
+//! | `parallel` | independent work on threads where the process can have them, results in order |
 //! | `code` | every diagnostic code, as one enum |
 //! | `yaml` | positioned YAML: nodes with spans, document paths, the byte and depth bounds |
 //! | `secret_shape` | what a credential looks like (names and values), for masking and warnings |
@@ -26,6 +27,7 @@ pub const MAX_FUNCTION_LINES: usize = 80;
 
 /// Each stage with the stages it may use: all those listed before it.
 pub const STAGES: &[&str] = &[
+    "parallel",
     "code",
     "yaml",
     "secret_shape",

@@ -14,6 +14,7 @@ pub mod image;
 pub mod import;
 pub mod layers;
 pub mod model;
+pub mod parallel;
 pub mod plan;
 pub mod render;
 pub mod schema;

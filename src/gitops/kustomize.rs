@@ -20,7 +20,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::emit::yaml::{group_by_file, text, to_yaml};
+use crate::emit::yaml::{group_by_file, texts, to_yaml};
+use crate::render::Document;
 use crate::render::k8s::TreeObject;
 use crate::render::k8s::kustomization::{Kustomization, PatchRef, PatchTarget};
 
@@ -117,7 +118,8 @@ impl Part {
 
 /// The files of the tree, relative to the `k8s/` directory: `base/…` and `overlays/<phase>/…`.
 pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = Vec::new();
+    // Serialised together at the end, where a large tree's thousands of objects can share the cores.
+    let mut files: Vec<(String, &Document)> = Vec::new();
     let mut owned: Vec<(String, String)> = Vec::new();
     let Some(first) = phases.first() else { return Vec::new() };
     // The base: objects every phase has, as the first phase renders them.
@@ -135,7 +137,7 @@ pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
     }
     for object in first.objects.iter().filter(|o| phases_with[&key(o)] == phases.len()) {
         let part = layout.part(object.service.as_deref());
-        files.push((format!("{}/{}", layout.dir("base", &part), object.document.file), text(&object.document.body)));
+        files.push((format!("{}/{}", layout.dir("base", &part), object.document.file), &object.document));
         base_parts.entry(part.clone()).or_default().list(&object.document.file);
         base.entry(key(object)).or_insert((object, part));
     }
@@ -153,10 +155,7 @@ pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
             match base.get(&key(object)) {
                 None => {
                     let part = layout.part(object.service.as_deref());
-                    files.push((
-                        format!("{}/{}", layout.dir(&top, &part), object.document.file),
-                        text(&object.document.body),
-                    ));
+                    files.push((format!("{}/{}", layout.dir(&top, &part), object.document.file), &object.document));
                     parts.entry(part).or_default().list(&object.document.file);
                 }
                 Some((base_object, part)) => {
@@ -181,8 +180,9 @@ pub fn tree(phases: &[PhaseObjects], layout: Layout) -> Vec<(String, String)> {
         }
     }
     // Objects that share a file (two claims of one service) become one multi-document file.
-    let all = files.iter().chain(&owned).map(|(path, text)| (path.as_str(), text.as_str()));
-    group_by_file(all)
+    let texts = texts(&files.iter().map(|(_, document)| *document).collect::<Vec<_>>());
+    let objects = files.iter().zip(&texts).map(|((path, _), text)| (path.as_str(), text.as_str()));
+    group_by_file(objects.chain(owned.iter().map(|(path, text)| (path.as_str(), text.as_str()))))
 }
 
 /// What a patch applies to: the object's group, version, kind and name.

@@ -185,7 +185,7 @@ pub fn plan(model: &Model) -> Plan {
 pub fn plan_for(model: &Model, spec: &str) -> Plan {
     let migrate = || model.phases.windows(2).map(|pair| migrate::migration(model, spec, &pair[0], &pair[1])).collect();
     let (phases, migrations) = std::thread::scope(|scope| {
-        let migrations = spawn_or_inline(scope, migrate);
+        let migrations = crate::parallel::spawn_or_inline(scope, migrate);
         (plan_phases(&model.phases), migrations.get())
     });
     Plan { project: model.project.clone(), phases, migrations }
@@ -199,54 +199,7 @@ pub fn fit(model: &Model) -> Plan {
 /// Each phase planned on a thread of its own (phases are independent, and a
 /// large spec spends most of its planning time in them), in phase order.
 fn plan_phases(phases: &[Phase]) -> Vec<PhasePlan> {
-    in_parallel(phases, plan_phase)
-}
-
-/// `work` of each item, each on a thread of its own where threads fit, the
-/// results in the items' order: the same results as one thread would give.
-fn in_parallel<'a, I: Sync, T: Send>(items: &'a [I], work: impl Fn(&'a I) -> T + Sync) -> Vec<T> {
-    std::thread::scope(|scope| {
-        let work = &work;
-        let later: Vec<Later<'_, T>> = items.iter().map(|item| spawn_or_inline(scope, move || work(item))).collect();
-        later.into_iter().map(Later::get).collect()
-    })
-}
-
-/// A value computed on another thread, or here when no thread can be had
-/// (a process under an address-space cap, say): the result is the same.
-enum Later<'scope, T> {
-    Thread(std::thread::ScopedJoinHandle<'scope, T>),
-    Done(T),
-}
-
-impl<T> Later<'_, T> {
-    fn get(self) -> T {
-        match self {
-            Later::Thread(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Later::Done(value) => value,
-        }
-    }
-}
-
-fn spawn_or_inline<'scope, 'env, T: Send + 'scope>(
-    scope: &'scope std::thread::Scope<'scope, 'env>,
-    work: impl FnOnce() -> T + Send + Clone + 'scope,
-) -> Later<'scope, T> {
-    if threads_fit()
-        && let Ok(handle) = std::thread::Builder::new().spawn_scoped(scope, work.clone())
-    {
-        return Later::Thread(handle);
-    }
-    Later::Done(work())
-}
-
-/// Whether more threads fit the process's address space: glibc reserves 64 MiB
-/// of it for each thread's malloc arena, which a process under a cap (`ulimit
-/// -v`, a CI sandbox) may not have even when its heap is small. Capped, topo
-/// plans on one thread.
-fn threads_fit() -> bool {
-    static FIT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FIT.get_or_init(|| rlimit::getrlimit(rlimit::Resource::AS).is_ok_and(|(soft, _)| soft == rlimit::INFINITY))
+    crate::parallel::in_parallel(phases, plan_phase)
 }
 
 /// Plan one phase.

@@ -12,7 +12,7 @@ use crate::spec::{Role, Spread, Target};
 
 use super::docker::{self, File, Flavor};
 use super::{Body, Document, Rendered, service_path};
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut rendered = Rendered::default();
@@ -50,7 +50,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
             ..Default::default()
         },
     };
-    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Compose(Rc::new(file)) });
+    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Compose(Arc::new(file)) });
     let mut secrets: Vec<&str> = phase.services.values().flat_map(|s| s.secrets.iter().map(String::as_str)).collect();
     secrets.sort();
     secrets.dedup();

@@ -55,7 +55,7 @@ use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 use crate::image::known::{self as images, Family};
 
 use super::{Admitting, Body, Document, Rendered, service_path};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// The label K3s (and kubeadm) put on control-plane nodes.
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
@@ -136,7 +136,7 @@ fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Ve
     let kustomization = kustomization::Kustomization::new(resources, Vec::new());
     rendered
         .directory_only
-        .push(Document { file: "kustomization.yaml".into(), body: Body::Kustomization(Rc::new(kustomization)) });
+        .push(Document { file: "kustomization.yaml".into(), body: Body::Kustomization(Arc::new(kustomization)) });
     rendered.notes.extend(notes(phase));
     let objects = out
         .objects
@@ -246,7 +246,7 @@ struct Object {
     kind: Kind,
     name: String,
     file: String,
-    manifest: Rc<Manifest>,
+    manifest: Arc<Manifest>,
     service: Option<String>,
     value: Option<serde_json::Value>,
 }
@@ -270,7 +270,7 @@ impl Objects {
             kind: manifest.kind(),
             name: name.to_owned(),
             file: file.to_owned(),
-            manifest: Rc::new(manifest),
+            manifest: Arc::new(manifest),
             service: self.service.clone(),
             value,
         });

@@ -10,7 +10,7 @@ pub mod k8s;
 pub mod rules;
 pub mod swarm;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::code::Code;
 use serde::Serialize;
@@ -32,11 +32,11 @@ pub struct Document {
 /// What a document holds, as its target built it.
 #[derive(Clone, Debug)]
 pub enum Body {
-    Compose(Rc<docker::File<docker_compose_types::Deploy>>),
-    Swarm(Rc<docker::File<swarm::Deploy>>),
-    Rules(Rc<rules::RuleFile>),
-    K8s(Rc<k8s::Manifest>),
-    Kustomization(Rc<k8s::kustomization::Kustomization>),
+    Compose(Arc<docker::File<docker_compose_types::Deploy>>),
+    Swarm(Arc<docker::File<swarm::Deploy>>),
+    Rules(Arc<rules::RuleFile>),
+    K8s(Arc<k8s::Manifest>),
+    Kustomization(Arc<k8s::kustomization::Kustomization>),
 }
 
 /// A body serialises as what it holds.

@@ -65,7 +65,7 @@ pub struct Annotations {
 pub fn render(model: &Model, phase: &Phase) -> Rendered {
     let mut rendered = Rendered::default();
     let (file, notes) = rule_file(model, phase, &mut rendered);
-    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Rules(std::rc::Rc::new(file)) });
+    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Rules(std::sync::Arc::new(file)) });
     rendered.notes.extend(notes);
     rendered
 }

@@ -16,7 +16,7 @@ use crate::spec::{SecretsAs, Spread};
 
 use super::docker::{self, File, Flavor};
 use super::{Body, Document, Rendered, service_path};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// The stack file format version: 3.8 has every key used here
 /// (`max_replicas_per_node` is the newest) and every Docker CLI since 19.03 reads it.
@@ -130,7 +130,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
             ..Default::default()
         },
     };
-    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Swarm(Rc::new(file)) });
+    rendered.documents.push(Document { file: FILE.to_owned(), body: Body::Swarm(Arc::new(file)) });
     rendered
 }
 
