@@ -78,7 +78,7 @@ pub enum Command {
         /// Only this phase (its number or name).
         #[arg(long, short, value_name = "N")]
         phase: Option<String>,
-        /// Markdown for people, JSON for machines.
+        /// Markdown for people, JSON for machines, HTML to look at (one self-contained page).
         #[arg(long, value_enum, default_value_t = PlanFormat::Md)]
         format: PlanFormat,
         /// Write the plan to this file instead of stdout.
@@ -96,7 +96,7 @@ pub enum Command {
         /// The phase to migrate to (number or name).
         #[arg(long, value_name = "M")]
         to: String,
-        /// Markdown for people, JSON for machines.
+        /// Markdown for people, JSON for machines, HTML to look at (one self-contained page).
         #[arg(long, value_enum, default_value_t = PlanFormat::Md)]
         format: PlanFormat,
     },
@@ -175,6 +175,8 @@ impl From<TargetArg> for topo::render::Output {
 pub enum PlanFormat {
     Md,
     Json,
+    /// One self-contained page (no script, no network): charts of each node's load, cost, N+1, migration steps.
+    Html,
 }
 
 fn parse_cpu(text: &str) -> Result<topo::spec::Cpu, String> {

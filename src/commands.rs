@@ -228,6 +228,7 @@ pub fn plan(
     let mut plan = topo::plan::plan_for(&compiled.model, &loaded.file);
     let text = match format {
         PlanFormat::Md => topo::plan::markdown::plan(&plan, only),
+        PlanFormat::Html => topo::plan::html::plan(&plan, only),
         PlanFormat::Json => {
             if let Some(number) = only {
                 plan.phases.retain(|p| p.number == number);
@@ -260,6 +261,7 @@ pub fn diff(spec_path: &Path, from: &str, to: &str, format: PlanFormat) -> anyho
     let migration = topo::plan::migrate::migration(&compiled.model, &loaded.file, a, b);
     let text = match format {
         PlanFormat::Md => topo::plan::markdown::migration(&migration),
+        PlanFormat::Html => topo::plan::html::migration(&migration),
         PlanFormat::Json => format!("{}\n", serde_json::to_string_pretty(&migration)?),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;

@@ -7,6 +7,7 @@
 mod cluster;
 pub mod cost;
 mod data;
+pub mod html;
 mod loss;
 pub mod markdown;
 pub mod migrate;

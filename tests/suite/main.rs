@@ -18,6 +18,7 @@ mod import;
 mod import_corpus;
 mod netpol;
 mod plan;
+mod plan_html;
 mod properties;
 mod render_docker;
 mod render_k8s;
