@@ -34,7 +34,7 @@
 //! still deploy in every run; each risk says whether topo found an order that
 //! strands it: the others' tasks first, placed by Swarm's own rules.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -111,7 +111,7 @@ pub fn risks(phase: &Phase, replicas: &[Replica]) -> Vec<OrderRisk> {
     let mut competition = Competition::of(&demands);
     let mut competing: Vec<usize> = Vec::new();
     // Demands alike in nodes, request, replicas and per-node limit are alike safe or at risk: proven once.
-    let mut proven: HashMap<Alike, bool> = HashMap::new();
+    let mut proven: HashMap<Alike, bool> = HashMap::default();
     for (index, demand) in demands.iter().enumerate() {
         let key = (Rc::as_ptr(&demand.nodes), demand.request, demand.replicas, demand.per_node);
         let safe = *proven.entry(key).or_insert_with(|| {
@@ -174,7 +174,7 @@ impl<'a> Competition<'a> {
     fn of(demands: &[Demand<'a>]) -> Self {
         let mut names: Vec<&'a str> = Vec::new();
         let mut rank = Vec::with_capacity(demands.len());
-        let mut set_of: HashMap<*const Vec<usize>, usize> = HashMap::new();
+        let mut set_of: HashMap<*const Vec<usize>, usize> = HashMap::default();
         let mut sets: Vec<(Rc<Vec<usize>>, Vec<usize>)> = Vec::new();
         for demand in demands {
             // A service's demands are consecutive, and services come in name order.
@@ -254,7 +254,7 @@ impl Demand<'_> {
 /// The demands of a phase, service by service; a global service's bound replicas one by one.
 fn demands<'a>(phase: &Phase, replicas: &'a [Replica], nodes: &[NodeLoad]) -> Vec<Demand<'a>> {
     let mut demands: Vec<Demand<'a>> = Vec::new();
-    let mut shared: HashMap<String, Rc<Vec<usize>>> = HashMap::new();
+    let mut shared: HashMap<String, Rc<Vec<usize>>> = HashMap::default();
     for replica in replicas {
         let Some(service) = phase.services.get(&replica.service) else { continue };
         if replica.node.is_none()
@@ -332,7 +332,7 @@ struct Group {
 
 /// The demands grouped for condition 2; and each demand's group.
 fn groups(demands: &[Demand]) -> (Vec<Group>, Vec<usize>) {
-    let mut index: HashMap<(*const Vec<usize>, [u64; 2]), usize> = HashMap::new();
+    let mut index: HashMap<(*const Vec<usize>, [u64; 2]), usize> = HashMap::default();
     let mut groups: Vec<Group> = Vec::new();
     let mut of = Vec::with_capacity(demands.len());
     for demand in demands {

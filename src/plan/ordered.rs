@@ -10,7 +10,9 @@
 //! N+1 losses ([`super::loss`]) both place through it; [`Ordered::examined`]
 //! counts the nodes looked at, for the tests.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use crate::model::{Node, Phase, Service};
 use crate::spec::{Spread, Target};
@@ -72,7 +74,7 @@ impl<'a> Ordered<'a> {
                 _ => 0,
             })
             .collect();
-        let mut hosts: HashMap<&'a str, BTreeMap<usize, u32>> = HashMap::new();
+        let mut hosts: HashMap<&'a str, BTreeMap<usize, u32>> = HashMap::default();
         for (i, node) in nodes.iter().enumerate() {
             for (service, &count) in &node.services {
                 if let Some((name, _)) = phase.services.get_key_value(service) {
@@ -89,8 +91,8 @@ impl<'a> Ordered<'a> {
             class,
             classes: sizes.len().max(1),
             groups: Vec::new(),
-            group_of: HashMap::new(),
-            service_group: HashMap::new(),
+            group_of: HashMap::default(),
+            service_group: HashMap::default(),
             hosts,
             examined: 0,
             slow,

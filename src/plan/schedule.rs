@@ -480,21 +480,22 @@ pub(super) fn add(node: &mut NodeLoad, replica: &Replica) -> Result<(), String> 
     let (Some(requested_cpu), Some(requested_memory), Some(limits_cpu), Some(limits_memory), Some(count)) = sums else {
         return Err(format!("its requests and limits would add up past what topo can count on {}", node.name));
     };
-    let service_count = node.services.get(&replica.service).copied().unwrap_or(0);
-    let Some(service_count) = service_count.checked_add(1) else {
+    // One lookup of the service on the node: a node of a large phase runs hundreds.
+    let slot = node.services.get_mut(&replica.service);
+    let Some(service_count) = slot.as_deref().copied().unwrap_or(0).checked_add(1) else {
         return Err(format!("{} would run more replicas than topo can count", node.name));
     };
+    match slot {
+        Some(slot) => *slot = service_count,
+        None => {
+            node.services.insert(replica.service.clone(), service_count);
+        }
+    }
     node.requested_cpu = requested_cpu;
     node.requested_memory = requested_memory;
     node.limits_cpu = limits_cpu;
     node.limits_memory = limits_memory;
     node.replicas = count;
-    match node.services.get_mut(&replica.service) {
-        Some(count) => *count = service_count,
-        None => {
-            node.services.insert(replica.service.clone(), service_count);
-        }
-    }
     Ok(())
 }
 
