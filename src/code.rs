@@ -22,6 +22,7 @@ pub enum Code {
     BuildPlaceholder,
     CheckTimeout,
     CheckWithoutPort,
+    CommandVariable,
     ComposeMultipleNodes,
     DependencyCycle,
     DependsOnIgnored,

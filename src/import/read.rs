@@ -17,7 +17,7 @@ use crate::yaml::{Entry, Node, Value};
 use super::draft::{CheckDraft, CommandDraft, Noted, ServiceDraft, VolumeDraft};
 use super::words::{
     dns_1123, env_name, go_duration, interpolates, interpolations, is_env_key, is_env_name, is_secret_name,
-    is_secret_value, port_range, port_spec, split_outside_interpolations, unescape_dollars,
+    is_secret_value, port_range, port_spec, secret_arg, split_outside_interpolations, unescape_dollars,
 };
 use super::{credentials, traefik};
 
@@ -269,8 +269,8 @@ impl Reader {
                 "image" | "build" | "extends" => {}
                 _ if name.starts_with("x-") => {}
                 _ if is_null(value) => {}
-                "command" => read.draft.command = self.command(value, &at, "command"),
-                "entrypoint" => read.draft.entrypoint = self.command(value, &at, "entrypoint"),
+                "command" => read.draft.command = self.command(&mut read, value, &at, "command"),
+                "entrypoint" => read.draft.entrypoint = self.command(&mut read, value, &at, "entrypoint"),
                 "environment" => environment = Some((value, at)),
                 "env_file" => env_files = Some((value, at)),
                 "ports" => self.ports(&mut read, value, &at),
@@ -502,14 +502,19 @@ impl Reader {
         }
     }
 
-    fn command(&mut self, value: &Node, at: &SpecPath, what: &str) -> Option<CommandDraft> {
-        let raw = match &value.value {
-            Value::Seq(list) => list.iter().filter_map(scalar).collect::<Vec<_>>().join(" "),
-            _ => scalar(value).unwrap_or_default().to_owned(),
+    /// `command` or `entrypoint`: a string (split like a shell) or a list. A variable that names a
+    /// secret (by its shape, or one the service has) becomes the spec's `${NAME}`, which each target
+    /// fills in at deploy time as compose did, and the service gets the secret; any other
+    /// interpolation is kept as text, and reported.
+    fn command(&mut self, read: &mut ReadService, value: &Node, at: &SpecPath, what: &str) -> Option<CommandDraft> {
+        let mut secrets = Vec::new();
+        let mut arg = |text: &str| {
+            let is_secret = |name: &str| is_secret_name(name) || read.draft.secrets.contains_key(name);
+            secret_arg(text, is_secret, &mut secrets)
         };
         let command = match &value.value {
             Value::Scalar(..) => {
-                let line = unescape_dollars(scalar(value)?);
+                let line = arg(scalar(value)?);
                 if shell_words::split(&line).map_or(true, |words| words.is_empty()) {
                     self.dropped(value, at, &format!("`{what}`"), "it is empty or has an unterminated quote");
                     return None;
@@ -517,7 +522,7 @@ impl Reader {
                 CommandDraft::Line(line)
             }
             Value::Seq(list) => {
-                let argv: Vec<String> = list.iter().map(|n| unescape_dollars(scalar(n).unwrap_or_default())).collect();
+                let argv: Vec<String> = list.iter().map(|n| arg(scalar(n).unwrap_or_default())).collect();
                 if argv.is_empty() || list.iter().any(|n| !matches!(n.value, Value::Scalar(..))) {
                     self.dropped(
                         value,
@@ -534,15 +539,35 @@ impl Reader {
                 return None;
             }
         };
-        if interpolates(&raw) {
-            let text = raw;
+        let raw = match &value.value {
+            Value::Seq(list) => list.iter().filter_map(scalar).collect::<Vec<_>>().join(" "),
+            _ => scalar(value).unwrap_or_default().to_owned(),
+        };
+        let others: Vec<String> = interpolations(&raw).into_iter().filter(|v| !secrets.contains(v)).collect();
+        if !others.is_empty() {
+            let mut listed: Vec<String> = Vec::new();
+            for v in others.iter().map(|v| format!("`${{{v}}}`")) {
+                if !listed.contains(&v) {
+                    listed.push(v);
+                }
+            }
             self.warn(
                 Code::Approximated,
                 value,
                 at,
-                format!("`{what}` interpolates {}: compose filled it in at deploy time; topo keeps the text as written and its targets pass it literally", dollar_list(&text)),
-                Some("write the value, or read the variable inside the container (`sh -c`)".to_owned()),
+                format!("`{what}` interpolates {}: compose filled it in at deploy time; topo keeps the text as written and its targets pass it literally", listed.join(", ")),
+                Some("write the value, make the variable a secret of the service, or read it inside the container (`sh -c`)".to_owned()),
             );
+        }
+        for name in secrets {
+            self.warn(
+                Code::Secret,
+                value,
+                at,
+                format!("`{what}` passes `${{{name}}}`: it becomes the secret `{name}` of the service, which each target fills in at deploy time as compose did"),
+                Some(format!("set `{name}` in the deploy environment (Dokploy's Environment tab)")),
+            );
+            read.draft.secrets.entry(name).or_insert_with(|| Some(format!("its value is an argument of `{what}`")));
         }
         Some(command)
     }

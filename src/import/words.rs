@@ -158,6 +158,43 @@ pub fn unescape_dollars(text: &str) -> String {
     text.replace("$$", "\u{0}").replace('\u{0}', "$")
 }
 
+/// A compose command argument as the spec writes it: `$$` unescaped to `$`, and each variable
+/// `is_secret` picks (`${NAME}` or `$NAME`) written `${NAME}`, the spec's reference to a
+/// secret's value, its name added to `found`. Other interpolations stay as written.
+pub fn secret_arg(text: &str, is_secret: impl Fn(&str) -> bool, found: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        }
+        let braced = after.strip_prefix('{');
+        let body = braced.unwrap_or(after);
+        let name_len = body
+            .char_indices()
+            .take_while(|&(k, c)| c == '_' || c.is_ascii_alphabetic() || (k > 0 && c.is_ascii_digit()))
+            .count();
+        let name = &body[..name_len];
+        let closed = braced.is_none() || body[name_len..].starts_with('}');
+        if name_len > 0 && closed && is_secret(name) {
+            out.push_str(&format!("${{{name}}}"));
+            if !found.iter().any(|f| f == name) {
+                found.push(name.to_owned());
+            }
+            rest = &body[name_len + usize::from(braced.is_some())..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether `text` interpolates a variable (after `$$` escapes).
 pub fn interpolates(text: &str) -> bool {
     !interpolations(text).is_empty()
@@ -425,5 +462,22 @@ mod tests {
         assert_eq!(with_defaults("${A:-${B:-1}}"), "1");
         assert_eq!(with_defaults("${A:?required}"), "${A:?required}");
         assert_eq!(with_defaults("$${X:-1} ${"), "$${X:-1} ${");
+    }
+
+    #[test]
+    fn secret_arguments() {
+        let secret = |n: &str| n.ends_with("PASSWORD");
+        let mut found = Vec::new();
+        let arg = secret_arg(
+            "--requirepass ${REDIS_PASSWORD} $DB_PASSWORD $$KEPT_PASSWORD ${PORT} $HOME",
+            secret,
+            &mut found,
+        );
+        assert_eq!(arg, "--requirepass ${REDIS_PASSWORD} ${DB_PASSWORD} $KEPT_PASSWORD ${PORT} $HOME");
+        assert_eq!(found, ["REDIS_PASSWORD", "DB_PASSWORD"]);
+        let arg = secret_arg("${A_PASSWORD:-x} ${B_PASSWORD ${C_PASSWORD}${C_PASSWORD} $", secret, &mut found);
+        assert_eq!(arg, "${A_PASSWORD:-x} ${B_PASSWORD ${C_PASSWORD}${C_PASSWORD} $", "only the plain forms");
+        assert_eq!(found, ["REDIS_PASSWORD", "DB_PASSWORD", "C_PASSWORD"], "each once");
+        assert_eq!(secret_arg("a$$b", secret, &mut found), "a$b");
     }
 }

@@ -5,6 +5,7 @@
 //! and every default is applied — last, so that nothing upstream has to know
 //! them. Targets and the plan read only these types.
 
+pub mod args;
 pub mod names;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use crate::spec::{
     self, AccessMode, AlertSeverity, Cpu, Duration, HttpClient, Memory, Metric, Percent, Role, SecretsAs, Spread,
     Target, Threshold,
 };
+pub use args::{Arg, Piece};
 
 /// Share of a node the plan aims to keep free, unless a phase says otherwise.
 pub const DEFAULT_HEADROOM: u64 = 20;
@@ -203,8 +205,9 @@ pub struct Service {
     pub image: ImageRef,
     /// The main port first (named after the service's protocol role: `http`), then named ports by name.
     pub ports: Vec<Port>,
-    pub entrypoint: Option<Vec<String>>,
-    pub command: Option<Vec<String>>,
+    /// Its arguments may name the service's secrets (`${NAME}`), which each target fills in.
+    pub entrypoint: Option<Vec<Arg>>,
+    pub command: Option<Vec<Arg>>,
     /// How many replicas run in this phase: a count, an autoscaler's range, or one per node.
     pub scale: Scale,
     pub resources: Resources,
@@ -654,8 +657,11 @@ fn resolve_service(
         name: name.to_owned(),
         image: image.clone(),
         ports,
-        entrypoint: service.entrypoint.as_ref().map(argv),
-        command: service.command.as_ref().map(argv),
+        entrypoint: service.entrypoint.as_ref().map(|c| args::parse_args(&[], &argv(c), &service.secrets)),
+        command: service.command.as_ref().map(|c| {
+            let before = service.entrypoint.as_ref().map(argv).unwrap_or_default();
+            args::parse_args(&before, &argv(c), &service.secrets)
+        }),
         scale,
         resources,
         env,
@@ -942,7 +948,9 @@ secrets: [DB_PASSWORD]
         assert_eq!(at(2).placement.role, Some(Role::Manager));
         assert!(at(1).placement.admits(&model.phases[1].nodes["vps-2"]));
         assert!(!at(1).placement.admits(&model.phases[1].nodes["vps-1"]));
-        assert_eq!(at(0).command.clone().unwrap(), ["bun", "run", "worker file.ts"]);
+        let words: Vec<String> =
+            at(0).command.clone().unwrap().iter().map(|a| a.render(str::to_owned, str::to_owned)).collect();
+        assert_eq!(words, ["bun", "run", "worker file.ts"]);
         let security = &at(0).security;
         assert!(security.run_as_non_root && security.read_only_root_filesystem);
         assert_eq!(security.run_as_user, Some(999));

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::image::ImageRef;
 use crate::model::names::{DOKPLOY_NETWORK, volume_name};
-use crate::model::{Check, Model, Phase, Probe, Service};
+use crate::model::{Arg, Check, Model, Phase, Probe, Service};
 use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
 
 use crate::image::known::{self as images, Family};
@@ -136,8 +136,8 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
     };
     ServiceEntry {
         image: service.image.to_string(),
-        entrypoint: service.entrypoint.as_ref().map(|argv| dct::Entrypoint::List(escape_all(argv))),
-        command: service.command.as_ref().map(|argv| dct::Command::Args(escape_all(argv))),
+        entrypoint: service.entrypoint.as_ref().map(|argv| dct::Entrypoint::List(command_args(argv))),
+        command: service.command.as_ref().map(|argv| dct::Command::Args(command_args(argv))),
         expose: service.ports.iter().map(|p| p.number).collect(),
         base,
         healthcheck: service.health.as_ref().map(|health| healthcheck(&health.readiness, &service.image)),
@@ -191,7 +191,7 @@ fn environment(_model: &Model, service: &Service, flavor: Flavor) -> dct::Enviro
     for secret in &service.secrets {
         match (flavor, service.secrets_as) {
             (Flavor::Swarm, SecretsAs::Files) => env.push((format!("{secret}_FILE"), format!("/run/secrets/{secret}"))),
-            _ => env.push((secret.clone(), format!("${{{secret}:?{secret} is required}}"))),
+            _ => env.push((secret.clone(), required(secret))),
         }
     }
     env.sort();
@@ -384,6 +384,17 @@ pub fn escape_dollars(text: &str) -> String {
 
 fn escape_all(argv: &[String]) -> Vec<String> {
     argv.iter().map(|a| escape_dollars(a)).collect()
+}
+
+/// A command's arguments for compose and Swarm: text with its `$` escaped, each secret as the
+/// same required interpolation as its env var (the deployer's value, filled in at deploy time).
+fn command_args(argv: &[Arg]) -> Vec<String> {
+    argv.iter().map(|a| a.render(escape_dollars, required)).collect()
+}
+
+/// `${NAME:?NAME is required}`: compose and `docker stack deploy` refuse to start without it.
+pub fn required(secret: &str) -> String {
+    format!("${{{secret}:?{secret} is required}}")
 }
 
 /// Warnings both targets share: what a compose file cannot say about health checks and autoscaling.

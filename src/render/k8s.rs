@@ -49,7 +49,9 @@ use serde::Serialize;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::names::secret_name;
-use crate::model::{Amounts, Autoscale, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume};
+use crate::model::{
+    Amounts, Arg, Autoscale, Check, DEFAULT_INGRESS_CLASS, Expose, Model, Phase, Probe, Service, Volume,
+};
 use crate::spec::{AccessMode, Duration, Role, Spread, Target};
 
 use crate::image::known::{self as images, Family};
@@ -852,6 +854,13 @@ fn container_env(model: &Model, service: &Service) -> (Option<Vec<EnvVar>>, Opti
     ((!env.is_empty()).then_some(env), env_from)
 }
 
+/// Arguments as the kubelet reads them: it expands `$(NAME)` from the container's env, where each
+/// secret of the service is a variable of its own, and reads `$$` as one `$`; so a secret is
+/// `$(NAME)` and every `$` of the text is doubled, to reach the process as written.
+fn kubelet_args(args: &[Arg]) -> Vec<String> {
+    args.iter().map(|a| a.render(|text| text.replace('$', "$$"), |secret| format!("$({secret})"))).collect()
+}
+
 /// The service's one container.
 fn container(model: &Model, service: &Service, mounts: Vec<VolumeMount>) -> Container {
     let security = &service.security;
@@ -862,8 +871,8 @@ fn container(model: &Model, service: &Service, mounts: Vec<VolumeMount>) -> Cont
         name: service.name.clone(),
         image: Some(service.image.to_string()),
         image_pull_policy: Some(if service.image.is_pinned() { "IfNotPresent" } else { "Always" }.to_owned()),
-        command: service.entrypoint.clone(),
-        args: service.command.clone(),
+        command: service.entrypoint.as_deref().map(kubelet_args),
+        args: service.command.as_deref().map(kubelet_args),
         ports: (!service.ports.is_empty()).then(|| {
             service
                 .ports

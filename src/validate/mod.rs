@@ -380,6 +380,7 @@ impl Validator<'_> {
         self.ports(&path, service);
         self.dependencies(name, &path, service);
         self.service_secrets(name, &path, service);
+        self.command_secrets(name, &path, service);
         self.volumes(name, &path, service);
         self.health(&path, service);
         self.expose(&path, service);
@@ -407,6 +408,47 @@ impl Validator<'_> {
                     .label("no such service")
                     .help_opt(suggestion(dependency, spec.services.keys().map(String::as_str))),
                 );
+            }
+        }
+    }
+
+    /// A `${NAME}` in `command` or `entrypoint` is the value of a secret of the service; any other
+    /// is passed as text, which is rarely what was meant: say so.
+    fn command_secrets(&mut self, name: &str, path: &SpecPath, service: &Service) {
+        let entrypoint = service.entrypoint.as_ref().map(crate::model::argv).unwrap_or_default();
+        for (field, command) in [("command", &service.command), ("entrypoint", &service.entrypoint)] {
+            let Some(command) = command else { continue };
+            let words = crate::model::argv(command);
+            let before = if field == "command" { entrypoint.as_slice() } else { &[] };
+            // A shell's script reads its variables from the environment: nothing to say.
+            let script = crate::model::args::script_index(before, &words);
+            for (i, arg) in words.iter().enumerate().filter(|&(i, _)| Some(i) != script) {
+                let at = match command {
+                    Command::Argv(_) => path.key(field).index(i),
+                    Command::Line(_) => path.key(field),
+                };
+                for (_, _, variable) in crate::model::args::references(arg) {
+                    if service.secrets.iter().any(|s| s == variable) {
+                        continue;
+                    }
+                    let help = if self.secrets.contains(variable) {
+                        format!("give `{name}` the secret to pass its value: add `{variable}` to its `secrets`")
+                    } else {
+                        format!(
+                            "to pass a secret's value, declare `{variable}` in the top-level `secrets` and give it to \
+                             `{name}`; to have a shell in the container read its environment, write `${variable}` \
+                             inside `sh -c`"
+                        )
+                    };
+                    self.push(
+                        Diagnostic::warning(
+                            Code::CommandVariable,
+                            format!("`${{{variable}}}` in the `{field}` of `{name}` is not one of its secrets: it is passed as the text `${{{variable}}}`"),
+                            &at,
+                        )
+                        .help(help),
+                    );
+                }
             }
         }
     }

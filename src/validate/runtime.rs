@@ -72,7 +72,7 @@ impl Validator<'_> {
                 )
                 .on_key()
                 .help(format!(
-                    "give `{name}` the secret and start it with it: `secrets: [{secret}]`, `command: [sh, -c, 'exec redis-server --requirepass \"${secret}\"']`, and authenticate its check: `exec: [sh, -c, 'redis-cli -a \"${secret}\" --no-auth-warning ping | grep -q PONG']`"
+                    "give `{name}` the secret and start it with it: `secrets: [{secret}]`, `command: [redis-server, --requirepass, \"${{{secret}}}\"]`, and authenticate its check: `exec: [sh, -c, 'redis-cli -a \"${secret}\" --no-auth-warning ping | grep -q PONG']`"
                 )),
             );
         }

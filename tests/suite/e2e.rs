@@ -178,6 +178,25 @@ fn assert_secrets_arrive(run: &ComposeRun) {
     }
 }
 
+/// A command that names a secret (`${NAME}`) reaches the container with the deploy's value in its
+/// place, and the rest of each argument as the spec wrote it.
+fn assert_command_secrets_arrive(run: &ComposeRun) -> usize {
+    let mut checked = 0;
+    for service in run.phase.services.values() {
+        for (field, args) in [("Cmd", &service.command), ("Entrypoint", &service.entrypoint)] {
+            let Some(args) = args.as_ref().filter(|a| a.iter().any(|a| a.secrets().next().is_some())) else { continue };
+            let value = |name: &str| run.secrets.iter().find(|(k, _)| k == name).unwrap().1.clone();
+            let expected: Vec<String> = args.iter().map(|a| a.render(str::to_owned, value)).collect();
+            for c in run.containers(&service.name) {
+                let got: Vec<String> = serde_json::from_value(c["Config"][field].clone()).unwrap();
+                assert_eq!(got, expected, "{}: its {field} with the secrets' values", service.name);
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
 /// Docker's event log: `(time in ns, container name, status)` of starts and health changes.
 fn events_since(since: &str) -> Vec<(i64, String, String)> {
     let until = run(docker("vps-1").args(["info", "--format", "{{.SystemTime}}"]));
@@ -346,6 +365,7 @@ fn compose_phases_come_up_healthy_in_order_with_their_data() {
     ensure_dokploy_network();
     let phases = phases_of(Target::Compose);
     assert!(phases.iter().any(|(s, _, _)| s.ends_with("specs/finanzas.yaml")), "finanzas has a compose phase");
+    let mut commands_with_secrets = 0;
     for (spec, model, number) in &phases {
         let phase = model.phase(*number).unwrap();
         eprintln!("e2e: compose up {} phase {number}", spec.display());
@@ -366,6 +386,7 @@ fn compose_phases_come_up_healthy_in_order_with_their_data() {
         assert_running_and_healthy(&run);
         assert_started_in_order(&run, &since);
         assert_secrets_arrive(&run);
+        commands_with_secrets += assert_command_secrets_arrive(&run);
         assert_postgres_logins(model, &run);
         write_markers(model, &run);
         run.down(false);
@@ -374,6 +395,7 @@ fn compose_phases_come_up_healthy_in_order_with_their_data() {
         assert_markers(model, &run);
         run.down(true);
     }
+    assert!(commands_with_secrets > 0, "lab-secret-args.yaml starts a container with a secret in its command");
 }
 
 // ---------------------------------------------------------------- swarm

@@ -600,6 +600,70 @@ fn validate_spec(spec: &Path) -> (Vec<String>, usize) {
     (failures, checked)
 }
 
+/// A spec whose Redis takes its password from a secret in its arguments, beside a `$` of its own.
+const SECRET_ARGS: &str = r#"
+project: args
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+secrets: [REDIS_PASSWORD, OTHER]
+services:
+  cache:
+    image: redis:7.4
+    port: 6379
+    secrets: [REDIS_PASSWORD]
+    secrets_as: files
+    command: [redis-server, --requirepass, "${REDIS_PASSWORD}", --name, "a$b ${OTHER} ${NOT_A_SECRET}"]
+  script:
+    image: redis:7.4
+    secrets: [REDIS_PASSWORD]
+    command: [sh, -c, 'exec redis-server --requirepass "${REDIS_PASSWORD}" --name "${NOT_A_SECRET}"']
+"#;
+
+#[test]
+fn a_secret_in_a_command_is_filled_in_at_deploy_and_the_rest_stays_text() {
+    let compiled = compile_text(SECRET_ARGS);
+    let warnings: Vec<(&str, String, &str)> = compiled
+        .warnings
+        .iter()
+        .map(|d| (d.code.as_str(), d.path.to_string(), d.help.as_deref().unwrap_or("")))
+        .collect();
+    let unfilled: Vec<&(&str, String, &str)> = warnings.iter().filter(|w| w.0 == "command-variable").collect();
+    assert_eq!(unfilled.len(), 2, "${{OTHER}} and ${{NOT_A_SECRET}}: {warnings:?}");
+    assert!(unfilled.iter().all(|w| w.1 == "services.cache.command.4"), "{unfilled:?}");
+    assert!(unfilled[0].2.contains("add `OTHER` to its `secrets`"), "a declared secret: give it: {unfilled:?}");
+    assert!(unfilled[1].2.contains("declare `NOT_A_SECRET`"), "{unfilled:?}");
+
+    let expected = ["redis-server", "--requirepass", "s3cret value", "--name", "a$b ${OTHER} ${NOT_A_SECRET}"];
+    let out = render(&compiled, 1, Target::Compose);
+    // A shell's script is text: the shell reads the secret from the container's environment.
+    assert_eq!(
+        strings(get(&out.value(), "services.script.command")),
+        ["sh", "-c", "exec redis-server --requirepass \"$${REDIS_PASSWORD}\" --name \"$${NOT_A_SECRET}\""]
+    );
+    let command = strings(get(&out.value(), "services.cache.command")).join(" ");
+    assert!(command.contains("${REDIS_PASSWORD:?REDIS_PASSWORD is required}"), "{command}");
+    assert!(!command.contains("s3cret"), "no value in the file");
+    let file = TempInput::new(&out.file, &out.yaml).unwrap();
+    let resolved = validators::compose_v2_resolved(file.path(), &[("REDIS_PASSWORD", "s3cret value")]).unwrap();
+    // `config` prints a literal `$` escaped again, as `$$`, so that its output reads back the same.
+    let got: Vec<String> = resolved["services"]["cache"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().replace("$$", "$"))
+        .collect();
+    assert_eq!(got, expected, "Compose fills in the secret and leaves the rest as written");
+    assert!(validators::compose_v2_config(file.path(), &[]).unwrap_err().contains("REDIS_PASSWORD is required"));
+
+    // Swarm, with the secret delivered as a file: the argument is still the deployer's value.
+    let out = render(&compiled, 2, Target::Swarm);
+    let file = TempInput::new(&out.file, &out.yaml).unwrap();
+    let stack = validators::docker_stack_resolved(file.path(), &[("REDIS_PASSWORD", "s3cret value")]).unwrap();
+    let stack: Value = serde_norway::from_str(&stack).unwrap();
+    assert_eq!(strings(get(&stack, "services.cache.command")), expected, "docker stack deploy fills it in");
+}
+
 #[test]
 fn a_missing_secret_fails_the_deploy() {
     let out = render(&finanzas(), 1, Target::Compose);

@@ -842,3 +842,61 @@ fn readme_secrets_from_snippets_render() {
     }
     assert_eq!(kinds, ["ExternalSecret", "SealedSecret"]);
 }
+
+/// A secret in a command's arguments is `$(NAME)`, which the kubelet expands from the container's
+/// own env var for the secret; every other `$` is doubled, so that it reaches the process as text.
+#[test]
+fn a_secret_in_a_command_is_expanded_by_the_kubelet_from_its_secret_env_var() {
+    let compiled = compile_text(
+        r#"
+project: args
+phases: { 1: { name: one, target: k8s, nodes: { n1: { role: manager, cpu: 2, memory: 4Gi } } } }
+secrets: [REDIS_PASSWORD]
+services:
+  cache:
+    image: redis:7.4
+    port: 6379
+    secrets: [REDIS_PASSWORD]
+    entrypoint: [docker-entrypoint.sh]
+    command: [redis-server, --requirepass, "${REDIS_PASSWORD}", --name, "a$b $(HOME) $$x"]
+"#,
+    );
+    let rendered = render(&compiled, 1);
+    let docs: Vec<Value> = documents(&rendered.stream());
+    let container = get(find(&docs, "Deployment", "cache"), "spec.template.spec.containers.0");
+    let args: Vec<&str> = get(container, "args").as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(args, ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--name", "a$$b $$(HOME) $$$$x"]);
+    assert_eq!(str_at(container, "command.0"), "docker-entrypoint.sh");
+    let env = get(container, "env").as_sequence().unwrap();
+    let secret = env.iter().find(|e| str_at(e, "name") == "REDIS_PASSWORD").expect("the secret's env var");
+    assert_eq!(str_at(secret, "valueFrom.secretKeyRef.key"), "REDIS_PASSWORD");
+    // What the kubelet makes of them (`$$` is one `$`, `$(NAME)` the variable's value).
+    let expanded: Vec<String> = args.iter().map(|a| kubelet_expand(a, &[("REDIS_PASSWORD", "s3cret")])).collect();
+    assert_eq!(expanded, ["redis-server", "--requirepass", "s3cret", "--name", "a$b $(HOME) $$x"]);
+}
+
+/// The kubelet's expansion of `$(VAR)` in command and args (k8s.io/kubernetes third_party expansion):
+/// `$$` is `$`, `$(NAME)` of a known variable its value, anything else as written.
+fn kubelet_expand(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(')
+            && let Some(close) = inner.find(')')
+            && let Some((_, value)) = vars.iter().find(|(k, _)| *k == &inner[..close])
+        {
+            out.push_str(value);
+            rest = &inner[close + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -307,6 +307,21 @@ pub fn compose_v2_config(path: impl AsRef<Path>, env: &[(&str, &str)]) -> Result
     check("docker-compose-v2", &args, Some(env)).map(drop)
 }
 
+/// The file as Compose v2 reads it with `env` (interpolated, normalised): `config --format json`.
+pub fn compose_v2_resolved(path: impl AsRef<Path>, env: &[(&str, &str)]) -> Result<serde_json::Value, String> {
+    let args =
+        [OsStr::new("-f"), path_arg(path.as_ref()), OsStr::new("config"), OsStr::new("--format"), OsStr::new("json")];
+    let out = check("docker-compose-v2", &args, Some(env))?;
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("compose config printed no JSON: {e}"))
+}
+
+/// The stack file as `docker stack deploy` reads it with `env` (interpolated): `docker stack config`.
+pub fn docker_stack_resolved(path: impl AsRef<Path>, env: &[(&str, &str)]) -> Result<String, String> {
+    let args = [OsStr::new("stack"), OsStr::new("config"), OsStr::new("-c"), path_arg(path.as_ref())];
+    let out = check("docker", &args, Some(env))?;
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}
+
 /// `check-jsonschema --builtin-schema vendor.compose-spec FILE`: the
 /// compose-spec JSON Schema, all errors at once; no interpolation, no
 /// references.
