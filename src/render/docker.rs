@@ -159,7 +159,10 @@ pub struct RootStart {
 /// reading them: DAC_OVERRIDE), then drops to postgres with gosu (SETUID,
 /// SETGID); mysql, mariadb, mongo and rabbitmq do the same with their data
 /// directories. The redis entrypoint chowns `/data` and drops with gosu or
-/// su-exec. Started as a user (`run_as_user`), they skip that step: then they
+/// su-exec; its `find` walks into the directories redis made there, 0700 and
+/// redis's own (`appendonlydir`), which root may not enter without
+/// DAC_READ_SEARCH: without it, a restart with an append-only file loops on
+/// "Permission denied" (the lab's restart of `--appendonly yes` showed it). Started as a user (`run_as_user`), they skip that step: then they
 /// need no capability, and a new named volume is already theirs, since Docker
 /// copies the ownership of the image's directory (the user's) into it.
 /// postgres also writes its socket and lock in `/var/run/postgresql`.
@@ -169,7 +172,7 @@ pub fn root_start(service: &Service) -> RootStart {
     let as_root = known.starts_as_root && service.security.run_as_user.is_none();
     let capabilities: &'static [&'static str] = match known.family {
         _ if !as_root => &[],
-        Family::Redis => &["CHOWN", "SETGID", "SETUID"],
+        Family::Redis => &["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"],
         Family::Postgres | Family::Other => CHOWN_AND_DROP,
     };
     RootStart { capabilities }

@@ -770,7 +770,10 @@ services:
         assert!(pg_user.get("cap_add").is_none(), "started as its user: no root step, no capability");
         assert_eq!(get(&pg_user, "user").as_str(), Some("999:999"));
         assert_eq!(tmpfs("pg-user"), ["/tmp", "/var/run/postgresql"]);
-        assert_eq!(strings(get(&service("cache"), "cap_add")), ["CHOWN", "SETGID", "SETUID", "NET_BIND_SERVICE"]);
+        assert_eq!(
+            strings(get(&service("cache"), "cap_add")),
+            ["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID", "NET_BIND_SERVICE"]
+        );
         assert!(out.has("image-hardening-unknown", "services.app.image"), "{:?}", out.codes());
         let quiet = ["pg", "pg-user", "cache"];
         assert!(
