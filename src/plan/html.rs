@@ -92,15 +92,7 @@ pub fn plan(plan: &Plan, only: Option<u32>) -> String {
 
 /// One migration, as `topo diff --format html` prints it.
 pub fn migration(migration: &Migration) -> String {
-    let title = format!(
-        "From phase {} ({}, {}) to phase {} ({}, {})",
-        migration.from,
-        migration.from_name,
-        migration.from_target.as_str(),
-        migration.to,
-        migration.to_name,
-        migration.to_target.as_str()
-    );
+    let title = migration.title();
     let body = html! {
         h1 { (title) }
         section.migration id=(format!("migration-{}", migration.to)) { (migration_body(migration)) }

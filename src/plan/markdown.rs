@@ -254,16 +254,7 @@ fn mermaid_id(name: &str) -> String {
 /// One migration, as `topo diff` prints it.
 pub fn migration(migration: &Migration) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# From phase {} ({}, {}) to phase {} ({}, {})\n",
-        migration.from,
-        migration.from_name,
-        migration.from_target.as_str(),
-        migration.to,
-        migration.to_name,
-        migration.to_target.as_str()
-    );
+    let _ = writeln!(out, "# {}\n", migration.title());
     migration_body(&mut out, migration, 2);
     out
 }

@@ -43,6 +43,21 @@ pub struct Migration {
     pub steps: Vec<Step>,
 }
 
+impl Migration {
+    /// `From phase 1 (dokploy, compose) to phase 2 (swarm, swarm)`.
+    pub fn title(&self) -> String {
+        format!(
+            "From phase {} ({}, {}) to phase {} ({}, {})",
+            self.from,
+            self.from_name,
+            self.from_target.as_str(),
+            self.to,
+            self.to_name,
+            self.to_target.as_str()
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct FirewallPort {
     pub port: &'static str,

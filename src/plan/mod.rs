@@ -546,9 +546,9 @@ pub fn mem(bytes: u64) -> String {
     }
 }
 
-/// CPU for people: `250m`, `2`, `1.5`.
+/// CPU for people: `250m`, `2`, `1.5`, `116.8`.
 pub fn cpu(millis: u64) -> String {
-    if millis.is_multiple_of(1000) || millis >= 10_000 {
+    if millis.is_multiple_of(1000) {
         Cpu::from_millis(millis).to_string()
     } else if millis > 1000 {
         let text = decimal(millis.into(), 1000, 2);

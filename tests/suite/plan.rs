@@ -315,6 +315,8 @@ fn printed_figures_round_half_away_from_zero() {
     assert_eq!(plan::cpu(1125), "1.13");
     assert_eq!(plan::cpu(1500), "1.5");
     assert_eq!(plan::cpu(250), "250m");
+    assert_eq!(plan::cpu(116_800), "116.8", "a large figure in cpu, not 116800m");
+    assert_eq!(plan::cpu(12_000), "12");
     assert_eq!(plan::times(1125, 1000), "1.13×");
     assert_eq!(plan::times(5, 4), "1.25×");
     assert_eq!(plan::percent_free(7, 8), "13%");
