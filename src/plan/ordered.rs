@@ -156,18 +156,16 @@ impl<'a> Ordered<'a> {
         let admitted_hosted = hosted.len();
         let survivors =
             self.groups[group].members - usize::from(lost.is_some_and(|l| self.groups_of[l].contains(&group)));
-        // The fewest replicas of the service on an admitted node (the hard spread's skew).
-        let least = if survivors > admitted_hosted { 0 } else { hosted.iter().map(|(_, c)| *c).min().unwrap_or(0) };
         // Nodes without a replica of the service come first (when some admitted node has none).
         if survivors > admitted_hosted
-            && let Some(i) = self.best_elsewhere(group, &hosted, hard, least, replica)
+            && let Some(i) = self.best_elsewhere(group, &hosted, hard, replica)
         {
             return Some(i);
         }
         // Every node without one refuses it: the service's own nodes, fewest replicas first.
         let mut best: Option<(u32, f64, usize)> = None;
         for &(i, count) in &hosted {
-            if refusal(target, hard, least, replica, &self.nodes[i], count).is_some() {
+            if refusal(target, hard, replica, &self.nodes[i], count).is_some() {
                 continue;
             }
             let rest = match target {
@@ -188,7 +186,6 @@ impl<'a> Ordered<'a> {
         group: usize,
         hosted: &[(usize, u32)],
         hard: bool,
-        least: u32,
         replica: &Replica,
     ) -> Option<usize> {
         let target = self.target;
@@ -224,7 +221,7 @@ impl<'a> Ordered<'a> {
                     cursor = (c, key, free_cpu, pods, i + 1);
                     continue;
                 }
-                if refusal(target, hard, least, replica, &self.nodes[i], 0).is_some() {
+                if refusal(target, hard, replica, &self.nodes[i], 0).is_some() {
                     continue;
                 }
                 first = first.or(Some(key));

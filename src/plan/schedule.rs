@@ -4,8 +4,8 @@
 //!   plus its own stay within the node's allocatable (capacity − reserve), for
 //!   cpu and memory, and the node runs fewer than 110 pods. Among the nodes that
 //!   pass, topology spread comes first (fewest replicas of the same service;
-//!   with hard spreading a node that would skew by more than one is filtered
-//!   out), then the least-allocated score (the most free cpu and memory, in
+//!   hard spreading is the render's required pod anti-affinity on the
+//!   hostname: a node that runs one refuses a second), then the least-allocated score (the most free cpu and memory, in
 //!   shares of allocatable).
 //! - **swarm**: a task fits when the reservations already on the node plus its
 //!   own stay within the node's *total* resources (Swarm knows no reserve).
@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use serde::Serialize;
 
 use crate::model::{Phase, Service};
-use crate::spec::{Cpu, Memory, Spread, Target};
+use crate::spec::{AccessMode, Cpu, Memory, Spread, Target};
 
 use super::ordered::Ordered;
 use super::reserve::{Reserve, reserve_of};
@@ -306,11 +306,11 @@ fn schedule_ordered(phase: &Phase, target: Target, replicas: &[Replica], nodes: 
         }
         let picked = match &mut run {
             _ if !by_run => None,
-            Some((run, current)) => run.pick(target, current),
+            Some((run, _)) => run.pick(),
             slot => {
                 let current = Current::of(service, &machines, &ordered.nodes, true);
-                let (run, current) = slot.insert((Run::new(target, replica, &ordered.nodes, &current), current));
-                run.pick(target, current)
+                let (run, _) = slot.insert((Run::new(target, replica, &ordered.nodes, &current), current));
+                run.pick()
             }
         };
         let chosen = match picked.or_else(|| ordered.place(None, replica)) {
@@ -367,27 +367,19 @@ impl Ord for Key {
 /// scheduler's order. Placing a replica changes only its node, so each replica costs
 /// O(log n), not a pass over the nodes: the plan's N+1 check schedules the phase once per node.
 /// A node that refuses the ask for memory, cpu, pods or one per node refuses it for the rest of
-/// the run (nodes only fill); the hard spread's skew is checked against the least loaded node.
+/// the run (nodes only fill).
 struct Run {
     ask: Replica,
     /// Each node's key as it was pushed; an entry whose node has another key since is stale, skipped.
     open: BinaryHeap<Reverse<Key>>,
     keys: Vec<Option<Key>>,
-    /// How many admitted nodes run each number of the service's replicas.
-    counts: BTreeMap<u32, usize>,
 }
 
 impl Run {
     fn new(target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) -> Self {
-        let mut run = Run {
-            ask: replica.clone(),
-            open: BinaryHeap::new(),
-            keys: vec![None; nodes.len()],
-            counts: BTreeMap::new(),
-        };
+        let mut run = Run { ask: replica.clone(), open: BinaryHeap::new(), keys: vec![None; nodes.len()] };
         let mut open = Vec::with_capacity(nodes.len());
         for i in (0..nodes.len()).filter(|&i| current.admits[i]) {
-            *run.counts.entry(current.counts[i]).or_default() += 1;
             if let Some(key) = run.key(i, target, replica, nodes, current) {
                 open.push(Reverse(key));
             }
@@ -411,7 +403,7 @@ impl Run {
     ) -> Option<Key> {
         let hard = Self::hard(current);
         self.keys[i] = None;
-        if refusal(target, hard, u32::MAX, replica, &nodes[i], current.counts[i]).is_some() {
+        if refusal(target, hard, replica, &nodes[i], current.counts[i]).is_some() {
             return None;
         }
         let rest = match target {
@@ -424,34 +416,18 @@ impl Run {
     }
 
     /// The node the scheduler picks, or `None` when none can take the replica.
-    fn pick(&mut self, target: Target, current: &Current) -> Option<usize> {
+    fn pick(&mut self) -> Option<usize> {
         while let Some(Reverse(key)) = self.open.peek()
             && self.keys[key.2] != Some(*key)
         {
             self.open.pop();
         }
-        let Reverse(Key(count, _, i)) = *self.open.peek()?;
-        if Self::hard(current) && target == Target::K8s {
-            let least = *self.counts.keys().next()?;
-            if count > least {
-                return None;
-            }
-        }
+        let Reverse(Key(_, _, i)) = *self.open.peek()?;
         Some(i)
     }
 
     /// Node `i` took a replica (already counted in `current`).
     fn placed(&mut self, i: usize, target: Target, replica: &Replica, nodes: &[NodeLoad], current: &Current) {
-        let now = current.counts[i];
-        if let Some(before) = now.checked_sub(1)
-            && let Some(n) = self.counts.get_mut(&before)
-        {
-            *n -= 1;
-            if *n == 0 {
-                self.counts.remove(&before);
-            }
-        }
-        *self.counts.entry(now).or_default() += 1;
         if let Some(key) = self.key(i, target, replica, nodes, current) {
             self.open.push(Reverse(key));
         }
@@ -520,15 +496,12 @@ pub(super) enum Refusal {
     Cpu(u64),
     Pods,
     OnePerNode,
-    Skew,
 }
 
-/// Why `node`, running `of_service` replicas of the service, refuses `replica`; `least` is the
-/// fewest any admitted node runs (the hard spread's skew; `u32::MAX` to leave the skew out).
+/// Why `node`, running `of_service` replicas of the service, refuses `replica`.
 pub(super) fn refusal(
     target: Target,
     hard: bool,
-    least: u32,
     replica: &Replica,
     node: &NodeLoad,
     of_service: u32,
@@ -547,10 +520,10 @@ pub(super) fn refusal(
         Some(Refusal::Cpu(free_cpu))
     } else if target == Target::K8s && node.replicas >= MAX_PODS {
         Some(Refusal::Pods)
-    } else if hard && target == Target::Swarm && of_service >= 1 {
+    } else if hard && matches!(target, Target::Swarm | Target::K8s) && of_service >= 1 {
+        // Swarm's `max_replicas_per_node: 1`; on Kubernetes the render's required pod
+        // anti-affinity on the hostname, which leaves a second pod on a node pending.
         Some(Refusal::OnePerNode)
-    } else if hard && target == Target::K8s && of_service > least {
-        Some(Refusal::Skew)
     } else {
         None
     }
@@ -578,8 +551,7 @@ pub(super) fn choose(
     }
     // A global replica has its node already: spreading has nothing to choose.
     let hard = service.placement.spread == Some(Spread::Hard) && !service.is_global();
-    let least_of_service = (first..nodes.len()).filter(|&i| eligible(i)).map(|i| current.counts[i]).min().unwrap_or(0);
-    let refusal = |i: usize| refusal(target, hard, least_of_service, replica, &nodes[i], current.counts[i]);
+    let refusal = |i: usize| refusal(target, hard, replica, &nodes[i], current.counts[i]);
     // The smallest by spread, then Swarm's fewest tasks or Kubernetes' most free share, then name.
     let mut best: Option<(usize, f64)> = None;
     for i in (first..nodes.len()).filter(|&i| eligible(i)) {
@@ -621,8 +593,7 @@ pub(super) fn choose(
                 }
                 Refusal::Cpu(free) => format!("needs {} cpu, {} free on {name}", cpu(replica.request_cpu), cpu(*free)),
                 Refusal::Pods => format!("{name} already runs {MAX_PODS} pods"),
-                Refusal::OnePerNode => format!("{name} already runs one (max_replicas_per_node: 1)"),
-                Refusal::Skew => format!("{name} would skew the hard topology spread"),
+                Refusal::OnePerNode => format!("{name} already runs one (`spread: hard`: one replica per node)"),
             }
         })
         .collect();
@@ -660,13 +631,22 @@ fn describe_placement(service: &Service) -> String {
 /// The node each service that keeps its data on one node stays on: a
 /// single-replica service with a writable volume (Docker's named volumes and
 /// K3s' local-path volumes live on the node that first ran it). Swarm pins it
-/// by hostname; on Kubernetes its volume binds it there. The node is the one
+/// by hostname; on Kubernetes its volume binds it there. On Kubernetes that is
+/// also every replica of a Deployment sharing a ReadWriteOnce claim: the
+/// volume attaches to one node, and each replica runs there (the render warns
+/// `single-node-volume`), so the plan places them all on it. The node is the one
 /// this scheduler places it on, else the first its placement admits. A role or
 /// a label is one node only until a second node gets it, so the placement
 /// alone does not keep the task beside its data.
 pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
     let keeps_data = |s: &&Service| {
-        !s.is_global() && s.replicas() == 1 && s.placement.node.is_none() && s.volumes.iter().any(|v| !v.read_only)
+        let shares_one_attach = phase.target == Target::K8s
+            && !s.stateful
+            && s.volumes.iter().any(|v| !v.read_only && v.access == AccessMode::ReadWriteOnce);
+        !s.is_global()
+            && s.placement.node.is_none()
+            && s.volumes.iter().any(|v| !v.read_only)
+            && (s.replicas() == 1 || shares_one_attach)
     };
     let wanted: Vec<&Service> = phase.services.values().filter(keeps_data).collect();
     if wanted.is_empty() || phase.target == Target::Compose {

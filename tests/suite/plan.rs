@@ -958,3 +958,53 @@ fn every_shipped_spec_snapshot() {
         insta::assert_snapshot!(snapshot, text);
     }
 }
+
+/// A Deployment whose replicas share a ReadWriteOnce claim runs them all on the node the volume
+/// attaches to: the plan places them there (and says when they do not fit), as the render warns;
+/// ReadWriteMany and a StatefulSet (a claim per replica) spread.
+#[test]
+fn replicas_sharing_a_read_write_once_claim_are_placed_on_one_node() {
+    let spec = |access: &str, extra: &str| {
+        format!(
+            "project: p
+phases:
+  1:
+    name: k
+    target: k8s
+    nodes:
+      cp: {{ role: manager, cpu: 4, memory: 8Gi }}
+      w1: {{ cpu: 4, memory: 8Gi }}
+      w2: {{ cpu: 4, memory: 8Gi }}
+services:
+  files:
+    image: files:1.0
+    replicas: 3
+    volumes: {{ data: {{ mount: /srv, size: 1Gi{access} }} }}
+    resources: {{ requests: {{ cpu: 500m, memory: 512Mi }} }}
+{extra}"
+        )
+    };
+    let nodes = |plan: &plan::PhasePlan| -> Vec<String> {
+        plan.placement.iter().map(|p| p.node.clone().unwrap_or_else(|| "unplaced".into())).collect()
+    };
+    let shared = phase_plan(&spec("", ""));
+    let on = nodes(&shared);
+    assert_eq!(on.len(), 3);
+    assert!(on.iter().all(|n| n == &on[0]), "every replica beside the one volume: {on:?}");
+    let loss = shared.n_plus_one.as_ref().unwrap().losses.iter().find(|l| l.lost == on[0]).unwrap();
+    assert_eq!(loss.down, ["files"], "losing that node stops the service");
+    let compiled = crate::support::compile_text(&spec("", ""));
+    let rendered = topo::render::render(&compiled.model, &compiled.model.phases[0], topo::spec::Target::K8s);
+    assert!(rendered.diagnostics.iter().any(|d| d.code == "single-node-volume"), "the render says the same");
+
+    for (access, extra) in [(", access: ReadWriteMany", ""), ("", "    stateful: true\n")] {
+        let spread = phase_plan(&spec(access, extra));
+        let mut on = nodes(&spread);
+        on.sort();
+        assert_eq!(on, ["cp", "w1", "w2"], "{access}{extra}: a replica per node");
+    }
+
+    // Spread hard and one attach cannot both hold: the plan says so.
+    let hard = phase_plan(&spec("", "    placement: { spread: hard }\n"));
+    assert_eq!(hard.verdict, Verdict::DoesNotFit, "{:?}", nodes(&hard));
+}
