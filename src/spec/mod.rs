@@ -403,9 +403,9 @@ pub struct Service {
     #[serde(default)]
     #[schemars(with = "PortsForm")]
     pub ports: BTreeMap<String, u16>,
-    /// Overrides the image's entrypoint (Kubernetes `command`, compose `entrypoint`). A list, or a string split like a shell would.
+    /// Overrides the image's entrypoint (Kubernetes `command`, compose `entrypoint`). A list, or a string split like a shell would. `${NAME}` of one of the service's `secrets` is its value, filled in at deploy time; any other `$` is text (a shell's `sh -c` script is text whole).
     pub entrypoint: Option<Command>,
-    /// Overrides the image's command, keeping its entrypoint (Kubernetes `args`, compose `command`). A list, or a string split like a shell would.
+    /// Overrides the image's command, keeping its entrypoint (Kubernetes `args`, compose `command`). A list, or a string split like a shell would. `${NAME}` of one of the service's `secrets` is its value, filled in at deploy time (`[redis-server, --requirepass, "${REDIS_PASSWORD}"]`); any other `$` is text (a shell's `sh -c` script is text whole).
     pub command: Option<Command>,
     /// Replicas per phase (default 1): a number, or `global` for one replica on every node the phase's placement admits (Swarm `mode: global`, a Kubernetes DaemonSet). With `autoscale` it is the autoscaler's minimum; a global service cannot autoscale.
     pub replicas: Option<Phased<Replicas>>,
