@@ -56,6 +56,9 @@ pub(super) struct Ordered<'a> {
     pub(super) examined: u64,
     /// One pass over the nodes per replica, as [`choose`] makes it (the tests' reference).
     slow: bool,
+    /// The service last looked up by name: replicas come service by service, and a
+    /// large phase's map of services costs a dozen string comparisons a lookup.
+    last: Option<(&'a String, &'a Service)>,
 }
 
 impl<'a> Ordered<'a> {
@@ -96,9 +99,20 @@ impl<'a> Ordered<'a> {
             hosts,
             examined: 0,
             slow,
+            last: None,
         };
         world.group(None, None);
         world
+    }
+
+    /// The phase's service of that name (and the map's own copy of the name).
+    fn service(&mut self, name: &str) -> Option<(&'a String, &'a Service)> {
+        if let Some(last) = self.last.filter(|(n, _)| n.as_str() == name) {
+            return Some(last);
+        }
+        let found = self.phase.services.get_key_value(name);
+        self.last = found.or(self.last);
+        found
     }
 
     /// Node `i`'s place in [`Order`]: Swarm's fewest tasks, or the largest free share of its size.
@@ -121,7 +135,7 @@ impl<'a> Ordered<'a> {
 
     /// The node the scheduler gives `replica` (once `lost` is gone), or `None`.
     pub(super) fn place(&mut self, lost: Option<usize>, replica: &Replica) -> Option<usize> {
-        let service = self.phase.services.get(&replica.service)?;
+        let (_, service) = self.service(&replica.service)?;
         if replica.node.is_none() && matches!(self.target, Target::K8s | Target::Swarm) && !self.slow {
             return self.fast(lost, service, replica);
         }
@@ -308,7 +322,7 @@ impl<'a> Ordered<'a> {
         self.unlist(i);
         let added = add(&mut self.nodes[i], replica);
         if added.is_ok()
-            && let Some((name, _)) = self.phase.services.get_key_value(&replica.service)
+            && let Some((name, _)) = self.service(&replica.service)
         {
             *self.hosts.entry(name.as_str()).or_default().entry(i).or_default() += 1;
         }
