@@ -287,8 +287,13 @@ fn close_objects(schema: &mut serde_json::Value) {
 /// file's `${NAME}` variables. It checks the v3 schema and types, not
 /// references: also run [`compose_v2_config`] on a stack file.
 pub fn docker_stack_config(path: impl AsRef<Path>, env: &[(&str, &str)]) -> Result<(), String> {
-    let args = [OsStr::new("stack"), OsStr::new("config"), OsStr::new("-c"), path_arg(path.as_ref())];
-    check("docker", &args, Some(env)).map(drop)
+    stack_config(path.as_ref(), env).map(drop)
+}
+
+/// `docker stack config -c FILE` with `env`: what both stack checks run.
+fn stack_config(path: &Path, env: &[(&str, &str)]) -> Result<Output, String> {
+    let args = [OsStr::new("stack"), OsStr::new("config"), OsStr::new("-c"), path_arg(path)];
+    check("docker", &args, Some(env))
 }
 
 /// Debian's `docker-compose` 1.29 (Compose v1): `-f FILE config -q`, in a
@@ -317,8 +322,7 @@ pub fn compose_v2_resolved(path: impl AsRef<Path>, env: &[(&str, &str)]) -> Resu
 
 /// The stack file as `docker stack deploy` reads it with `env` (interpolated): `docker stack config`.
 pub fn docker_stack_resolved(path: impl AsRef<Path>, env: &[(&str, &str)]) -> Result<String, String> {
-    let args = [OsStr::new("stack"), OsStr::new("config"), OsStr::new("-c"), path_arg(path.as_ref())];
-    let out = check("docker", &args, Some(env))?;
+    let out = stack_config(path.as_ref(), env)?;
     String::from_utf8(out.stdout).map_err(|e| e.to_string())
 }
 
