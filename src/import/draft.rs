@@ -114,6 +114,8 @@ pub struct VolumeDraft {
     pub size: Memory,
     pub read_only: bool,
     pub shared: bool,
+    /// The service whose volume of this name it mounts, as compose shared it.
+    pub from: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -367,11 +369,15 @@ impl ServiceDraft {
             .iter()
             .map(|(name, volume)| {
                 let v = &volume.value;
-                let mut fields = vec![
-                    Field::new("mount", Yaml::str(v.mount.clone())),
-                    Field::new("size", Yaml::str(memory_text(v.size))),
-                ];
-                if v.shared {
+                let mut fields = Vec::new();
+                if let Some(from) = &v.from {
+                    fields.push(Field::new("from", Yaml::str(from.clone())));
+                }
+                fields.push(Field::new("mount", Yaml::str(v.mount.clone())));
+                if v.from.is_none() {
+                    fields.push(Field::new("size", Yaml::str(memory_text(v.size))));
+                }
+                if v.shared && v.from.is_none() {
                     fields.push(Field::new("access", Yaml::str("ReadWriteMany")));
                 }
                 if v.read_only {

@@ -534,30 +534,62 @@ fn dependencies(reader: &mut Reader, read: &mut [ReadService], names: &BTreeMap<
     }
 }
 
-/// Named volumes: each service gets its own.
-fn named_volumes(reader: &mut Reader, read: &[ReadService], names: &BTreeMap<String, String>) {
-    let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for service in read.iter() {
-        let own = &names[&service.compose_name];
-        for (source, volume, node, path) in &service.named_volumes {
-            let first = users.get(source).and_then(|u| u.first()).cloned();
-            users.entry(source.clone()).or_default().push(own.clone());
-            match first {
-                Some(first) => reader.warn(
+/// Named volumes and bind mounts: the first service to mount one declares it;
+/// every other service mounting it mounts that one (`from`), as compose shared it.
+fn named_volumes(reader: &mut Reader, read: &mut [ReadService], names: &BTreeMap<String, String>) {
+    // Each source's first service (its index) and that service's key for it.
+    let mut owners: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    // Owners' volumes that several writers share: ReadWriteMany.
+    let mut written_by_many: Vec<(usize, String)> = Vec::new();
+    for i in 0..read.len() {
+        let own = names[&read[i].compose_name].clone();
+        let mounts = read[i].named_volumes.clone();
+        for (source, volume, node, path) in mounts {
+            let bind = source.starts_with("bind:");
+            let first = owners.get(&source).cloned().filter(|(owner, _)| *owner != i);
+            let Some((owner_index, key)) = first else {
+                if owners.contains_key(&source) {
+                    continue;
+                }
+                owners.insert(source.clone(), (i, volume.clone()));
+                if !bind {
+                    reader.warn(
+                        Code::Renamed,
+                        &node,
+                        &path,
+                        format!("volume `{source}` becomes `{own}-{volume}` in the rendered compose file: the data now in `{source}` is not in it"),
+                        Some(format!("before switching, copy the data (`docker run --rm -v OLD:/from -v NEW:/to alpine cp -a /from/. /to/`), or name the spec volume so that `{own}-<name>` matches")),
+                    );
+                }
+                continue;
+            };
+            let owner = names[&read[owner_index].compose_name].clone();
+            let shown = source.strip_prefix("bind:").unwrap_or(&source).to_owned();
+            let draft = &mut read[i].draft;
+            // Under the owner's key, unless this service already has a volume of that name.
+            if key != volume && draft.volumes.iter().any(|(k, _)| *k == key) {
+                reader.warn(
                     Code::Approximated,
-                    node,
-                    path,
-                    format!("volume `{source}` is shared with `{first}` in compose; in topo each service has its own (`{own}-{volume}`)"),
-                    Some("share data through a service (a database, object storage), not a volume".to_owned()),
-                ),
-                None => reader.warn(
-                    Code::Renamed,
-                    node,
-                    path,
-                    format!("volume `{source}` becomes `{own}-{volume}` in the rendered compose file: the data now in `{source}` is not in it"),
-                    Some(format!("before switching, copy the data (`docker run --rm -v OLD:/from -v NEW:/to alpine cp -a /from/. /to/`), or name the spec volume so that `{own}-<name>` matches")),
-                ),
+                    &node,
+                    &path,
+                    format!("`{shown}` is shared with `{owner}` in compose; here `{own}` has a volume `{key}` of its own already, so it gets its own `{volume}`"),
+                    Some(format!("rename `{own}`'s other volume `{key}`, then mount this one with `{key}: {{ from: {owner}, mount: … }}`")),
+                );
+                continue;
             }
+            let replicas = draft.replicas.as_ref().map_or(1, |r| r.value);
+            let Some((name, entry)) = draft.volumes.iter_mut().find(|(k, _)| *k == volume) else { continue };
+            name.clone_from(&key);
+            entry.value.from = Some(owner.clone());
+            entry.note = Some(format!("`{owner}`'s volume, shared as in compose (`{shown}`)"));
+            if replicas > 1 && !entry.value.read_only {
+                written_by_many.push((owner_index, key));
+            }
+        }
+    }
+    for (i, key) in written_by_many {
+        if let Some((_, entry)) = read[i].draft.volumes.iter_mut().find(|(k, _)| *k == key) {
+            entry.value.shared = true;
         }
     }
 }
@@ -605,7 +637,7 @@ fn routes_and_node(reader: &mut Reader, read: &mut [ReadService], names: &BTreeM
         }
         let replicas = service.draft.replicas.as_ref().map_or(1, |r| r.value);
         if replicas > 1 {
-            for (_, volume) in &mut service.draft.volumes {
+            for (_, volume) in service.draft.volumes.iter_mut().filter(|(_, v)| v.value.from.is_none()) {
                 volume.value.shared = true;
                 volume.note = Some(format!(
                     "the {replicas} replicas share it, as they did in compose: needs a ReadWriteMany storage class on k8s"

@@ -22,6 +22,47 @@ use super::words::{
 use super::{credentials, traefik};
 
 /// The size given to every volume: compose volumes have none, and a Kubernetes claim needs one.
+/// The key of a volume in the service's `volumes`: its source without the
+/// service's own prefix, numbered when the service has one of that name.
+fn volume_key(read: &ReadService, name_from: &str) -> String {
+    let service = dns_1123(&read.compose_name);
+    let mut base = dns_1123(name_from);
+    if let Some(rest) = base.strip_prefix(&format!("{service}-")) {
+        base = rest.to_owned();
+    }
+    let mut name = base.clone();
+    let mut n = 2;
+    while read.draft.volumes.iter().any(|(existing, _)| *existing == name) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// What another service mounting the same thing would share: a named volume,
+/// or a bind mount of the project's files (`bind:PATH`). The host's own
+/// directories (`/sys`, the Docker socket) are each node's: not shared data.
+fn shareable_source(kind: &str, source: Option<&str>) -> Option<String> {
+    match (kind, source) {
+        ("volume", Some(source)) => Some(source.to_owned()),
+        ("bind", Some(source)) if !is_host_system_path(source) => {
+            Some(format!("bind:{}", source.trim_end_matches('/')))
+        }
+        _ => None,
+    }
+}
+
+/// A bind mount's source that is the host's system rather than the project's
+/// data: the root, `/proc`, `/sys`, `/dev`, `/run`, `/etc`, Docker's state and socket…
+fn is_host_system_path(source: &str) -> bool {
+    const SYSTEM: [&str; 11] =
+        ["/proc", "/sys", "/dev", "/run", "/var/run", "/var/lib/docker", "/etc", "/usr", "/lib", "/boot", "/tmp"];
+    let path = source.trim_end_matches('/');
+    path.is_empty()
+        || SYSTEM.iter().any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        || path.ends_with("docker.sock")
+}
+
 pub const GUESSED_VOLUME_SIZE: Memory = Memory::mebibytes(10 * 1024);
 
 /// Images whose services keep data: with a volume, they are imported as `stateful`.
@@ -127,6 +168,8 @@ pub struct ReadService {
     /// `depends_on` entries: the compose name, the condition, where it was written.
     pub depends: Vec<Dependency>,
     /// Named volumes used (compose name → the spec volume name), for sharing between services.
+    /// Each named volume and bind mount: its compose source (a bind's as `bind:PATH`),
+    /// its key in the draft's `volumes`, where it is.
     pub named_volumes: Vec<(String, String, Node, SpecPath)>,
     /// Traefik's view of the service.
     pub traefik: traefik::Routes,
@@ -1140,24 +1183,17 @@ impl Reader {
                 return;
             }
         };
-        let service = dns_1123(&read.compose_name);
-        let mut base = dns_1123(&name_from);
-        if let Some(rest) = base.strip_prefix(&format!("{service}-")) {
-            base = rest.to_owned();
+        let name = volume_key(read, &name_from);
+        if let Some(source) = shareable_source(&mount.kind, mount.source.as_deref()) {
+            read.named_volumes.push((source, name.clone(), item.clone(), at.clone()));
         }
-        let mut name = base.clone();
-        let mut n = 2;
-        while read.draft.volumes.iter().any(|(existing, _)| *existing == name) {
-            name = format!("{base}-{n}");
-            n += 1;
-        }
-        if mount.kind == "volume"
-            && let Some(source) = &mount.source
-        {
-            read.named_volumes.push((source.clone(), name.clone(), item.clone(), at.clone()));
-        }
-        let volume =
-            VolumeDraft { mount: mount.target, size: GUESSED_VOLUME_SIZE, read_only: mount.read_only, shared: false };
+        let volume = VolumeDraft {
+            mount: mount.target,
+            size: GUESSED_VOLUME_SIZE,
+            read_only: mount.read_only,
+            shared: false,
+            from: None,
+        };
         let note = match note {
             Some(n) => format!("{n}; size guessed"),
             None => "size guessed: compose volumes have none".to_owned(),

@@ -233,6 +233,16 @@ pub struct Service {
 }
 
 impl Service {
+    /// The volumes it declares itself, not those it mounts `from` another service.
+    pub fn own_volumes(&self) -> impl Iterator<Item = &Volume> {
+        self.volumes.iter().filter(|v| v.from.is_none())
+    }
+
+    /// The volumes it mounts `from` another service.
+    pub fn shared_volumes(&self) -> impl Iterator<Item = &Volume> {
+        self.volumes.iter().filter(|v| v.from.is_some())
+    }
+
     /// The service's main port, if it listens on one.
     pub fn main_port(&self) -> Option<u16> {
         self.ports.first().map(|p| p.number)
@@ -386,10 +396,21 @@ pub struct Expose {
 pub struct Volume {
     pub name: String,
     pub mount: String,
+    /// The service that declares it, when it is not this one (`from`); its
+    /// size, access and storage class are then that service's.
+    pub from: Option<VolumeOwner>,
     pub size: Option<Memory>,
     pub access: AccessMode,
     pub storage_class: Option<String>,
     pub read_only: bool,
+}
+
+/// The service whose volume another one mounts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VolumeOwner {
+    pub service: String,
+    /// A StatefulSet on Kubernetes: its claim is its first replica's (`<volume>-<service>-0`).
+    pub stateful: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -672,7 +693,7 @@ fn resolve_service(
         expose,
         depends_on: service.depends_on.clone(),
         stateful: service.stateful.unwrap_or(false),
-        volumes: resolve_volumes(service),
+        volumes: resolve_volumes(spec, service),
         placement,
         security: resolve_security(service, &image),
         stop_grace_period: service.stop_grace_period.unwrap_or(DEFAULT_STOP_GRACE),
@@ -728,18 +749,27 @@ fn resolve_env(spec: &spec::Spec, service: &spec::Service) -> (BTreeMap<String, 
     (env, own_env)
 }
 
-/// The service's volumes, with their defaults: ReadWriteOnce, writable.
-fn resolve_volumes(service: &spec::Service) -> Vec<Volume> {
+/// The service's volumes, with their defaults: ReadWriteOnce, writable. A
+/// volume `from` another service takes that service's size, access and class.
+fn resolve_volumes(spec: &spec::Spec, service: &spec::Service) -> Vec<Volume> {
     service
         .volumes
         .iter()
-        .map(|(name, v)| Volume {
-            name: name.clone(),
-            mount: v.mount.clone(),
-            size: v.size,
-            access: v.access.unwrap_or(AccessMode::ReadWriteOnce),
-            storage_class: v.storage_class.clone(),
-            read_only: v.read_only.unwrap_or(false),
+        .map(|(name, v)| {
+            let owner_service = v.from.as_ref().and_then(|from| spec.services.get(from));
+            let owner = owner_service.and_then(|s| s.volumes.get(name)).unwrap_or(v);
+            Volume {
+                name: name.clone(),
+                mount: v.mount.clone(),
+                from: v.from.as_ref().map(|from| VolumeOwner {
+                    service: from.clone(),
+                    stateful: owner_service.and_then(|s| s.stateful).unwrap_or(false),
+                }),
+                size: owner.size,
+                access: owner.access.unwrap_or(AccessMode::ReadWriteOnce),
+                storage_class: owner.storage_class.clone(),
+                read_only: v.read_only.unwrap_or(false),
+            }
         })
         .collect()
 }

@@ -31,6 +31,12 @@ pub fn volume_name(service: &Service, volume: &str) -> String {
     format!("{}-{volume}", service.name)
 }
 
+/// The named volume a service mounts: its own, or the one it shares `from` another service.
+pub fn mounted_volume(service: &Service, volume: &crate::model::Volume) -> String {
+    let owner = volume.from.as_ref().map_or(&service.name, |owner| &owner.service);
+    format!("{owner}-{}", volume.name)
+}
+
 /// The external Swarm secret that holds `secret` (`docker secret create` makes it).
 pub fn swarm_secret_name(model: &Model, secret: &str) -> String {
     format!("{}_{secret}", model.project)

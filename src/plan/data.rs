@@ -56,7 +56,7 @@ pub fn carried<'a>(ctx: &Ctx<'a>) -> Vec<Carried<'a>> {
     let mut out = Vec::new();
     for (name, service) in &ctx.b.services {
         let Some(old) = a.services.get(name) else { continue };
-        if !old.stateful || old.volumes.is_empty() {
+        if !old.stateful || old.own_volumes().next().is_none() {
             continue;
         }
         let from = data_node(a, name, ctx.before);
@@ -141,9 +141,9 @@ fn dump_file(c: &Carried, volume: &Volume) -> String {
 fn backup_files(c: &Carried) -> Vec<String> {
     let name = &c.old.name;
     match c.engine {
-        Engine::Files => c.old.volumes.iter().map(|v| dump_file(c, v)).collect(),
+        Engine::Files => c.old.own_volumes().map(|v| dump_file(c, v)).collect(),
         _ => {
-            let Some(first) = c.old.volumes.first() else { return Vec::new() };
+            let Some(first) = c.old.own_volumes().next() else { return Vec::new() };
             let mut files = vec![dump_file(c, first)];
             match c.engine {
                 Engine::Postgres => files.push(format!("{name}.counts.before")),
@@ -157,7 +157,7 @@ fn backup_files(c: &Carried) -> Vec<String> {
 
 fn backup_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
     let name = &c.old.name;
-    let Some(first) = c.old.volumes.first() else { return Vec::new() };
+    let Some(first) = c.old.own_volumes().next() else { return Vec::new() };
     let file = dump_file(c, first);
     match c.engine {
         Engine::Postgres => {
@@ -184,15 +184,14 @@ fn backup_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
         ],
         Engine::Files => c
             .old
-            .volumes
-            .iter()
+            .own_volumes()
             .map(|v| format!("{x} tar -C {} -cf - . > {}", word(&v.mount), dump_file(c, v)))
             .collect(),
     }
 }
 
 fn restore_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
-    let Some(first) = c.service.volumes.first() else { return Vec::new() };
+    let Some(first) = c.service.own_volumes().next() else { return Vec::new() };
     let file = dump_file(c, first);
     match c.engine {
         Engine::Postgres => {
@@ -215,8 +214,7 @@ fn restore_commands(rb: &mut Runbook, c: &Carried, x: &str) -> Vec<String> {
         ],
         Engine::Files => c
             .service
-            .volumes
-            .iter()
+            .own_volumes()
             .map(|v| format!("{x} tar -C {} -xf - < {}", word(&v.mount), dump_file(c, v)))
             .collect(),
     }
@@ -340,8 +338,7 @@ pub fn restore_steps(ctx: &Ctx, rb: &mut Runbook, carried: &[&Carried]) {
 fn keep_reason(ctx: &Ctx, c: &Carried) -> String {
     let volumes: Vec<String> = c
         .service
-        .volumes
-        .iter()
+        .own_volumes()
         .map(|v| format!("{}_{}", ctx.model.project, names::volume_name(c.service, &v.name)))
         .collect();
     match (ctx.a.target, ctx.b.target) {
@@ -382,9 +379,8 @@ pub fn rows(ctx: &Ctx, carried: &[Carried], rb: &Runbook) -> Vec<DataMove> {
         } else {
             format!("backed up ({}) and restored into the new phase; steps {}", method(c.engine), steps.join(", "))
         };
-        for volume in &c.service.volumes {
-            let size =
-                volume.size.or_else(|| c.old.volumes.iter().find(|v| v.name == volume.name).and_then(|v| v.size));
+        for volume in c.service.own_volumes() {
+            let size = volume.size.or_else(|| c.old.own_volumes().find(|v| v.name == volume.name).and_then(|v| v.size));
             out.push(DataMove {
                 service: c.service.name.clone(),
                 volume: volume.name.clone(),

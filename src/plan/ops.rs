@@ -307,7 +307,7 @@ pub fn stop_old_step(ctx: &Ctx, rb: &mut Runbook, carried: &[&Carried]) {
     let kept: Vec<String> = carried
         .iter()
         .filter(|c| c.keep && c.from == on)
-        .flat_map(|c| c.old.volumes.iter().map(|v| format!("\"{}\"", docker_volume(model, c.old, &v.name))))
+        .flat_map(|c| c.old.own_volumes().map(|v| format!("\"{}\"", docker_volume(model, c.old, &v.name))))
         .collect();
     if !kept.is_empty() && a.target != Target::K8s {
         commands.push(format!("docker volume inspect {} > /dev/null", kept.join(" ")));

@@ -642,14 +642,15 @@ pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
     let keeps_data = |s: &&Service| {
         let shares_one_attach = phase.target == Target::K8s
             && !s.stateful
-            && s.volumes.iter().any(|v| !v.read_only && v.access == AccessMode::ReadWriteOnce);
+            && s.own_volumes().any(|v| !v.read_only && v.access == AccessMode::ReadWriteOnce);
         !s.is_global()
             && s.placement.node.is_none()
-            && s.volumes.iter().any(|v| !v.read_only)
+            && s.own_volumes().any(|v| !v.read_only)
             && (s.replicas() == 1 || shares_one_attach)
     };
     let wanted: Vec<&Service> = phase.services.values().filter(keeps_data).collect();
-    if wanted.is_empty() || phase.target == Target::Compose {
+    let sharing = phase.services.values().any(|s| s.shared_volumes().next().is_some());
+    if (wanted.is_empty() && !sharing) || phase.target == Target::Compose {
         return BTreeMap::new();
     }
     let base = schedule(phase, phase.target, &replicas(phase, Load::Base), None);
@@ -666,7 +667,50 @@ pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
             pins.insert(service.name.clone(), node);
         }
     }
+    follow_volume_owners(phase, &mut pins);
     pins
+}
+
+/// The one node where a service's volumes are, when there is one: its pin,
+/// the node its placement names, or the only node its placement admits.
+pub fn volume_node<'p>(phase: &'p Phase, pins: &'p BTreeMap<String, String>, owner: &'p Service) -> Option<&'p str> {
+    if let Some(node) = pins.get(&owner.name).or(owner.placement.node.as_ref()) {
+        return Some(node);
+    }
+    let mut admitting = phase.nodes.values().filter(|n| owner.placement.admits(n));
+    match (admitting.next(), admitting.next()) {
+        (Some(only), None) => Some(&only.name),
+        _ => None,
+    }
+}
+
+/// A service mounting another's volume (`from`) runs on that service's node
+/// wherever the volume lives on one node: always on Swarm (its volumes are
+/// local), on Kubernetes when the claim is ReadWriteOnce. The owner's node is
+/// its pin or its placement's node; an owner that follows a third service's
+/// volume is resolved first (rounds until nothing changes: a cycle of owners
+/// settles on whatever the first round gave).
+pub fn follow_volume_owners(phase: &Phase, pins: &mut BTreeMap<String, String>) {
+    let follows = |v: &&crate::model::Volume| match phase.target {
+        Target::Compose => false,
+        Target::Swarm => true,
+        Target::K8s => v.access == AccessMode::ReadWriteOnce,
+    };
+    for _ in 0..phase.services.len() {
+        let mut changed = false;
+        for service in phase.services.values() {
+            let Some(owner) = service.shared_volumes().find(follows).and_then(|v| v.from.as_ref()) else { continue };
+            let Some(owner) = phase.services.get(&owner.service) else { continue };
+            let Some(node) = volume_node(phase, pins, owner).map(str::to_owned) else { continue };
+            if service.placement.node.is_none() && pins.get(&service.name) != Some(&node) {
+                pins.insert(service.name.clone(), node);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 /// The phase as it runs: each service of [`data_pins`] placed on its node only,

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::image::ImageRef;
-use crate::model::names::{DOKPLOY_NETWORK, volume_name};
+use crate::model::names::{DOKPLOY_NETWORK, mounted_volume, volume_name};
 use crate::model::{Arg, Check, Model, Phase, Probe, Service};
 use crate::spec::{AccessMode, Cpu, Duration, HttpClient, Memory, SecretsAs};
 
@@ -84,7 +84,7 @@ pub fn service_entry<D>(model: &Model, service: &Service, flavor: Flavor) -> Ser
         .iter()
         .map(|volume| {
             dct::Volumes::Advanced(dct::AdvancedVolumes {
-                source: Some(volume_name(service, &volume.name)),
+                source: Some(mounted_volume(service, volume)),
                 target: volume.mount.clone(),
                 _type: "volume".to_owned(),
                 // A ReadOnlyMany volume is mounted read-only, as its access mode says.
@@ -360,7 +360,7 @@ pub fn top_level_volumes(phase: &Phase) -> dct::TopLevelVolumes {
         phase
             .services
             .values()
-            .flat_map(|s| s.volumes.iter().map(move |v| (volume_name(s, &v.name), dct::MapOrEmpty::Empty)))
+            .flat_map(|s| s.own_volumes().map(move |v| (volume_name(s, &v.name), dct::MapOrEmpty::Empty)))
             .collect(),
     )
 }
@@ -518,7 +518,7 @@ pub fn warn_ignored_settings(rendered: &mut Rendered, service: &Service, flavor:
     }
     let spans_nodes = nodes_admitting > 1 && (service.replicas() > 1 || service.is_global());
     if flavor == Flavor::Swarm && spans_nodes {
-        for volume in service.volumes.iter().filter(|v| v.access == AccessMode::ReadWriteMany && !v.read_only) {
+        for volume in service.own_volumes().filter(|v| v.access == AccessMode::ReadWriteMany && !v.read_only) {
             ignored.push(Ignored {
                 field: field(&["volumes", volume.name.as_str(), "access"]),
                 why: "Swarm's named volumes are local to each node: replicas on different nodes do not share this one".to_owned(),

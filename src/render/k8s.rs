@@ -32,10 +32,10 @@ use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, LocalObjectReference, Namespace, NodeAffinity,
     NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe as K8sProbe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service as K8sService,
-    ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume as K8sVolume, VolumeMount,
-    VolumeResourceRequirements,
+    PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe as K8sProbe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
+    Service as K8sService, ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume as K8sVolume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
@@ -119,6 +119,9 @@ fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Ve
         out.service = Some(service.name.clone());
         render_service(model, &admitting, service, &mut out, &mut rendered);
         out.service = None;
+    }
+    for diag in super::volumes::errors(phase, Target::K8s) {
+        rendered.diagnostics.push(diag);
     }
     netpol::render(model, phase, &mut out);
     monitoring::render(model, phase, &mut out);
@@ -316,8 +319,12 @@ fn meets_restricted(service: &Service) -> bool {
 
 /// Labels that select a service's pods: stable across versions.
 fn selector_labels(model: &Model, service: &Service) -> BTreeMap<String, String> {
+    selector_labels_of(model, &service.name)
+}
+
+fn selector_labels_of(model: &Model, service: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), service.name.clone()),
+        ("app.kubernetes.io/name".to_owned(), service.to_owned()),
         ("app.kubernetes.io/instance".to_owned(), model.project.clone()),
     ])
 }
@@ -409,7 +416,7 @@ fn stateful_set(model: &Model, service: &Service, out: &mut Objects, rendered: &
     let name = service.name.as_str();
     let pod = pod_template(model, service);
     let replicas = workload_replicas(service);
-    let claims = service.volumes.iter().map(|v| claim_template(service, v, rendered)).collect::<Vec<_>>();
+    let claims = service.own_volumes().map(|v| claim_template(service, v, rendered)).collect::<Vec<_>>();
     let set = StatefulSet {
         metadata: meta(model, service, name),
         spec: Some(StatefulSetSpec {
@@ -453,6 +460,9 @@ fn stateless_workload(
                 &service_path(service, "volumes").key(volume.name.as_str()),
                 "use `access: ReadWriteMany` on a storage class that supports it, one replica, or `stateful: true`",
             );
+        }
+        if volume.from.is_some() {
+            continue;
         }
         let claim = PersistentVolumeClaim {
             metadata: meta(model, service, &claim_name(service, volume)),
@@ -796,7 +806,7 @@ fn pod_volumes(service: &Service) -> (Vec<K8sVolume>, Vec<VolumeMount>) {
         }
     }
     for volume in &service.volumes {
-        if !service.stateful {
+        if volume.from.is_some() || !service.stateful {
             volumes.push(K8sVolume {
                 name: volume.name.clone(),
                 persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -1014,11 +1024,26 @@ fn node_selection(model: &Model, service: &Service) -> (Option<BTreeMap<String, 
         }]),
         ..Default::default()
     });
-    let affinity = (node_affinity.is_some() || pod_anti_affinity.is_some()).then(|| Affinity {
-        node_affinity,
-        pod_anti_affinity,
+    // Beside the pods whose ReadWriteOnce claim it mounts: that volume attaches to their node only.
+    let beside = volume_owners_beside(service);
+    let pod_affinity = (!beside.is_empty()).then(|| PodAffinity {
+        required_during_scheduling_ignored_during_execution: Some(
+            beside
+                .iter()
+                .map(|owner| PodAffinityTerm {
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(selector_labels_of(model, owner)),
+                        ..Default::default()
+                    }),
+                    topology_key: HOSTNAME_LABEL.to_owned(),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
         ..Default::default()
     });
+    let any = node_affinity.is_some() || pod_affinity.is_some() || pod_anti_affinity.is_some();
+    let affinity = any.then_some(Affinity { node_affinity, pod_affinity, pod_anti_affinity });
     ((!node_labels.is_empty()).then_some(node_labels), affinity)
 }
 
@@ -1118,8 +1143,27 @@ fn startup_from(check: &Check) -> Option<K8sProbe> {
     Some(startup)
 }
 
+/// The claim a pod mounts for a volume: a Deployment's own, or, for a volume
+/// `from` another service, that service's (a StatefulSet's is its first replica's).
 fn claim_name(service: &Service, volume: &Volume) -> String {
-    format!("{}-{}", service.name, volume.name)
+    match &volume.from {
+        Some(owner) if owner.stateful => format!("{}-{}-0", volume.name, owner.service),
+        Some(owner) => format!("{}-{}", owner.service, volume.name),
+        None => format!("{}-{}", service.name, volume.name),
+    }
+}
+
+/// The services a pod must run beside: the owners of the volumes it mounts
+/// `from` them when the claim attaches to one node (`ReadWriteOnce`).
+pub fn volume_owners_beside(service: &Service) -> Vec<&str> {
+    let mut owners: Vec<&str> = service
+        .shared_volumes()
+        .filter(|v| v.access == AccessMode::ReadWriteOnce)
+        .filter_map(|v| v.from.as_ref().map(|o| o.service.as_str()))
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    owners
 }
 
 fn claim_spec(service: &Service, volume: &Volume, rendered: &mut Rendered) -> PersistentVolumeClaimSpec {

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod k8s;
 pub mod rules;
 pub mod swarm;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -141,7 +142,13 @@ pub fn render(model: &Model, phase: &Phase, target: Target) -> Rendered {
 /// errors of a spec that compiles and renders, but whose output would not
 /// start (an image the kubelet would refuse). Rendering reports the same as warnings.
 pub fn check(model: &Model) -> Diagnostics {
-    k8s::check(model)
+    let mut diags = k8s::check(model);
+    for phase in &model.phases {
+        for diag in volumes::errors(phase, phase.target) {
+            diags.push(diag);
+        }
+    }
+    diags
 }
 
 /// The spec path of a service's field, for warnings.

@@ -311,7 +311,7 @@ fn disk_query(
     rendered: &mut Rendered,
 ) -> Query {
     if let Some(service) = service {
-        if containers.target == Target::K8s && !service.volumes.is_empty() {
+        if containers.target == Target::K8s && service.own_volumes().next().is_some() {
             return volume_query(containers, service, window);
         }
         rendered.warn(
@@ -451,8 +451,7 @@ fn container_measure(containers: &Containers, subject: &str, of: &str) -> Measur
 /// A k8s service's volumes, through the kubelet's volume statistics of its claims.
 fn volume_query(containers: &Containers, service: &Service, window: Window) -> Query {
     let claims: Vec<String> = service
-        .volumes
-        .iter()
+        .own_volumes()
         .map(|volume| {
             if service.stateful {
                 // StatefulSet claims are `<template>-<set>-<ordinal>`.

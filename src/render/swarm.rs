@@ -113,6 +113,9 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         docker::warn_ignored_settings(&mut rendered, service, Flavor::Swarm, eligible.len());
         warn(&mut rendered, service, &eligible, pin);
     }
+    for diag in super::volumes::errors(phase, crate::spec::Target::Swarm) {
+        rendered.diagnostics.push(diag);
+    }
     secrets.sort_keys();
     rendered.notes = notes(model, phase, &secrets);
     let mut networks = IndexMap::from([(docker::DEFAULT_NETWORK.to_owned(), dct::MapOrEmpty::Map(overlay(phase)))]);

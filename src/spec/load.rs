@@ -755,12 +755,13 @@ impl Decode for Volume {
     fn decode(d: &mut Decoder, node: &yaml::Node, path: &SpecPath) -> Option<Self> {
         let mut f = Fields::open(d, node, path, "volume")?;
         let mount = f.req(d, "mount");
+        let from = f.opt(d, "from");
         let size = f.opt(d, "size");
         let access = f.opt(d, "access");
         let storage_class = f.opt(d, "storage_class");
         let read_only = f.opt(d, "read_only");
         f.finish(d);
-        Some(Volume { mount: mount?, size, access, storage_class, read_only })
+        Some(Volume { mount: mount?, from, size, access, storage_class, read_only })
     }
 }
 

@@ -639,12 +639,14 @@ pub struct Expose {
     pub tls: Option<bool>,
 }
 
-/// A persistent volume.
+/// A persistent volume: the service's own, or with `from`, another service's.
 #[derive(Clone, Debug, PartialEq, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Volume {
     /// Where it is mounted in the container (an absolute path).
     pub mount: String,
+    /// Mount the volume of this name that another service declares, instead of a volume of its own (an app's files shared with its cron or worker). Its `size`, `access` and `storage_class` are the owner's. On compose both mount one named volume; on Swarm, whose volumes are local to a node, this service runs on the owner's node; on Kubernetes it mounts the owner's claim, on the owner's node unless the claim is `ReadWriteMany` or `ReadOnlyMany`. The plan places it accordingly.
+    pub from: Option<String>,
     /// Its size (`50Gi`): the PersistentVolumeClaim's request on k8s, checked against node disks by the plan (Docker's local volumes have no quota). Required when a phase renders to k8s.
     pub size: Option<Memory>,
     /// Kubernetes access mode (default `ReadWriteOnce`). Compose and Swarm mount a `ReadOnlyMany` volume read-only, and let several replicas share only a `ReadWriteMany` or read-only volume.

@@ -516,6 +516,10 @@ impl Validator<'_> {
                     &vpath.key("mount"),
                 ));
             }
+            if let Some(from) = &volume.from {
+                self.volume_from(name, volume_name, &vpath, volume, from);
+                continue;
+            }
             if has_k8s && volume.size.is_none() {
                 self.push(
                     Diagnostic::error(
@@ -527,6 +531,101 @@ impl Validator<'_> {
                     )
                     .on_key()
                     .help("add `size: 10Gi`"),
+                );
+            }
+        }
+    }
+
+    /// A volume `from` another service names a service that declares that volume
+    /// itself, and leaves what describes the volume (size, access, class) to it.
+    fn volume_from(
+        &mut self,
+        name: &str,
+        volume_name: &str,
+        vpath: &SpecPath,
+        volume: &crate::spec::Volume,
+        from: &str,
+    ) {
+        let spec = self.spec;
+        let at = vpath.key("from");
+        self.volume_from_fields(volume_name, vpath, volume, from);
+        if from == name {
+            self.push(
+                Diagnostic::error(
+                    Code::VolumeFrom,
+                    format!("volume `{volume_name}` of `{name}` is `from` `{name}` itself"),
+                    &at,
+                )
+                .help("remove `from` to declare the service's own volume"),
+            );
+            return;
+        }
+        let Some(owner) = spec.services.get(from) else {
+            self.push(
+                Diagnostic::error(
+                    Code::UnknownService,
+                    format!("volume `{volume_name}` of `{name}` is from `{from}`, which is not a service"),
+                    &at,
+                )
+                .label("no such service")
+                .help_opt(suggestion(from, spec.services.keys().map(String::as_str))),
+            );
+            return;
+        };
+        match owner.volumes.get(volume_name) {
+            None => {
+                let declared: Vec<String> = owner.volumes.keys().map(|v| format!("`{v}`")).collect();
+                let help = if declared.is_empty() {
+                    format!(
+                        "`{from}` declares no volume: declare `{volume_name}` in its `volumes`, then mount it here with `from: {from}`"
+                    )
+                } else {
+                    format!(
+                        "the key names the volume in `{from}`'s `volumes` ({}); the mount path may differ",
+                        declared.join(", ")
+                    )
+                };
+                self.push(
+                    Diagnostic::error(
+                        Code::VolumeFrom,
+                        format!("`{from}` has no volume `{volume_name}` for `{name}` to mount"),
+                        &vpath.clone(),
+                    )
+                    .on_key()
+                    .help(help),
+                );
+            }
+            Some(theirs) if theirs.from.is_some() => {
+                let first = theirs.from.as_deref().unwrap_or_default();
+                self.push(
+                    Diagnostic::error(
+                        Code::VolumeFrom,
+                        format!("volume `{volume_name}` of `{from}` is itself from `{first}`: `{name}` cannot mount it through `{from}`"),
+                        &at,
+                    )
+                    .help(format!("write `from: {first}`, the service that declares it")),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// What describes a volume `from` another service is the owner's to say.
+    fn volume_from_fields(&mut self, volume_name: &str, vpath: &SpecPath, volume: &crate::spec::Volume, from: &str) {
+        for (field, set) in [
+            ("size", volume.size.is_some()),
+            ("access", volume.access.is_some()),
+            ("storage_class", volume.storage_class.is_some()),
+        ] {
+            if set {
+                self.push(
+                    Diagnostic::error(
+                        Code::VolumeFrom,
+                        format!("`{field}` of volume `{volume_name}` belongs to `{from}`, which declares it"),
+                        &vpath.key(field),
+                    )
+                    .on_key()
+                    .help(format!("remove it here and set it on `services.{from}.volumes.{volume_name}`")),
                 );
             }
         }

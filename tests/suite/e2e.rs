@@ -345,6 +345,48 @@ fn assert_markers(model: &Model, run: &ComposeRun) {
     }
 }
 
+/// The volumes services mount `from` another, as `(sharer, mount, owner, owner's mount)`.
+fn shared_mounts(phase: &Phase) -> Vec<(&Service, &str, &Service, &str)> {
+    let mut out = Vec::new();
+    for service in phase.services.values() {
+        for volume in service.volumes.iter() {
+            let Some(owner) = volume.from.as_ref().map(|o| &phase.services[&o.service]) else { continue };
+            let theirs = owner.volumes.iter().find(|v| v.name == volume.name).expect("the owner declares it");
+            out.push((service, volume.mount.as_str(), owner, theirs.mount.as_str()));
+        }
+    }
+    out
+}
+
+/// A file written into a volume by its owner's container is there in the
+/// container of each service mounting it `from` the owner. `containers` gives
+/// each service's `(node, container id)`. Returns the mounts checked.
+fn assert_volumes_shared(phase: &Phase, containers: impl Fn(&str) -> Vec<(String, String)>) -> usize {
+    let shared = shared_mounts(phase);
+    for (service, mount, owner, owner_mount) in &shared {
+        let (owner_node, owner_id) = containers(&owner.name).into_iter().next().expect("the owner runs");
+        let token = format!("shared-{}-{}", service.name, std::process::id());
+        // As the mount's owner: root in the container has no DAC_OVERRIDE under `cap_drop: [ALL]`.
+        let who = lab::run(docker(&owner_node).args(["exec", &owner_id, "stat", "-c", "%u:%g", owner_mount]));
+        let write = format!("echo {token} > '{owner_mount}/.topo-e2e-shared'");
+        lab::run(docker(&owner_node).args(["exec", "--user", who.trim(), &owner_id, "sh", "-c", &write]));
+        let theirs = containers(&service.name);
+        assert!(!theirs.is_empty(), "{} runs", service.name);
+        for (node, id) in theirs {
+            assert_eq!(node, owner_node, "{} runs beside {}, whose volume it mounts", service.name, owner.name);
+            let text = lab::run(docker(&node).args(["exec", &id, "cat", &format!("{mount}/.topo-e2e-shared")]));
+            assert_eq!(
+                text.trim(),
+                token,
+                "{} reads at {mount} what {} wrote at {owner_mount}",
+                service.name,
+                owner.name
+            );
+        }
+    }
+    shared.len()
+}
+
 /// PostgreSQL accepts the password from the environment, and only that one.
 fn assert_postgres_logins(model: &Model, run: &ComposeRun) {
     for service in run.phase.services.values().filter(|s| is_postgres(s)) {
@@ -366,6 +408,7 @@ fn compose_phases_come_up_healthy_in_order_with_their_data() {
     let phases = phases_of(Target::Compose);
     assert!(phases.iter().any(|(s, _, _)| s.ends_with("specs/finanzas.yaml")), "finanzas has a compose phase");
     let mut commands_with_secrets = 0;
+    let mut shared_mounts = 0;
     for (spec, model, number) in &phases {
         let phase = model.phase(*number).unwrap();
         eprintln!("e2e: compose up {} phase {number}", spec.display());
@@ -393,9 +436,14 @@ fn compose_phases_come_up_healthy_in_order_with_their_data() {
         run.up();
         assert_running_and_healthy(&run);
         assert_markers(model, &run);
+        shared_mounts += assert_volumes_shared(phase, |service| {
+            let ids = run.containers(service).iter().map(|c| c["Id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+            ids.into_iter().map(|id| ("vps-1".to_owned(), id)).collect()
+        });
         run.down(true);
     }
     assert!(commands_with_secrets > 0, "lab-secret-args.yaml starts a container with a secret in its command");
+    assert!(shared_mounts > 0, "lab-shared-volume.yaml mounts a volume of another service");
 }
 
 // ---------------------------------------------------------------- swarm
@@ -704,6 +752,7 @@ fn swarm_phases_converge_placed_and_reachable_across_nodes() {
     let phases = phases_of(Target::Swarm);
     assert!(phases.iter().any(|(s, _, _)| s.ends_with("specs/finanzas.yaml")), "finanzas has a Swarm phase");
     let mut crossed = 0;
+    let mut shared_mounts = 0;
     for (spec, model, number) in &phases {
         let phase = model.phase(*number).unwrap();
         eprintln!("e2e: stack deploy {} phase {number}", spec.display());
@@ -713,6 +762,7 @@ fn swarm_phases_converge_placed_and_reachable_across_nodes() {
         if pending.is_empty() {
             assert_placement_allowed(&stack);
             crossed += assert_reach_across_nodes(&stack);
+            shared_mounts += assert_volumes_shared(phase, |service| stack.containers_of(service));
         } else {
             assert!(
                 !["fits", "tight"].contains(&verdict.as_str()),
@@ -723,6 +773,7 @@ fn swarm_phases_converge_placed_and_reachable_across_nodes() {
         stack.remove();
     }
     assert!(crossed > 0, "no dependency was reached across nodes");
+    assert!(shared_mounts > 0, "lab-shared-volume.yaml mounts a volume of another service on Swarm");
 }
 
 /// The plan's verdict for a phase, as `topo plan --format json` gives it.

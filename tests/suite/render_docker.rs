@@ -784,3 +784,79 @@ services:
         );
     }
 }
+
+/// A volume mounted `from` another service: one named volume on compose; on
+/// Swarm the service runs on the node of the owner's volume, as the plan
+/// places it, and an owner spread over nodes is an error.
+#[test]
+fn a_volume_from_another_service_is_the_same_volume_on_its_node() {
+    let spec = "project: cloud
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 4, memory: 8Gi } } }
+  2:
+    name: two
+    target: swarm
+    nodes:
+      vps-1: { role: manager, cpu: 4, memory: 8Gi }
+      vps-2: { role: worker, cpu: 4, memory: 8Gi }
+      vps-3: { role: worker, cpu: 4, memory: 8Gi }
+services:
+  app:
+    image: files:1.0
+    placement: { 2: { role: worker } }
+    volumes: { html: { mount: /var/www/html } }
+  cron:
+    image: files:1.0
+    volumes: { html: { from: app, mount: /srv/html } }
+  reader:
+    image: files:1.0
+    replicas: 2
+    volumes: { html: { from: app, mount: /srv/html, read_only: true } }
+";
+    let compiled = compile_text(spec);
+    let compose = render(&compiled, 1, Target::Compose).value();
+    assert_eq!(get(&compose, "volumes").as_mapping().unwrap().len(), 1, "one named volume: the owner's");
+    assert!(get(&compose, "volumes").get("app-html").is_some());
+    for (service, target, read_only) in
+        [("app", "/var/www/html", false), ("cron", "/srv/html", false), ("reader", "/srv/html", true)]
+    {
+        let mount = get(&compose, &format!("services.{service}.volumes.0"));
+        assert_eq!(str_of(mount, "source"), "app-html", "{service}");
+        assert_eq!(str_of(mount, "target"), target, "{service}");
+        assert_eq!(mount.get("read_only").and_then(Value::as_bool).unwrap_or(false), read_only, "{service}");
+    }
+
+    let out = render(&compiled, 2, Target::Swarm);
+    assert!(!out.diags.iter().any(|d| d.severity == Severity::Error), "{:?}", out.codes());
+    let stack = out.value();
+    let plan = topo::plan::plan(&compiled.model);
+    let phase = plan.phases.iter().find(|p| p.number == 2).unwrap();
+    let nodes_of = |service: &str| -> Vec<Option<String>> {
+        let mut nodes: Vec<Option<String>> =
+            phase.placement.iter().filter(|p| p.service == service).map(|p| p.node.clone()).collect();
+        nodes.dedup();
+        nodes
+    };
+    let app_node = nodes_of("app");
+    assert_eq!(app_node.len(), 1, "{app_node:?}");
+    let app_node = app_node[0].clone().expect("app is placed");
+    assert!(app_node != "vps-1", "app is on a worker");
+    for service in ["app", "cron", "reader"] {
+        let constraints = strings(get(&stack, &format!("services.{service}.deploy.placement.constraints")));
+        assert!(constraints.contains(&format!("node.hostname == {app_node}").as_str()), "{service}: {constraints:?}");
+        assert_eq!(nodes_of(service), vec![Some(app_node.clone())], "the plan places {service} beside the volume");
+    }
+
+    let spread =
+        compile_text(&spec.replace("    placement: { 2: { role: worker } }\n", "    replicas: { 1: 1, 2: 2 }\n"));
+    let out = render(&spread, 2, Target::Swarm);
+    let errors: Vec<String> =
+        out.diags.iter().filter(|d| d.severity == Severity::Error).map(|d| format!("{} {}", d.code, d.path)).collect();
+    assert!(errors.contains(&"volume-not-shared services.cron.volumes.html.from".to_owned()), "{errors:?}");
+    assert!(errors.contains(&"volume-not-shared services.reader.volumes.html.from".to_owned()), "{errors:?}");
+    assert!(render(&spread, 1, Target::Compose).diags.iter().all(|d| d.code != "volume-not-shared"), "one node");
+}
+
+fn str_of<'v>(value: &'v Value, key: &str) -> &'v str {
+    value.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("no `{key}` in {value:?}"))
+}

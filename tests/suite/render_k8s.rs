@@ -900,3 +900,97 @@ fn kubelet_expand(text: &str, vars: &[(&str, &str)]) -> String {
     out.push_str(rest);
     out
 }
+
+/// A volume `from` another service mounts the owner's claim (a StatefulSet's
+/// first replica's), declares no claim of its own, and runs beside the owner's
+/// pods when the claim is ReadWriteOnce; a ReadWriteMany claim needs no
+/// affinity, and the plan places the pods as the affinity says.
+#[test]
+fn a_volume_from_another_service_mounts_the_owners_claim_beside_it() {
+    let spec = "project: cloud
+phases:
+  1:
+    name: one
+    target: k8s
+    nodes:
+      k-1: { role: manager, cpu: 4, memory: 8Gi }
+      k-2: { role: worker, cpu: 4, memory: 8Gi }
+      k-3: { role: worker, cpu: 4, memory: 8Gi }
+services:
+  app:
+    image: files:1.0
+    security: { run_as_user: 33 }
+    placement: { node: k-2 }
+    volumes: { html: { mount: /var/www/html, size: 5Gi } }
+  db:
+    image: files:1.0
+    security: { run_as_user: 33 }
+    stateful: true
+    placement: { node: k-2 }
+    volumes: { data: { mount: /data, size: 5Gi }, dumps: { mount: /dumps, size: 5Gi, access: ReadWriteMany } }
+  cron:
+    image: files:1.0
+    security: { run_as_user: 33 }
+    volumes: { html: { from: app, mount: /srv/html }, data: { from: db, mount: /srv/db, read_only: true } }
+  backup:
+    image: files:1.0
+    security: { run_as_user: 33 }
+    replicas: 2
+    volumes: { dumps: { from: db, mount: /dumps } }
+";
+    let compiled = compile_text(spec);
+    let rendered = render(&compiled, 1);
+    assert!(!rendered.diagnostics.iter().any(|d| d.is_error()), "{:?}", rendered.diagnostics);
+    let docs: Vec<Value> =
+        rendered.documents.iter().map(|d| serde_norway::from_str(&topo::emit::yaml::text(&d.body)).unwrap()).collect();
+    let claims: Vec<&str> = docs
+        .iter()
+        .filter(|d| str_at(d, "kind") == "PersistentVolumeClaim")
+        .map(|d| str_at(d, "metadata.name"))
+        .collect();
+    assert_eq!(claims, ["app-html"], "the owners' claims only (db's are its claim templates)");
+    let cron = find(&docs, "Deployment", "cron");
+    let volumes = get(cron, "spec.template.spec.volumes").as_sequence().unwrap();
+    let claim_of = |name: &str| {
+        let volume = volumes.iter().find(|v| str_at(v, "name") == name).unwrap();
+        str_at(volume, "persistentVolumeClaim.claimName").to_owned()
+    };
+    assert_eq!(claim_of("html"), "app-html");
+    assert_eq!(claim_of("data"), "data-db-0", "a StatefulSet's claim is its first replica's");
+    let terms = get(cron, "spec.template.spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution");
+    let beside: Vec<&str> = terms
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert_eq!(str_at(t, "topologyKey"), "kubernetes.io/hostname");
+            str_at(t, "labelSelector.matchLabels.app.kubernetes.io/name")
+        })
+        .collect();
+    assert_eq!(beside, ["app", "db"], "both claims are ReadWriteOnce");
+    assert_eq!(str_at(cron, "spec.strategy.type"), "Recreate");
+    let backup = find(&docs, "Deployment", "backup");
+    assert!(get(backup, "spec.template.spec").get("affinity").is_none(), "a ReadWriteMany claim mounts anywhere");
+
+    let plan = topo::plan::plan(&compiled.model);
+    let nodes_of = |service: &str| -> std::collections::BTreeSet<Option<String>> {
+        plan.phases[0].placement.iter().filter(|p| p.service == service).map(|p| p.node.clone()).collect()
+    };
+    assert_eq!(nodes_of("cron"), BTreeSet::from([Some("k-2".to_owned())]), "the plan places cron beside app and db");
+
+    // Owners on two nodes: cron's pods could run beside one of them only.
+    let apart = compile_text(&spec.replacen("placement: { node: k-2 }", "placement: { node: k-3 }", 1));
+    let errors: Vec<String> =
+        render(&apart, 1).diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
+    assert!(errors.iter().any(|e| e.contains("they are on different nodes")), "{errors:?}");
+
+    // A StatefulSet of several replicas has a claim per replica: which one would it mount?
+    let many = compile_text(&spec.replace("    stateful: true\n", "    stateful: true\n    replicas: 2\n"));
+    let errors: Vec<String> = render(&many, 1)
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} {}", d.code, d.path))
+        .collect();
+    assert!(errors.contains(&"volume-not-shared services.cron.volumes.data.from".to_owned()), "{errors:?}");
+}

@@ -1,0 +1,152 @@
+//! Volumes one service mounts `from` another: what each target can share.
+//!
+//! Compose runs on one node, so both services mount the one named volume.
+//! Swarm's named volumes are local to a node: the service runs on the node
+//! where the owner's volume is, which needs the owner on one node. On
+//! Kubernetes the service mounts the owner's claim; a `ReadWriteOnce` claim
+//! attaches to one node, so its pods run beside the owner's (a pod affinity),
+//! and a `ReadWriteOncePod` claim admits one pod only.
+
+use std::collections::BTreeMap;
+
+use crate::code::Code;
+use crate::diag::Diagnostic;
+use crate::model::{Phase, Service, Volume};
+use crate::spec::{AccessMode, Target};
+
+use super::service_path;
+
+/// The errors of a phase's shared volumes, rendered for `target`.
+pub fn errors(phase: &Phase, target: Target) -> Vec<Diagnostic> {
+    let sharing = phase.services.values().any(|s| s.shared_volumes().next().is_some());
+    if !sharing || target == Target::Compose {
+        return Vec::new();
+    }
+    let pins = crate::plan::schedule::data_pins(phase);
+    let mut out = Vec::new();
+    for service in phase.services.values() {
+        // The node each volume that lives on one node is on, and whose it is.
+        let mut beside: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        for volume in service.shared_volumes() {
+            let Some(owner) = volume.from.as_ref().and_then(|o| phase.services.get(&o.service)) else { continue };
+            if let Some(error) = error(phase, target, &pins, service, owner, volume) {
+                out.push(error);
+                continue;
+            }
+            let one_node = target == Target::Swarm || volume.access == AccessMode::ReadWriteOnce;
+            let node = crate::plan::schedule::volume_node(phase, &pins, owner);
+            if let Some(node) = node.filter(|_| one_node) {
+                beside.entry(node).or_insert((owner.name.as_str(), volume.name.as_str()));
+            }
+        }
+        if beside.len() > 1 {
+            let list: Vec<String> =
+                beside.iter().map(|(node, (owner, v))| format!("`{v}` of `{owner}` on `{node}`")).collect();
+            let first = service.shared_volumes().next().map(|v| v.name.as_str()).unwrap_or_default();
+            let at = service_path(service, "volumes").key(first).key("from");
+            out.push(
+                Diagnostic::error(
+                    Code::VolumeNotShared,
+                    format!(
+                        "in phase {} ({}), `{}` must run beside each volume it mounts from another service, and they are on different nodes: {}",
+                        phase.number,
+                        target.as_str(),
+                        service.name,
+                        list.join(", ")
+                    ),
+                    &at,
+                )
+                .help("place the owners on one node (`placement: { node: … }`), or make all but one of the volumes `ReadWriteMany`"),
+            );
+        }
+    }
+    out
+}
+
+fn error(
+    phase: &Phase,
+    target: Target,
+    pins: &BTreeMap<String, String>,
+    service: &Service,
+    owner: &Service,
+    volume: &Volume,
+) -> Option<Diagnostic> {
+    let at = service_path(service, "volumes").key(volume.name.as_str()).key("from");
+    let what = format!(
+        "in phase {} ({}), `{}` mounts volume `{}` of `{}`",
+        phase.number,
+        target.as_str(),
+        service.name,
+        volume.name,
+        owner.name
+    );
+    let fail = |why: String, help: &str| {
+        Some(Diagnostic::error(Code::VolumeNotShared, format!("{what}: {why}"), &at).help(help))
+    };
+    let target_name = target.as_str();
+    if target == Target::K8s {
+        if let Some((why, help)) = k8s_refusal(owner, volume) {
+            return fail(why, help);
+        }
+        if matches!(volume.access, AccessMode::ReadWriteMany | AccessMode::ReadOnlyMany) {
+            return None;
+        }
+    }
+    // The volume lives on one node: the owner's, and the service goes there.
+    if owner.peak_replicas() == 0 && !owner.is_global() {
+        // It never runs: the volume is wherever this service creates it.
+        return None;
+    }
+    let Some(node) = crate::plan::schedule::volume_node(phase, pins, owner) else {
+        let why = if owner.is_global() {
+            format!("`{}` runs on every node, each with its own volume on {target_name}", owner.name)
+        } else {
+            format!(
+                "`{}` runs {} replicas that can land on different nodes, and a {target_name} volume stays on the node that mounts it",
+                owner.name,
+                owner.peak_replicas()
+            )
+        };
+        return fail(why, "run one replica of the owner, or pin it with `placement: { node: … }`");
+    };
+    if service.is_global() {
+        return fail(
+            format!("it runs on every node, and the volume is on `{node}` only"),
+            "give it a replica count instead of `replicas: global`",
+        );
+    }
+    if let Some(own) = &service.placement.node
+        && own.as_str() != node
+    {
+        return fail(
+            format!("it is placed on `{own}`, and the volume is on `{node}`"),
+            "place both services on one node, or remove this service's `placement.node`",
+        );
+    }
+    if let Some(node) = phase.nodes.get(node)
+        && !service.placement.admits(node)
+    {
+        return fail(
+            format!("its placement does not admit `{}`, the node of the volume", node.name),
+            "relax its placement (role, labels) so that it admits the owner's node",
+        );
+    }
+    None
+}
+
+/// Why Kubernetes cannot share the owner's claim, whatever the nodes.
+fn k8s_refusal(owner: &Service, volume: &Volume) -> Option<(String, &'static str)> {
+    if volume.access == AccessMode::ReadWriteOncePod {
+        return Some((
+            "its claim is ReadWriteOncePod, which one pod only may mount".to_owned(),
+            "give the owner's volume `access: ReadWriteOnce` (pods on one node) or `ReadWriteMany`",
+        ));
+    }
+    if volume.from.as_ref().is_some_and(|o| o.stateful) && owner.peak_replicas() > 1 {
+        return Some((
+            format!("`{}` is a StatefulSet of {} replicas, each with its own claim", owner.name, owner.peak_replicas()),
+            "share a volume of a single-replica service, or of a Deployment with `access: ReadWriteMany`",
+        ));
+    }
+    None
+}
