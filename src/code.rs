@@ -41,6 +41,7 @@ pub enum Code {
     EnvFileNotText,
     EnvFileOutside,
     EnvFileTooLarge,
+    EnvVariable,
     ExecSingleArgument,
     ExposeUnknownPort,
     ExposeWithoutPort,

@@ -173,6 +173,12 @@ impl Diagnostics {
         self.list.iter()
     }
 
+    /// Keep only the diagnostics `keep` accepts.
+    pub fn retain(&mut self, keep: impl FnMut(&Diagnostic) -> bool) {
+        self.list.retain(keep);
+        self.errors = self.list.iter().filter(|d| d.is_error()).count();
+    }
+
     pub fn len(&self) -> usize {
         self.list.len()
     }

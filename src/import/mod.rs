@@ -430,6 +430,7 @@ fn whole_file(reader: &mut Reader, read: &mut [ReadService], draft: &mut Draft) 
     let names = service_names(reader, read);
     dependencies(reader, read, &names);
     named_volumes(reader, read, &names);
+    secret_interpolations(reader, read);
     routes_and_node(reader, read, &names, draft);
     draft.services = read.iter().map(|s| (names[&s.compose_name].clone(), s.draft.clone())).collect();
 }
@@ -590,6 +591,42 @@ fn named_volumes(reader: &mut Reader, read: &mut [ReadService], names: &BTreeMap
     for (i, key) in written_by_many {
         if let Some((_, entry)) = read[i].draft.volumes.iter_mut().find(|(k, _)| *k == key) {
             entry.value.shared = true;
+        }
+    }
+}
+
+/// Env values that interpolate a variable another service has as a secret
+/// (`PAPERLESS_DBPASS: ${PAPERLESS_DBPASS}` beside the database's
+/// `POSTGRES_PASSWORD: ${PAPERLESS_DBPASS}`): the same secret here too, and
+/// a reference to it, rather than text that compose no longer fills in.
+fn secret_interpolations(reader: &mut Reader, read: &mut [ReadService]) {
+    let secrets: BTreeSet<String> = read.iter().flat_map(|s| s.draft.secrets.keys().cloned()).collect();
+    for service in read.iter_mut() {
+        for (key, (node, path)) in std::mem::take(&mut service.interpolated_env) {
+            let Some(text) = service.draft.env.get(&key).map(|v| v.value.clone()) else { continue };
+            let alone = secrets.contains(&key)
+                && matches!(text.trim(), t if t == format!("${{{key}}}") || t == format!("${key}"));
+            let references = read::secret_references(&key, &text, |v| secrets.contains(v))
+                .filter(|(_, found)| found.iter().all(|v| secrets.contains(v)));
+            if !alone && references.is_none() {
+                continue;
+            }
+            // The line that said it would be passed literally no longer holds.
+            reader.report.retain(|d| !(d.code == Code::Approximated && d.path == path));
+            match references {
+                Some((text, found)) => reader.env_references(service, &key, text, found, &node, &path),
+                None => {
+                    service.draft.env.remove(&key);
+                    service.draft.secrets.insert(key.clone(), Some("another service has it as a secret".to_owned()));
+                    reader.warn(
+                        Code::Secret,
+                        &node,
+                        &path,
+                        format!("`{key}` interpolates `${{{key}}}`, which another service has as a secret: it becomes the secret `{key}` here too"),
+                        Some(format!("set `{key}` in the deploy environment (Dokploy's Environment tab)")),
+                    );
+                }
+            }
         }
     }
 }

@@ -22,6 +22,28 @@ use super::words::{
 use super::{credentials, traefik};
 
 /// The size given to every volume: compose volumes have none, and a Kubernetes claim needs one.
+/// `value` of the env variable `name` with its variables as references to
+/// secrets (`${NAME}`), when every variable in it is a plain `${NAME}` or
+/// `$NAME` that is a secret: one `is_secret` picks, or the only one when the
+/// value is nothing else (it carries `name`'s secret). `None` when a variable
+/// is left (a default, an operator, a plain setting) or names `name` itself.
+pub fn secret_references(name: &str, value: &str, is_secret: impl Fn(&str) -> bool) -> Option<(String, Vec<String>)> {
+    let vars = interpolations(value);
+    if vars.is_empty() || vars.iter().any(|v| v == name || !is_env_name(v)) {
+        return None;
+    }
+    let alone = vars.len() == 1 && {
+        let v = &vars[0];
+        let trimmed = value.trim();
+        trimmed == format!("${{{v}}}") || trimmed == format!("${v}")
+    };
+    let mut found = Vec::new();
+    let text = secret_arg(value, |v| alone || is_secret(v), &mut found);
+    // Every variable became a reference, and nothing else reads as one.
+    let left = crate::model::args::references(&text).len() == interpolations(&text).len();
+    (found.len() == vars.iter().collect::<BTreeSet<_>>().len() && left).then_some((text, found))
+}
+
 /// The key of a volume in the service's `volumes`: its source without the
 /// service's own prefix, numbered when the service has one of that name.
 fn volume_key(read: &ReadService, name_from: &str) -> String {
@@ -179,6 +201,9 @@ pub struct ReadService {
     pub hostname: Option<(String, Node, SpecPath)>,
     /// Values of the secrets it receives, by name, to tell when two services had different ones.
     pub secret_values: BTreeMap<String, String>,
+    /// Env entries whose value interpolates variables, kept as text: where each is, for the
+    /// file-wide pass that turns those naming another service's secret into references.
+    pub interpolated_env: BTreeMap<String, (Node, SpecPath)>,
 }
 
 impl ReadService {
@@ -192,6 +217,7 @@ impl ReadService {
             at,
             hostname: None,
             secret_values: BTreeMap::new(),
+            interpolated_env: BTreeMap::new(),
         }
     }
 }
@@ -1413,6 +1439,7 @@ impl Reader {
         }
         let text = unescape_dollars(&value);
         let note = if interpolates(&value) {
+            read.interpolated_env.insert(name.to_owned(), (value_node.unwrap_or(key_node).clone(), path.clone()));
             self.warn(
                 Code::Approximated,
                 value_node.unwrap_or(key_node),
@@ -1438,6 +1465,10 @@ impl Reader {
         from: Option<&str>,
     ) {
         read.draft.env.remove(name);
+        if let Some((text, found)) = secret_references(name, &value, is_secret_name) {
+            self.env_references(read, name, text, found, key_node, path);
+            return;
+        }
         let vars: Vec<String> = interpolations(&value).into_iter().filter(|v| v != name).collect();
         read.secret_values.insert(name.to_owned(), value);
         let note = from.map_or_else(|| "value not copied".to_owned(), |f| format!("from {f}; value not copied"));
@@ -1456,6 +1487,34 @@ impl Reader {
             path,
             format!("`{name}` looks secret: it becomes the secret `{name}`, and its value is not copied"),
             Some(help),
+        );
+    }
+
+    /// A secret-looking variable built from other variables (`POSTGRES_PASSWORD:
+    /// ${DB_PASS}`, `DATABASE_URL: postgres://app:${DB_PASSWORD}@db/app`):
+    /// the variables become the service's secrets and the value refers to them,
+    /// so that the deployer sets each once, as compose had it.
+    pub fn env_references(
+        &mut self,
+        read: &mut ReadService,
+        name: &str,
+        text: String,
+        found: Vec<String>,
+        node: &Node,
+        path: &SpecPath,
+    ) {
+        let list = found.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+        let written = found.iter().map(|v| format!("`${{{v}}}`")).collect::<Vec<_>>().join(", ");
+        for secret in &found {
+            read.draft.secrets.entry(secret.clone()).or_insert_with(|| Some(format!("interpolated into `{name}`")));
+        }
+        read.draft.env.insert(name.to_owned(), Noted::with_note(text, format!("refers to the secret {list}")));
+        self.warn(
+            Code::Secret,
+            node,
+            path,
+            format!("`{name}` interpolates {written}: the service gets the secret {list}, and `{name}` refers to it, which each target fills in at deploy time as compose did"),
+            Some(format!("set {list} in the deploy environment (Dokploy's Environment tab)")),
         );
     }
 

@@ -216,6 +216,10 @@ pub struct Service {
     /// What the service's own `env` adds to, or changes in, the shared env
     /// (a target that ships the shared env once, as Kubernetes does, adds only these).
     pub own_env: BTreeMap<String, String>,
+    /// Its own env entries whose value names one of its secrets (`DB_URL:
+    /// postgres://app:${DB_PASSWORD}@db/app`): never a value in any output,
+    /// each target fills the secret in (not in `env` or `own_env`).
+    pub secret_env: BTreeMap<String, args::Arg>,
     pub secrets: Vec<String>,
     /// How Swarm delivers the secrets (compose always uses env).
     pub secrets_as: SecretsAs,
@@ -658,7 +662,8 @@ fn resolve_service(
 
     let resources = service.resources.as_ref().and_then(|r| r.at(phase)).map(resolve_resources).unwrap_or_default();
 
-    let (env, own_env) = resolve_env(spec, service);
+    let (mut env, mut own_env) = resolve_env(spec, service);
+    let secret_env = secret_env(service, &mut env, &mut own_env);
 
     let expose = service.expose.as_ref().map(|e| Expose {
         host: e.host.clone(),
@@ -687,6 +692,7 @@ fn resolve_service(
         resources,
         env,
         own_env,
+        secret_env,
         secrets: service.secrets.clone(),
         secrets_as: service.secrets_as.unwrap_or_default(),
         health: service.health.as_ref().and_then(|h| resolve_health(h, service)),
@@ -747,6 +753,25 @@ fn resolve_env(spec: &spec::Spec, service: &spec::Service) -> (BTreeMap<String, 
         service.env.iter().filter(|(k, v)| env.get(*k) != Some(&v.0)).map(|(k, v)| (k.clone(), v.0.clone())).collect();
     env.extend(own_env.iter().map(|(k, v)| (k.clone(), v.clone())));
     (env, own_env)
+}
+
+/// The service's own env entries that name one of its secrets, taken out of
+/// the plain env (the shared env's are text: secrets are each service's).
+fn secret_env(
+    service: &spec::Service,
+    env: &mut BTreeMap<String, String>,
+    own_env: &mut BTreeMap<String, String>,
+) -> BTreeMap<String, args::Arg> {
+    let mut out = BTreeMap::new();
+    for (key, value) in &service.env {
+        let arg = args::Arg::parse(&value.0, &service.secrets);
+        if arg.secrets().next().is_some() {
+            env.remove(key);
+            own_env.remove(key);
+            out.insert(key.clone(), arg);
+        }
+    }
+    out
 }
 
 /// The service's volumes, with their defaults: ReadWriteOnce, writable. A

@@ -191,6 +191,7 @@ fn capabilities(start: &RootStart, asked: &[String]) -> Vec<String> {
 /// `secrets_as: files`, `NAME_FILE` names the mounted secret.
 fn environment(_model: &Model, service: &Service, flavor: Flavor) -> dct::Environment {
     let mut env: Vec<(String, String)> = service.env.iter().map(|(k, v)| (k.clone(), escape_dollars(v))).collect();
+    env.extend(service.secret_env.iter().map(|(k, arg)| (k.clone(), arg.render(escape_dollars, required))));
     for secret in &service.secrets {
         match (flavor, service.secrets_as) {
             (Flavor::Swarm, SecretsAs::Files) => env.push((format!("{secret}_FILE"), format!("/run/secrets/{secret}"))),

@@ -843,6 +843,12 @@ fn container_env(model: &Model, service: &Service) -> (Option<Vec<EnvVar>>, Opti
             }),
             ..Default::default()
         }))
+        // After the secrets they name: the kubelet expands `$(NAME)` from the variables above it.
+        .chain(service.secret_env.iter().map(|(key, arg)| EnvVar {
+            name: key.clone(),
+            value: Some(kubelet_args(std::slice::from_ref(arg)).remove(0)),
+            ..Default::default()
+        }))
         .collect();
     // The shared ConfigMap first: a later source wins, so the service's own values override it.
     let mut sources = Vec::new();

@@ -344,6 +344,7 @@ impl Validator<'_> {
                 );
             }
         }
+        self.env_variables(None, &root(), &spec.env);
         if spec.services.is_empty() {
             self.push(Diagnostic::error(Code::NoServices, "the spec declares no services", &root().key("services")));
         }
@@ -381,6 +382,7 @@ impl Validator<'_> {
         self.dependencies(name, &path, service);
         self.service_secrets(name, &path, service);
         self.command_secrets(name, &path, service);
+        self.env_variables(Some((name, service)), &path, &service.env);
         self.volumes(name, &path, service);
         self.health(&path, service);
         self.expose(&path, service);
@@ -449,6 +451,49 @@ impl Validator<'_> {
                         .help(help),
                     );
                 }
+            }
+        }
+    }
+
+    /// A `${NAME}` in a service's env value is the value of one of its secrets;
+    /// any other (and every one in the shared env) is passed as text: say so.
+    fn env_variables(
+        &mut self,
+        service: Option<(&str, &Service)>,
+        path: &SpecPath,
+        env: &BTreeMap<String, crate::spec::EnvValue>,
+    ) {
+        for (key, value) in env {
+            for (_, _, variable) in crate::model::args::references(&value.0) {
+                if service.is_some_and(|(_, s)| s.secrets.iter().any(|x| x == variable)) {
+                    continue;
+                }
+                let (whose, help) = match service {
+                    Some((name, _)) if self.secrets.contains(variable) => (
+                        format!("of `{name}`"),
+                        format!("give `{name}` the secret to pass its value: add `{variable}` to its `secrets`"),
+                    ),
+                    Some((name, _)) => (
+                        format!("of `{name}`"),
+                        format!(
+                            "to pass a secret's value, declare `{variable}` in the top-level `secrets` and give it to `{name}`; otherwise write the value itself"
+                        ),
+                    ),
+                    None => (
+                        "shared by every service".to_owned(),
+                        format!(
+                            "move `{key}` into the `env` of each service that has `{variable}` among its secrets, or write the value itself"
+                        ),
+                    ),
+                };
+                self.push(
+                    Diagnostic::warning(
+                        Code::EnvVariable,
+                        format!("`${{{variable}}}` in env `{key}` {whose} is not one of its secrets: it is passed as the text `${{{variable}}}`"),
+                        &path.key("env").key(key),
+                    )
+                    .help(help),
+                );
             }
         }
     }

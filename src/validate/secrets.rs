@@ -16,16 +16,26 @@ use super::names;
 
 /// Warn about every `env` value (shared and per service) that looks secret.
 pub fn secret_looking_env(spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
-    env(&SpecPath::root().key("env"), &spec.env, spec, push);
+    env(&SpecPath::root().key("env"), &spec.env, &[], spec, push);
     for (name, service) in &spec.services {
-        env(&SpecPath::root().key("services").key(name).key("env"), &service.env, spec, push);
+        env(&SpecPath::root().key("services").key(name).key("env"), &service.env, &service.secrets, spec, push);
     }
 }
 
-fn env(path: &SpecPath, env: &BTreeMap<String, EnvValue>, spec: &Spec, push: &mut impl FnMut(Diagnostic)) {
+fn env(
+    path: &SpecPath,
+    env: &BTreeMap<String, EnvValue>,
+    secrets: &[String],
+    spec: &Spec,
+    push: &mut impl FnMut(Diagnostic),
+) {
     for (key, EnvValue(value)) in env {
         // A declared secret's name in `env` is already an error (`secret-in-env`).
         if spec.secrets.iter().any(|s| s == key) || value.trim().is_empty() {
+            continue;
+        }
+        // A value built from the service's secrets (`${DB_PASSWORD}`) holds no value itself.
+        if crate::model::args::Arg::parse(value, secrets).secrets().next().is_some() {
             continue;
         }
         let why = match secret_shape::shape(value) {

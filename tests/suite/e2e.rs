@@ -162,20 +162,31 @@ fn assert_running_and_healthy(run: &ComposeRun) {
 }
 
 /// Each secret a service uses is in its environment with the deploy's value.
-fn assert_secrets_arrive(run: &ComposeRun) {
+/// Each secret is in the environment with the deploy's value, and so is each env entry that
+/// names secrets (`DB_URL: postgres://app:${DB_PASSWORD}@db/app`), filled in. Returns how many
+/// of those entries it checked.
+fn assert_secrets_arrive(run: &ComposeRun) -> usize {
+    let mut filled = 0;
+    let value = |name: &str| run.secrets.iter().find(|(k, _)| k == name).unwrap().1.clone();
     for service in run.phase.services.values() {
         for c in run.containers(&service.name) {
             let env: Vec<&str> = c["Config"]["Env"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
             for secret in &service.secrets {
-                let value = &run.secrets.iter().find(|(k, _)| k == secret).unwrap().1;
+                let value = value(secret);
                 assert!(
                     env.contains(&format!("{secret}={value}").as_str()),
                     "{}: {secret} did not arrive",
                     service.name
                 );
             }
+            for (key, arg) in &service.secret_env {
+                let expected = format!("{key}={}", arg.render(str::to_owned, value));
+                assert!(env.contains(&expected.as_str()), "{}: {key} did not arrive as {expected}", service.name);
+                filled += 1;
+            }
         }
     }
+    filled
 }
 
 /// A command that names a secret (`${NAME}`) reaches the container with the deploy's value in its
@@ -248,6 +259,10 @@ fn assert_started_in_order(run: &ComposeRun, since: &str) {
 fn env_value(model: &Model, service: &Service, key: &str, secrets: &[(String, String)]) -> Option<String> {
     if service.secrets.iter().any(|s| s == key) {
         return secrets.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    }
+    if let Some(arg) = service.secret_env.get(key) {
+        let value = |name: &str| secrets.iter().find(|(k, _)| k == name).unwrap().1.clone();
+        return Some(arg.render(str::to_owned, value));
     }
     service.env.get(key).or_else(|| model.env.get(key)).cloned()
 }
@@ -1111,4 +1126,91 @@ fn migration_from_compose_to_swarm_runs_as_printed_and_keeps_the_rows() {
         &format!("{project}_postgres-data"),
         &format!("{project}_redis-data"),
     ]));
+}
+
+// ---------------------------------------------------------------- imported stacks
+
+/// The compose files of self-hosted stacks under `tests/fixtures/e2e/import/`.
+fn import_fixtures() -> Vec<PathBuf> {
+    let dir = lab::root().join("tests/fixtures/e2e/import");
+    let mut files: Vec<PathBuf> = fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// What a user does after `topo import`: add a Swarm phase on the three lab
+/// nodes below the imported compose phase.
+fn with_swarm_phase(spec: &str) -> String {
+    let phase = "  2:\n    name: swarm\n    target: swarm\n    nodes:\n      vps-1: { role: manager, cpu: 2, memory: 23Gi }\n      vps-2: { role: worker, cpu: 2, memory: 23Gi }\n      vps-3: { role: worker, cpu: 2, memory: 23Gi }\n";
+    let at = spec.find("\nsecrets:").or_else(|| spec.find("\nservices:")).expect("the imported spec has services");
+    format!("{}\n{phase}{}", &spec[..at], &spec[at + 1..])
+}
+
+/// A self-hosted stack's compose file, as its users have it (a shared volume,
+/// a secret in a command): `topo import` writes a spec that `topo check
+/// --strict` passes, and it runs on the lab as compose ran it, healthy, with
+/// the secrets in their places and the volume shared; with a Swarm phase
+/// added, on the three-node Swarm too.
+#[test]
+fn imported_self_hosted_stacks_run_on_the_lab() {
+    lab::require_lab();
+    ensure_dokploy_network();
+    let fixtures = import_fixtures();
+    assert!(!fixtures.is_empty(), "tests/fixtures/e2e/import has compose files");
+    let (mut shared, mut commands, mut references) = (0, 0, 0);
+    for compose in fixtures {
+        eprintln!("e2e: import {}", compose.display());
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join(format!("{}.yaml", name_of(&compose)));
+        let mut import = lab::topo();
+        import.arg("import").arg(&compose).arg("--out").arg(&spec);
+        let out = lab::output(&mut import);
+        assert!(out.status.success(), "{}", lab::describe(&import, &out));
+        let text = with_swarm_phase(&fs_err::read_to_string(&spec).unwrap());
+        fs_err::write(&spec, &text).unwrap();
+        let mut check = lab::topo();
+        check.args(["check", "--strict", "--spec"]).arg(&spec);
+        let out = lab::output(&mut check);
+        assert!(out.status.success(), "{}\n{text}", lab::describe(&check, &out));
+
+        let model = lab::compile(&spec).model;
+        let compose_phase = model.phase(1).unwrap();
+        lab::build_images(compose_phase);
+        let files = dir.path().join("compose");
+        lab::render(&spec, 1, "compose", &files);
+        let secrets = lab::secret_values(&model.secrets);
+        lab::assert_no_secret_in(&files, &secrets);
+        let run = ComposeRun {
+            project: format!("e2e-import-{}", name_of(&compose)),
+            file: files.join("docker-compose.yml"),
+            secrets,
+            phase: compose_phase,
+        };
+        run.down(true);
+        run.up();
+        assert_running_and_healthy(&run);
+        references += assert_secrets_arrive(&run);
+        commands += assert_command_secrets_arrive(&run);
+        assert_postgres_logins(&model, &run);
+        shared += assert_volumes_shared(compose_phase, |service| {
+            let ids = run.containers(service).iter().map(|c| c["Id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+            ids.into_iter().map(|id| ("vps-1".to_owned(), id)).collect()
+        });
+        run.down(true);
+
+        let swarm_phase = model.phase(2).unwrap();
+        let (stack, _files) = deploy_stack(&spec, &model, swarm_phase, "-import");
+        let pending = stack.settle(Duration::from_secs(240));
+        assert!(pending.is_empty(), "{}: tasks pending {pending:?}", compose.display());
+        assert_placement_allowed(&stack);
+        shared += assert_volumes_shared(swarm_phase, |service| stack.containers_of(service));
+        stack.remove();
+    }
+    assert!(shared > 0, "an imported stack shares a volume");
+    assert!(commands > 0, "an imported stack passes a secret in a command");
+    assert!(references > 0, "an imported stack builds an env value from a secret");
 }

@@ -860,3 +860,55 @@ services:
 fn str_of<'v>(value: &'v Value, key: &str) -> &'v str {
     value.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("no `{key}` in {value:?}"))
 }
+
+/// An env value naming a secret of the service (`${NAME}`) is filled in at
+/// deploy time, by Compose and by `docker stack deploy`, with the rest as
+/// written; the file holds no value, and a `${NAME}` that is no secret of the
+/// service is text, with a warning.
+#[test]
+fn an_env_value_naming_a_secret_is_filled_in_at_deploy() {
+    let spec = r#"project: shop
+phases:
+  1: { name: one, target: compose, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+  2: { name: two, target: swarm, nodes: { vps-1: { role: manager, cpu: 2, memory: 4Gi } } }
+secrets: [DB_PASSWORD]
+services:
+  db:
+    image: postgres:17.2
+    port: 5432
+    secrets: [DB_PASSWORD]
+    env: { POSTGRES_PASSWORD: "${DB_PASSWORD}" }
+  api:
+    image: api:1.0
+    secrets: [DB_PASSWORD]
+    depends_on: [db]
+    env: { DATABASE_URL: "postgres://app:${DB_PASSWORD}@db/app?a=$b&c=${NOT_A_SECRET}" }
+"#;
+    let compiled = compile_text(spec);
+    let unfilled: Vec<String> =
+        compiled.warnings.iter().filter(|d| d.code == "env-variable").map(|d| d.path.to_string()).collect();
+    assert_eq!(unfilled, ["services.api.env.DATABASE_URL"], "only ${{NOT_A_SECRET}}");
+    assert!(!compiled.warnings.iter().any(|d| d.code == "secret-looking-env"), "a reference holds no value");
+    let value = "p@ss w$rd";
+    let url = format!("postgres://app:{value}@db/app?a=$b&c=${{NOT_A_SECRET}}");
+    for (phase, target) in [(1, Target::Compose), (2, Target::Swarm)] {
+        let out = render(&compiled, phase, target);
+        assert!(out.yaml.contains("POSTGRES_PASSWORD: ${DB_PASSWORD:?DB_PASSWORD is required}"), "{}", out.yaml);
+        let file = TempInput::new(&out.file, &out.yaml).unwrap();
+        let env = |resolved: &Value, service: &str, key: &str| -> String {
+            get(resolved, &format!("services.{service}.environment.{key}")).as_str().unwrap().replace("$$", "$")
+        };
+        let resolved: Value = match target {
+            Target::Compose => {
+                let json = validators::compose_v2_resolved(file.path(), &[("DB_PASSWORD", value)]).unwrap();
+                serde_norway::from_str(&json.to_string()).unwrap()
+            }
+            _ => serde_norway::from_str(
+                &validators::docker_stack_resolved(file.path(), &[("DB_PASSWORD", value)]).unwrap(),
+            )
+            .unwrap(),
+        };
+        assert_eq!(env(&resolved, "db", "POSTGRES_PASSWORD"), value, "{target:?}");
+        assert_eq!(env(&resolved, "api", "DATABASE_URL"), url, "{target:?}");
+    }
+}

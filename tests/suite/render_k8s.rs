@@ -994,3 +994,39 @@ services:
         .collect();
     assert!(errors.contains(&"volume-not-shared services.cron.volumes.data.from".to_owned()), "{errors:?}");
 }
+
+/// An env value naming a secret is its own `env` entry after the secret's
+/// `secretKeyRef`, as `$(NAME)` for the kubelet to expand, with every other
+/// `$` doubled; it is in no ConfigMap, and no value is in the manifests.
+#[test]
+fn an_env_value_naming_a_secret_is_expanded_by_the_kubelet() {
+    let spec = r#"project: shop
+phases:
+  1: { name: one, target: k8s, nodes: { k-1: { role: manager, cpu: 4, memory: 8Gi } } }
+secrets: [DB_PASSWORD]
+env: { LOG_LEVEL: info }
+services:
+  api:
+    image: api:1.0
+    port: 8080
+    security: { run_as_user: 1000 }
+    secrets: [DB_PASSWORD]
+    env: { DATABASE_URL: "postgres://app:${DB_PASSWORD}@db/app?a=$(HOME)", MODE: plain }
+"#;
+    let compiled = compile_text(spec);
+    let rendered = render(&compiled, 1);
+    let docs: Vec<Value> =
+        rendered.documents.iter().map(|d| serde_norway::from_str(&topo::emit::yaml::text(&d.body)).unwrap()).collect();
+    let config = find(&docs, "ConfigMap", "api-env");
+    assert_eq!(str_at(config, "data.MODE"), "plain");
+    assert!(get(config, "data").get("DATABASE_URL").is_none(), "not in the ConfigMap");
+    let env = get(find(&docs, "Deployment", "api"), "spec.template.spec.containers.0.env").as_sequence().unwrap();
+    let names: Vec<&str> = env.iter().map(|e| str_at(e, "name")).collect();
+    assert_eq!(names, ["DB_PASSWORD", "DATABASE_URL"], "the secret first: the kubelet expands from variables above");
+    let value = str_at(&env[1], "value");
+    assert_eq!(value, "postgres://app:$(DB_PASSWORD)@db/app?a=$$(HOME)");
+    assert_eq!(
+        kubelet_expand(value, &[("DB_PASSWORD", "s3cret"), ("HOME", "/root")]),
+        "postgres://app:s3cret@db/app?a=$(HOME)"
+    );
+}
