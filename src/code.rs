@@ -50,6 +50,7 @@ pub enum Code {
     GlobalOneNode,
     GlobalStateful,
     Guessed,
+    HealthVariable,
     HttpCheckToolUnknown,
     ImageHardeningUnknown,
     ImageUserUnknown,

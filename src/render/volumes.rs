@@ -100,6 +100,11 @@ fn error(
     let Some(node) = crate::plan::schedule::volume_node(phase, pins, owner) else {
         let why = if owner.is_global() {
             format!("`{}` runs on every node, each with its own volume on {target_name}", owner.name)
+        } else if owner.peak_replicas() == 1 {
+            format!(
+                "`{}` mounts its volumes read-only and is not kept on one node, and a {target_name} volume stays on the node that mounts it",
+                owner.name
+            )
         } else {
             format!(
                 "`{}` runs {} replicas that can land on different nodes, and a {target_name} volume stays on the node that mounts it",

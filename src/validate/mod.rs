@@ -464,8 +464,10 @@ impl Validator<'_> {
         env: &BTreeMap<String, crate::spec::EnvValue>,
     ) {
         for (key, value) in env {
-            for (_, _, variable) in crate::model::args::references(&value.0) {
-                if service.is_some_and(|(_, s)| s.secrets.iter().any(|x| x == variable)) {
+            let references: Vec<&str> = crate::model::args::references(&value.0).into_iter().map(|r| r.2).collect();
+            for variable in braced_variables(&value.0) {
+                let reference = references.contains(&variable);
+                if reference && service.is_some_and(|(_, s)| s.secrets.iter().any(|x| x == variable)) {
                     continue;
                 }
                 let (whose, help) = match service {
@@ -738,6 +740,56 @@ impl Validator<'_> {
         }
     }
 
+    /// Variables in a check's command: a list runs without a shell, so its
+    /// `${NAME}` reaches the program as text; a string runs through `sh -c`,
+    /// which expands `$NAME` from the container's environment, empty when the
+    /// service has no such variable.
+    fn health_variables(&mut self, check_path: &SpecPath, service: &Service, check: &Check) {
+        let spec = self.spec;
+        let in_env = |name: &str| {
+            service.env.contains_key(name)
+                || spec.env.contains_key(name)
+                || service.secrets.iter().any(|s| s == name)
+                || IMAGE_VARIABLES.contains(&name)
+        };
+        for (field, command) in [("exec", &check.exec), ("compose_test", &check.compose_test)] {
+            let at = check_path.key(field);
+            match command {
+                Some(Command::Argv(argv)) => {
+                    for (i, arg) in argv.iter().enumerate() {
+                        for (_, _, variable) in crate::model::args::references(arg) {
+                            self.push(
+                                Diagnostic::warning(
+                                    Code::HealthVariable,
+                                    format!("`${{{variable}}}` in this check's `{field}` list reaches the program as the text `${{{variable}}}`: a list runs without a shell"),
+                                    &at.index(i),
+                                )
+                                .help(format!("to read the container's `{variable}`, write the check as a string, which runs through `/bin/sh -c`: `{field}: '… \"${variable}\" …'`")),
+                            );
+                        }
+                    }
+                }
+                Some(Command::Line(line)) => {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for variable in shell_variables(line) {
+                        if in_env(variable) || !seen.insert(variable) {
+                            continue;
+                        }
+                        self.push(
+                            Diagnostic::warning(
+                                Code::HealthVariable,
+                                format!("this check's shell expands `${variable}` from the container's environment, and `{}` sets no `{variable}`: it expands to nothing", service_name(check_path)),
+                                &at,
+                            )
+                            .help(format!("add `{variable}` to the service's `env` (or `secrets`), or write its value in the check")),
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
     fn health(&mut self, path: &SpecPath, service: &Service) {
         let Some(health) = &service.health else { return };
         let path = path.key("health");
@@ -761,6 +813,7 @@ impl Validator<'_> {
             }
         };
         for (check_path, check) in checks {
+            self.health_variables(&check_path, service, check);
             if check.http.is_some() && service.port_or_main(check.port).is_none() {
                 self.push(
                     Diagnostic::error(
@@ -1339,4 +1392,71 @@ fn phased_key_path<T>(path: &SpecPath, value: &Option<Phased<T>>, phase: PhaseNu
         },
         _ => path.clone(),
     }
+}
+
+/// The shell's own variables and those every image's environment has: a check may read them.
+const IMAGE_VARIABLES: [&str; 12] =
+    ["HOME", "PATH", "HOSTNAME", "PWD", "USER", "SHELL", "TERM", "IFS", "LANG", "PGDATA", "PG_MAJOR", "JAVA_HOME"];
+
+/// The service's name in a path under `services.<name>`.
+fn service_name(path: &SpecPath) -> String {
+    path.to_string().split('.').nth(1).unwrap_or_default().to_owned()
+}
+
+/// Each `${NAME…}` in `text` (a plain `${NAME}` or one with an operator,
+/// `${NAME:-default}`), but not compose's escaped `$${…}`: what reads as
+/// interpolation, and which topo passes as text unless it names a secret.
+fn braced_variables(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'$' && bytes[i + 1] == b'$' {
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'$' && bytes[i + 1] == b'{' {
+            let start = i + 2;
+            let len = bytes[start..]
+                .iter()
+                .enumerate()
+                .take_while(|&(k, &b)| b == b'_' || b.is_ascii_alphabetic() || (k > 0 && b.is_ascii_digit()))
+                .count();
+            if len > 0 && matches!(bytes.get(start + len), Some(b'}' | b':' | b'-' | b'?' | b'+' | b'=')) {
+                found.push(&text[start..start + len]);
+            }
+            i = start + len;
+            continue;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Each `$NAME` and `${NAME…}` a shell expands in `text` (not `$$`, the PID).
+fn shell_variables(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes[i + 1] == b'$' {
+            i += 2;
+            continue;
+        }
+        let start = i + 1 + usize::from(bytes[i + 1] == b'{');
+        let len = bytes[start..]
+            .iter()
+            .enumerate()
+            .take_while(|&(k, &b)| b == b'_' || b.is_ascii_alphabetic() || (k > 0 && b.is_ascii_digit()))
+            .count();
+        if len > 0 {
+            found.push(&text[start..start + len]);
+        }
+        i = start + len.max(1);
+    }
+    found
 }

@@ -211,10 +211,20 @@ services:
     );
 }
 
-/// Every `${…}` in a rendered file is a required-secret interpolation of a declared secret.
+/// Every `${…}` in a rendered file is a required-secret interpolation of a declared secret
+/// (`$${…}` is compose's escape: text).
 fn assert_only_secret_interpolations(yaml: &str, secrets: &[String]) {
     let mut rest = yaml;
-    while let Some(start) = rest.find("${") {
+    while let Some(dollar) = rest.find('$') {
+        if rest[dollar + 1..].starts_with('$') {
+            rest = &rest[dollar + 2..];
+            continue;
+        }
+        if !rest[dollar + 1..].starts_with('{') {
+            rest = &rest[dollar + 1..];
+            continue;
+        }
+        let start = dollar;
         let end = rest[start..].find('}').unwrap() + start;
         let inner = &rest[start + 2..end];
         let (name, message) = inner.split_once(":?").unwrap_or_else(|| panic!("`${{{inner}}}` is not `:?` required"));
