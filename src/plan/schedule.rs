@@ -671,6 +671,8 @@ pub fn data_pins(phase: &Phase) -> BTreeMap<String, String> {
     pins
 }
 
+const MAX_FOLLOW_ROUNDS: usize = 16;
+
 /// The one node where a service's volumes are, when there is one: its pin,
 /// the node its placement names, or the only node its placement admits.
 pub fn volume_node<'p>(phase: &'p Phase, pins: &'p BTreeMap<String, String>, owner: &'p Service) -> Option<&'p str> {
@@ -688,15 +690,16 @@ pub fn volume_node<'p>(phase: &'p Phase, pins: &'p BTreeMap<String, String>, own
 /// wherever the volume lives on one node: always on Swarm (its volumes are
 /// local), on Kubernetes when the claim is ReadWriteOnce. The owner's node is
 /// its pin or its placement's node; an owner that follows a third service's
-/// volume is resolved first (rounds until nothing changes: a cycle of owners
-/// settles on whatever the first round gave).
+/// volume is resolved first (rounds until nothing changes).
 pub fn follow_volume_owners(phase: &Phase, pins: &mut BTreeMap<String, String>) {
     let follows = |v: &&crate::model::Volume| match phase.target {
         Target::Compose => false,
         Target::Swarm => true,
         Target::K8s => v.access == AccessMode::ReadWriteOnce,
     };
-    for _ in 0..phase.services.len() {
+    // An owner that follows another's volume is settled in a later round; a deeper chain than
+    // this is left as it stands, and the render's `volume-not-shared` says where it breaks.
+    for _ in 0..phase.services.len().min(MAX_FOLLOW_ROUNDS) {
         let mut changed = false;
         for service in phase.services.values() {
             let Some(owner) = service.shared_volumes().find(follows).and_then(|v| v.from.as_ref()) else { continue };

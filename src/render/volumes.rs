@@ -25,39 +25,11 @@ pub fn errors(phase: &Phase, target: Target) -> Vec<Diagnostic> {
     let pins = crate::plan::schedule::data_pins(phase);
     let mut out = Vec::new();
     for service in phase.services.values() {
-        // The node each volume that lives on one node is on, and whose it is.
-        let mut beside: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
         for volume in service.shared_volumes() {
             let Some(owner) = volume.from.as_ref().and_then(|o| phase.services.get(&o.service)) else { continue };
             if let Some(error) = error(phase, target, &pins, service, owner, volume) {
                 out.push(error);
-                continue;
             }
-            let one_node = target == Target::Swarm || volume.access == AccessMode::ReadWriteOnce;
-            let node = crate::plan::schedule::volume_node(phase, &pins, owner);
-            if let Some(node) = node.filter(|_| one_node) {
-                beside.entry(node).or_insert((owner.name.as_str(), volume.name.as_str()));
-            }
-        }
-        if beside.len() > 1 {
-            let list: Vec<String> =
-                beside.iter().map(|(node, (owner, v))| format!("`{v}` of `{owner}` on `{node}`")).collect();
-            let first = service.shared_volumes().next().map(|v| v.name.as_str()).unwrap_or_default();
-            let at = service_path(service, "volumes").key(first).key("from");
-            out.push(
-                Diagnostic::error(
-                    Code::VolumeNotShared,
-                    format!(
-                        "in phase {} ({}), `{}` must run beside each volume it mounts from another service, and they are on different nodes: {}",
-                        phase.number,
-                        target.as_str(),
-                        service.name,
-                        list.join(", ")
-                    ),
-                    &at,
-                )
-                .help("place the owners on one node (`placement: { node: … }`), or make all but one of the volumes `ReadWriteMany`"),
-            );
         }
     }
     out
@@ -114,29 +86,10 @@ fn error(
         };
         return fail(why, "run one replica of the owner, or pin it with `placement: { node: … }`");
     };
-    if service.is_global() {
-        return fail(
-            format!("it runs on every node, and the volume is on `{node}` only"),
-            "give it a replica count instead of `replicas: global`",
-        );
+    match beside_owner(phase, pins, service, node) {
+        Some((why, help)) => fail(why, help),
+        None => None,
     }
-    if let Some(own) = &service.placement.node
-        && own.as_str() != node
-    {
-        return fail(
-            format!("it is placed on `{own}`, and the volume is on `{node}`"),
-            "place both services on one node, or remove this service's `placement.node`",
-        );
-    }
-    if let Some(node) = phase.nodes.get(node)
-        && !service.placement.admits(node)
-    {
-        return fail(
-            format!("its placement does not admit `{}`, the node of the volume", node.name),
-            "relax its placement (role, labels) so that it admits the owner's node",
-        );
-    }
-    None
 }
 
 /// Why Kubernetes cannot share the owner's claim, whatever the nodes.
@@ -151,6 +104,47 @@ fn k8s_refusal(owner: &Service, volume: &Volume) -> Option<(String, &'static str
         return Some((
             format!("`{}` is a StatefulSet of {} replicas, each with its own claim", owner.name, owner.peak_replicas()),
             "share a volume of a single-replica service, or of a Deployment with `access: ReadWriteMany`",
+        ));
+    }
+    None
+}
+
+/// Why the service cannot run beside the owner's volume on `node`.
+fn beside_owner(
+    phase: &Phase,
+    pins: &BTreeMap<String, String>,
+    service: &Service,
+    node: &str,
+) -> Option<(String, &'static str)> {
+    if service.is_global() {
+        return Some((
+            format!("it runs on every node, and the volume is on `{node}` only"),
+            "give it a replica count instead of `replicas: global`",
+        ));
+    }
+    if let Some(own) = &service.placement.node
+        && own.as_str() != node
+    {
+        return Some((
+            format!("it is placed on `{own}`, and the volume is on `{node}`"),
+            "place both services on one node, or remove this service's `placement.node`",
+        ));
+    }
+    // Its pin is the first such volume's node: another one elsewhere cannot be beside it too.
+    if let Some(pin) = pins.get(&service.name)
+        && pin.as_str() != node
+    {
+        return Some((
+            format!("it runs on `{pin}`, beside another volume it mounts, and this one is on `{node}`"),
+            "place the owners on one node (`placement: { node: … }`), or make all but one of the volumes `ReadWriteMany`",
+        ));
+    }
+    if let Some(node) = phase.nodes.get(node)
+        && !service.placement.admits(node)
+    {
+        return Some((
+            format!("its placement does not admit `{}`, the node of the volume", node.name),
+            "relax its placement (role, labels) so that it admits the owner's node",
         ));
     }
     None

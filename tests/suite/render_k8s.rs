@@ -982,7 +982,7 @@ services:
     let apart = compile_text(&spec.replacen("placement: { node: k-2 }", "placement: { node: k-3 }", 1));
     let errors: Vec<String> =
         render(&apart, 1).diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
-    assert!(errors.iter().any(|e| e.contains("they are on different nodes")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("beside another volume it mounts")), "{errors:?}");
 
     // A StatefulSet of several replicas has a claim per replica: which one would it mount?
     let many = compile_text(&spec.replace("    stateful: true\n", "    stateful: true\n    replicas: 2\n"));
