@@ -106,35 +106,56 @@ pub fn script_index(before: &[String], args: &[String]) -> Option<usize> {
     None
 }
 
-/// Every `${NAME}` in `text` with `NAME` shaped like an environment variable (a letter or `_`,
-/// then letters, digits and `_`): its byte range and the name. `$${NAME}` is not one (compose's
-/// escape of a literal `$`), nor `${NAME:-default}` and the other forms with an operator.
-pub fn references(text: &str) -> Vec<(usize, usize, &str)> {
+/// One `$NAME` or `${NAME…}` in a text: where it starts, its name's range, whether it is
+/// braced, and the byte after the name (`}` for a plain `${NAME}`, `:` for `${NAME:-x}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dollar {
+    pub start: usize,
+    pub name: (usize, usize),
+    pub braced: bool,
+    pub after: Option<u8>,
+}
+
+/// Every `$NAME` and `${NAME…}` in `text`, `NAME` shaped like an environment variable (a
+/// letter or `_`, then letters, digits and `_`); `$$` is skipped whole (compose's escape of
+/// a literal `$`, a shell's PID).
+pub fn dollars(text: &str) -> Vec<Dollar> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') {
+    while i + 1 < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes[i + 1] == b'$' {
             i += 2;
             continue;
         }
-        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
-            let name_start = i + 2;
-            let name_len = bytes[name_start..]
-                .iter()
-                .enumerate()
-                .take_while(|&(k, &b)| b == b'_' || b.is_ascii_alphabetic() || (k > 0 && b.is_ascii_digit()))
-                .count();
-            let close = name_start + name_len;
-            if name_len > 0 && bytes.get(close) == Some(&b'}') {
-                found.push((i, close + 1, &text[name_start..close]));
-                i = close + 1;
-                continue;
-            }
+        let braced = bytes[i + 1] == b'{';
+        let name_start = i + 1 + usize::from(braced);
+        let name_len = bytes[name_start..]
+            .iter()
+            .enumerate()
+            .take_while(|&(k, &b)| b == b'_' || b.is_ascii_alphabetic() || (k > 0 && b.is_ascii_digit()))
+            .count();
+        let end = name_start + name_len;
+        if name_len > 0 {
+            found.push(Dollar { start: i, name: (name_start, end), braced, after: bytes.get(end).copied() });
         }
-        i += 1;
+        i = end.max(i + 1);
     }
     found
+}
+
+/// Every `${NAME}`: its byte range and the name. Not `$NAME`, nor `${NAME:-default}` and the
+/// other forms with an operator.
+pub fn references(text: &str) -> Vec<(usize, usize, &str)> {
+    dollars(text)
+        .into_iter()
+        .filter(|d| d.braced && d.after == Some(b'}'))
+        .map(|d| (d.start, d.name.1 + 1, &text[d.name.0..d.name.1]))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1407,56 +1407,14 @@ fn service_name(path: &SpecPath) -> String {
 /// `${NAME:-default}`), but not compose's escaped `$${…}`: what reads as
 /// interpolation, and which topo passes as text unless it names a secret.
 fn braced_variables(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b'$' && bytes[i + 1] == b'$' {
-            i += 2;
-            continue;
-        }
-        if bytes[i] == b'$' && bytes[i + 1] == b'{' {
-            let start = i + 2;
-            let len = bytes[start..]
-                .iter()
-                .enumerate()
-                .take_while(|&(k, &b)| b == b'_' || b.is_ascii_alphabetic() || (k > 0 && b.is_ascii_digit()))
-                .count();
-            if len > 0 && matches!(bytes.get(start + len), Some(b'}' | b':' | b'-' | b'?' | b'+' | b'=')) {
-                found.push(&text[start..start + len]);
-            }
-            i = start + len;
-            continue;
-        }
-        i += 1;
-    }
-    found
+    crate::model::args::dollars(text)
+        .into_iter()
+        .filter(|d| d.braced && matches!(d.after, Some(b'}' | b':' | b'-' | b'?' | b'+' | b'=')))
+        .map(|d| &text[d.name.0..d.name.1])
+        .collect()
 }
 
 /// Each `$NAME` and `${NAME…}` a shell expands in `text` (not `$$`, the PID).
 fn shell_variables(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i + 1 < bytes.len() {
-        if bytes[i] != b'$' {
-            i += 1;
-            continue;
-        }
-        if bytes[i + 1] == b'$' {
-            i += 2;
-            continue;
-        }
-        let start = i + 1 + usize::from(bytes[i + 1] == b'{');
-        let len = bytes[start..]
-            .iter()
-            .enumerate()
-            .take_while(|&(k, &b)| b == b'_' || b.is_ascii_alphabetic() || (k > 0 && b.is_ascii_digit()))
-            .count();
-        if len > 0 {
-            found.push(&text[start..start + len]);
-        }
-        i = start + len.max(1);
-    }
-    found
+    crate::model::args::dollars(text).into_iter().map(|d| &text[d.name.0..d.name.1]).collect()
 }
