@@ -120,7 +120,7 @@ fn render_with(model: &Model, phase: &Phase, keep_values: bool) -> (Rendered, Ve
         render_service(model, &admitting, service, &mut out, &mut rendered);
         out.service = None;
     }
-    for diag in super::volumes::errors(phase, Target::K8s) {
+    for diag in super::volumes::errors(phase, Target::K8s, &super::volumes::pins(phase)) {
         rendered.diagnostics.push(diag);
     }
     netpol::render(model, phase, &mut out);

@@ -144,7 +144,7 @@ pub fn render(model: &Model, phase: &Phase, target: Target) -> Rendered {
 pub fn check(model: &Model) -> Diagnostics {
     let mut diags = k8s::check(model);
     for phase in &model.phases {
-        for diag in volumes::errors(phase, phase.target) {
+        for diag in volumes::errors(phase, phase.target, &volumes::pins(phase)) {
             diags.push(diag);
         }
     }

@@ -113,7 +113,7 @@ pub fn render(model: &Model, phase: &Phase) -> Rendered {
         docker::warn_ignored_settings(&mut rendered, service, Flavor::Swarm, eligible.len());
         warn(&mut rendered, service, &eligible, pin);
     }
-    for diag in super::volumes::errors(phase, crate::spec::Target::Swarm) {
+    for diag in super::volumes::errors(phase, crate::spec::Target::Swarm, &pinned) {
         rendered.diagnostics.push(diag);
     }
     secrets.sort_keys();

@@ -16,18 +16,24 @@ use crate::spec::{AccessMode, Target};
 
 use super::service_path;
 
-/// The errors of a phase's shared volumes, rendered for `target`.
-pub fn errors(phase: &Phase, target: Target) -> Vec<Diagnostic> {
+/// The data pins a phase's shared volumes are checked against; none to compute
+/// when no service mounts another's volume.
+pub fn pins(phase: &Phase) -> BTreeMap<String, String> {
     let sharing = phase.services.values().any(|s| s.shared_volumes().next().is_some());
-    if !sharing || target == Target::Compose {
+    if sharing { crate::plan::schedule::data_pins(phase) } else { BTreeMap::new() }
+}
+
+/// The errors of a phase's shared volumes, rendered for `target`, with the
+/// phase's [`data_pins`](crate::plan::schedule::data_pins).
+pub fn errors(phase: &Phase, target: Target, pins: &BTreeMap<String, String>) -> Vec<Diagnostic> {
+    if target == Target::Compose {
         return Vec::new();
     }
-    let pins = crate::plan::schedule::data_pins(phase);
     let mut out = Vec::new();
     for service in phase.services.values() {
         for volume in service.shared_volumes() {
             let Some(owner) = volume.from.as_ref().and_then(|o| phase.services.get(&o.service)) else { continue };
-            if let Some(error) = error(phase, target, &pins, service, owner, volume) {
+            if let Some(error) = error(phase, target, pins, service, owner, volume) {
                 out.push(error);
             }
         }
@@ -86,10 +92,7 @@ fn error(
         };
         return fail(why, "run one replica of the owner, or pin it with `placement: { node: … }`");
     };
-    match beside_owner(phase, pins, service, node) {
-        Some((why, help)) => fail(why, help),
-        None => None,
-    }
+    beside_owner(phase, pins, service, node).and_then(|(why, help)| fail(why, help))
 }
 
 /// Why Kubernetes cannot share the owner's claim, whatever the nodes.

@@ -1136,14 +1136,7 @@ fn migration_from_compose_to_swarm_runs_as_printed_and_keeps_the_rows() {
 
 /// The compose files of self-hosted stacks under `tests/fixtures/e2e/import/`.
 fn import_fixtures() -> Vec<PathBuf> {
-    let dir = lab::root().join("tests/fixtures/e2e/import");
-    let mut files: Vec<PathBuf> = fs_err::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-        .collect();
-    files.sort();
-    files
+    crate::support::specs::compose_files("tests/fixtures/e2e/import")
 }
 
 /// What a user does after `topo import`: add a Swarm phase on the three lab

@@ -33,13 +33,7 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn corpus() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs_err::read_dir(corpus_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-        .collect();
-    files.sort();
-    files
+    crate::support::specs::compose_files("tests/fixtures/compose-corpus")
 }
 
 /// A placeholder value for each variable that a file needs set: `${NAME}`,

@@ -8,6 +8,17 @@ use std::path::PathBuf;
 
 pub use super::root;
 
+/// The compose files (`*.yml`, `*.yaml`) of a directory of the repository, sorted.
+pub fn compose_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs_err::read_dir(root().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Every valid spec of the repository, sorted.
 pub fn valid_specs() -> Vec<PathBuf> {
     let mut files = Vec::new();
